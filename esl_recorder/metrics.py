@@ -1,0 +1,96 @@
+"""Every metric the daemon exports, declared once, on a registry handed in.
+
+Labels are bounded: `node` is a configured FreeSWITCH node name, `event` one of the
+subscribed event names, `action`/`result`/`cause`/`format` small fixed sets.
+Never a call UUID, recording SID, URL or path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from . import __version__
+
+RECORD_ACTIONS = ("start", "stop", "pause", "resume", "mask", "unmask", "beep")
+COMMAND_RESULTS = ("ok", "error", "timeout", "disconnected")
+COMPLETION_CAUSES = (
+    "success-maxtime",
+    "success-silence",
+    "no-input-timeout",
+    "input-too-short",
+    "empty-file",
+    "uri-failure",
+    "unknown",
+)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    esl_connected: Gauge
+    esl_reconnects: Counter
+    esl_auth_failures: Counter
+    esl_events: Counter
+    esl_malformed_frames: Counter
+    esl_event_queue_depth: Gauge
+    fs_commands: Counter
+    fs_command_duration: Histogram
+    recordings_started: Counter
+    recordings_finished: Counter
+    recordings_active: Gauge
+    recording_duration: Histogram
+    recording_size: Histogram
+    orphan_recordings: Counter
+    calls_tracked: Gauge
+
+
+def make_metrics(registry: CollectorRegistry) -> Metrics:
+    """Create and register every metric on `registry` (one per daemon or per test)."""
+    ns = "esl_recorder"
+    Info("build", "Build information", namespace=ns, registry=registry).info(
+        {"version": __version__}
+    )
+    m = Metrics(
+        esl_connected=Gauge("esl_connected", "1 while the ESL connection to a node is up",
+                            ["node"], namespace=ns, registry=registry),
+        esl_reconnects=Counter("esl_reconnects", "ESL connection attempts after the first",
+                               ["node"], namespace=ns, registry=registry),
+        esl_auth_failures=Counter("esl_auth_failures", "ESL password refusals",
+                                  ["node"], namespace=ns, registry=registry),
+        esl_events=Counter("esl_events", "Events received, by event name",
+                           ["event"], namespace=ns, registry=registry),
+        esl_malformed_frames=Counter("esl_malformed_frames", "Frames that could not be parsed",
+                                     ["node"], namespace=ns, registry=registry),
+        esl_event_queue_depth=Gauge("esl_event_queue_depth", "Events read but not yet handled",
+                                    ["node"], namespace=ns, registry=registry),
+        fs_commands=Counter("fs_commands", "Recording commands sent to FreeSWITCH",
+                            ["action", "result"], namespace=ns, registry=registry),
+        fs_command_duration=Histogram(
+            "fs_command_duration_seconds", "Time from sending a command to its result",
+            ["action"], namespace=ns, registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)),
+        recordings_started=Counter("recordings_started", "Recordings FreeSWITCH started",
+                                   ["format"], namespace=ns, registry=registry),
+        recordings_finished=Counter("recordings_finished", "Recordings finished, by final state "
+                                    "and FreeSWITCH completion cause", ["state", "cause"],
+                                    namespace=ns, registry=registry),
+        recordings_active=Gauge("recordings_active", "Recordings in progress or paused",
+                                namespace=ns, registry=registry),
+        recording_duration=Histogram(
+            "recording_duration_seconds", "Length of finished recordings",
+            namespace=ns, registry=registry,
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 10800)),
+        recording_size=Histogram(
+            "recording_size_bytes", "Size of finished recording files",
+            namespace=ns, registry=registry,
+            buckets=(1e4, 1e5, 1e6, 1e7, 5e7, 1e8, 5e8)),
+        orphan_recordings=Counter("orphan_recordings", "RECORD_STOP for a path the daemon "
+                                  "did not start", namespace=ns, registry=registry),
+        calls_tracked=Gauge("calls_tracked", "Calls currently known from events",
+                            namespace=ns, registry=registry),
+    )
+    for action in RECORD_ACTIONS:
+        for result in COMMAND_RESULTS:
+            m.fs_commands.labels(action=action, result=result)
+    return m
