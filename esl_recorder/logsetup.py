@@ -1,0 +1,117 @@
+"""Logging for the daemon: text or JSON lines on stderr, with known secrets masked.
+
+Code logs with `logging.getLogger(__name__)` and passes call context as extras:
+`log.info("recording started", extra={"call_uuid": uuid, "recording_sid": sid})`.
+Both formats show those extras; JSON puts them in the object.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+from typing import Any, TextIO
+
+from .settings import MASK, LogSettings
+
+HANDLER_NAME = "esl_recorder"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+# Attributes every LogRecord has; anything else on a record came from `extra=`.
+STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def register_secret(value: str) -> None:
+    """Mask `value` wherever it would appear in a log line (passwords, tokens)."""
+    if value and len(value) >= 3:  # masking 1-2 characters would mangle every line
+        with _secrets_lock:
+            _secrets.add(value)
+
+
+def mask_secrets(text: str) -> str:
+    for secret in sorted(_secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def extras(record: logging.LogRecord) -> dict[str, Any]:
+    """The fields passed with `extra=` (call_uuid, recording_sid, node, ...)."""
+    return {k: v for k, v in vars(record).items() if k not in STANDARD_ATTRS
+            and not k.startswith("_")}
+
+
+class SecretFilter(logging.Filter):
+    """Replaces registered secrets in the message and its extras before formatting."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # bad %-args: leave it to the handler's own error reporting
+            return True
+        record.msg, record.args = mask_secrets(message), None
+        for key, value in extras(record).items():
+            if isinstance(value, str):
+                setattr(record, key, mask_secrets(value))
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """`2026-11-20 22:20:01,123 INFO esl_recorder.x: message call_uuid=... recording_sid=...`"""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        fields = " ".join(f"{k}={v}" for k, v in sorted(extras(record).items()))
+        return f"{line} {fields}" if fields else line
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        return mask_secrets(line) if _secrets else line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, message, extras, exc_info if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "ts": iso_time(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in extras(record).items():
+            doc.setdefault(key, value)
+        if record.exc_info:
+            doc["exc_info"] = self.formatException(record.exc_info)
+        line = json.dumps(doc, default=str, ensure_ascii=False)
+        return mask_secrets(line) if _secrets else line
+
+
+def iso_time(created: float) -> str:
+    """UTC, millisecond precision: `2026-11-20T22:20:01.123Z`."""
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+    return f"{whole}.{int(created % 1 * 1000):03d}Z"
+
+
+def configure_logging(log: LogSettings, stream: TextIO | None = None) -> None:
+    """Install one handler on the root logger (replacing a previous call's), at `log.level`."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.set_name(HANDLER_NAME)
+    handler.setFormatter(JsonFormatter() if log.format == "json" else TextFormatter())
+    handler.addFilter(SecretFilter())
+    root.addHandler(handler)
+    root.setLevel(log.level)
+    logging.captureWarnings(True)
