@@ -1,0 +1,304 @@
+"""esl.frames against the real FreeSWITCH captures and against hostile input."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from esl_recorder.errors import EslProtocolError
+from esl_recorder.esl.frames import (
+    EVENT_CONTENT_TYPES,
+    Event,
+    FrameParser,
+    MalformedFrame,
+    Message,
+    make_event,
+    parse_event,
+    serialize_plain_event,
+)
+from esl_recorder.testing.transcripts import read_blocks, received_stream, wire_dir
+
+CAPTURES = sorted(wire_dir().glob("*.txt"))
+
+
+def _conns(path: Path) -> list[int]:
+    return sorted({b.conn for b in read_blocks(path) if b.kind == "RECV"})
+
+
+def _parse_all(data: bytes) -> tuple[list[Message], list[MalformedFrame]]:
+    bad: list[MalformedFrame] = []
+    parser = FrameParser(on_malformed=bad.append)
+    msgs = parser.feed(data)
+    parser.close()
+    return msgs, bad
+
+
+def _events(name: str) -> list[Event]:
+    blocks = read_blocks(wire_dir() / name)
+    msgs, bad = _parse_all(received_stream(blocks, 1))
+    assert not bad
+    return [parse_event(m) for m in msgs if m.content_type in EVENT_CONTENT_TYPES]
+
+
+def test_captures_exist() -> None:
+    assert len(CAPTURES) >= 10
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_every_recv_message_parses_alone(path: Path) -> None:
+    for block in read_blocks(path):
+        if block.kind != "RECV":
+            continue
+        msgs, bad = _parse_all(block.payload)
+        assert not bad and len(msgs) == 1, block
+        msg = msgs[0]
+        assert msg.content_type == block.hints["ctype"]
+        if "Content-Length" in msg.headers:
+            assert len(msg.body) == int(msg.headers["Content-Length"])
+        if msg.content_type in EVENT_CONTENT_TYPES:
+            event = parse_event(msg)
+            assert event.name == block.hints["event"]
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_stream_in_random_chunks_gives_same_messages(path: Path) -> None:
+    blocks = read_blocks(path)
+    rng = random.Random(path.name)
+    for conn in _conns(path):
+        stream = received_stream(blocks, conn)
+        expected = [b.payload for b in blocks if b.kind == "RECV" and b.conn == conn]
+        whole, bad = _parse_all(stream)
+        assert not bad and len(whole) == len(expected)
+        for max_chunk in (1, 7, 700, 65536):
+            parser = FrameParser(on_malformed=lambda f: pytest.fail(f.describe()))
+            got: list[Message] = []
+            pos = 0
+            while pos < len(stream):
+                size = rng.randint(1, max_chunk)
+                got += parser.feed(stream[pos : pos + size])
+                pos += size
+            assert got == whole
+            assert parser.buffered == 0
+
+
+def test_envelope_headers_in_any_order() -> None:
+    event = serialize_plain_event({"Event-Name": "X", "Unique-ID": "u"})
+    body = event.split(b"\n\n", 1)[1]
+    flipped = b"Content-Type: text/event-plain\nContent-Length: %d\n\n" % len(body) + body
+    msgs, bad = _parse_all(flipped + event)
+    assert [parse_event(m).get("Unique-ID") for m in msgs] == ["u", "u"] and not bad
+
+
+def test_background_job_bodies_preserved_exactly() -> None:
+    files = ["events_plain_call.txt", "errors.txt", "record_variants.txt"]
+    bodies = []
+    for name in files:
+        for event in _events(name):
+            if event.name == "BACKGROUND_JOB":
+                bodies.append(event.body)
+    assert "-ERR Cannot locate session!\n" in bodies
+    assert "-ERR no_such_command Command not found!\n" in bodies
+    assert any(b and b.startswith("+OK ") and b.endswith("\n") and len(b) == 41 for b in bodies)
+    job = next(e for e in _events("events_plain_call.txt") if e.name == "BACKGROUND_JOB")
+    assert job.body == "+OK 09d4d763-31c6-4abf-87a5-697622b244e4\n"
+    assert job.get("Job-Command-Arg") == "loopback/tone_b/rectest tone_a XML rectest"
+    assert job.get("Content-Length") == "41"
+
+
+def test_json_and_xml_bodies() -> None:
+    (json_job,) = [e for e in _events("events_json_call.txt") if e.name == "BACKGROUND_JOB"]
+    (xml_job,) = [e for e in _events("events_xml_call.txt") if e.name == "BACKGROUND_JOB"]
+    assert json_job.body == "+OK 5e94a0c2-8285-4520-8b8b-290813e02915\n"
+    assert xml_job.body == "+OK 7b77ed72-ec35-477c-9715-9ac8cc0d3eab"
+    assert "_body" not in json_job.headers()
+    assert xml_job.get("FreeSWITCH-IPv6") == json_job.get("FreeSWITCH-IPv6") == "fd00::2"
+
+
+def _shape(events: list[Event]) -> tuple[Counter[tuple[str, str]], list[str]]:
+    """(name, channel role) multiset, and the A leg's event-name sequence."""
+    roles: dict[str, str] = {}
+    pairs: Counter[tuple[str, str]] = Counter()
+    a_leg: list[str] = []
+    for event in events:
+        key = event.get("Unique-ID") or event.get("Job-UUID") or "?"
+        role = roles.setdefault(key, f"uuid{len(roles)}")
+        pairs[(event.name, role)] += 1
+        if role == "uuid0":
+            a_leg.append(event.name)
+    return pairs, a_leg
+
+
+def test_plain_json_xml_give_same_names_and_ids() -> None:
+    shapes = [_shape(_events(f"events_{fmt}_call.txt")) for fmt in ("plain", "json", "xml")]
+    assert shapes[0] == shapes[1] == shapes[2]
+    assert shapes[0][1][4:6] == ["RECORD_START", "RECORD_STOP"]
+
+
+def test_json_and_plain_give_same_headers_for_same_event() -> None:
+    for event in _events("events_json_call.txt"):
+        wire = serialize_plain_event(event.headers(), event.body)
+        (msg,), bad = _parse_all(wire)
+        plain = parse_event(msg)
+        assert not bad and plain.headers() == event.headers() and plain.body == event.body
+
+
+def test_plain_and_xml_decoding_agree_on_capture() -> None:
+    plain = _events("events_plain_call.txt")[0].headers()
+    xml = _events("events_xml_call.txt")[0].headers()
+    assert plain["Event-Date-GMT"].endswith(" GMT") and xml["Event-Date-GMT"].endswith(" GMT")
+    assert set(plain) - set(xml) <= {"Content-Length"}
+
+
+def test_forged_caller_name_cannot_override_unique_id() -> None:
+    forged = "x\nUnique-ID: forged"
+    wire = serialize_plain_event({
+        "Event-Name": "CHANNEL_CREATE",
+        "Caller-Caller-ID-Name": forged,
+        "Unique-ID": "real-uuid",
+    })
+    assert b"x%0AUnique-ID%3A%20forged" in wire
+    (msg,), _ = _parse_all(wire)
+    event = parse_event(msg)
+    assert event.get("Unique-ID") == "real-uuid"
+    assert event.get("Caller-Caller-ID-Name") == forged
+    assert event.headers()["Unique-ID"] == "real-uuid"
+
+
+def test_forged_header_before_real_one_in_capture() -> None:
+    blocks = read_blocks(wire_dir() / "events_plain_call.txt")
+    payload = next(b.payload for b in blocks if b.hints.get("event") == "CHANNEL_CREATE")
+    text = payload.split(b"\n\n", 1)[1]
+    text = text.replace(b"Event-Name: CHANNEL_CREATE\n",
+                        b"Event-Name: CHANNEL_CREATE\nCaller-Caller-ID-Name: "
+                        b"x%0AUnique-ID%3A%20forged\n", 1)
+    wire = b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(text) + text
+    (msg,), _ = _parse_all(wire)
+    assert parse_event(msg).get("Unique-ID") == "09d4d763-31c6-4abf-87a5-697622b244e4"
+
+
+def test_lookup_never_matches_body_text() -> None:
+    body = "Unique-ID: from-body\nRecord-File-Path: /evil.wav\nEvent-Name: FAKE\n"
+    wire = serialize_plain_event({"Event-Name": "BACKGROUND_JOB", "Job-UUID": "j"}, body)
+    (msg,), _ = _parse_all(wire)
+    event = parse_event(msg)
+    assert event.name == "BACKGROUND_JOB"
+    assert event.get("Unique-ID") is None
+    assert event.get("Record-File-Path", "dflt") == "dflt"
+    assert "Unique-ID" not in event.headers()
+    assert event.body == body
+
+
+def test_lookup_matches_whole_names_only() -> None:
+    event = parse_event(_parse_all(serialize_plain_event({
+        "Event-Name": "X", "Caller-Unique-ID": "caller", "Other-Leg-Unique-ID": "other",
+        "variable_Unique-ID": "var",
+    }))[0][0])
+    assert event.get("Unique-ID") is None
+    assert event.get("Caller-Unique-ID") == "caller"
+    assert event.get("Unique-ID") is None  # cached miss stays a miss
+
+
+def test_header_values_decoded_only_once() -> None:
+    event = parse_event(_parse_all(serialize_plain_event(
+        {"Event-Name": "X", "Caller-Caller-ID-Name": "100%25 sure"}))[0][0])
+    assert event.get("Caller-Caller-ID-Name") == "100% sure"
+
+
+def test_parse_event_errors() -> None:
+    with pytest.raises(EslProtocolError):
+        parse_event(Message("text/event-json", {}, b"{not json"))
+    with pytest.raises(EslProtocolError):
+        parse_event(Message("text/event-xml", {}, b"<event><headers>"))
+    with pytest.raises(EslProtocolError):
+        parse_event(Message("text/event-plain", {}, b"Unique-ID: x\n\n"))
+    with pytest.raises(EslProtocolError):
+        parse_event(Message("api/response", {}, b"+OK"))
+
+
+def test_make_event() -> None:
+    event = make_event({"Event-Name": "RECORD_STOP", "Unique-ID": "u"}, body=None)
+    assert event.name == "RECORD_STOP" and event.unique_id == "u" and event.body is None
+    assert "Unique-ID" in event and "Nope" not in event
+
+
+# ------------------------------------------------------------------ malformed input
+
+GOOD = serialize_plain_event({"Event-Name": "CHANNEL_ANSWER", "Unique-ID": "after"})
+REPLY = b"Content-Type: command/reply\nReply-Text: +OK\n\n"
+
+
+def _names(msgs: list[Message]) -> list[str]:
+    return [parse_event(m).name if m.content_type in EVENT_CONTENT_TYPES else m.content_type
+            for m in msgs]
+
+
+@pytest.mark.parametrize("garbage, reason", [
+    (b"Content-Length: abc\nContent-Type: text/event-plain\n\nEvent-Name: X\n\n", "non-numeric"),
+    (b"Content-Length: -3\nContent-Type: api/response\n\nabc", "non-numeric"),
+    (b"Content-Length: 99999999999999\nContent-Type: api/response\n\n", "above"),
+    (b"Reply-Text: +OK\n\n", "without Content-Type"),
+    (b"Content-Length: 5\n\nhello", "without Content-Type"),
+    (b"garbage line\nmore garbage\n\n", "without Content-Type"),
+])
+def test_malformed_frames_reported_and_parsing_resyncs(garbage: bytes, reason: str) -> None:
+    stream = REPLY + garbage + GOOD + REPLY
+    for chunk in (len(stream), 1, 13):
+        bad: list[MalformedFrame] = []
+        parser = FrameParser(on_malformed=bad.append)
+        msgs: list[Message] = []
+        for i in range(0, len(stream), chunk):
+            msgs += parser.feed(stream[i : i + chunk])
+        assert _names(msgs) == ["command/reply", "CHANNEL_ANSWER", "command/reply"]
+        assert len(bad) == 1 and reason in bad[0].reason, bad
+
+
+def test_bad_content_length_inside_event_stream_resyncs_on_next_envelope() -> None:
+    blocks = read_blocks(wire_dir() / "events_plain_call.txt")
+    events = [b.payload for b in blocks if b.hints.get("ctype") == "text/event-plain"]
+    broken = events[6].replace(b"Content-Length: 646\n", b"Content-Length: 6x6\n", 1)
+    assert broken != events[6]  # the BACKGROUND_JOB, whose body holds its own Content-Length
+    msgs, bad = _parse_all(b"".join([*events[:6], broken, *events[7:]]))
+    assert len(bad) == 1
+    assert len(msgs) == len(events) - 1
+
+
+def test_garbage_header_lines_reported_message_kept() -> None:
+    msgs, bad = _parse_all(b"Content-Type: command/reply\nnonsense\nReply-Text: +OK\n\n" + GOOD)
+    assert [m.reply_text for m in msgs[:1]] == ["+OK"] and len(msgs) == 2
+    assert len(bad) == 1 and "not 'Name: value'" in bad[0].reason
+
+
+def test_truncated_frame_reported_at_close() -> None:
+    bad: list[MalformedFrame] = []
+    parser = FrameParser(on_malformed=bad.append)
+    assert parser.feed(GOOD + GOOD[:50]) != []
+    assert parser.buffered == 50
+    parser.close()
+    assert len(bad) == 1 and "truncated" in bad[0].reason and bad[0].data == GOOD[:50]
+    assert _names(parser.feed(GOOD)) == ["CHANNEL_ANSWER"]  # usable again after close
+
+
+def test_stray_blank_lines_between_frames_are_ignored() -> None:
+    msgs, bad = _parse_all(b"\n\n" + REPLY + b"\n" + GOOD)
+    assert _names(msgs) == ["command/reply", "CHANNEL_ANSWER"] and not bad
+
+
+def test_callback_exception_does_not_break_parser() -> None:
+    def boom(frame: MalformedFrame) -> None:
+        raise RuntimeError("callback bug")
+
+    parser = FrameParser(on_malformed=boom)
+    assert _names(parser.feed(b"junk\n\n" + REPLY)) == ["command/reply"]
+
+
+def test_large_body_arriving_in_small_chunks() -> None:
+    body = b"x" * 3_000_000
+    frame = b"Content-Type: api/response\nContent-Length: %d\n\n" % len(body) + body
+    parser = FrameParser()
+    got: list[Message] = []
+    for i in range(0, len(frame), 4096):
+        got += parser.feed(frame[i : i + 4096])
+    assert len(got) == 1 and got[0].body == body
