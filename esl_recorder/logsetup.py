@@ -33,6 +33,12 @@ def register_secret(value: str) -> None:
             _secrets.add(value)
 
 
+def clear_secrets() -> None:
+    """Forget every registered secret (tests)."""
+    with _secrets_lock:
+        _secrets.clear()
+
+
 def mask_secrets(text: str) -> str:
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:
