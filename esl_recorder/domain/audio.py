@@ -1,0 +1,195 @@
+"""Facts read from a recording file itself, header repair after a crash, silence trim.
+
+WAV: FreeSWITCH (libsndfile) writes 16-bit PCM with a 44-byte header whose RIFF and
+data sizes are only correct once the file is closed; a crash leaves them stale.
+MP3: duration from the MPEG frame headers (mod_shout writes CBR Layer III).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+from dataclasses import dataclass
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class AudioFacts:
+    duration_ms: int
+    channels: int
+    sample_rate: int
+    size: int
+    sha256: str
+
+
+class AudioError(Exception):
+    """The file is not audio we can read."""
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def inspect(path: str) -> AudioFacts:
+    """Duration, channels, rate, size and sha256 of a .wav or .mp3 file."""
+    if path.endswith(".wav"):
+        layout = read_wav_layout(path)
+        frames = layout.data_size // layout.block_align
+        duration = frames * 1000 // layout.sample_rate
+        channels, rate = layout.channels, layout.sample_rate
+    elif path.endswith(".mp3"):
+        duration, channels, rate = _mp3_duration(path)
+    else:
+        raise AudioError(f"unknown audio format: {path}")
+    return AudioFacts(duration, channels, rate, os.path.getsize(path), sha256_of(path))
+
+
+@dataclass(frozen=True)
+class WavLayout:
+    channels: int
+    sample_rate: int
+    block_align: int
+    data_offset: int
+    data_size: int  # as found on disk (bytes after the data header), not the stale header
+    header_data_size: int
+    header_riff_size: int
+
+    @property
+    def stale(self) -> bool:
+        return (self.header_data_size != self.data_size
+                or self.header_riff_size != self.data_offset - 8 + self.data_size)
+
+
+def read_wav_layout(path: str) -> WavLayout:
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    size = os.path.getsize(path)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        raise AudioError(f"not a RIFF/WAVE file: {path}")
+    riff_size = struct.unpack_from("<I", head, 4)[0]
+    pos, fmt = 12, None
+    while pos + 8 <= len(head):
+        cid, clen = head[pos:pos + 4], struct.unpack_from("<I", head, pos + 4)[0]
+        if cid == b"fmt ":
+            fmt = struct.unpack_from("<HHIIHH", head, pos + 8)
+        elif cid == b"data":
+            if fmt is None:
+                raise AudioError(f"data before fmt in {path}")
+            data_offset = pos + 8
+            return WavLayout(channels=fmt[1], sample_rate=fmt[2], block_align=fmt[4],
+                             data_offset=data_offset, data_size=size - data_offset,
+                             header_data_size=clen, header_riff_size=riff_size)
+        pos += 8 + clen + (clen & 1)
+    raise AudioError(f"no data chunk in {path}")
+
+
+def repair_wav_header(path: str) -> bool:
+    """Rewrite RIFF/data sizes from the real file size. Returns True if it changed."""
+    layout = read_wav_layout(path)
+    if not layout.stale:
+        return False
+    usable = layout.data_size - layout.data_size % layout.block_align
+    with open(path, "r+b") as fh:
+        fh.truncate(layout.data_offset + usable)
+        fh.seek(4)
+        fh.write(struct.pack("<I", layout.data_offset - 8 + usable))
+        fh.seek(layout.data_offset - 4)
+        fh.write(struct.pack("<I", usable))
+    return True
+
+
+def trim_wav_silence(path: str, threshold: int = 200, keep_ms: int = 100) -> int:
+    """Cut leading and trailing silence (frames whose samples all stay under
+    `threshold`), keeping `keep_ms` of margin. Returns the milliseconds removed."""
+    layout = read_wav_layout(path)
+    with open(path, "rb") as fh:
+        fh.seek(layout.data_offset)
+        data = fh.read(layout.data_size - layout.data_size % layout.block_align)
+    first, last = _loud_span(data, layout.block_align, threshold)
+    frames = len(data) // layout.block_align
+    margin = layout.sample_rate * keep_ms // 1000
+    start, end = (0, 0) if first < 0 else (max(0, first - margin), min(frames, last + 1 + margin))
+    if (start, end) == (0, frames):
+        return 0
+    kept = data[start * layout.block_align:end * layout.block_align]
+    _rewrite_wav(path, layout, kept)
+    return (frames - (end - start)) * 1000 // layout.sample_rate
+
+
+def _loud_span(data: bytes, block_align: int, threshold: int) -> tuple[int, int]:
+    samples = memoryview(data).cast("h")
+    per_frame = block_align // 2
+    loud = [i // per_frame for i, s in enumerate(samples) if abs(s) >= threshold]
+    return (loud[0], loud[-1]) if loud else (-1, -1)
+
+
+def _rewrite_wav(path: str, layout: WavLayout, data: bytes) -> None:
+    tmp = path + ".trim"
+    with open(path, "rb") as src:
+        header = bytearray(src.read(layout.data_offset))
+    struct.pack_into("<I", header, 4, layout.data_offset - 8 + len(data))
+    struct.pack_into("<I", header, layout.data_offset - 4, len(data))
+    with open(tmp, "wb") as out:
+        out.write(header)
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+
+
+# MPEG audio: [version][layer] -> bitrate table (kbit/s); Layer III only (mod_shout).
+_MP3_BITRATES = {
+    3: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),  # MPEG-1
+    2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),  # MPEG-2
+    0: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),  # MPEG-2.5
+}
+_MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _mp3_duration(path: str) -> tuple[int, int, int]:
+    with open(path, "rb") as fh:
+        data = fh.read()
+    pos = _skip_id3(data)
+    frames = samples_total = 0
+    rate = channels = 0
+    while pos + 4 <= len(data):
+        header = _mp3_frame(data, pos)
+        if header is None:
+            pos += 1
+            continue
+        length, rate, channels, samples = header
+        frames += 1
+        samples_total += samples
+        pos += length
+    if not frames:
+        raise AudioError(f"no MPEG audio frames in {path}")
+    return samples_total * 1000 // rate, channels, rate
+
+
+def _skip_id3(data: bytes) -> int:
+    if data[:3] != b"ID3" or len(data) < 10:
+        return 0
+    size = (data[6] << 21) | (data[7] << 14) | (data[8] << 7) | data[9]
+    return 10 + size
+
+
+def _mp3_frame(data: bytes, pos: int) -> tuple[int, int, int, int] | None:
+    b1, b2, b3 = data[pos + 1], data[pos + 2], data[pos + 3]
+    if data[pos] != 0xFF or (b1 & 0xE0) != 0xE0:
+        return None
+    version, layer = (b1 >> 3) & 3, (b1 >> 1) & 3
+    bitrate_idx, rate_idx = b2 >> 4, (b2 >> 2) & 3
+    if version == 1 or layer != 1 or bitrate_idx in (0, 15) or rate_idx == 3:
+        return None
+    rate = _MP3_RATES[version][rate_idx]
+    bitrate = _MP3_BITRATES[version][bitrate_idx] * 1000
+    samples = 1152 if version == 3 else 576
+    length = samples // 8 * bitrate // rate + ((b2 >> 1) & 1)
+    channels = 1 if (b3 >> 6) == 3 else 2
+    return length, rate, channels, samples

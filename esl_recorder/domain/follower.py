@@ -1,0 +1,221 @@
+"""Follows every recording to its end from FreeSWITCH events, and puts things right
+after a reconnect or a restart (reconcile / recover)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+
+import gevent
+import gevent.pool
+
+from ..errors import EslError, EslRecorderError
+from ..esl import commands as cmd
+from ..esl import events as ev
+from ..metrics import Metrics
+from ..store.sqlite import Store
+from .calls import Call, CallTracker
+from .finalize import Outcome, examine, stop_reason
+from .recording import ACTIVE, Recording, State, StopReason
+from .registry import RecordingRegistry
+from .service import CommandChannel, RecordingService
+
+log = logging.getLogger(__name__)
+
+
+class RecordingFollower:
+    def __init__(self, service: RecordingService, registry: RecordingRegistry,
+                 tracker: CallTracker, store: Store, metrics: Metrics, *,
+                 workers: int = 4, hangup_grace_s: float = 5.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._service = service
+        self._registry = registry
+        self._tracker = tracker
+        self._store = store
+        self._metrics = metrics
+        self._pool = gevent.pool.Pool(workers)
+        self._grace = hangup_grace_s
+        self._clock = clock
+        self._finalizing: set[str] = set()
+        tracker.subscribe(self.on_call_event)
+
+    # events (called on the dispatcher: never block) ------------------------------------
+    def on_record_start(self, node: str, event: ev.HeaderSource) -> None:
+        rec = self._known(ev.record_path(event), event)
+        if rec is None:
+            return
+        started = ev.event_time(event) or self._clock()
+        if rec.state is State.QUEUED:
+            self._registry.transition(rec, State.IN_PROGRESS, started_at=started)
+        elif rec.started_at is None:
+            rec.started_at = started
+            self._registry.save(rec)
+
+    def on_record_stop(self, node: str, event: ev.HeaderSource) -> None:
+        rec = self._known(ev.record_path(event), event)
+        if rec is None or rec.state is State.STOPPED and rec.cause:
+            return
+        call = self._tracker.get(rec.call_uuid)
+        cause = ev.completion_cause(event)
+        self._finish(rec, cause=cause, record_ms=ev.record_ms(event),
+                     ended_at=ev.event_time(event),
+                     reason=stop_reason(rec.stop_requested, cause, call is None or call.hungup))
+
+    def on_dtmf(self, node: str, event: ev.HeaderSource) -> None:
+        digit, uuid = ev.dtmf_digit(event), ev.unique_id(event)
+        if not digit or not uuid:
+            return
+        for rec in self._registry.for_call(uuid):
+            if rec.state in ACTIVE and digit in rec.options.terminators:
+                log.info("recording %s: DTMF terminator %s on call %s", rec.sid, digit, uuid)
+                self._spawn(self._service.stop, rec.sid, reason=StopReason.TERMINATOR)
+
+    def on_call_event(self, name: str, call: Call) -> None:
+        recs = self._registry.for_call(call.uuid)
+        if not recs:
+            return
+        if name == ev.CHANNEL_ANSWER:
+            for rec in recs:
+                if rec.state is State.QUEUED:
+                    self._spawn(self._service.begin, rec)
+        elif name in (ev.CHANNEL_HANGUP, ev.CHANNEL_HANGUP_COMPLETE):
+            self._on_hangup(call, recs, complete=name == ev.CHANNEL_HANGUP_COMPLETE)
+
+    def _on_hangup(self, call: Call, recs: list[Recording], complete: bool) -> None:
+        self._store.save_call(call)
+        for rec in recs:
+            if rec.state is State.QUEUED:
+                self._registry.transition(rec, State.ABSENT, stop_reason=StopReason.HANGUP,
+                                          ended_at=call.hungup_at or self._clock())
+        if complete:
+            gevent.spawn_later(self._grace, self._sweep_call, call.uuid)
+
+    def _sweep_call(self, call_uuid: str) -> None:
+        """RECORD_STOP may come late under load, or be lost: finish from disk."""
+        for rec in self._registry.for_call(call_uuid):
+            if rec.state in ACTIVE or rec.state is State.STOPPED and rec.cause is None:
+                log.warning("recording %s: no RECORD_STOP %.0fs after hangup of %s; "
+                            "finishing from disk", rec.sid, self._grace, call_uuid)
+                self._finish(rec, cause=None, record_ms=None, ended_at=None,
+                             reason=rec.stop_requested or StopReason.HANGUP)
+
+    # finishing ---------------------------------------------------------------------------
+    def _finish(self, rec: Recording, *, cause: str | None, record_ms: int | None,
+                ended_at: float | None, reason: StopReason) -> None:
+        if rec.terminal or rec.sid in self._finalizing:
+            return
+        self._registry.transition(rec, State.STOPPED, cause=cause, stop_reason=reason,
+                                  fs_record_ms=record_ms, ended_at=ended_at or self._clock())
+        self._pool.spawn(self.finalize, rec)
+
+    def finalize(self, rec: Recording) -> None:
+        """Read the closed file in a worker thread, then record the final state."""
+        if rec.sid in self._finalizing:
+            return
+        self._finalizing.add(rec.sid)
+        try:
+            self._finalize(rec)
+        finally:
+            self._finalizing.discard(rec.sid)
+
+    def _finalize(self, rec: Recording) -> None:
+        hub = gevent.get_hub()
+        outcome: Outcome = hub.threadpool.apply(
+            examine, (rec.path, rec.cause, rec.options.trim_silence))
+        if outcome.repaired:
+            log.warning("recording %s: repaired a stale WAV header (%s)", rec.sid, rec.path)
+        if rec.terminal:
+            return
+        self._registry.transition(rec, outcome.state, file=outcome.facts, error=outcome.error)
+        self._service.forget_lock(rec.sid)
+        self._observe(rec, outcome)
+
+    def _observe(self, rec: Recording, outcome: Outcome) -> None:
+        m = self._metrics
+        m.recordings_finished.labels(state=rec.state.value, cause=rec.cause or "unknown").inc()
+        if outcome.facts:
+            m.recording_duration.observe(outcome.facts.duration_ms / 1000)
+            m.recording_size.observe(outcome.facts.size)
+
+    def drain(self, timeout: float) -> None:
+        """Let finalizations in progress finish (on shutdown)."""
+        self._pool.join(timeout=timeout)
+
+    # restart and reconnect ---------------------------------------------------------------
+    def recover(self) -> list[Recording]:
+        """At start-up: reload what was in flight; finish what FreeSWITCH already closed."""
+        recs = self._registry.load_unfinished()
+        for rec in recs:
+            if rec.state is State.STOPPED:
+                self._pool.spawn(self.finalize, rec)
+        log.info("recovered %d unfinished recordings", len(recs))
+        return recs
+
+    def reconcile(self, node: str, channel: CommandChannel) -> None:
+        """On every (re)connect: resync calls, then check each unfinished recording."""
+        rows = json.loads(channel.api(cmd.show_channels_json()) or "{}").get("rows") or []
+        self._tracker.resync(node, rows)
+        for rec in self._registry.unfinished(node):
+            try:
+                self._reconcile_one(rec, channel)
+            except (EslError, EslRecorderError) as exc:
+                log.error("recording %s: reconcile failed: %s", rec.sid, exc)
+        self._metrics.calls_tracked.set(len(self._tracker))
+
+    def _reconcile_one(self, rec: Recording, channel: CommandChannel) -> None:
+        if rec.state is State.STOPPED:
+            self._pool.spawn(self.finalize, rec)
+            return
+        alive = channel.api(cmd.uuid_exists(rec.call_uuid)).strip() == "true"
+        recording = alive and cmd.is_recording_path_in_buglist(
+            channel.api(cmd.uuid_buglist(rec.call_uuid)), rec.path)
+        if alive:
+            self._adopt_call(rec)
+        if recording:
+            if rec.state is State.QUEUED:
+                self._registry.transition(rec, State.IN_PROGRESS,
+                                          started_at=rec.started_at or self._clock())
+            log.info("recording %s still running on call %s", rec.sid, rec.call_uuid)
+        elif rec.state is State.QUEUED:
+            self._reconcile_queued(rec, alive)
+        else:
+            log.warning("recording %s ended while disconnected; finishing from disk", rec.sid)
+            self._finish(rec, cause=None, record_ms=None, ended_at=None,
+                         reason=rec.stop_requested or StopReason.LOST)
+
+    def _reconcile_queued(self, rec: Recording, alive: bool) -> None:
+        call = self._tracker.get(rec.call_uuid)
+        if not alive or call is None:
+            self._registry.transition(rec, State.ABSENT, stop_reason=StopReason.HANGUP,
+                                      ended_at=self._clock())
+        elif call.answered or not rec.options.answered_only:
+            self._spawn(self._service.begin, rec)
+
+    def _adopt_call(self, rec: Recording) -> None:
+        stored = self._store.load_call(rec.call_uuid)
+        live = self._tracker.get(rec.call_uuid)
+        if live is None and stored is not None:
+            self._tracker.adopt(stored)
+        elif live is not None and stored is not None and not live.account:
+            self._tracker.set_identity(live.uuid, stored.account, stored.user, stored.device)
+
+    def _known(self, path: str | None, event: ev.HeaderSource) -> Recording | None:
+        rec = self._registry.by_path(path) if path else None
+        if rec is None:
+            self._metrics.orphan_recordings.inc()
+            log.info("%s for a recording this daemon did not start: call %s path %s",
+                     event.get("Event-Name"), ev.unique_id(event), path)
+        return rec
+
+    def _spawn(self, fn: Callable[..., object], *args: object, **kwargs: object) -> None:
+        def run() -> None:
+            try:
+                fn(*args, **kwargs)
+            except EslRecorderError as exc:
+                log.warning("%s failed: %s", getattr(fn, "__name__", fn), exc)
+            except Exception:
+                log.exception("%s failed", getattr(fn, "__name__", fn))
+
+        gevent.spawn(run)

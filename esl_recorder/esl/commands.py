@@ -1,0 +1,107 @@
+"""Every FreeSWITCH command the daemon sends is built here, by pure functions.
+
+Nothing else formats `uuid_record`. Every argument is validated first: user input can
+never become a FreeSWITCH argument unchecked (`uuid_record` splits on spaces and honours
+quotes and backslashes; the `{}` block is URL-decoded and split on commas).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from ..errors import InvalidArgument
+
+RECORD_ACTIONS = ("start", "stop", "pause", "resume", "mask", "unmask")
+
+_UUID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_PATH = re.compile(r"/(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_-][A-Za-z0-9_.-]*\.(?:wav|mp3)")
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_VAR_VALUE = re.compile(r"[A-Za-z0-9_.:/+@-]{0,256}")
+_DTMF = re.compile(r"[0-9A-Da-d*#]{1,32}")
+_TONE = re.compile(r"tone_stream://[A-Za-z0-9%(),.;=-]{1,200}")
+_DIGITS_HEADER = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def check_uuid(uuid: str) -> str:
+    if not _UUID.fullmatch(uuid):
+        raise InvalidArgument(f"not a channel uuid: {uuid!r}")
+    return uuid
+
+
+def check_path(path: str) -> str:
+    """Absolute, space-free, no `..`, ending .wav/.mp3: the recording's key in FreeSWITCH."""
+    if not _PATH.fullmatch(path) or "/../" in path or "/./" in path:
+        raise InvalidArgument(f"not a safe absolute recording path: {path!r}")
+    return path
+
+
+def _vars_block(variables: Mapping[str, str | int | bool]) -> str:
+    parts = []
+    for name, value in variables.items():
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        if not _VAR_NAME.fullmatch(name) or not _VAR_VALUE.fullmatch(text):
+            raise InvalidArgument(f"unsafe recording variable {name}={text!r}")
+        parts.append(f"{name}={text}")
+    return "{" + ",".join(parts) + "}"
+
+
+def uuid_record_start(
+    uuid: str, path: str, limit_s: int, variables: Mapping[str, str | int | bool]
+) -> str:
+    """`uuid_record <uuid> start <path> <limit> {vars}`: options per recording, never setvar."""
+    if not 0 <= limit_s <= 86400:
+        raise InvalidArgument(f"limit out of range: {limit_s}")
+    block = _vars_block(variables) if variables else ""
+    line = f"uuid_record {check_uuid(uuid)} start {check_path(path)} {int(limit_s)}"
+    return f"{line} {block}" if block else line
+
+
+def uuid_record(uuid: str, action: str, path: str) -> str:
+    """stop / pause / resume / mask / unmask of one recording (by its exact path)."""
+    if action not in RECORD_ACTIONS or action == "start":
+        raise InvalidArgument(f"unknown uuid_record action: {action!r}")
+    return f"uuid_record {check_uuid(uuid)} {action} {check_path(path)}"
+
+
+def uuid_broadcast_tone(uuid: str, tone: str, leg: str = "both") -> str:
+    """Play a tone_stream (the beep) into the call: FreeSWITCH has no beep option."""
+    if not _TONE.fullmatch(tone):
+        raise InvalidArgument(f"not a tone_stream: {tone!r}")
+    if leg not in ("aleg", "bleg", "both"):
+        raise InvalidArgument(f"bad leg: {leg!r}")
+    return f"uuid_broadcast {check_uuid(uuid)} {tone} {leg}"
+
+
+def uuid_exists(uuid: str) -> str:
+    return f"uuid_exists {check_uuid(uuid)}"
+
+
+def uuid_buglist(uuid: str) -> str:
+    return f"uuid_buglist {check_uuid(uuid)}"
+
+
+def uuid_getvar(uuid: str, name: str) -> str:
+    if not _VAR_NAME.fullmatch(name):
+        raise InvalidArgument(f"bad variable name: {name!r}")
+    return f"uuid_getvar {check_uuid(uuid)} {name}"
+
+
+def show_channels_json() -> str:
+    return "show channels as json"
+
+
+def event_subscription(names: tuple[str, ...] | list[str]) -> str:
+    for name in names:
+        if not _DIGITS_HEADER.fullmatch(name):
+            raise InvalidArgument(f"bad event name: {name!r}")
+    return "event plain " + " ".join(names)
+
+
+def is_error_reply(reply: str) -> bool:
+    """FreeSWITCH signals failure with -ERR or -USAGE at the start of the body."""
+    return reply.startswith("-")
+
+
+def is_recording_path_in_buglist(buglist: str, path: str) -> bool:
+    return f"<target>{path}</target>" in buglist

@@ -1,0 +1,221 @@
+"""Durable state in SQLite (WAL): calls with recordings, recordings, delivery outbox.
+
+Every write is its own committed transaction before the daemon acknowledges anything,
+so `kill -9` at any moment loses nothing acknowledged (WAL + synchronous=NORMAL survives
+a process crash; use FULL for power loss). All access happens on the gevent hub thread
+through one connection; each method is one statement group with no greenlet switch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..domain.calls import Call
+from ..domain.options import RecordOptions
+from ..domain.recording import FileFacts, Recording, State, StopReason
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    uuid TEXT PRIMARY KEY, node TEXT NOT NULL, direction TEXT, account TEXT,
+    user_id TEXT, device TEXT, caller TEXT, destination TEXT, created_at REAL,
+    answered_at REAL, hungup_at REAL, hangup_cause TEXT);
+CREATE TABLE IF NOT EXISTS recordings (
+    sid TEXT PRIMARY KEY, call_uuid TEXT NOT NULL, node TEXT NOT NULL, account TEXT,
+    path TEXT NOT NULL UNIQUE, state TEXT NOT NULL, source TEXT, options TEXT NOT NULL,
+    created_at REAL, started_at REAL, ended_at REAL, stop_requested TEXT, stop_reason TEXT,
+    cause TEXT, fs_record_ms INTEGER, duration_ms INTEGER, channels INTEGER,
+    sample_rate INTEGER, size INTEGER, sha256 TEXT, error TEXT, paused_by TEXT, meta TEXT);
+CREATE INDEX IF NOT EXISTS recordings_state ON recordings(state);
+CREATE INDEX IF NOT EXISTS recordings_call ON recordings(call_uuid);
+CREATE INDEX IF NOT EXISTS recordings_account ON recordings(account, created_at);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL,
+    target TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL,
+    next_attempt_at REAL NOT NULL, last_error TEXT, finished_at REAL);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS outbox_key ON outbox(key, id);
+"""
+
+_REC_COLUMNS = (
+    "sid", "call_uuid", "node", "account", "path", "state", "source", "options",
+    "created_at", "started_at", "ended_at", "stop_requested", "stop_reason", "cause",
+    "fs_record_ms", "duration_ms", "channels", "sample_rate", "size", "sha256", "error",
+    "paused_by", "meta",
+)
+_CALL_COLUMNS = (
+    "uuid", "node", "direction", "account", "user_id", "device", "caller", "destination",
+    "created_at", "answered_at", "hungup_at", "hangup_cause",
+)
+_TERMINAL_STATES = ("completed", "absent", "failed")
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    kind: str
+    key: str
+    target: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: float
+    next_attempt_at: float
+    state: str
+    last_error: str | None
+
+
+class Store:
+    def __init__(self, path: str) -> None:
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # calls -----------------------------------------------------------------------------
+    def save_call(self, call: Call) -> None:
+        values = (call.uuid, call.node, call.direction, call.account, call.user, call.device,
+                  call.caller, call.destination, call.created_at, call.answered_at,
+                  call.hungup_at, call.hangup_cause)
+        self._upsert("calls", _CALL_COLUMNS, values)
+
+    def load_call(self, uuid: str) -> Call | None:
+        row = self._db.execute("SELECT * FROM calls WHERE uuid=?", (uuid,)).fetchone()
+        if row is None:
+            return None
+        return Call(uuid=row["uuid"], node=row["node"], direction=row["direction"] or "",
+                    answered=row["answered_at"] is not None, hungup=row["hungup_at"] is not None,
+                    account=row["account"] or "", user=row["user_id"] or "",
+                    device=row["device"] or "", caller=row["caller"] or "",
+                    destination=row["destination"] or "", created_at=row["created_at"] or 0.0,
+                    answered_at=row["answered_at"], hungup_at=row["hungup_at"],
+                    hangup_cause=row["hangup_cause"] or "")
+
+    # recordings ------------------------------------------------------------------------
+    def save_recording(self, rec: Recording) -> None:
+        self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
+
+    def get_recording(self, sid: str) -> Recording | None:
+        row = self._db.execute("SELECT * FROM recordings WHERE sid=?", (sid,)).fetchone()
+        return _recording_from_row(row) if row else None
+
+    def recording_by_path(self, path: str) -> Recording | None:
+        row = self._db.execute("SELECT * FROM recordings WHERE path=?", (path,)).fetchone()
+        return _recording_from_row(row) if row else None
+
+    def unfinished_recordings(self) -> list[Recording]:
+        rows = self._db.execute(
+            "SELECT * FROM recordings WHERE state NOT IN (?,?,?) ORDER BY created_at",
+            _TERMINAL_STATES)
+        return [_recording_from_row(r) for r in rows]
+
+    def list_recordings(self, *, account: str | None = None, call_uuid: str | None = None,
+                        limit: int = 50, offset: int = 0) -> list[Recording]:
+        where, args = _filters(account=account, call_uuid=call_uuid)
+        rows = self._db.execute(
+            f"SELECT * FROM recordings {where} ORDER BY created_at DESC, sid LIMIT ? OFFSET ?",
+            (*args, limit, offset))
+        return [_recording_from_row(r) for r in rows]
+
+    def delete_recording(self, sid: str) -> bool:
+        return self._db.execute("DELETE FROM recordings WHERE sid=?", (sid,)).rowcount > 0
+
+    # outbox ----------------------------------------------------------------------------
+    def enqueue(self, kind: str, key: str, target: str, payload: dict[str, Any],
+                now: float) -> int:
+        cur = self._db.execute(
+            "INSERT INTO outbox(kind,key,target,payload,created_at,next_attempt_at) "
+            "VALUES(?,?,?,?,?,?)", (kind, key, target, json.dumps(payload), now, now))
+        return int(cur.lastrowid or 0)
+
+    def due(self, now: float, limit: int = 100) -> list[OutboxItem]:
+        """Pending items whose time has come, only the oldest pending per key (order)."""
+        rows = self._db.execute(
+            "SELECT * FROM outbox o WHERE state='pending' AND next_attempt_at<=? AND id=("
+            "SELECT MIN(id) FROM outbox p WHERE p.key=o.key AND p.state='pending') "
+            "ORDER BY next_attempt_at LIMIT ?", (now, limit))
+        return [_outbox_from_row(r) for r in rows]
+
+    def outbox_items(self, state: str | None = None, limit: int = 100) -> list[OutboxItem]:
+        where, args = ("WHERE state=?", (state,)) if state else ("", ())
+        rows = self._db.execute(f"SELECT * FROM outbox {where} ORDER BY id LIMIT ?",
+                                (*args, limit))
+        return [_outbox_from_row(r) for r in rows]
+
+    def mark_delivered(self, item_id: int, now: float) -> None:
+        self._db.execute("UPDATE outbox SET state='delivered', attempts=attempts+1, "
+                         "finished_at=? WHERE id=?", (now, item_id))
+
+    def reschedule(self, item_id: int, next_at: float, error: str) -> None:
+        self._db.execute("UPDATE outbox SET attempts=attempts+1, next_attempt_at=?, "
+                         "last_error=? WHERE id=?", (next_at, error[:500], item_id))
+
+    def mark_dead(self, item_id: int, now: float, error: str) -> None:
+        self._db.execute("UPDATE outbox SET state='dead', attempts=attempts+1, finished_at=?, "
+                         "last_error=? WHERE id=?", (now, error[:500], item_id))
+
+    def outbox_counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+        return {state: n for state, n in rows}
+
+    # helpers ---------------------------------------------------------------------------
+    def _upsert(self, table: str, columns: Iterable[str], values: tuple[Any, ...]) -> None:
+        cols = tuple(columns)
+        placeholders = ",".join("?" * len(cols))
+        self._db.execute(f"INSERT OR REPLACE INTO {table}({','.join(cols)}) "
+                         f"VALUES({placeholders})", values)
+
+
+def _filters(**conditions: str | None) -> tuple[str, tuple[str, ...]]:
+    used = {k: v for k, v in conditions.items() if v is not None}
+    if not used:
+        return "", ()
+    return "WHERE " + " AND ".join(f"{k}=?" for k in used), tuple(used.values())
+
+
+def _recording_values(rec: Recording) -> tuple[Any, ...]:
+    f = rec.file
+    return (rec.sid, rec.call_uuid, rec.node, rec.account, rec.path, rec.state.value,
+            rec.source, json.dumps(rec.options.to_dict()), rec.created_at, rec.started_at,
+            rec.ended_at, _value(rec.stop_requested), _value(rec.stop_reason), rec.cause,
+            rec.fs_record_ms, f and f.duration_ms, f and f.channels, f and f.sample_rate,
+            f and f.size, f and f.sha256, rec.error, rec.paused_by, json.dumps(rec.meta))
+
+
+def _value(reason: StopReason | None) -> str | None:
+    return reason.value if reason else None
+
+
+def _recording_from_row(row: sqlite3.Row) -> Recording:
+    facts = None
+    if row["sha256"]:
+        facts = FileFacts(row["duration_ms"], row["channels"], row["sample_rate"],
+                          row["size"], row["sha256"])
+    return Recording(
+        sid=row["sid"], call_uuid=row["call_uuid"], node=row["node"], path=row["path"],
+        options=RecordOptions.from_dict(json.loads(row["options"])),
+        account=row["account"] or "", state=State(row["state"]), source=row["source"] or "",
+        created_at=row["created_at"] or 0.0, started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        stop_requested=StopReason(row["stop_requested"]) if row["stop_requested"] else None,
+        stop_reason=StopReason(row["stop_reason"]) if row["stop_reason"] else None,
+        cause=row["cause"], fs_record_ms=row["fs_record_ms"], file=facts, error=row["error"],
+        paused_by=row["paused_by"], meta=json.loads(row["meta"] or "{}"))
+
+
+def _outbox_from_row(row: sqlite3.Row) -> OutboxItem:
+    return OutboxItem(id=row["id"], kind=row["kind"], key=row["key"], target=row["target"],
+                      payload=json.loads(row["payload"]), attempts=row["attempts"],
+                      created_at=row["created_at"], next_attempt_at=row["next_attempt_at"],
+                      state=row["state"], last_error=row["last_error"])

@@ -1,0 +1,61 @@
+from pathlib import Path
+
+from esl_recorder.domain.calls import Call
+from esl_recorder.domain.options import RecordOptions, Track
+from esl_recorder.domain.recording import FileFacts, Recording, State, StopReason
+from esl_recorder.store.sqlite import Store
+
+
+def make(sid: str, state: State = State.IN_PROGRESS, account: str = "acc1") -> Recording:
+    return Recording(sid=sid, call_uuid="c-" + sid, node="fs1", path=f"/r/{sid}.wav",
+                     options=RecordOptions(channels=1, track=Track.INBOUND), account=account,
+                     state=state, created_at=float(len(sid)), meta={"dialect": "x"})
+
+
+def test_recordings_survive_reopening(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    store = Store(db)
+    rec = make("RE1")
+    rec.stop_requested = StopReason.REQUESTED
+    rec.file = FileFacts(1000, 1, 8000, 16044, "ab" * 32)
+    store.save_recording(rec)
+    store.save_recording(make("RE2", State.COMPLETED))
+    store.close()
+    again = Store(db)
+    loaded = again.get_recording("RE1")
+    assert loaded == rec
+    assert [r.sid for r in again.unfinished_recordings()] == ["RE1"]
+    assert again.recording_by_path("/r/RE2.wav") is not None
+
+
+def test_list_filters_by_account_and_call(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "s.db"))
+    for sid, acc in (("RE1", "a"), ("RE22", "a"), ("RE333", "b")):
+        store.save_recording(make(sid, account=acc))
+    assert [r.sid for r in store.list_recordings(account="a")] == ["RE22", "RE1"]
+    assert [r.sid for r in store.list_recordings(call_uuid="c-RE333")] == ["RE333"]
+    assert store.delete_recording("RE1") and not store.delete_recording("RE1")
+
+
+def test_calls_round_trip(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "s.db"))
+    call = Call(uuid="u1", node="fs1", direction="inbound", answered=True, account="a",
+                user="u", device="d", caller="100", destination="200", created_at=1.0,
+                answered_at=2.0)
+    store.save_call(call)
+    assert store.load_call("u1") == call
+    assert store.load_call("nope") is None
+
+
+def test_outbox_keeps_order_per_key(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "s.db"))
+    first = store.enqueue("cb", "RE1", "http://x/a", {"n": 1}, now=10)
+    store.enqueue("cb", "RE1", "http://x/a", {"n": 2}, now=10)
+    other = store.enqueue("cb", "RE2", "http://x/b", {"n": 3}, now=10)
+    assert [i.id for i in store.due(now=10)] == [first, other]
+    store.reschedule(first, next_at=20, error="receiver down")
+    assert [i.id for i in store.due(now=15)] == [other]  # RE1's second waits behind its first
+    store.mark_delivered(first, now=21)
+    assert [i.payload["n"] for i in store.due(now=21)] == [2, 3]
+    store.mark_dead(other, now=22, error="expired")
+    assert store.outbox_counts() == {"delivered": 1, "pending": 1, "dead": 1}
