@@ -1,0 +1,45 @@
+"""`python -m esl_recorder.testing.fakeswitch`: run the simulator until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+
+import gevent
+from gevent.event import Event
+
+from esl_recorder.testing.fakeswitch.server import FakeSwitch
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fakeswitch", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8021)
+    parser.add_argument("--password", default="ClueCon")
+    parser.add_argument("--recordings-root", default=None, help="base for relative paths")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    switch = FakeSwitch(
+        password=args.password,
+        host=args.host,
+        port=args.port,
+        recordings_root=args.recordings_root,
+    )
+    switch.start()
+    host, port = switch.address
+    print(f"fakeswitch listening on {host}:{port}", flush=True)
+    done = Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(signum, done.set)
+    done.wait()
+    switch.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,364 @@
+"""The `api` commands of mod_commands that the simulator implements, with FreeSWITCH's replies."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from esl_recorder.testing.fakeswitch import dialplan, media, recordings
+from esl_recorder.testing.fakeswitch.channels import APPLICATION, Channel
+from esl_recorder.testing.fakeswitch.core import SwitchCore
+from esl_recorder.testing.fakeswitch.wire import serialize_json, serialize_plain
+
+log = logging.getLogger(__name__)
+
+VERSION = "FreeSWITCH Version 1.11.3-dev~64bit ( 64bit)"
+NO_CHANNEL = "-ERR No such channel!\n"
+NO_SESSION = "-ERR Cannot locate session!\n"
+CHANNEL_FIELDS = [
+    "uuid",
+    "direction",
+    "created",
+    "created_epoch",
+    "name",
+    "state",
+    "cid_name",
+    "cid_num",
+    "ip_addr",
+    "dest",
+    "application",
+    "application_data",
+    "dialplan",
+    "context",
+    "read_codec",
+    "read_rate",
+    "read_bit_rate",
+    "write_codec",
+    "write_rate",
+    "write_bit_rate",
+    "secure",
+    "hostname",
+    "presence_id",
+    "presence_data",
+    "accountcode",
+    "callstate",
+    "callee_name",
+    "callee_num",
+    "callee_direction",
+    "call_uuid",
+    "sent_callee_name",
+    "sent_callee_num",
+    "initial_cid_name",
+    "initial_cid_num",
+    "initial_ip_addr",
+    "initial_dest",
+    "initial_dialplan",
+    "initial_context",
+]
+CALL_FIELDS = [
+    "uuid",
+    "direction",
+    "created",
+    "created_epoch",
+    "name",
+    "state",
+    "cid_name",
+    "cid_num",
+    "ip_addr",
+    "dest",
+    "presence_id",
+    "presence_data",
+    "accountcode",
+    "callstate",
+    "callee_name",
+    "callee_num",
+    "callee_direction",
+    "call_uuid",
+    "hostname",
+    "sent_callee_name",
+    "sent_callee_num",
+    "b_uuid",
+    "b_direction",
+    "b_created",
+    "b_created_epoch",
+    "b_name",
+    "b_state",
+    "b_cid_name",
+    "b_cid_num",
+    "b_ip_addr",
+    "b_dest",
+    "b_presence_id",
+    "b_presence_data",
+    "b_accountcode",
+    "b_callstate",
+    "b_callee_name",
+    "b_callee_num",
+    "b_callee_direction",
+    "b_sent_callee_name",
+    "b_sent_callee_num",
+    "call_created_epoch",
+]
+
+Post = Callable[[], None]
+Handler = Callable[["Api", str], str]
+
+
+class Api:
+    """Runs one api command line; `post` collects actions to run after the reply is out."""
+
+    def __init__(self, core: SwitchCore) -> None:
+        self.core = core
+        self.post: list[Post] = []
+        self.started = core.now()
+
+    def execute(self, line: str) -> tuple[str, list[Post]]:
+        name, _, args = line.strip().partition(" ")
+        handler = HANDLERS.get(name)
+        self.post = []
+        if handler is None:
+            return f"-ERR {name} Command not found!\n", []
+        with self.core.lock:
+            body = handler(self, args.strip())
+        return body, self.post
+
+    def hangup(self, ch: Channel, cause: str) -> None:
+        dialplan.hangup(self.core, ch, cause)
+
+
+def _originate(api: Api, args: str) -> str:
+    parts = args.split()
+    if len(parts) < 2:
+        return "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n"  # noqa: E501
+    try:
+        a, legs = dialplan.originate(api.core, parts[0], parts[1])
+    except dialplan.OriginateError as exc:
+        return f"-ERR {exc}\n"
+    api.post.append(lambda: dialplan.after_originate(api.core, legs))
+    return f"+OK {a.uuid}\n"
+
+
+def _locate(api: Api, uuid: str) -> Channel | None:
+    return api.core.locate(uuid)
+
+
+def _uuid_kill(api: Api, args: str) -> str:
+    uuid, _, cause = args.partition(" ")
+    ch = _locate(api, uuid)
+    if ch is None:
+        return NO_CHANNEL
+    api.hangup(ch, cause.strip() or "NORMAL_CLEARING")
+    return "+OK\n"
+
+
+def _uuid_exists(api: Api, args: str) -> str:
+    return "true" if _locate(api, args.split(" ")[0]) else "false"
+
+
+def _uuid_setvar(api: Api, args: str) -> str:
+    parts = args.split(" ", 2)
+    if len(parts) < 2:
+        return "-USAGE: <uuid> <var> [value]\n"
+    ch = _locate(api, parts[0])
+    if ch is None:
+        return NO_CHANNEL
+    if len(parts) == 3 and parts[2] != "":
+        ch.variables[parts[1]] = parts[2]
+    else:
+        ch.variables.pop(parts[1], None)
+    return "+OK\n"
+
+
+def _uuid_getvar(api: Api, args: str) -> str:
+    parts = args.split(" ")
+    if len(parts) < 2:
+        return "-USAGE: <uuid> <var>\n"
+    ch = _locate(api, parts[0])
+    if ch is None:
+        return NO_CHANNEL
+    value = ch.get_var(parts[1])
+    return "_undef_" if value in (None, "") else str(value)
+
+
+def _uuid_dump(api: Api, args: str) -> str:
+    uuid, _, fmt = args.partition(" ")
+    ch = _locate(api, uuid)
+    if ch is None:
+        return NO_CHANNEL
+    event = api.core.channel_event(ch, "CHANNEL_DATA", overrides=dialplan.state_overrides(ch))
+    return serialize_json(event) if fmt.strip() == "json" else serialize_plain(event)
+
+
+def _uuid_buglist(api: Api, args: str) -> str:
+    ch = _locate(api, args.split(" ")[0])
+    if ch is None:
+        return NO_CHANNEL
+    parts = ["<media-bugs>\n"]
+    for rec in ch.recordings:
+        parts.append(
+            " <media-bug>\n  <function>session_record</function>\n"
+            f"  <target>{rec.path}</target>\n  <thread-locked>0</thread-locked>\n </media-bug>\n"
+        )
+    parts.append("</media-bugs>\n")
+    return "".join(parts)
+
+
+def _dtmf(api: Api, args: str, verb: str) -> str:
+    parts = args.split()
+    if len(parts) < 2:
+        return "-USAGE: <uuid> <dtmf_data>\n"
+    ch = _locate(api, parts[0])
+    if ch is None:
+        return NO_SESSION
+    if verb == "sent":
+        target, source = (ch.peer or ch.bridged or ch), "UNKNOWN"
+    else:
+        target, source = ch, "APP"
+    dialplan.dtmf(api.core, target, parts[1], source)
+    return f"+OK {ch.uuid} {verb} DTMF {parts[1]}.\n"
+
+
+def _uuid_broadcast(api: Api, args: str) -> str:
+    parts = args.split()
+    if len(parts) < 2:
+        return "-USAGE: <uuid> <path> [aleg|bleg|both]\n"
+    ch = _locate(api, parts[0])
+    if ch is None:
+        return NO_SESSION
+    leg = parts[2] if len(parts) > 2 else "aleg"
+    other = ch.bridged or ch.peer
+    targets: list[Channel | None] = {"bleg": [other], "both": [ch, other]}.get(leg, [ch])
+    for target in targets:
+        if target is not None:
+            target.playback = media.parse_playable(parts[1])
+    return "+OK Message sent\n"
+
+
+def _uuid_transfer(api: Api, args: str) -> str:
+    parts = args.split()
+    if len(parts) < 2:
+        return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
+    ch = _locate(api, parts[0])
+    if ch is None:
+        return "-ERR No such channel!\n"
+    dest = parts[2] if parts[1].startswith("-") and len(parts) > 2 else parts[1]
+    if parts[1] in ("-bleg", "-both") and (ch.bridged or ch.peer):
+        other = ch.bridged or ch.peer
+        if other is not None:
+            dialplan.transfer(other, dest)
+        if parts[1] == "-bleg":
+            return "+OK\n"
+    dialplan.transfer(ch, dest)
+    return "+OK\n"
+
+
+def _uuid_bridge(api: Api, args: str) -> str:
+    parts = args.split()
+    if len(parts) < 2:
+        return "-USAGE: <uuid> <other_uuid>\n"
+    a, b = _locate(api, parts[0]), _locate(api, parts[1])
+    if a is None or b is None:
+        return f"-ERR Invalid uuid {parts[0] if a is None else parts[1]}\n"
+    dialplan.bridge(api.core, a, b)
+    return f"+OK {b.uuid}\n"
+
+
+def _channel_row(core: SwitchCore, ch: Channel) -> dict[str, str]:
+    outbound = ch.direction == "outbound"
+    app, data = APPLICATION.get(ch.ext, ("park", ""))
+    created = ch.created_us / 1_000_000
+    row = dict.fromkeys(CHANNEL_FIELDS, "")
+    row.update(
+        uuid=ch.uuid,
+        direction=ch.direction,
+        created=datetime.fromtimestamp(created).strftime("%Y-%m-%d %H:%M:%S"),
+        created_epoch=str(int(created)),
+        name=ch.name,
+        state=ch.state,
+        cid_name="Outbound Call" if outbound else "",
+        cid_num="rectest" if outbound else "0000000000",
+        dest=ch.ext if outbound else ch.name.removeprefix("loopback/").rsplit("-", 1)[0],
+        application=app if ch.answered else "",
+        application_data=data if ch.answered else "",
+        dialplan="XML" if outbound else "xml",
+        context="rectest",
+        read_codec="L16",
+        read_rate="8000",
+        read_bit_rate="128000",
+        write_codec="L16",
+        write_rate="8000",
+        write_bit_rate="128000",
+        hostname="vm",
+        callstate=ch.call_state,
+        callee_name="" if outbound else "Outbound Call",
+        callee_num="0000000000" if outbound else "rectest",
+        callee_direction="RECV" if outbound else "",
+        call_uuid=ch.uuid if outbound else "",
+        initial_cid_num="0000000000",
+        initial_dest=ch.name.removeprefix("loopback/").rsplit("-", 1)[0],
+        initial_dialplan="xml",
+        initial_context="rectest",
+    )
+    return row
+
+
+def _rows(api: Api, fields: list[str]) -> list[dict[str, str]]:
+    rows = []
+    for ch in api.core.live_channels():
+        full = _channel_row(api.core, ch)
+        rows.append({f: full.get(f, "") for f in fields})
+    return rows
+
+
+def _show(api: Api, args: str) -> str:
+    words = args.split()
+    if not words or words[0] not in ("channels", "calls"):
+        return "-USAGE: show <channels|calls|...> [as json]\n"
+    fields = CHANNEL_FIELDS if words[0] == "channels" else CALL_FIELDS
+    rows = _rows(api, fields)
+    if words[1:2] == ["count"]:
+        return f"\n{len(rows)} total.\n"
+    if words[1:3] == ["as", "json"]:
+        if not rows:
+            return '{"row_count": 0}\n'
+        return json.dumps({"row_count": len(rows), "rows": rows}, separators=(",", ":"))
+    lines = [",".join(fields)] + [",".join(r[f] for f in fields) for r in rows]
+    return "\n".join(lines) + f"\n\n{len(rows)} total.\n"
+
+
+def _status(api: Api, args: str) -> str:
+    up = int(api.core.now() - api.started)
+    live = len(api.core.live_channels())
+    minutes, seconds = divmod(up, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return (
+        f"UP 0 years, {days} days, {hours} hours, {minutes} minutes, {seconds} seconds, "
+        "0 milliseconds, 0 microseconds\n"
+        "FreeSWITCH (Version 1.11.3-dev  64bit) is ready\n"
+        f"{api.core.sessions_since_start} session(s) since startup\n"
+        f"{live} session(s) - peak {live}, last 5min {live} \n"
+        "0 session(s) per Sec out of max 30, peak 0, last 5min 0 \n"
+        "1000 session(s) max\nmin idle cpu 0.00/99.03\nCurrent Stack Size/Max 240K/8192K\n"
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "version": lambda api, args: VERSION + "\n",
+    "status": _status,
+    "show": _show,
+    "originate": _originate,
+    "uuid_kill": _uuid_kill,
+    "uuid_exists": _uuid_exists,
+    "uuid_setvar": _uuid_setvar,
+    "uuid_getvar": _uuid_getvar,
+    "uuid_dump": _uuid_dump,
+    "uuid_buglist": _uuid_buglist,
+    "uuid_send_dtmf": lambda api, args: _dtmf(api, args, "sent"),
+    "uuid_recv_dtmf": lambda api, args: _dtmf(api, args, "received"),
+    "uuid_broadcast": _uuid_broadcast,
+    "uuid_transfer": _uuid_transfer,
+    "uuid_bridge": _uuid_bridge,
+    "uuid_record": lambda api, args: recordings.uuid_record(api.core, args, api.hangup),
+}

@@ -1,0 +1,159 @@
+"""The simulated switch's state: channels, media time, event creation and delivery."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from gevent.lock import RLock
+
+from esl_recorder.testing.fakeswitch import media, templates
+from esl_recorder.testing.fakeswitch.channels import Channel, FrameSet, new_uuid
+from esl_recorder.testing.fakeswitch.wire import Event
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Event], None]
+
+
+class SwitchCore:
+    """Everything a FreeSWITCH process holds in memory, minus the sockets."""
+
+    def __init__(self, start_time: float | None = None, sound_prefix: str = "") -> None:
+        self.core_uuid = new_uuid()
+        self.base_time = time.time() if start_time is None else start_time
+        self.sound_prefix = sound_prefix
+        self.channels: dict[str, Channel] = {}
+        self.listeners: list[Listener] = []
+        self.ticks = 0
+        self.sessions_since_start = 0
+        self.lock = RLock()
+        self._seq = itertools.count(2000)
+        self._later: list[Callable[[], None]] = []
+        self._frame_hooks: list[Callable[[FrameSet, list[Channel]], None]] = []
+
+    # -- time ---------------------------------------------------------------------------------
+    @property
+    def media_time(self) -> float:
+        return self.ticks * media.FRAME_SECONDS
+
+    def now(self) -> float:
+        """Wall-clock time as the switch sees it: base time plus media time."""
+        return self.base_time + self.media_time
+
+    def now_us(self) -> int:
+        return round(self.now() * 1_000_000)
+
+    # -- channels -----------------------------------------------------------------------------
+    def locate(self, uuid: str) -> Channel | None:
+        ch = self.channels.get(uuid)
+        return ch if ch is not None and not ch.hungup else None
+
+    def live_channels(self) -> list[Channel]:
+        return [ch for ch in self.channels.values() if not ch.hungup]
+
+    # -- events -------------------------------------------------------------------------------
+    def fire(self, event: Event) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken client must not break the switch
+                log.exception("event listener failed")
+
+    def core_values(self) -> dict[str, str]:
+        now = self.now()
+        local = datetime.fromtimestamp(now)
+        gmt = datetime.fromtimestamp(now, UTC)
+        return {
+            "core_uuid": self.core_uuid,
+            "seq": str(next(self._seq)),
+            "ts": str(round(now * 1_000_000)),
+            "date_local": local.strftime("%Y-%m-%d %H:%M:%S"),
+            "date_gmt": gmt.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+        }
+
+    def plain_event(self, name: str, extra: Iterable[tuple[str, str]] = ()) -> Event:
+        """A non-channel event (BACKGROUND_JOB) from its template."""
+        headers = templates.render(templates.find(name), self.core_values())
+        headers = [h for h in headers if h[0] not in dict(extra)] + list(extra)
+        return Event(name, headers)
+
+    def channel_event(
+        self,
+        ch: Channel,
+        name: str,
+        app: str = "",
+        extra: Iterable[tuple[str, str]] = (),
+        overrides: dict[str, str] | None = None,
+    ) -> Event:
+        """A channel event: the template for the leg's role filled from the channel's state."""
+        values = self.core_values()
+        values.update(
+            name=ch.name,
+            created_us=str(ch.created_us),
+            answered_us=str(ch.answered_us),
+            hangup_us=str(ch.hangup_us),
+            bridged_us=str(ch.bridged_us),
+        )
+        for leg in ch.call.legs.values():
+            values[f"uuid:{leg.role}"] = leg.uuid
+        headers = templates.render(templates.find(name, ch.role, app), values)
+        headers = _apply(headers, overrides or {})
+        if any(h[0].startswith("variable_") for h in headers):
+            headers = _merge_variables(headers, ch.variables)
+        return Event(name, headers + list(extra))
+
+    def emit(
+        self,
+        ch: Channel,
+        name: str,
+        app: str = "",
+        extra: Iterable[tuple[str, str]] = (),
+        overrides: dict[str, str] | None = None,
+    ) -> None:
+        """Build and fire a channel event; events without any template are skipped."""
+        try:
+            event = self.channel_event(ch, name, app, extra, overrides)
+        except KeyError:
+            log.debug("no template for %s/%s/%s", name, ch.role, app)
+            return
+        self.fire(event)
+
+    # -- media clock --------------------------------------------------------------------------
+    def later(self, action: Callable[[], None]) -> None:
+        """Run `action` at the start of the next 20 ms tick."""
+        self._later.append(action)
+
+    def on_frame(self, hook: Callable[[FrameSet, list[Channel]], None]) -> None:
+        self._frame_hooks.append(hook)
+
+    def tick(self) -> None:
+        """Produce one 20 ms frame for every channel."""
+        with self.lock:
+            pending, self._later = self._later, []
+            for action in pending:
+                action()
+            self.ticks += 1
+            live = self.live_channels()
+            frames = FrameSet(live)
+            for hook in self._frame_hooks:
+                hook(frames, live)
+            for ch in live:
+                ch.sample_index += media.FRAME_SAMPLES
+
+
+def _apply(headers: list[tuple[str, str]], overrides: dict[str, str]) -> list[tuple[str, str]]:
+    return [(k, overrides.get(k, v)) for k, v in headers]
+
+
+def _merge_variables(
+    headers: list[tuple[str, str]], variables: dict[str, str]
+) -> list[tuple[str, str]]:
+    """Channel variables replace template values in place; new ones follow the last variable."""
+    names = {f"variable_{k}": v for k, v in variables.items()}
+    out = [(k, names.pop(k, v)) for k, v in headers]
+    last = max(i for i, (k, _) in enumerate(out) if k.startswith("variable_"))
+    return out[: last + 1] + list(names.items()) + out[last + 1 :]

@@ -1,0 +1,248 @@
+"""Call flows: originate through the `rectest` dialplan, answer, hangup, bridge, DTMF."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from esl_recorder.testing.fakeswitch import media
+from esl_recorder.testing.fakeswitch.channels import (
+    APPLICATION,
+    EXTENSIONS,
+    Call,
+    Channel,
+    new_uuid,
+)
+from esl_recorder.testing.fakeswitch.core import SwitchCore
+from esl_recorder.testing.fakeswitch.recordings import stop_for_hangup
+
+log = logging.getLogger(__name__)
+
+_DIAL = re.compile(r"^(?:\{(?P<vars>[^}]*)\})?(?P<tech>[^/]+)/(?P<dest>[^/]+)(?:/(?P<rest>.*))?$")
+STATE_OVERRIDES = ("Answer-State", "Channel-Call-State")
+
+
+class OriginateError(Exception):
+    """Originate failed; the message is FreeSWITCH's cause (e.g. NO_ROUTE_DESTINATION)."""
+
+
+def parse_vars(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        if sep and name.strip():
+            out[name.strip()] = value
+    return out
+
+
+def state_overrides(ch: Channel) -> dict[str, str]:
+    return {"Answer-State": ch.answer_state, "Channel-Call-State": ch.call_state}
+
+
+def _new_leg(
+    core: SwitchCore, call: Call, role: str, name: str, direction: str, ext: str
+) -> Channel:
+    ch = Channel(
+        uuid=new_uuid(),
+        name=name,
+        role=role,
+        direction=direction,
+        ext=ext,
+        call=call,
+        created_us=core.now_us(),
+    )
+    call.legs[role] = ch
+    core.channels[ch.uuid] = ch
+    core.sessions_since_start += 1
+    return ch
+
+
+def _pair(
+    core: SwitchCore, call: Call, dest: str, prefix: str, a_ext: str
+) -> tuple[Channel, Channel]:
+    a_role, b_role = (f"{prefix}a", f"{prefix}b")
+    a = _new_leg(core, call, a_role, f"loopback/{dest}-a", "outbound", a_ext)
+    b = _new_leg(core, call, b_role, f"loopback/{dest}-b", "inbound", dest)
+    a.peer, b.peer = b, a
+    return a, b
+
+
+def _answer(core: SwitchCore, ch: Channel, emit: bool = True) -> None:
+    ch.answered = True
+    ch.state = "CS_EXECUTE"
+    ch.answered_us = core.now_us()
+    if emit:
+        core.emit(ch, "CHANNEL_ANSWER")
+
+
+def originate(
+    core: SwitchCore, dial: str, target: str, variables: dict[str, str] | None = None
+) -> tuple[Channel, list[Channel]]:
+    """Create the legs and run the dialplan; return the A leg and legs with deferred events.
+
+    Raises OriginateError (after the failed legs' events) when the extension does not exist.
+    """
+    match = _DIAL.match(dial.strip())
+    if not match or match.group("tech") != "loopback":
+        raise OriginateError("CHAN_NOT_IMPLEMENTED")
+    dest = match.group("dest")
+    chan_vars = parse_vars(match.group("vars") or "")
+    chan_vars.update(variables or {})
+    a_ext = target.lstrip("&") if target.lstrip("&") in EXTENSIONS else "park"
+    if dest not in EXTENSIONS:
+        _no_route(core, dest)
+        raise OriginateError("NO_ROUTE_DESTINATION")
+    call = Call(kind="bridge" if dest == "bridge_tone_b" else "loopback")
+    prefix = "" if dest == "tone_b" else f"{dest}_"
+    a, b = _pair(core, call, dest, prefix, a_ext)
+    a.variables.update(chan_vars)
+    core.emit(a, "CHANNEL_CREATE")
+    core.emit(b, "CHANNEL_CREATE")
+    core.emit(b, "CHANNEL_EXECUTE_COMPLETE", "set")
+    if call.kind == "bridge":
+        _bridge_inner(core, call, b)
+    _answer(core, a)
+    _answer(core, b)
+    if call.kind == "loopback":
+        core.emit(b, "CHANNEL_EXECUTE_COMPLETE", "answer")
+    return a, [a]
+
+
+def _bridge_inner(core: SwitchCore, call: Call, outer_b: Channel) -> None:
+    inner_a, inner_b = _pair(core, call, "tone_b", "inner_", "park")
+    core.emit(inner_a, "CHANNEL_CREATE")
+    core.emit(inner_b, "CHANNEL_CREATE")
+    core.emit(inner_b, "CHANNEL_EXECUTE_COMPLETE", "set")
+    _answer(core, inner_a)
+    _answer(core, inner_b)
+    core.emit(inner_b, "CHANNEL_EXECUTE_COMPLETE", "answer")
+    outer_b.bridged, inner_a.bridged = inner_a, outer_b
+
+
+def after_originate(core: SwitchCore, legs: list[Channel]) -> None:
+    """Events FreeSWITCH sends after the originate result (BACKGROUND_JOB) is out."""
+    for a in legs:
+        if a.call.kind == "bridge" and a.peer is not None:
+            outer_b = a.peer
+            outer_b.bridged_us = core.now_us()
+            if outer_b.bridged is not None:
+                outer_b.bridged.bridged_us = outer_b.bridged_us
+            core.emit(outer_b, "CHANNEL_BRIDGE")
+        core.emit(a, "CHANNEL_EXECUTE_COMPLETE", "set")
+        core.emit(a, "CHANNEL_EXECUTE_COMPLETE", "answer")
+
+
+def _no_route(core: SwitchCore, dest: str) -> None:
+    call = Call()
+    a, b = _pair(core, call, dest, "no_such_extension_", "park")
+    a.name, b.name = f"loopback/{dest}-a", f"loopback/{dest}-b"
+    core.emit(a, "CHANNEL_CREATE")
+    core.emit(b, "CHANNEL_CREATE")
+    cause = {"Hangup-Cause": "NO_ROUTE_DESTINATION"}
+    for ch in (b, a):
+        ch.hungup = True
+        ch.hangup_us = core.now_us()
+        ch.hangup_cause = "NO_ROUTE_DESTINATION"
+        core.emit(ch, "CHANNEL_HANGUP", overrides=cause)
+    for ch in (b, a):
+        core.emit(ch, "CHANNEL_HANGUP_COMPLETE", overrides=cause)
+    for ch in (b, a):
+        core.emit(ch, "CHANNEL_DESTROY")
+        core.channels.pop(ch.uuid, None)
+
+
+def inbound_call(
+    core: SwitchCore, ext: str, variables: dict[str, str] | None, answered: bool
+) -> Channel:
+    """A single ringing inbound leg (like a SIP call) that runs `ext` once answered."""
+    call = Call(kind="inbound")
+    ch = _new_leg(core, call, "inbound_b", f"sofia/internal/{ext}@127.0.0.1", "inbound", ext)
+    ch.variables.update(variables or {})
+    core.emit(ch, "CHANNEL_CREATE")
+    if answered:
+        answer(core, ch)
+    return ch
+
+
+def answer(core: SwitchCore, ch: Channel) -> None:
+    if not ch.answered and not ch.hungup:
+        _answer(core, ch)
+
+
+def _hangup_one(core: SwitchCore, ch: Channel, cause: str) -> None:
+    ch.hungup = True
+    ch.state = "CS_HANGUP"
+    ch.hangup_us = core.now_us()
+    ch.hangup_cause = cause
+    core.emit(ch, "CHANNEL_HANGUP", overrides=_cause_overrides(cause))
+
+
+def _cause_overrides(cause: str) -> dict[str, str] | None:
+    if cause == "NORMAL_CLEARING":
+        return None
+    return {"Hangup-Cause": cause, "variable_hangup_cause": cause}
+
+
+def hangup(core: SwitchCore, ch: Channel, cause: str = "NORMAL_CLEARING") -> None:
+    """Hang up `ch` now (CHANNEL_HANGUP); the rest of the call ends on the next media tick."""
+    if ch.hungup:
+        return
+    _hangup_one(core, ch, cause)
+    core.later(lambda: _finish_call(core, ch, cause))
+
+
+def _finish_call(core: SwitchCore, first: Channel, cause: str) -> None:
+    others = [leg for leg in first.call.legs.values() if leg is not first]
+    stop_for_hangup(core, first)
+    _exec_complete(core, first)
+    for leg in others:
+        if not leg.hungup:
+            _hangup_one(core, leg, "NORMAL_CLEARING")
+        stop_for_hangup(core, leg)
+        if leg.bridged is not None and leg.role.endswith("_b") and leg.call.kind == "bridge":
+            core.emit(leg, "CHANNEL_UNBRIDGE")
+        _exec_complete(core, leg)
+    ordered = [first, *others]
+    for leg in ordered:
+        core.emit(leg, "CHANNEL_HANGUP_COMPLETE", overrides=_cause_overrides(leg.hangup_cause))
+    for leg in reversed(ordered):
+        core.emit(leg, "CHANNEL_DESTROY")
+        core.channels.pop(leg.uuid, None)
+
+
+def _exec_complete(core: SwitchCore, ch: Channel) -> None:
+    app = APPLICATION.get(ch.ext, ("park", ""))[0]
+    if ch.answered and app in ("playback", "bridge"):
+        core.emit(ch, "CHANNEL_EXECUTE_COMPLETE", app)
+
+
+def kill_everything(core: SwitchCore) -> None:
+    """Crash: forget all channels without events."""
+    core.channels.clear()
+
+
+def bridge(core: SwitchCore, a: Channel, b: Channel) -> None:
+    a.bridged, b.bridged = b, a
+    a.bridged_us = b.bridged_us = core.now_us()
+    core.emit(a, "CHANNEL_BRIDGE", extra=[])
+
+
+def transfer(ch: Channel, dest: str) -> bool:
+    if dest not in EXTENSIONS:
+        return False
+    ch.ext = dest
+    ch.bridged = None
+    return True
+
+
+def parse_dtmf(digits: str) -> list[tuple[str, int]]:
+    """`123` or `9@400` (ms) into (digit, duration in samples) pairs."""
+    text, _, ms = digits.partition("@")
+    duration = int(ms) * media.RATE // 1000 if ms.isdigit() else 2000
+    return [(d, duration) for d in text if d.strip()]
+
+
+def dtmf(core: SwitchCore, ch: Channel, digits: str, source: str) -> None:
+    for digit, duration in parse_dtmf(digits):
+        extra = {"DTMF-Digit": digit, "DTMF-Duration": str(duration), "DTMF-Source": source}
+        core.emit(ch, "DTMF", overrides={**extra, **state_overrides(ch)})

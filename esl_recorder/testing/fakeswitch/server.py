@@ -1,0 +1,236 @@
+"""FakeSwitch: a FreeSWITCH look-alike speaking the Event Socket protocol on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import gevent
+from gevent.event import Event as GEvent
+from gevent.server import StreamServer
+
+from esl_recorder.testing.fakeswitch import dialplan, recordings
+from esl_recorder.testing.fakeswitch.channels import Channel
+from esl_recorder.testing.fakeswitch.clock import ManualClock, RealtimeClock
+from esl_recorder.testing.fakeswitch.commands import Api
+from esl_recorder.testing.fakeswitch.core import SwitchCore
+from esl_recorder.testing.fakeswitch.session import Session
+from esl_recorder.testing.fakeswitch.wire import Event
+
+log = logging.getLogger(__name__)
+
+CommandMatch = Callable[[str], bool] | str
+
+
+@dataclass(frozen=True)
+class RecordingInfo:
+    """An active recording as the test sees it."""
+
+    uuid: str
+    path: str
+    flags: dict[str, object]
+
+
+class FakeSwitch:
+    """The simulator. `clock='manual'` makes media time move only through `advance()`."""
+
+    def __init__(
+        self,
+        password: str = "ClueCon",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: str = "realtime",
+        recordings_root: str | None = None,
+        start_time: float | None = None,
+    ) -> None:
+        if clock not in ("realtime", "manual"):
+            raise ValueError("clock must be 'realtime' or 'manual'")
+        self.password = password
+        self.host = host
+        self.port = port
+        self.recordings_root = recordings_root or os.path.join(tempfile.gettempdir(), "fakeswitch")
+        self.core = SwitchCore(start_time=start_time, sound_prefix=self.recordings_root)
+        self.core.listeners.append(self._broadcast)
+        self.core.on_frame(lambda frames, live: recordings.feed_frames(self.core, frames, live))
+        self.clock_mode = clock
+        self._clock: ManualClock | RealtimeClock = (
+            ManualClock(self.core.tick) if clock == "manual" else RealtimeClock(self.core.tick)
+        )
+        self.sessions: set[Session] = set()
+        self.commands: list[str] = []
+        self._command_arrived = GEvent()
+        self._server: StreamServer | None = None
+        self._greenlets: set[gevent.Greenlet] = set()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> FakeSwitch:
+        if self._server is None:
+            self._server = StreamServer((self.host, self.port), self._accept)
+            self._server.start()
+            self.port = self._server.server_port
+            log.info("fakeswitch listening on %s:%s", self.host, self.port)
+        self._clock.start()
+        return self
+
+    def stop(self) -> None:
+        self._clock.stop()
+        if self._server is not None:
+            self._server.stop(timeout=1)
+            self._server = None
+        for session in list(self.sessions):
+            session.abort()
+        self.sessions.clear()
+
+    def __enter__(self) -> FakeSwitch:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+    def advance(self, seconds: float) -> None:
+        """Manual clock: produce `seconds` of media for every channel, synchronously."""
+        self._clock.advance(seconds)
+
+    # -- network ------------------------------------------------------------------------------
+    def _accept(self, sock: Any, address: tuple[str, int]) -> None:
+        session = Session(self, sock, address)
+        self.sessions.add(session)
+        session.run()
+
+    def session_ended(self, session: Session) -> None:
+        self.sessions.discard(session)
+
+    def _broadcast(self, event: Event) -> None:
+        for session in list(self.sessions):
+            session.deliver(event)
+
+    def execute_api(self, line: str) -> tuple[str, list[Callable[[], None]]]:
+        return Api(self.core).execute(line)
+
+    def run_locked(self, action: Callable[[], None]) -> None:
+        with self.core.lock:
+            action()
+
+    def record_command(self, line: str) -> None:
+        for prefix in ("api ", "bgapi "):
+            if line.startswith(prefix):
+                line = line[len(prefix) :]
+                break
+        self.commands.append(line)
+        event, self._command_arrived = self._command_arrived, GEvent()
+        event.set()
+
+    def wait_for_command(self, predicate: CommandMatch, timeout: float = 5.0) -> str:
+        """The first received command (so far or still to come) matching `predicate`.
+
+        A string predicate matches commands that start with it. Raises TimeoutError.
+        """
+        match = predicate if callable(predicate) else (lambda c: c.startswith(str(predicate)))
+        deadline = gevent.get_hub().loop.now() + timeout
+        seen = 0
+        while True:
+            for line in self.commands[seen:]:
+                if match(line):
+                    return line
+            seen = len(self.commands)
+            remaining = deadline - gevent.get_hub().loop.now()
+            if remaining <= 0 or not self._command_arrived.wait(remaining):
+                raise TimeoutError(f"no matching command within {timeout}s: {self.commands}")
+
+    # -- test hooks ---------------------------------------------------------------------------
+    def drop_connections(self) -> None:
+        """Close every client socket abruptly (no disconnect notice)."""
+        for session in list(self.sessions):
+            session.abort()
+
+    def inject_raw(self, data: bytes) -> None:
+        """Write raw bytes to every authenticated client."""
+        for session in list(self.sessions):
+            if session.authed:
+                session.send_now(data)
+
+    def crash(self) -> None:
+        """FreeSWITCH dies: sockets closed, channels forgotten, WAV headers left stale."""
+        with self.core.lock:
+            recordings.abandon_all(self.core)
+            dialplan.kill_everything(self.core)
+        self.stop()
+
+    # -- calls --------------------------------------------------------------------------------
+    def originate(
+        self,
+        dest: str = "loopback/tone_b/rectest",
+        ext: str = "tone_a",
+        variables: dict[str, str] | None = None,
+    ) -> str:
+        """Like `originate <dest> <ext> XML rectest`; returns the A leg's uuid."""
+        with self.core.lock:
+            a, legs = dialplan.originate(self.core, dest, ext, variables)
+            dialplan.after_originate(self.core, legs)
+        return a.uuid
+
+    def inbound_call(
+        self, ext: str = "tone_a", variables: dict[str, str] | None = None, answered: bool = False
+    ) -> str:
+        with self.core.lock:
+            return dialplan.inbound_call(self.core, ext, variables, answered).uuid
+
+    def _channel(self, uuid: str) -> Channel:
+        ch = self.core.locate(uuid)
+        if ch is None:
+            raise KeyError(f"no such channel {uuid}")
+        return ch
+
+    def answer(self, uuid: str) -> None:
+        with self.core.lock:
+            dialplan.answer(self.core, self._channel(uuid))
+
+    def hangup(self, uuid: str, cause: str = "NORMAL_CLEARING") -> None:
+        with self.core.lock:
+            ch = self.core.locate(uuid)
+            if ch is not None:
+                dialplan.hangup(self.core, ch, cause)
+
+    def send_dtmf(self, uuid: str, digits: str) -> None:
+        with self.core.lock:
+            dialplan.dtmf(self.core, self._channel(uuid), digits, "APP")
+
+    def channels(self) -> list[dict[str, str]]:
+        """Live channels: uuid, name, direction, state, answer state and variables."""
+        return [
+            {
+                "uuid": ch.uuid,
+                "name": ch.name,
+                "direction": ch.direction,
+                "state": ch.state,
+                "answer_state": ch.answer_state,
+                **{f"variable_{k}": v for k, v in ch.variables.items()},
+            }
+            for ch in self.core.live_channels()
+        ]
+
+    def channel(self, uuid: str) -> Channel:
+        """The live channel object (for assertions)."""
+        return self._channel(uuid)
+
+    @property
+    def recordings(self) -> list[RecordingInfo]:
+        return [
+            RecordingInfo(ch.uuid, rec.path, rec.flags)
+            for ch in self.core.live_channels()
+            for rec in ch.recordings
+        ]

@@ -1,0 +1,56 @@
+"""Event templates extracted from the captures (see extract_templates.py) and their rendering."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from esl_recorder.esl.codec import fs_url_decode
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+_PLACEHOLDER = re.compile(r"@@([A-Za-z0-9_:]+)@@")
+
+Headers = list[tuple[str, str]]
+
+
+@functools.cache
+def load_all() -> dict[str, Headers]:
+    """Every template, keyed by file stem; values kept encoded until rendering."""
+    templates: dict[str, Headers] = {}
+    for path in sorted(TEMPLATE_DIR.glob("*.txt")):
+        pairs: Headers = []
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(": ")
+            pairs.append((name, value))
+        templates[path.stem] = pairs
+    return templates
+
+
+def find(event_name: str, role: str = "", app: str = "") -> Headers:
+    """The best template for an event, falling back from the specific role to the plain leg."""
+    templates = load_all()
+    leg = role.rsplit("_", 1)[-1] if role else ""
+    candidates = []
+    for r in dict.fromkeys([role, leg, "a", "b", ""]):
+        base = f"{event_name}.{r}" if r else event_name
+        if app:
+            candidates.append(f"{base}.{app}")
+        candidates.append(base)
+    for key in candidates:
+        if key in templates:
+            return templates[key]
+    raise KeyError(f"no template for {event_name} role={role!r} app={app!r}")
+
+
+def render(template: Headers, values: Mapping[str, str]) -> Headers:
+    """Decode the template values and fill its placeholders from `values`."""
+
+    def fill(match: re.Match[str]) -> str:
+        return values.get(match.group(1), "")
+
+    return [(name, _PLACEHOLDER.sub(fill, fs_url_decode(value))) for name, value in template]

@@ -1,0 +1,140 @@
+"""Writers for the recording formats: 16-bit PCM WAV, MP3 (if lameenc exists), native L16.
+
+The WAV header is written at open with zero sizes and fixed at close, like libsndfile does, so a
+simulated crash leaves a file whose RIFF/data sizes are stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import struct
+from array import array
+from typing import BinaryIO, Protocol
+
+HEADER_SIZE = 44
+
+
+class AudioWriter(Protocol):
+    def write(self, samples: array) -> None: ...
+    def close(self) -> None: ...
+    def abandon(self) -> None: ...
+    def size(self) -> int: ...
+
+
+def wav_header(channels: int, rate: int, data_bytes: int) -> bytes:
+    block = channels * 2
+    return b"".join(
+        (
+            b"RIFF",
+            struct.pack("<I", 36 + data_bytes if data_bytes else 0),
+            b"WAVEfmt ",
+            struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * block, block, 16),
+            b"data",
+            struct.pack("<I", data_bytes),
+        )
+    )
+
+
+class WavWriter:
+    """Interleaved 16-bit PCM; `append=True` continues an existing file with the same layout."""
+
+    def __init__(self, path: str, channels: int, rate: int, append: bool = False) -> None:
+        self.path = path
+        self.channels = channels
+        self.rate = rate
+        self.data_bytes = 0
+        self._file: BinaryIO
+        if append and os.path.exists(path) and os.path.getsize(path) >= HEADER_SIZE:
+            self._file = open(path, "r+b")  # noqa: SIM115 - kept open while recording
+            self.data_bytes = os.path.getsize(path) - HEADER_SIZE
+            self._file.seek(0, os.SEEK_END)
+        else:
+            self._file = open(path, "wb")  # noqa: SIM115
+            self._file.write(wav_header(channels, rate, 0))
+        self._file.flush()
+
+    def write(self, samples: array) -> None:
+        raw = samples.tobytes()
+        self._file.write(raw)
+        self._file.flush()
+        self.data_bytes += len(raw)
+
+    def size(self) -> int:
+        return HEADER_SIZE + self.data_bytes
+
+    def close(self) -> None:
+        self._file.seek(0)
+        self._file.write(wav_header(self.channels, self.rate, self.data_bytes))
+        self._file.close()
+
+    def abandon(self) -> None:
+        """Crash: data stays on disk, the header keeps its stale sizes."""
+        with contextlib.suppress(OSError):
+            self._file.close()
+
+
+class RawWriter:
+    """Native-mode file: headerless L16 samples."""
+
+    def __init__(self, path: str, append: bool = False) -> None:
+        self.path = path
+        self._file: BinaryIO = open(path, "ab" if append else "wb")  # noqa: SIM115
+        self.data_bytes = 0
+
+    def write(self, samples: array) -> None:
+        raw = samples.tobytes()
+        self._file.write(raw)
+        self._file.flush()
+        self.data_bytes += len(raw)
+
+    def size(self) -> int:
+        return self.data_bytes
+
+    def close(self) -> None:
+        self._file.close()
+
+    def abandon(self) -> None:
+        with contextlib.suppress(OSError):
+            self._file.close()
+
+
+def mp3_available() -> bool:
+    try:
+        import lameenc  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class Mp3Writer:
+    """MP3 through lameenc, 16 kbit/s per 8 kHz channel like mod_shout."""
+
+    def __init__(self, path: str, channels: int, rate: int, append: bool = False) -> None:
+        import lameenc
+
+        self.path = path
+        self._encoder = lameenc.Encoder()
+        self._encoder.set_bit_rate(16 * channels * max(rate // 8000, 1))
+        self._encoder.set_in_sample_rate(rate)
+        self._encoder.set_channels(channels)
+        self._encoder.set_quality(7)
+        self._file: BinaryIO = open(path, "ab" if append else "wb")  # noqa: SIM115
+        self.data_bytes = 0
+
+    def write(self, samples: array) -> None:
+        data = bytes(self._encoder.encode(samples.tobytes()))
+        self._file.write(data)
+        self._file.flush()
+        self.data_bytes += len(data)
+
+    def size(self) -> int:
+        return self.data_bytes
+
+    def close(self) -> None:
+        self._file.write(bytes(self._encoder.flush()))
+        self._file.close()
+
+    def abandon(self) -> None:
+        with contextlib.suppress(OSError):
+            self._file.close()

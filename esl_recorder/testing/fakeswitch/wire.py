@@ -1,0 +1,94 @@
+"""ESL message framing exactly as FreeSWITCH's mod_event_socket writes it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from esl_recorder.esl.codec import fs_url_encode
+
+DISCONNECT_TEXT = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
+FORMATS = ("plain", "json", "xml")
+
+
+@dataclass
+class Event:
+    """One FreeSWITCH event: ordered headers (decoded values) and an optional body."""
+
+    name: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: str | None = None
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return default
+
+
+def auth_request() -> bytes:
+    return b"Content-Type: auth/request\n\n"
+
+
+def command_reply(text: str, *extra: tuple[str, str]) -> bytes:
+    lines = ["Content-Type: command/reply", f"Reply-Text: {text}"]
+    lines += [f"{k}: {v}" for k, v in extra]
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def api_response(body: str) -> bytes:
+    raw = body.encode()
+    head = f"Content-Type: api/response\nContent-Length: {len(raw)}\n\n".encode()
+    return head + raw
+
+
+def disconnect_notice(*extra: tuple[str, str], text: str = DISCONNECT_TEXT) -> bytes:
+    raw = text.encode()
+    lines = ["Content-Type: text/disconnect-notice"]
+    lines += [f"{k}: {v}" for k, v in extra]
+    lines.append(f"Content-Length: {len(raw)}")
+    return ("\n".join(lines) + "\n\n").encode() + raw
+
+
+def serialize_plain(event: Event) -> str:
+    """The `text/event-plain` body (also the `uuid_dump` format)."""
+    lines = [f"{k}: {fs_url_encode(v)}" for k, v in event.headers]
+    if event.body is not None:
+        lines.append(f"Content-Length: {len(event.body.encode())}")
+        return "\n".join(lines) + "\n\n" + event.body
+    return "\n".join(lines) + "\n\n"
+
+
+def serialize_json(event: Event) -> str:
+    data: dict[str, str] = dict(event.headers)
+    if event.body is not None:
+        data["Content-Length"] = str(len(event.body.encode()))
+        data["_body"] = event.body
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _xml_escape(value: str) -> str:
+    return fs_url_encode(value)
+
+
+def serialize_xml(event: Event) -> str:
+    parts = ["<event>\n  <headers>\n"]
+    for key, value in event.headers:
+        parts.append(f"    <{key}>{_xml_escape(value)}</{key}>\n")
+    parts.append("  </headers>\n")
+    if event.body is not None:
+        parts.append(f"  <Content-Length>{len(event.body.encode())}</Content-Length>\n")
+        newline = "" if event.body.endswith("\n") else "\n"
+        parts.append(f"  <body>{event.body}{newline}  </body>\n")
+    parts.append("</event>\n")
+    return "".join(parts)
+
+
+_SERIALIZERS = {"plain": serialize_plain, "json": serialize_json, "xml": serialize_xml}
+
+
+def event_message(event: Event, fmt: str) -> bytes:
+    """An event as written on an ESL socket: Content-Length first, then Content-Type."""
+    body = _SERIALIZERS[fmt](event).encode()
+    head = f"Content-Length: {len(body)}\nContent-Type: text/event-{fmt}\n\n".encode()
+    return head + body
