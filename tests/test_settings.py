@@ -299,3 +299,16 @@ def test_readme_table_is_generated_from_the_declarations() -> None:
         "README settings table is stale: python -m esl_recorder.settings markdown")
     for key in setting_keys():
         assert f"`{key}`" in match.group(1)
+
+
+def test_readme_lists_every_metric() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from esl_recorder.metrics import make_metrics
+
+    registry = CollectorRegistry()
+    make_metrics(registry)
+    suffix = {"counter": "_total", "info": "_info"}
+    names = {m.name + suffix.get(m.type, "") for m in registry.collect()}
+    documented = set(re.findall(r"^\| `(esl_recorder_\w+)`", README.read_text(), re.M))
+    assert documented == names
