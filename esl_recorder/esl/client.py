@@ -1,0 +1,600 @@
+"""The daemon's one ESL client: greenswitch's InboundESL with what it lacks put back in.
+
+What is replaced (see reference section 4.1): greenswitch's reader/parser (header forgery,
+lost bodies, death on malformed frames) by `esl.frames`; `send` without timeout and with a
+partial `sock.send` by timed `sendall` under a lock; an auth wait without timeout; `ValueError`
+on a bad password by `EslAuthError` plus retries; no reconnect by a supervisor greenlet with
+capped exponential backoff and full jitter; pending commands left hanging on disconnect by
+failing them at once with `EslDisconnected`.
+
+Greenlets: a supervisor (connect, authenticate, subscribe, wait, back off, again); one reader
+per connection (64 KiB recv, parse, resolve replies and bgapi jobs, queue events); one
+dispatcher (on_connect, then on_event per event in arrival order, on_disconnect). A slow
+handler only grows the queue; replies are resolved by the reader and never wait for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import socket as _stdsocket
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import gevent
+import gevent.event
+import gevent.lock
+import gevent.socket
+from greenswitch.esl import InboundESL
+
+from ..errors import (
+    EslAuthError,
+    EslCommandError,
+    EslConnectError,
+    EslDisconnected,
+    EslError,
+    EslTimeout,
+    InvalidArgument,
+)
+from .frames import EVENT_CONTENT_TYPES, Event, FrameParser, MalformedFrame, Message, parse_event
+
+if TYPE_CHECKING:
+    from ..metrics import Metrics
+    from ..settings import EslSettings, NodeSettings
+
+__all__ = ["EslClient"]
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[["EslClient", Event], None]
+ClientHook = Callable[["EslClient"], None]
+
+RECV_SIZE = 64 * 1024
+_EVENT, _CONNECTED, _DISCONNECTED = 0, 1, 2
+_STOP = object()  # returned by a message handler: end this connection
+_DEPTH_EVERY = 256  # refresh the queue-depth gauge at least this often while draining
+
+
+class _SendTimeout(Exception):
+    pass
+
+
+class _Null:
+    """Stand-in for a metric when no Metrics are given."""
+
+    def labels(self, *args: Any, **kwargs: Any) -> _Null:
+        return self
+
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+    def set(self, value: float) -> None:
+        pass
+
+
+class _Inbox:
+    """Unbounded FIFO between the reader and the dispatcher (cheaper than gevent.queue)."""
+
+    def __init__(self) -> None:
+        self._items: deque[tuple[int, _Connection, Event | None]] = deque()
+        self._wake = gevent.event.Event()
+
+    def put(self, item: tuple[int, _Connection, Event | None]) -> None:
+        self._items.append(item)
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def get(self) -> tuple[int, _Connection, Event | None]:
+        while not self._items:
+            self._wake.clear()
+            self._wake.wait()
+        return self._items.popleft()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class _Connection:
+    """One TCP connection: socket, parser, FIFO of pending replies, bgapi jobs."""
+
+    def __init__(self, sock: Any, parser: FrameParser, seq: int) -> None:
+        self.sock = sock
+        self.parser = parser
+        self.seq = seq
+        self.pending: deque[gevent.event.AsyncResult] = deque()
+        self.jobs: dict[str, gevent.event.AsyncResult] = {}
+        self.send_lock = gevent.lock.Semaphore()
+        self.auth_request = gevent.event.Event()
+        self.handshake_done = gevent.event.Event()
+        self.closed = gevent.event.Event()
+        self.ready = False
+        self.announced = False
+        self.rejected = False
+        self.close_reason = ""
+        self.reader: gevent.Greenlet | None = None
+
+
+def _describe(data: str) -> str:
+    """A command's name for messages: `api uuid_record`, `auth` (never its arguments)."""
+    words = data.split("\n", 1)[0].split(" ", 2)
+    return " ".join(words[:2]) if words[0] in ("api", "bgapi") else words[0]
+
+
+def _check_line(what: str, value: str) -> None:
+    if "\n" in value or "\r" in value:
+        raise InvalidArgument(f"{what} must be a single line")
+
+
+class EslClient(InboundESL):
+    """Inbound ESL connection to one FreeSWITCH node that stays up by itself."""
+
+    def __init__(
+        self,
+        node: NodeSettings,
+        esl: EslSettings,
+        *,
+        events: Sequence[str],
+        on_event: EventHandler,
+        on_connect: ClientHook | None = None,
+        on_disconnect: ClientHook | None = None,
+        metrics: Metrics | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(node.host, node.port, node.password, timeout=esl.connect_timeout)
+        _check_line("node password", node.password)
+        for name in events:
+            if not name or any(c.isspace() for c in name):
+                raise InvalidArgument(f"bad event name {name!r}")
+        self._node = node
+        self._esl = esl
+        self._events = tuple(events)
+        self._on_event = on_event
+        self._on_connect = on_connect
+        self._on_disconnect = on_disconnect
+        self._rng = rng or random.Random()
+        self._address = f"{node.host}:{node.port}"
+        self._conn: _Connection | None = None  # the ready connection, if any
+        self._latest: _Connection | None = None  # the newest connection, ready or not
+        self._inbox = _Inbox()
+        self._ready = gevent.event.Event()
+        self._stopping = False
+        self._supervisor: gevent.Greenlet | None = None
+        self._dispatcher: gevent.Greenlet | None = None
+        self._last_error: str | None = None
+        self._streak: str | None = None  # kind of the current run of failures
+        self._streak_len = 0
+        self._seq = 0
+        self._init_metrics(metrics)
+
+    def _init_metrics(self, metrics: Metrics | None) -> None:
+        node = self._node.name
+        self._metrics = metrics
+        null = _Null()
+        self._m_connected = metrics.esl_connected.labels(node=node) if metrics else null
+        self._m_reconnects = metrics.esl_reconnects.labels(node=node) if metrics else null
+        self._m_auth = metrics.esl_auth_failures.labels(node=node) if metrics else null
+        self._m_malformed = metrics.esl_malformed_frames.labels(node=node) if metrics else null
+        self._m_depth = metrics.esl_event_queue_depth.labels(node=node) if metrics else null
+        self._m_events: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def node_name(self) -> str:
+        return self._node.name
+
+    @property
+    def connected(self) -> bool:
+        """True while authenticated and subscribed on a live connection."""
+        conn = self._conn
+        return conn is not None and conn.ready and not conn.closed.is_set()
+
+    @connected.setter
+    def connected(self, value: bool) -> None:
+        """greenswitch's __init__ assigns this; the state lives in the connection."""
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last connection attempt failed or the connection ended (None when up)."""
+        return self._last_error
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._inbox)
+
+    def start(self) -> None:
+        """Connect in the background and keep connected until stop()."""
+        if self._supervisor is not None:
+            return
+        self._stopping = False
+        self._dispatcher = gevent.spawn(self._dispatch_loop)
+        self._supervisor = gevent.spawn(self._supervise)
+
+    def stop(self) -> None:
+        """Say exit if connected, stop every greenlet, fail pending commands."""
+        self._stopping = True
+        conn = self._conn
+        if conn is not None and self.connected:
+            with contextlib.suppress(EslError):
+                self._request(conn, "exit", time.monotonic() + min(1.0, self._esl.command_timeout))
+        self._kill(self._supervisor)
+        if self._latest is not None:
+            self._close(self._latest, "client stopped")
+            self._kill(self._latest.reader)
+        self._kill(self._dispatcher)
+        self._supervisor = self._dispatcher = None
+        self._m_depth.set(0)
+
+    def wait_connected(self, timeout: float | None = None) -> bool:
+        return bool(self._ready.wait(timeout))
+
+    def api(self, command: str, timeout: float | None = None) -> str:
+        """Run `api <command>` and return its output as is (a -ERR is not raised)."""
+        _check_line("api command", command)
+        return self._text(self._call(f"api {command}", timeout))
+
+    def command(self, line: str, timeout: float | None = None) -> str:
+        """Send one raw socket command (e.g. `filter ...`) and return its Reply-Text."""
+        _check_line("command", line)
+        return self._text(self._call(line, timeout))
+
+    def bgapi(self, command: str, timeout: float | None = None,
+              job_uuid: str | None = None) -> str:
+        """Run `bgapi <command>` and return the body of its BACKGROUND_JOB event.
+
+        Needs BACKGROUND_JOB among the subscribed events. When FreeSWITCH refuses the
+        command itself (Reply-Text not +OK) that Reply-Text is returned.
+        """
+        _check_line("bgapi command", command)
+        if not {"BACKGROUND_JOB", "ALL", "all"} & set(self._events):
+            raise RuntimeError("bgapi needs BACKGROUND_JOB in the subscribed events")
+        job = job_uuid or str(uuid.uuid4())
+        if not job or any(c.isspace() for c in job):
+            raise InvalidArgument(f"bad Job-UUID {job!r}")
+        deadline = self._deadline(timeout)
+        conn = self._live()
+        result = gevent.event.AsyncResult()
+        conn.jobs[job] = result  # before sending: the event may race the reply
+        try:
+            reply = self._request(conn, f"bgapi {command}\nJob-UUID: {job}", deadline)
+            if not reply.reply_text.startswith("+OK"):
+                return reply.reply_text
+            return str(self._wait(result, deadline, f"bgapi {command.split(' ', 1)[0]}"))
+        finally:
+            conn.jobs.pop(job, None)
+
+    # greenswitch entry points, redirected -------------------------------------------
+
+    def connect(self) -> None:
+        """greenswitch API: here it starts the background connection (see start())."""
+        self.start()
+
+    def send(self, data: str) -> Message:
+        """greenswitch API: raw command with the default timeout; returns the reply."""
+        return self._call(data, None)
+
+    def register_handle(self, name: str, handler: Callable[..., Any]) -> None:
+        raise TypeError("EslClient dispatches every event to on_event")
+
+    # ------------------------------------------------------------------ commands
+
+    def _deadline(self, timeout: float | None) -> float:
+        return time.monotonic() + (self._esl.command_timeout if timeout is None else timeout)
+
+    def _live(self) -> _Connection:
+        conn = self._conn
+        if conn is None or self._stopping or conn.closed.is_set():
+            raise EslDisconnected(f"not connected to node {self._node.name} ({self._address})")
+        return conn
+
+    def _call(self, data: str, timeout: float | None) -> Message:
+        deadline = self._deadline(timeout)
+        return self._request(self._live(), data, deadline)
+
+    @staticmethod
+    def _text(reply: Message) -> str:
+        if reply.content_type == "api/response":
+            return reply.body_text()
+        return reply.reply_text
+
+    def _wait(self, result: gevent.event.AsyncResult, deadline: float, what: str) -> Any:
+        try:
+            return result.get(timeout=max(0.0, deadline - time.monotonic()))
+        except gevent.Timeout:
+            raise EslTimeout(f"{what}: no reply from node {self._node.name} in time") from None
+
+    def _request(self, conn: _Connection, data: str, deadline: float) -> Message:
+        """Write one command and wait for its reply, all before `deadline`."""
+        what = _describe(data)
+        result = gevent.event.AsyncResult()
+        if not conn.send_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise EslTimeout(f"{what}: socket busy on node {self._node.name}")
+        try:
+            if conn.closed.is_set():
+                raise EslDisconnected(f"{what}: connection to {self._node.name} closed")
+            conn.pending.append(result)
+            self._write(conn, (data + "\n\n").encode("utf-8"), deadline, what)
+        finally:
+            conn.send_lock.release()
+        reply: Message = self._wait(result, deadline, what)
+        return reply
+
+    def _write(self, conn: _Connection, payload: bytes, deadline: float, what: str) -> None:
+        try:
+            with gevent.Timeout(max(0.001, deadline - time.monotonic()), _SendTimeout):
+                conn.sock.sendall(payload)
+        except _SendTimeout:
+            self._close(conn, "write timed out")  # a partial command would desync the FIFO
+            raise EslTimeout(f"{what}: write to node {self._node.name} timed out") from None
+        except OSError as exc:
+            self._close(conn, f"write failed: {exc}")
+            raise EslDisconnected(f"{what}: write to node {self._node.name} failed") from exc
+        except BaseException:
+            self._close(conn, "write interrupted")
+            raise
+
+    # ------------------------------------------------------------------ connection lifecycle
+
+    def _supervise(self) -> None:
+        failures = 0
+        first = True
+        while not self._stopping:
+            if not first:
+                self._m_reconnects.inc()
+            first = False
+            conn = self._open()
+            if conn is not None:
+                failures = 0
+                conn.closed.wait()
+                self._note_failure("closed", f"connection to {self._address} ended: "
+                                   f"{conn.close_reason}", logging.WARNING)
+            if self._stopping:
+                break
+            gevent.sleep(self._backoff(failures))
+            failures += 1
+
+    def _backoff(self, failures: int) -> float:
+        """Full jitter: uniform(0, min(max_delay, initial * 2**failures))."""
+        cap = min(self._esl.reconnect_max_delay,
+                  self._esl.reconnect_initial_delay * (2 ** min(failures, 32)))
+        return self._rng.uniform(0.0, cap)
+
+    def _open(self) -> _Connection | None:
+        try:
+            sock = self._dial()
+        except OSError as exc:
+            self._note_failure("connect", f"cannot connect to {self._address}: {exc}",
+                               logging.WARNING)
+            return None
+        self._seq += 1
+        conn = _Connection(sock, FrameParser(self._malformed), self._seq)
+        self._latest = conn
+        self._inbox.put((_CONNECTED, conn, None))
+        conn.reader = gevent.spawn(self._read_loop, conn)
+        try:
+            self._handshake(conn)
+        except EslAuthError as exc:
+            self._m_auth.inc()
+            self._fail_open(conn, "auth", str(exc), logging.ERROR)
+            return None
+        except EslError as exc:
+            self._fail_open(conn, "handshake", str(exc), logging.WARNING)
+            return None
+        self._mark_ready(conn)
+        return conn
+
+    def _dial(self) -> Any:
+        sock = gevent.socket.create_connection(
+            (self._node.host, self._node.port), timeout=self._esl.connect_timeout)
+        sock.settimeout(None)
+        sock.setsockopt(_stdsocket.IPPROTO_TCP, _stdsocket.TCP_NODELAY, 1)
+        sock.setsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_KEEPALIVE, 1)
+        return sock
+
+    def _handshake(self, conn: _Connection) -> None:
+        limit = self._esl.connect_timeout
+        deadline = time.monotonic() + limit
+        if not conn.auth_request.wait(limit):
+            raise EslConnectError(f"no auth/request from {self._address} within {limit:g} s")
+        if conn.closed.is_set():
+            why = "rejected by its ACL" if conn.rejected else conn.close_reason
+            raise EslConnectError(f"{self._address} closed the connection before auth: {why}")
+        reply = self._request(conn, f"auth {self._node.password}", deadline)
+        if reply.reply_text != "+OK accepted":
+            raise EslAuthError(f"authentication refused by {self._address}")
+        if self._events:
+            line = "event plain " + " ".join(self._events)
+            reply = self._request(conn, line, self._deadline(None))
+            if not reply.reply_text.startswith("+OK"):
+                raise EslCommandError(line, reply.reply_text)
+        if conn.closed.is_set():
+            raise EslDisconnected(f"connection to {self._address} closed during setup")
+
+    def _fail_open(self, conn: _Connection, kind: str, message: str, level: int) -> None:
+        self._close(conn, message)
+        conn.handshake_done.set()
+        self._note_failure(kind, message, level)
+
+    def _mark_ready(self, conn: _Connection) -> None:
+        conn.ready = True
+        self._conn = conn
+        self._last_error = None
+        if self._streak_len:
+            log.info("ESL node %s: connected to %s after %d failed attempt(s)",
+                     self._node.name, self._address, self._streak_len)
+        else:
+            log.info("ESL node %s: connected to %s", self._node.name, self._address)
+        self._streak, self._streak_len = None, 0
+        self._m_connected.set(1)
+        self._ready.set()
+        conn.handshake_done.set()
+
+    def _note_failure(self, kind: str, message: str, level: int) -> None:
+        """Record an error; log it loudly once per streak of the same kind, then at DEBUG."""
+        self._last_error = message
+        if self._stopping:
+            return
+        self._streak_len += 1
+        if kind != self._streak:
+            self._streak = kind
+            log.log(level, "ESL node %s: %s (retrying with backoff)", self._node.name, message)
+        else:
+            log.debug("ESL node %s: %s (attempt %d)", self._node.name, message, self._streak_len)
+
+    def _close(self, conn: _Connection, reason: str) -> None:
+        """Idempotent: close the socket, fail whatever waits on this connection."""
+        if conn.closed.is_set():
+            return
+        conn.close_reason = reason
+        conn.closed.set()
+        if self._conn is conn:
+            self._conn = None
+            self._ready.clear()
+            self._m_connected.set(0)
+        with contextlib.suppress(OSError):
+            conn.sock.close()
+        gone = EslDisconnected(f"connection to node {self._node.name} lost: {reason}")
+        while conn.pending:
+            result = conn.pending.popleft()
+            if not result.ready():
+                result.set_exception(gone)
+        for result in conn.jobs.values():
+            if not result.ready():
+                result.set_exception(gone)
+        conn.auth_request.set()
+
+    @staticmethod
+    def _kill(greenlet: gevent.Greenlet | None) -> None:
+        if greenlet is not None and greenlet is not gevent.getcurrent():
+            greenlet.kill(block=True, timeout=5)
+
+    # ------------------------------------------------------------------ reader
+
+    def _read_loop(self, conn: _Connection) -> None:
+        reason = "closed by FreeSWITCH"
+        try:
+            reason = self._read_until_end(conn)
+        except OSError as exc:
+            reason = f"read error: {exc}"
+        except Exception:
+            log.exception("ESL node %s: reader failed", self._node.name)
+            reason = "reader failed"
+        finally:
+            self._close(conn, reason)
+            self._inbox.put((_DISCONNECTED, conn, None))
+
+    def _read_until_end(self, conn: _Connection) -> str:
+        recv, feed = conn.sock.recv, conn.parser.feed
+        while True:
+            data = recv(RECV_SIZE)
+            if not data:
+                conn.parser.close()
+                return "closed by FreeSWITCH"
+            for msg in feed(data):
+                if self._on_message(conn, msg) is _STOP:
+                    return self._stop_reason(conn, msg)
+            self._m_depth.set(len(self._inbox))
+            gevent.sleep(0)  # let waiters and the dispatcher run between chunks
+
+    def _stop_reason(self, conn: _Connection, msg: Message) -> str:
+        if msg.content_type == "text/rude-rejection":
+            return "rejected by FreeSWITCH's ACL"
+        return "disconnect notice from FreeSWITCH"
+
+    def _on_message(self, conn: _Connection, msg: Message) -> object:
+        ctype = msg.content_type
+        if ctype in EVENT_CONTENT_TYPES:
+            self._on_event_message(conn, msg)
+        elif ctype == "command/reply" or ctype == "api/response":
+            self._on_reply(conn, msg)
+        elif ctype == "auth/request":
+            conn.auth_request.set()
+        elif ctype == "text/disconnect-notice":
+            if msg.headers.get("Content-Disposition") == "linger":
+                log.info("ESL node %s: linger notice", self._node.name)
+                return None
+            log.info("ESL node %s: FreeSWITCH said goodbye", self._node.name)
+            return _STOP
+        elif ctype == "text/rude-rejection":
+            conn.rejected = True
+            log.error("ESL node %s: %s refused the connection (ACL): %s", self._node.name,
+                      self._address, msg.body_text().strip())
+            return _STOP
+        elif ctype != "log/data":
+            log.debug("ESL node %s: ignoring %s message", self._node.name, ctype)
+        return None
+
+    def _on_reply(self, conn: _Connection, msg: Message) -> None:
+        if not conn.pending:
+            log.warning("ESL node %s: %s with no command waiting: %r", self._node.name,
+                        msg.content_type, msg.reply_text or msg.body[:80])
+            return
+        conn.pending.popleft().set(msg)
+
+    def _on_event_message(self, conn: _Connection, msg: Message) -> None:
+        try:
+            event = parse_event(msg)
+        except EslError as exc:
+            self._malformed(MalformedFrame(f"unparsable event: {exc}", msg.body))
+            return
+        name = event.name
+        counter = self._m_events.get(name)
+        if counter is None:
+            counter = self._m_events[name] = (
+                self._metrics.esl_events.labels(event=name) if self._metrics else _Null())
+        counter.inc()
+        if conn.jobs and name == "BACKGROUND_JOB":
+            job = conn.jobs.pop(event.get("Job-UUID") or "", None)
+            if job is not None:
+                job.set(event.body or "")
+        self._inbox.put((_EVENT, conn, event))
+
+    def _malformed(self, frame: MalformedFrame) -> None:
+        self._m_malformed.inc()
+        log.warning("ESL node %s: malformed frame skipped: %s", self._node.name,
+                    frame.describe())
+
+    # ------------------------------------------------------------------ dispatcher
+
+    def _dispatch_loop(self) -> None:
+        inbox, depth = self._inbox, self._m_depth
+        handled = 0
+        while True:
+            if not inbox:
+                depth.set(0)
+            kind, conn, event = inbox.get()
+            handled += 1
+            if handled % _DEPTH_EVERY == 0:
+                depth.set(len(inbox))
+            if event is not None:
+                self._deliver(event)
+            elif kind == _CONNECTED:
+                self._connected(conn)
+            elif kind == _DISCONNECTED and conn.announced:
+                conn.announced = False
+                self._hook(self._on_disconnect, "on_disconnect")
+
+    def _connected(self, conn: _Connection) -> None:
+        conn.handshake_done.wait()
+        if conn.ready:
+            conn.announced = True
+            self._hook(self._on_connect, "on_connect")
+
+    def _deliver(self, event: Event) -> None:
+        try:
+            self._on_event(self, event)
+        except Exception:
+            log.exception("ESL node %s: on_event failed for %s (Unique-ID %s)",
+                          self._node.name, event.name, event.get("Unique-ID"))
+
+    def _hook(self, hook: ClientHook | None, what: str) -> None:
+        if hook is None:
+            return
+        try:
+            hook(self)
+        except Exception:
+            log.exception("ESL node %s: %s failed", self._node.name, what)
