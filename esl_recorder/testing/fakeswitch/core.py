@@ -78,7 +78,10 @@ class SwitchCore:
     def plain_event(self, name: str, extra: Iterable[tuple[str, str]] = ()) -> Event:
         """A non-channel event (BACKGROUND_JOB) from its template."""
         headers = templates.render(templates.find(name), self.core_values())
-        headers = [h for h in headers if h[0] not in dict(extra)] + list(extra)
+        extra = list(extra)
+        names = {name for name, _ in extra}
+        headers = [h for h in headers if h[0] not in names and not h[0].startswith("Job-")]
+        headers += extra
         return Event(name, headers)
 
     def channel_event(
@@ -126,6 +129,14 @@ class SwitchCore:
     def later(self, action: Callable[[], None]) -> None:
         """Run `action` at the start of the next 20 ms tick."""
         self._later.append(action)
+
+    def run_pending(self) -> None:
+        """Run the actions queued for the next tick now (test-driven hangups finish at once)."""
+        with self.lock:
+            while self._later:
+                pending, self._later = self._later, []
+                for action in pending:
+                    action()
 
     def on_frame(self, hook: Callable[[FrameSet, list[Channel]], None]) -> None:
         self._frame_hooks.append(hook)

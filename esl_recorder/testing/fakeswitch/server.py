@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ from gevent.event import Event as GEvent
 from gevent.server import StreamServer
 
 from esl_recorder.testing.fakeswitch import dialplan, recordings
-from esl_recorder.testing.fakeswitch.channels import Channel
+from esl_recorder.testing.fakeswitch.channels import Channel, new_uuid
 from esl_recorder.testing.fakeswitch.clock import ManualClock, RealtimeClock
 from esl_recorder.testing.fakeswitch.commands import Api
 from esl_recorder.testing.fakeswitch.core import SwitchCore
@@ -107,6 +109,8 @@ class FakeSwitch:
 
     # -- network ------------------------------------------------------------------------------
     def _accept(self, sock: Any, address: tuple[str, int]) -> None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         session = Session(self, sock, address)
         self.sessions.add(session)
         session.run()
@@ -152,6 +156,15 @@ class FakeSwitch:
                 raise TimeoutError(f"no matching command within {timeout}s: {self.commands}")
 
     # -- test hooks ---------------------------------------------------------------------------
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait until everything queued for every client has been written to its socket."""
+        deadline = gevent.get_hub().loop.now() + timeout
+        for session in list(self.sessions):
+            remaining = max(deadline - gevent.get_hub().loop.now(), 0.0)
+            if not session.drained.wait(remaining):
+                return False
+        return True
+
     def drop_connections(self) -> None:
         """Close every client socket abruptly (no disconnect notice)."""
         for session in list(self.sessions):
@@ -163,12 +176,21 @@ class FakeSwitch:
             if session.authed:
                 session.send_now(data)
 
-    def crash(self) -> None:
-        """FreeSWITCH dies: sockets closed, channels forgotten, WAV headers left stale."""
+    def crash(self, restart: bool = True) -> None:
+        """FreeSWITCH dies: sockets closed, channels forgotten, WAV headers left stale.
+
+        No RECORD_STOP is sent. With `restart` (default) a fresh FreeSWITCH (new Core-UUID, no
+        channels) is listening again on the same address at once; otherwise it stays down
+        until `start()`.
+        """
         with self.core.lock:
             recordings.abandon_all(self.core)
             dialplan.kill_everything(self.core)
-        self.stop()
+            self.core.core_uuid = new_uuid()
+        if restart:
+            self.drop_connections()
+        else:
+            self.stop()
 
     # -- calls --------------------------------------------------------------------------------
     def originate(
@@ -204,6 +226,7 @@ class FakeSwitch:
             ch = self.core.locate(uuid)
             if ch is not None:
                 dialplan.hangup(self.core, ch, cause)
+                self.core.run_pending()
 
     def send_dtmf(self, uuid: str, digits: str) -> None:
         with self.core.lock:

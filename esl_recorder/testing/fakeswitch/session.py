@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import gevent
+from gevent.event import Event as GEvent
 from gevent.queue import Queue
 
 from esl_recorder.testing.fakeswitch import wire
@@ -42,17 +43,21 @@ class Session:
         self._deferred: list[bytes] | None = None
         self._held: list[bytes] = []
         self._writer: gevent.Greenlet | None = None
+        self.drained = GEvent()
+        self.drained.set()
 
     # -- output -------------------------------------------------------------------------------
     def send(self, data: bytes) -> None:
         if self._deferred is not None:
             self._deferred.append(data)
         elif not self.closed:
+            self.drained.clear()
             self._queue.put(data)
 
     def send_now(self, data: bytes) -> None:
         """Bypass deferral (the reply of the command being executed)."""
         if not self.closed:
+            self.drained.clear()
             self._queue.put(data)
 
     def close_after_flush(self) -> None:
@@ -76,7 +81,10 @@ class Session:
                 self.sock.sendall(data)
             except OSError:
                 break
+            if self._queue.empty():
+                self.drained.set()
         self.closed = True
+        self.drained.set()
         with contextlib.suppress(OSError):
             self.sock.close()
 
