@@ -1,0 +1,92 @@
+"""The daemon (build_app, real EslClient) against the FreeSWITCH simulator over a socket."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import gevent
+import gevent.event
+import pytest
+
+from esl_recorder.app import App, build_app
+from esl_recorder.domain.recording import Recording, State
+from esl_recorder.testing.fakeswitch import FakeSwitch
+
+FAST_ESL = {"connect_timeout": 2, "command_timeout": 3, "reconnect_initial_delay": 0.05,
+            "reconnect_max_delay": 0.3}
+
+
+class Daemon:
+    """A running App plus waiting helpers (events with timeouts, never sleeps)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.service = app.service
+        self._changed = gevent.event.Event()
+        app.recordings.subscribe(lambda rec, prev: self._poke())
+        app.tracker.subscribe(lambda name, call: self._poke())
+
+    def _poke(self) -> None:
+        self._changed.set()
+        self._changed = gevent.event.Event()
+
+    def wait_until(self, predicate: Callable[[], Any], timeout: float = 5.0,
+                   what: str = "condition") -> Any:
+        with gevent.Timeout(timeout, AssertionError(f"timed out waiting for {what}")):
+            while True:
+                waiter = self._changed
+                result = predicate()
+                if result:
+                    return result
+                waiter.wait(0.05)
+
+    def wait_call(self, uuid: str, answered: bool = True) -> None:
+        self.wait_until(lambda: (c := self.app.tracker.get(uuid)) is not None
+                        and (c.answered or not answered), what=f"call {uuid}")
+
+    def wait_state(self, sid: str, *states: State, timeout: float = 5.0) -> Recording:
+        return self.wait_until(
+            lambda: (r := self.app.recordings.get(sid)).state in states and r,
+            timeout, what=f"recording {sid} in {[s.value for s in states]}")
+
+    def stop(self) -> None:
+        self.app.stop(timeout=5)
+
+
+@pytest.fixture
+def switch() -> Iterator[FakeSwitch]:
+    sim = FakeSwitch(clock="manual")
+    sim.start()
+    yield sim
+    sim.stop()
+
+
+DaemonFactory = Callable[..., Daemon]
+
+
+@pytest.fixture
+def daemon_factory(switch: FakeSwitch, tmp_settings: Callable[..., Any],
+                   tmp_path: Path) -> Iterator[DaemonFactory]:
+    started: list[Daemon] = []
+
+    def make(**sections: Any) -> Daemon:
+        sections.setdefault("esl", FAST_ESL)
+        settings = tmp_settings(switch.address, password=sections.pop("password", "ClueCon"),
+                                **sections)
+        daemon = Daemon(build_app(settings))
+        daemon.app.start()
+        started.append(daemon)
+        return daemon
+
+    yield make
+    for daemon in started:
+        daemon.stop()
+
+
+@pytest.fixture
+def daemon(daemon_factory: DaemonFactory) -> Daemon:
+    d = daemon_factory()
+    assert d.app.clients["fs1"].wait_connected(5), "daemon did not connect to the simulator"
+    return d

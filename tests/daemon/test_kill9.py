@@ -1,0 +1,87 @@
+"""kill -9 of the daemon mid-recording, then a restart: the recording is not lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gevent
+import pytest
+import yaml
+
+from esl_recorder.domain.recording import State, StopReason
+from esl_recorder.testing.fakeswitch import FakeSwitch
+
+from .conftest import FAST_ESL, DaemonFactory
+from .tones import analyse
+
+DRIVER = Path(__file__).with_name("driver.py")
+
+
+@pytest.fixture
+def killed_daemon(switch: FakeSwitch, tmp_path: Path) -> Iterator[Any]:
+    """Run the driver in its own process, start a recording, kill -9 it."""
+    config = tmp_path / "esl_recorder.yaml"
+    config.write_text(yaml.safe_dump({
+        "nodes": [{"name": "fs1", "host": switch.address[0], "port": switch.address[1],
+                   "password": "ClueCon"}],
+        "recording": {"root": str(tmp_path / "recordings")},
+        "store": {"path": str(tmp_path / "state.db")},
+        "http": {"port": 0}, "esl": FAST_ESL,
+    }))
+    procs: list[subprocess.Popen[str]] = []
+
+    def run(call_uuid: str) -> dict[str, str]:
+        proc = subprocess.Popen([sys.executable, str(DRIVER), str(config), call_uuid],
+                                stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
+        assert proc.stdout is not None
+        with gevent.Timeout(20, AssertionError("driver did not start a recording")):
+            line = proc.stdout.readline()
+        started: dict[str, str] = json.loads(line)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert proc.returncode == -signal.SIGKILL
+        return started
+
+    yield run
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_recording_finished_while_the_daemon_was_dead(
+        switch: FakeSwitch, killed_daemon: Any, daemon_factory: DaemonFactory) -> None:
+    uuid = switch.originate("loopback/tone_b/rectest", "tone_a")
+    switch.advance(0.5)
+    started = killed_daemon(uuid)
+    switch.advance(2.0)
+    switch.hangup(uuid)  # RECORD_STOP with nobody listening
+    daemon = daemon_factory()
+    rec = daemon.wait_state(started["sid"], State.COMPLETED, timeout=10)
+    assert rec.path == started["path"]
+    assert rec.stop_reason is StopReason.LOST
+    assert rec.file is not None and abs(rec.file.duration_ms - 2000) <= 50
+    assert abs(analyse(rec.path).duration - 2.0) <= 0.05
+
+
+def test_recording_still_running_after_restart_is_adopted(
+        switch: FakeSwitch, killed_daemon: Any, daemon_factory: DaemonFactory) -> None:
+    uuid = switch.originate("loopback/tone_b/rectest", "tone_a")
+    switch.advance(0.5)
+    started = killed_daemon(uuid)
+    switch.advance(1.0)
+    daemon = daemon_factory()
+    assert daemon.app.clients["fs1"].wait_connected(5)
+    rec = daemon.wait_state(started["sid"], State.IN_PROGRESS)
+    switch.advance(1.0)
+    daemon.service.stop(rec.sid)
+    rec = daemon.wait_state(rec.sid, State.COMPLETED)
+    assert rec.stop_reason is StopReason.REQUESTED
+    assert abs(analyse(rec.path).duration - 2.0) <= 0.05

@@ -1,0 +1,132 @@
+"""Nothing is lost: dropped ESL connections, FreeSWITCH crashes, bad frames, bad passwords."""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+
+import pytest
+
+from esl_recorder.domain.options import RecordOptions
+from esl_recorder.domain.recording import State, StopReason
+from esl_recorder.testing.fakeswitch import FakeSwitch
+
+from .conftest import Daemon, DaemonFactory
+from .tones import analyse
+
+
+def metric(daemon: Daemon, name: str, **labels: str) -> float:
+    return daemon.app.prometheus.get_sample_value(name, labels) or 0.0
+
+
+def wait_reconnected(daemon: Daemon, before: float) -> None:
+    client = daemon.app.clients["fs1"]
+    daemon.wait_until(lambda: metric(daemon, "esl_recorder_esl_reconnects_total", node="fs1")
+                      > before and client.connected, what="reconnect")
+
+
+def test_connection_dropped_mid_recording_is_reconciled(switch: FakeSwitch,
+                                                        daemon: Daemon) -> None:
+    uuid = switch.originate("loopback/tone_b/rectest", "tone_a")
+    daemon.wait_call(uuid)
+    rec = daemon.service.start(uuid, RecordOptions())
+    switch.advance(1.0)
+    before = metric(daemon, "esl_recorder_esl_reconnects_total", node="fs1")
+    switch.drop_connections()
+    switch.advance(1.0)  # FreeSWITCH keeps recording while we are away
+    wait_reconnected(daemon, before)
+    assert any(c == f"uuid_buglist {uuid}" for c in switch.commands)  # reconcile asked
+    assert daemon.app.recordings.get(rec.sid).state is State.IN_PROGRESS
+    daemon.service.stop(rec.sid)
+    rec = daemon.wait_state(rec.sid, State.COMPLETED)
+    assert abs(analyse(rec.path).duration - 2.0) <= 0.05
+
+
+def test_recording_that_ended_while_disconnected_is_finished_from_disk(
+        switch: FakeSwitch, daemon: Daemon) -> None:
+    uuid = switch.originate("loopback/tone_b/rectest", "tone_a")
+    daemon.wait_call(uuid)
+    rec = daemon.service.start(uuid, RecordOptions())
+    switch.advance(1.5)
+    switch.password = "locked-out"  # keep the daemon out while the call ends
+    switch.drop_connections()
+    switch.hangup(uuid)  # RECORD_STOP goes to nobody
+    assert daemon.app.recordings.get(rec.sid).state is State.IN_PROGRESS
+    switch.password = "ClueCon"
+    rec = daemon.wait_state(rec.sid, State.COMPLETED)
+    assert rec.stop_reason is StopReason.LOST
+    assert rec.file is not None and abs(rec.file.duration_ms - 1500) <= 50
+
+
+def test_freeswitch_crash_leaves_a_stale_wav_header_that_is_repaired(
+        switch: FakeSwitch, daemon: Daemon, caplog: pytest.LogCaptureFixture) -> None:
+    uuid = switch.originate("loopback/tone_b/rectest", "tone_a")
+    daemon.wait_call(uuid)
+    rec = daemon.service.start(uuid, RecordOptions())
+    switch.advance(2.0)
+    switch.crash()
+    with open(rec.path, "rb") as fh:
+        header = fh.read(44)
+    assert struct.unpack_from("<I", header, 40)[0] != os.path.getsize(rec.path) - 44
+    with caplog.at_level(logging.WARNING):
+        rec = daemon.wait_state(rec.sid, State.COMPLETED)
+    assert any("repaired" in r.getMessage() and rec.sid in r.getMessage()
+               for r in caplog.records)
+    assert abs(analyse(rec.path).duration - 2.0) <= 0.05
+
+
+def test_malformed_frame_is_logged_and_survived(switch: FakeSwitch, daemon: Daemon,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        switch.inject_raw(b"Content-Length: banana\nContent-Type: text/event-plain\n\n")
+        switch.inject_raw(b"Garbage line without colon\n\n")
+        daemon.wait_until(lambda: metric(daemon, "esl_recorder_esl_malformed_frames_total",
+                                         node="fs1") >= 1, what="malformed frame counted")
+    assert caplog.records, "the malformed frame was not logged"
+    uuid = switch.originate("loopback/tone_b/rectest", "tone_a")
+    daemon.wait_call(uuid)
+    rec = daemon.service.start(uuid, RecordOptions())
+    switch.advance(1.0)
+    daemon.service.stop(rec.sid)
+    assert daemon.wait_state(rec.sid, State.COMPLETED).file is not None
+
+
+def test_truncated_frame_at_disconnect_is_survived(switch: FakeSwitch, daemon: Daemon) -> None:
+    before = metric(daemon, "esl_recorder_esl_reconnects_total", node="fs1")
+    switch.inject_raw(b"Content-Length: 500\nContent-Type: text/event-plain\n\nEvent-Name: RE")
+    switch.drop_connections()
+    wait_reconnected(daemon, before)
+    uuid = switch.originate("loopback/tone_b/rectest", "tone_a")
+    daemon.wait_call(uuid)
+
+
+def test_forged_caller_name_changes_nothing(switch: FakeSwitch, daemon: Daemon) -> None:
+    forged = "x\nUnique-ID: forged-uuid\nvariable_esl_recorder_account_id: victim"
+    uuid = switch.originate("loopback/tone_b/rectest", "tone_a", variables={
+        "origination_caller_id_name": forged, "esl_recorder_account_id": "acme"})
+    daemon.wait_call(uuid)
+    call = daemon.app.tracker.get(uuid)
+    assert call is not None and call.account == "acme"
+    assert daemon.app.tracker.get("forged-uuid") is None
+    rec = daemon.service.start(uuid, RecordOptions())
+    assert "/acme/" in rec.path
+    switch.advance(0.5)
+    daemon.service.stop(rec.sid)
+    assert daemon.wait_state(rec.sid, State.COMPLETED).account == "acme"
+
+
+def test_wrong_password_gives_a_clear_error_and_retries(
+        switch: FakeSwitch, daemon_factory: DaemonFactory,
+        caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR):
+        daemon = daemon_factory(password="not-the-password")
+        client = daemon.app.clients["fs1"]
+        daemon.wait_until(lambda: metric(daemon, "esl_recorder_esl_auth_failures_total",
+                                         node="fs1") >= 2, what="two refused attempts")
+    assert not client.connected
+    assert client.last_error and "auth" in client.last_error.lower()
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "auth" in text.lower() and "not-the-password" not in text
+    switch.password = "not-the-password"  # the operator fixes FreeSWITCH's side
+    assert client.wait_connected(5)
