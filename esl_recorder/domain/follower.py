@@ -55,7 +55,7 @@ class RecordingFollower:
 
     def on_record_stop(self, node: str, event: ev.HeaderSource) -> None:
         rec = self._known(ev.record_path(event), event)
-        if rec is None or rec.state is State.STOPPED and rec.cause:
+        if rec is None or (rec.state is State.STOPPED and rec.cause):
             return
         call = self._tracker.get(rec.call_uuid)
         cause = ev.completion_cause(event)
@@ -95,7 +95,7 @@ class RecordingFollower:
     def _sweep_call(self, call_uuid: str) -> None:
         """RECORD_STOP may come late under load, or be lost: finish from disk."""
         for rec in self._registry.for_call(call_uuid):
-            if rec.state in ACTIVE or rec.state is State.STOPPED and rec.cause is None:
+            if rec.state in ACTIVE or (rec.state is State.STOPPED and rec.cause is None):
                 log.warning("recording %s: no RECORD_STOP %.0fs after hangup of %s; "
                             "finishing from disk", rec.sid, self._grace, call_uuid)
                 self._finish(rec, cause=None, record_ms=None, ended_at=None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from ..errors import InvalidArgument
@@ -18,7 +18,7 @@ _CONTROL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _DTMF_DIGITS = re.compile(r"[0-9A-Da-d*#]{0,16}")
 
 
-class Track(str, Enum):
+class Track(StrEnum):
     """Which audio of the recorded channel.
 
     INBOUND: what the party on the channel says (FreeSWITCH's *read* stream).
@@ -30,12 +30,12 @@ class Track(str, Enum):
     OUTBOUND = "outbound"
 
 
-class PauseBehavior(str, Enum):
+class PauseBehavior(StrEnum):
     SKIP = "skip"  # uuid_record pause: the paused audio is left out
     SILENCE = "silence"  # uuid_record mask: silence written, timeline kept
 
 
-class AudioFormat(str, Enum):
+class AudioFormat(StrEnum):
     WAV = "wav"
     MP3 = "mp3"
 

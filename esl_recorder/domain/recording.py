@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from ..errors import Conflict
 from .options import RecordOptions
 
 
-class State(str, Enum):
+class State(StrEnum):
     QUEUED = "queued"  # persisted; waiting for answer or for FreeSWITCH to confirm
     IN_PROGRESS = "in-progress"
     PAUSED = "paused"
@@ -35,7 +35,7 @@ _ALLOWED: dict[State, frozenset[State]] = {
 }
 
 
-class StopReason(str, Enum):
+class StopReason(StrEnum):
     """Why a recording ended. FreeSWITCH says `success-maxtime` both for our stop and
     for a reached limit: we know which because we remember sending the stop."""
 

@@ -11,7 +11,12 @@ import os
 import pytest
 
 from esl_recorder.domain.options import (
-    AudioFormat, PauseBehavior, RecordOptions, SilenceDetection, Track)
+    AudioFormat,
+    PauseBehavior,
+    RecordOptions,
+    SilenceDetection,
+    Track,
+)
 from esl_recorder.domain.recording import Recording, State, StopReason
 from esl_recorder.errors import Conflict
 from esl_recorder.testing.fakeswitch import FakeSwitch

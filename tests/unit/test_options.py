@@ -1,7 +1,12 @@
 import pytest
 
 from esl_recorder.domain.options import (
-    AudioFormat, RecordOptions, SilenceDetection, Track, record_variables)
+    AudioFormat,
+    RecordOptions,
+    SilenceDetection,
+    Track,
+    record_variables,
+)
 from esl_recorder.errors import InvalidArgument
 
 
