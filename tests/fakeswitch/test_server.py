@@ -9,7 +9,7 @@ import gevent
 import pytest
 
 from esl_recorder.testing.fakeswitch import FakeSwitch
-from fakeswitch.wireclient import WireClient, event_headers, event_name
+from .wireclient import WireClient, event_headers, event_name
 
 DISCONNECT = (
     b"Content-Type: text/disconnect-notice\nContent-Length: 67\n\n"

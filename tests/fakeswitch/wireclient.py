@@ -63,6 +63,7 @@ class WireClient:
         self.timeout = timeout
         self.buffer = b""
         self.eof = False
+        self.stash: list[Message] = []  # events read while waiting for a reply
 
     def close(self) -> None:
         self.sock.close()
@@ -116,7 +117,7 @@ class WireClient:
         gevent.idle()
         while self._fill(0):
             gevent.idle()
-        out = []
+        out, self.stash = self.stash, []
         while (raw := self._take()) is not None:
             out.append(parse_message(raw))
         return out
@@ -128,8 +129,13 @@ class WireClient:
         return self.eof
 
     def command(self, line: str) -> Message:
+        """Send a command; return its reply, keeping events that came first for pending()."""
         self.send(line.encode() + b"\n\n")
-        return self.read()
+        while True:
+            message = self.read()
+            if not message.content_type.startswith("text/event-"):
+                return message
+            self.stash.append(message)
 
     def api(self, line: str) -> str:
         reply = self.command(f"api {line}")
