@@ -12,6 +12,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 from esl_recorder.testing.fakeswitch import FakeSwitch  # noqa: E402
+
 from .wireclient import WireClient  # noqa: E402
 
 

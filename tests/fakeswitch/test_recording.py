@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from esl_recorder.testing.fakeswitch import FakeSwitch
+
 from .wireclient import (
     Message,
     WireClient,
@@ -321,7 +322,7 @@ def test_caret_delimiter(switch: FakeSwitch, client: WireClient, tmp_path: Path)
         (
             "{uuid} bogus /tmp/x.wav",
             "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>] [<recording_vars>]\n",
-        ),  # noqa: E501
+        ),
         ("00000000-0000-0000-0000-000000000000 start /tmp/x.wav", "-ERR Cannot locate session!\n"),
         ("{uuid} stop /tmp/none.wav", "-ERR Cannot stop record session!\n"),
         ("{uuid} mask /tmp/none.wav", "-ERR Cannot mask recording session!\n"),

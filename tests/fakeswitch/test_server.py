@@ -9,6 +9,7 @@ import gevent
 import pytest
 
 from esl_recorder.testing.fakeswitch import FakeSwitch
+
 from .wireclient import WireClient, event_headers, event_name
 
 DISCONNECT = (
