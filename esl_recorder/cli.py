@@ -33,7 +33,8 @@ CONFIG_ENV = "ESL_RECORDER_CONFIG"
 LOCAL_CONFIG = "conf/esl_recorder.yaml"
 SYSTEM_CONFIG = "/etc/esl_recorder/esl_recorder.yaml"
 # ESL_RECORDER_* variables that are not settings (so check-config does not warn about them).
-NON_SETTING_ENV = frozenset({CONFIG_ENV, "ESL_RECORDER_FS", "ESL_RECORDER_WIRE_DIR"})
+NON_SETTING_ENV = frozenset({CONFIG_ENV, "ESL_RECORDER_FS", "ESL_RECORDER_FS_RECORDINGS",
+                             "ESL_RECORDER_WIRE_DIR"})
 
 
 def main(argv: list[str] | None = None) -> int:
