@@ -29,6 +29,7 @@ class Call:
     answered_at: float | None = None
     hungup_at: float | None = None
     hangup_cause: str = ""
+    identity_known: bool = True  # False for calls learned from a resync (no variables)
 
 
 CallListener = Callable[[str, Call], None]  # (event name, call)
@@ -127,7 +128,7 @@ class CallTracker:
             if not uuid:
                 continue
             present.add(uuid)
-            call = self._calls.get(uuid) or Call(uuid=uuid, node=node)
+            call = self._calls.get(uuid) or Call(uuid=uuid, node=node, identity_known=False)
             call.direction = row.get("direction", call.direction)
             call.answered = call.answered or row.get("callstate") == "ACTIVE"
             call.caller = row.get("cid_num", call.caller)
@@ -146,3 +147,8 @@ class CallTracker:
         call = self._calls.get(uuid)
         if call is not None:
             call.account, call.user, call.device = account, user, device
+            call.identity_known = True
+
+    @property
+    def identity(self) -> IdentitySettings:
+        return self._identity

@@ -61,9 +61,26 @@ class RecordingService:
 
     def call(self, call_uuid: str, account: str | None = None) -> Call:
         call = self._tracker.get(call_uuid)
+        if call is not None and not call.identity_known:
+            self._fetch_identity(call)
         if call is None or call.hungup or (account is not None and call.account != account):
             raise NotFound(f"no live call {call_uuid}")
         return call
+
+    def _fetch_identity(self, call: Call) -> None:
+        """A call learned from `show channels` carries no variables: ask for them."""
+        node = self._nodes.get(call.node)
+        if node is None:
+            return
+        ident = self._tracker.identity
+        names = (ident.account_variable, ident.user_variable, ident.device_variable)
+        try:
+            values = [node.api(cmd.uuid_getvar(call.uuid, n)).strip() for n in names]
+        except EslError as exc:
+            raise RecordingError(f"cannot read the identity of call {call.uuid}: {exc}") from exc
+        account, user, device = ("" if v in ("_undef_", "") or v.startswith("-ERR") else v
+                                 for v in values)
+        self._tracker.set_identity(call.uuid, account, user, device)
 
     def for_call(self, call_uuid: str) -> list[Recording]:
         return self._registry.for_call(call_uuid)
