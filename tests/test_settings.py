@@ -239,6 +239,14 @@ def test_bad_yaml_reports_the_line(tmp_path: Path) -> None:
     assert "invalid YAML" in info.value.problem
 
 
+def test_duplicate_yaml_key_is_an_error_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "http:\n  port: 9000\n  host: 0.0.0.0\n  port: 9001\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert info.value.key == "line 4"
+    assert "duplicate key 'port'" in info.value.problem
+
+
 def test_yaml_tags_are_never_executed(tmp_path: Path) -> None:
     path = write(tmp_path, "esl: !!python/object/apply:os.system ['true']\n")
     with pytest.raises(ConfigError, match="invalid YAML"):
