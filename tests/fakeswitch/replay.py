@@ -229,3 +229,14 @@ def kind(message: Message) -> str:
     if is_event(message):
         return f"{message.content_type}:{event_name_of(message)}"
     return message.content_type
+
+
+def unique_id(message: Message) -> str:
+    """The event's Unique-ID (any format), or '' for events without a channel."""
+    if not is_event(message):
+        return ""
+    body = message.body.decode("utf-8", "replace")
+    if message.content_type == "text/event-json":
+        return str(json.loads(body).get("Unique-ID", ""))
+    found = re.search(r"(?:^|\n)\s*(?:Unique-ID: |<Unique-ID>)([0-9a-f-]{36})", body)
+    return found.group(1) if found else ""

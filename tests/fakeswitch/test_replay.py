@@ -14,13 +14,30 @@ from pathlib import Path
 
 import pytest
 
-from .replay import REPLAYABLE, Message, Replayer, Step, event_header_names, kind, steps_of
+from .replay import (
+    REPLAYABLE,
+    Message,
+    Replayer,
+    Step,
+    event_header_names,
+    kind,
+    steps_of,
+    unique_id,
+)
 
 # api commands whose bodies depend on state outside the capture (uptime, other scenarios'
 # leftover channels, timing): only their shape is compared.
 SHAPE_ONLY = ("status", "show ", "uuid_dump ")
 # Differences between the simulator and the capture that are known and accepted.
-KNOWN: dict[str, str] = {}
+RACE = (
+    "FreeSWITCH races B's playback thread against A's hangup: in this run B's playback ended "
+    "first (HANGUP carries playback_* variables, EXECUTE_COMPLETE no Hangup-Cause); the "
+    "simulator follows events_plain_call, where the hangup won"
+)
+KNOWN: dict[str, str] = {
+    "events_json_call:06-conn1-api_uuid_kill_U": RACE,
+    "errors:31-conn1-api_uuid_kill_U": RACE,
+}
 
 
 @functools.cache
@@ -63,12 +80,46 @@ def compare(
     replayer: Replayer, step: Step, expected: list[Message], got: list[Message]
 ) -> list[str]:
     kinds_expected, kinds_got = [kind(m) for m in expected], [kind(m) for m in got]
-    if kinds_expected != kinds_got:
+    aligned = align_per_channel(replayer, expected, got)
+    if aligned is None and kinds_expected != kinds_got:
         return [f"messages differ:\n  capture:   {kinds_expected}\n  simulator: {kinds_got}"]
+    got = aligned or got
     problems: list[str] = []
     for want, have in zip(expected, got, strict=True):
         problems += compare_message(replayer, step, want, have)
     return problems
+
+
+def align_per_channel(
+    replayer: Replayer, expected: list[Message], got: list[Message]
+) -> list[Message] | None:
+    """`got` reordered like `expected` if only the order of channel events differs.
+
+    FreeSWITCH runs every channel (and each application on it) in its own thread, so during a
+    hangup the order of channel events varies from run to run: the three event-format
+    captures of the same call disagree, even within one channel. Replies and channel-less
+    messages must keep their order, and the same events must arrive for the same channels.
+    """
+
+    def key(message: Message, to_capture: bool) -> tuple[str, str]:
+        uuid = unique_id(message)
+        return (kind(message), replayer.to_capture(uuid) if to_capture else uuid)
+
+    want_keys = [key(m, False) for m in expected]
+    have_keys = [key(m, True) for m in got]
+    if sorted(want_keys) != sorted(have_keys):
+        return None
+    if _non_channel_order(want_keys) != _non_channel_order(have_keys):
+        return None
+    queues: dict[tuple[str, str], list[Message]] = {}
+    for message, k in zip(got, have_keys, strict=True):
+        queues.setdefault(k, []).append(message)
+    return [queues[k].pop(0) for k in want_keys]
+
+
+def _non_channel_order(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Replies and channel-less messages, in order."""
+    return [k for k in keys if not k[1]]
 
 
 def compare_message(replayer: Replayer, step: Step, want: Message, have: Message) -> list[str]:

@@ -119,8 +119,23 @@ class Channel:
             return None
         frame = self.playback.next_frame()
         if frame is None:
+            self._playback_done(self.playback)
             self.playback = None
         return frame
+
+    def _playback_done(self, playback: media.Playback) -> None:
+        """The variables FreeSWITCH's playback application leaves on the channel."""
+        samples = len(playback.samples)
+        ms = samples * 1000 // media.RATE
+        self.variables.update(
+            current_application="playback",
+            current_application_data=playback.spec,
+            current_application_response="FILE PLAYED",
+            playback_last_offset_pos=str(samples),
+            playback_seconds=str(ms // 1000),
+            playback_ms=str(ms),
+            playback_samples=str(samples),
+        )
 
 
 class FrameSet:

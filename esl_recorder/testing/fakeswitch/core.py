@@ -33,6 +33,7 @@ class SwitchCore:
         self.lock = RLock()
         self._seq = itertools.count(2000)
         self._later: list[Callable[[], None]] = []
+        self._timers: list[tuple[int, Callable[[], None]]] = []
         self._frame_hooks: list[Callable[[FrameSet, list[Channel]], None]] = []
 
     # -- time ---------------------------------------------------------------------------------
@@ -130,6 +131,11 @@ class SwitchCore:
         """Run `action` at the start of the next 20 ms tick."""
         self._later.append(action)
 
+    def after(self, seconds: float, action: Callable[[], None]) -> None:
+        """Run `action` once `seconds` of media time have passed."""
+        due = self.ticks + max(round(seconds / media.FRAME_SECONDS), 1)
+        self._timers.append((due, action))
+
     def run_pending(self) -> None:
         """Run the actions queued for the next tick now (test-driven hangups finish at once)."""
         with self.lock:
@@ -148,6 +154,10 @@ class SwitchCore:
             for action in pending:
                 action()
             self.ticks += 1
+            due = [action for at, action in self._timers if at <= self.ticks]
+            self._timers = [(at, action) for at, action in self._timers if at > self.ticks]
+            for action in due:
+                action()
             live = self.live_channels()
             frames = FrameSet(live)
             for hook in self._frame_hooks:

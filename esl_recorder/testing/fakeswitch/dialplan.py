@@ -197,13 +197,15 @@ def _finish_call(core: SwitchCore, first: Channel, cause: str) -> None:
     _exec_complete(core, first)
     for leg in others:
         if not leg.hungup:
-            _hangup_one(core, leg, "NORMAL_CLEARING")
+            _hangup_one(core, leg, cause)
         stop_for_hangup(core, leg)
         if leg.bridged is not None and leg.role.endswith("_b") and leg.call.kind == "bridge":
             core.emit(leg, "CHANNEL_UNBRIDGE")
         _exec_complete(core, leg)
     ordered = [first, *others]
     for leg in ordered:
+        core.emit(leg, "CHANNEL_STATE", "CS_HANGUP")
+        core.emit(leg, "CHANNEL_STATE", "CS_REPORTING")
         core.emit(leg, "CHANNEL_HANGUP_COMPLETE", overrides=_cause_overrides(leg.hangup_cause))
     for leg in reversed(ordered):
         core.emit(leg, "CHANNEL_DESTROY")

@@ -11,7 +11,8 @@ URL-encoded exactly as on the wire. The key is `<Event-Name>[.<role>][.<Applicat
 * role is the loopback leg (`a` / `b`) of the standard `tone_b` call, `<ext>_<leg>` for other
   extensions (e.g. `no_such_extension_a`) and `inner_<leg>` for the `tone_b` pair that
   `bridge_tone_b` creates in the bridged-call capture;
-* the Application is added for CHANNEL_EXECUTE_COMPLETE.
+* the Application is added for CHANNEL_EXECUTE_COMPLETE, the Channel-State for CHANNEL_STATE,
+  `hangup` for a RECORD_STOP sent because the channel hung up.
 
 Values that the simulator computes are replaced by `@@placeholder@@` (an `@` is always encoded
 as `%40` on the wire, so a placeholder cannot clash with real data): channel uuids become
@@ -91,6 +92,10 @@ def template_key(headers: list[tuple[str, str]], source: str) -> str:
         key += "." + role_of(values["Channel-Name"], source)
     if key.startswith("CHANNEL_EXECUTE_COMPLETE") and "Application" in values:
         key += "." + values["Application"]
+    if key.startswith("CHANNEL_STATE") and "Channel-State" in values:
+        key += "." + values["Channel-State"]
+    if key.startswith("RECORD_") and "Hangup-Cause" in values:
+        key += ".hangup"
     return key
 
 

@@ -81,6 +81,7 @@ class Playback:
 
     samples: array = field(default_factory=lambda: array("h"))
     pos: int = 0
+    spec: str = ""
 
     def next_frame(self) -> Frame | None:
         if self.pos >= len(self.samples):
@@ -98,6 +99,13 @@ _TONE = re.compile(r"%\(([^)]*)\)")
 def parse_playable(spec: str) -> Playback | None:
     """tone_stream://%(on,off,f1[,f2]);loops=N, silence_stream://ms, or a wav file path."""
     spec = spec.removeprefix("playback::").removeprefix("playback:")
+    playback = _playable(spec)
+    if playback is not None:
+        playback.spec = spec
+    return playback
+
+
+def _playable(spec: str) -> Playback | None:
     if spec.startswith("tone_stream://"):
         return _tone_stream(spec.removeprefix("tone_stream://"))
     if spec.startswith("silence_stream://"):

@@ -224,6 +224,7 @@ class Recording:
         if self.frames == 0:
             cause = "empty-file"
             self._delete()
+            values["RECORD_DISCARDED"] = "true"
         elif not self.options.append and self.options.min_sec and ms < self.options.min_sec * 1000:
             cause = "input-too-short"
             self._delete()

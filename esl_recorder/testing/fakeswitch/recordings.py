@@ -100,10 +100,9 @@ def start(
 def _fail(
     core: SwitchCore, ch: Channel, cause: str | None, options: RecordOptions, hangup: object
 ) -> str:
-    if cause is not None:
-        ch.variables["record_completion_cause"] = cause
-    elif options.hangup_on_error and callable(hangup):
-        hangup(ch, "DESTINATION_OUT_OF_ORDER")
+    if cause is None and options.hangup_on_error and callable(hangup):
+        hangup(ch, "DESTINATION_OUT_OF_ORDER")  # not when the directory could not be made
+    ch.variables["record_completion_cause"] = "uri-failure"
     return "-ERR Cannot record session!\n"
 
 
@@ -139,7 +138,7 @@ def _flag(ch: Channel, path: str, action: str) -> bool:
     return True
 
 
-def stop(core: SwitchCore, rec: Recording, cause: str) -> None:
+def stop(core: SwitchCore, rec: Recording, cause: str, variant: str = "") -> None:
     """Close the file, update the channel variables, then send RECORD_STOP."""
     ch = rec.channel
     if rec not in ch.recordings:
@@ -150,12 +149,12 @@ def stop(core: SwitchCore, rec: Recording, cause: str) -> None:
     extra = _record_headers(rec)
     if reported is not None:
         extra.append(("Record-Completion-Cause", reported))
-    core.emit(ch, "RECORD_STOP", extra=extra, overrides=_states(ch))
+    core.emit(ch, "RECORD_STOP", variant, extra=extra, overrides=_states(ch))
 
 
 def stop_for_hangup(core: SwitchCore, ch: Channel) -> None:
     for rec in list(ch.recordings):
-        stop(core, rec, "success-silence")
+        stop(core, rec, "success-silence", "hangup")
 
 
 def feed_frames(core: SwitchCore, frames: FrameSet, live: list[Channel]) -> None:

@@ -39,6 +39,8 @@ class Session:
         self.linger: int | None = None
         self.logging = False
         self.closed = False
+        self.closing = False  # the disconnect notice is out: nothing more is delivered
+        self.bound_gone = False  # the channel bound by myevents has completed its hangup
         self._queue: Queue[bytes | None] = Queue()
         self._deferred: list[bytes] | None = None
         self._held: list[bytes] = []
@@ -102,31 +104,41 @@ class Session:
         return any(event.get(name) == value for name, value in self.filters)
 
     def deliver(self, event: Event) -> None:
+        if self.closing or self.bound_gone:
+            return
         if self.wants(event):
             self.send(wire.event_message(event, self.fmt))
-        bound = self.bound_uuid is not None and event.get("Unique-ID") == self.bound_uuid
-        if bound and event.name == "CHANNEL_HANGUP_COMPLETE":
-            self._bound_channel_gone(event.get("Channel-Name") or "")
-
-    def _bound_channel_gone(self, channel_name: str) -> None:
-        uuid = self.bound_uuid or ""
-        controlled = ("Controlled-Session-UUID", uuid)
-        if self.linger is not None:
-            notice = wire.disconnect_notice(
-                controlled,
-                ("Content-Disposition", "linger"),
-                ("Channel-Name", channel_name),
-                ("Linger-Time", str(self.linger)),
-                text="",
-            )
-            self.send(notice)
-            if self.linger >= 0:
-                gevent.spawn_later(self.linger, self._disconnect, controlled)
+        if self.bound_uuid is None or event.get("Unique-ID") != self.bound_uuid:
             return
-        self._disconnect(controlled)
+        if event.name == "CHANNEL_HANGUP" and self.linger is not None:
+            self.send(self._linger_notice(event.get("Channel-Name") or ""))
+        elif event.name == "CHANNEL_HANGUP_COMPLETE":
+            self.bound_gone = True
+            self._bound_channel_gone()
 
-    def _disconnect(self, controlled: tuple[str, str]) -> None:
-        self.send(wire.disconnect_notice(controlled, ("Content-Disposition", "disconnect")))
+    def _controlled(self) -> tuple[str, str]:
+        return ("Controlled-Session-UUID", self.bound_uuid or "")
+
+    def _linger_notice(self, channel_name: str) -> bytes:
+        return wire.disconnect_notice(
+            self._controlled(),
+            ("Content-Disposition", "linger"),
+            ("Channel-Name", channel_name),
+            ("Linger-Time", str(self.linger)),
+            text="",
+        )
+
+    def _bound_channel_gone(self) -> None:
+        if self.linger is None:
+            self._disconnect()
+        elif self.linger >= 0:
+            self.switch.core.after(self.linger, self._disconnect)
+
+    def _disconnect(self) -> None:
+        if self.closing:
+            return
+        self.send(wire.disconnect_notice(self._controlled(), ("Content-Disposition", "disconnect")))
+        self.closing = True
         self.close_after_flush()
 
     # -- input --------------------------------------------------------------------------------
