@@ -451,3 +451,17 @@ def test_recordings_view(switch: FakeSwitch, client: WireClient, tmp_path: Path)
     assert info.uuid == uuid and info.path == str(path) and info.flags["stereo"] is True
     buglist = client.api(f"uuid_buglist {uuid}")
     assert f"<target>{path}</target>" in buglist
+
+
+def test_hangup_without_speech_under_silence_detection_is_no_input(
+    switch: FakeSwitch, client: WireClient, tmp_path: Path
+) -> None:
+    client.command("event plain RECORD_STOP")
+    uuid = switch.originate("loopback/silence/rectest", "&park")
+    client.api(
+        f"uuid_record {uuid} start {tmp_path / 's.wav'} 0 {{RECORD_INITIAL_TIMEOUT_MS=5000}}"
+    )
+    switch.advance(1.0)
+    switch.hangup(uuid)
+    stop = dict(event_headers(client.read()))
+    assert stop["Record-Completion-Cause"] == "no-input-timeout"

@@ -102,9 +102,11 @@ class SwitchCore:
             hangup_us=str(ch.hangup_us),
             bridged_us=str(ch.bridged_us),
         )
-        for leg in ch.call.legs.values():
-            values[f"uuid:{leg.role}"] = leg.uuid
-        headers = templates.render(templates.find(name, ch.role, app), values)
+        values.update({f"uuid:{leg.role}": leg.uuid for leg in ch.call.legs.values()})
+        key, template = templates.find_keyed(name, ch.role, app)
+        headers = templates.render(
+            template, values, _uuid_fallback(ch, templates.template_role(key))
+        )
         headers = _apply(headers, overrides or {})
         if any(h[0].startswith("variable_") for h in headers):
             headers = _merge_variables(headers, ch.variables)
@@ -164,6 +166,22 @@ class SwitchCore:
                 hook(frames, live)
             for ch in live:
                 ch.sample_index += media.FRAME_SAMPLES
+
+
+def _uuid_fallback(ch: Channel, template_role: str) -> Callable[[str], str]:
+    """Uuids for a template captured on another role: itself, its peer, its bridge partner."""
+
+    def fill(name: str) -> str:
+        role = name.removeprefix("uuid:")
+        if name == role:
+            return ""
+        if role == template_role:
+            return ch.uuid
+        if ch.peer is not None and role[:-1] == template_role[:-1]:
+            return ch.peer.uuid
+        return ch.bridged.uuid if ch.bridged is not None else ""
+
+    return fill
 
 
 def _apply(headers: list[tuple[str, str]], overrides: dict[str, str]) -> list[tuple[str, str]]:

@@ -154,7 +154,9 @@ def stop(core: SwitchCore, rec: Recording, cause: str, variant: str = "") -> Non
 
 def stop_for_hangup(core: SwitchCore, ch: Channel) -> None:
     for rec in list(ch.recordings):
-        stop(core, rec, "success-silence", "hangup")
+        detecting = rec.options.initial_timeout_ms or rec.options.final_timeout_ms
+        cause = "no-input-timeout" if detecting and not rec.heard_sound else "success-silence"
+        stop(core, rec, cause, "hangup")
 
 
 def feed_frames(core: SwitchCore, frames: FrameSet, live: list[Channel]) -> None:

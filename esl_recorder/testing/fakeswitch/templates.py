@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from esl_recorder.esl.codec import fs_url_decode
@@ -33,6 +33,17 @@ def load_all() -> dict[str, Headers]:
 
 def find(event_name: str, role: str = "", app: str = "") -> Headers:
     """The best template for an event, falling back from the specific role to the plain leg."""
+    return find_keyed(event_name, role, app)[1]
+
+
+def template_role(key: str) -> str:
+    """The leg role a template was captured on (`a`, `inner_b`, ...), '' for none."""
+    parts = key.split(".")
+    return parts[1] if len(parts) > 1 and not parts[1].startswith("CS_") else ""
+
+
+def find_keyed(event_name: str, role: str = "", app: str = "") -> tuple[str, Headers]:
+    """Like find(), also returning the template's key."""
     templates = load_all()
     leg = role.rsplit("_", 1)[-1] if role else ""
     candidates = []
@@ -43,14 +54,27 @@ def find(event_name: str, role: str = "", app: str = "") -> Headers:
         candidates.append(base)
     for key in candidates:
         if key in templates:
-            return templates[key]
+            return key, templates[key]
+    if not app:  # e.g. CHANNEL_BRIDGE, only captured on the bridged call's legs
+        similar = sorted(k for k in templates if k.startswith(f"{event_name}."))
+        same_leg = [k for k in similar if k.split(".")[1].endswith(leg or "a")]
+        if similar:
+            key = (same_leg or similar)[0]
+            return key, templates[key]
     raise KeyError(f"no template for {event_name} role={role!r} app={app!r}")
 
 
-def render(template: Headers, values: Mapping[str, str]) -> Headers:
-    """Decode the template values and fill its placeholders from `values`."""
+def render(
+    template: Headers,
+    values: Mapping[str, str],
+    fallback: Callable[[str], str] | None = None,
+) -> Headers:
+    """Decode the template values and fill its placeholders from `values` (or `fallback`)."""
 
     def fill(match: re.Match[str]) -> str:
-        return values.get(match.group(1), "")
+        name = match.group(1)
+        if name in values:
+            return values[name]
+        return fallback(name) if fallback is not None else ""
 
     return [(name, _PLACEHOLDER.sub(fill, fs_url_decode(value))) for name, value in template]
