@@ -302,3 +302,27 @@ def test_large_body_arriving_in_small_chunks() -> None:
     for i in range(0, len(frame), 4096):
         got += parser.feed(frame[i : i + 4096])
     assert len(got) == 1 and got[0].body == body
+
+
+def test_body_holding_header_lines_and_content_length() -> None:
+    body = "Event-Name: FAKE\nUnique-ID: b\nContent-Length: 3\n\nabc\n\nJob-UUID: forged\n"
+    event = parse_event(_parse_all(serialize_plain_event(
+        {"Event-Name": "BACKGROUND_JOB", "Job-UUID": "real"}, body))[0][0])
+    assert event.body == body
+    assert event.get("Job-UUID") == "real" and event.get("Unique-ID") is None
+    assert event.get("Content-Length") == str(len(body))
+    assert event.headers() == {"Event-Name": "BACKGROUND_JOB", "Job-UUID": "real",
+                               "Content-Length": str(len(body))}
+
+
+def test_content_length_header_not_last_is_unusual_but_handled() -> None:
+    text = b"Event-Name: X\nContent-Length: 0\nUnique-ID: u\n\n"
+    wire = b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(text) + text
+    event = parse_event(_parse_all(wire)[0][0])
+    assert event.get("Unique-ID") == "u" and event.body is None
+
+
+def test_resync_then_event_in_same_feed_is_not_delayed() -> None:
+    garbage = b"Content-Length: x1\nContent-Type: api/response\n\n"
+    parser = FrameParser(on_malformed=lambda f: None)
+    assert _names(parser.feed(garbage + GOOD)) == ["CHANNEL_ANSWER"]
