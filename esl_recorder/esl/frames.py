@@ -407,10 +407,7 @@ class PlainEvent(Event):
 
     @property
     def body(self) -> str | None:
-        rest = self._text[self._header_end() + 2 :]
-        if rest or self._lookup("Content-Length") is not None:
-            return rest
-        return None
+        return self._text[self._header_end() + 2 :] or None
 
 
 class DictEvent(Event):
