@@ -54,7 +54,7 @@ EventHandler = Callable[["EslClient", Event], None]
 ClientHook = Callable[["EslClient"], None]
 
 RECV_SIZE = 64 * 1024
-_EVENT, _CONNECTED, _DISCONNECTED = 0, 1, 2
+_EVENTS, _CONNECTED, _DISCONNECTED = 0, 1, 2
 _STOP = object()  # returned by a message handler: end this connection
 _DEPTH_EVERY = 256  # refresh the queue-depth gauge at least this often while draining
 
@@ -76,26 +76,32 @@ class _Null:
         pass
 
 
+_Item = tuple[int, "_Connection", list[Event] | None]
+
+
 class _Inbox:
-    """Unbounded FIFO between the reader and the dispatcher (cheaper than gevent.queue)."""
+    """Unbounded FIFO between the reader and the dispatcher (cheaper than gevent.queue).
+
+    Events travel in batches, one per received chunk; `events` counts single events.
+    """
 
     def __init__(self) -> None:
-        self._items: deque[tuple[int, _Connection, Event | None]] = deque()
+        self._items: deque[_Item] = deque()
         self._wake = gevent.event.Event()
+        self.events = 0
 
-    def put(self, item: tuple[int, _Connection, Event | None]) -> None:
+    def put(self, item: _Item) -> None:
         self._items.append(item)
+        if item[2]:
+            self.events += len(item[2])
         if not self._wake.is_set():
             self._wake.set()
 
-    def get(self) -> tuple[int, _Connection, Event | None]:
+    def get(self) -> _Item:
         while not self._items:
             self._wake.clear()
             self._wake.wait()
         return self._items.popleft()
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class _Connection:
@@ -116,6 +122,7 @@ class _Connection:
         self.rejected = False
         self.close_reason = ""
         self.reader: gevent.Greenlet | None = None
+        self.batch: list[Event] = []  # events of the chunk being read
 
 
 def _describe(data: str) -> str:
@@ -204,7 +211,8 @@ class EslClient(InboundESL):
 
     @property
     def queue_depth(self) -> int:
-        return len(self._inbox)
+        """Events read but not handled yet."""
+        return self._inbox.events
 
     def start(self) -> None:
         """Connect in the background and keep connected until stop()."""
@@ -484,21 +492,43 @@ class EslClient(InboundESL):
             log.exception("ESL node %s: reader failed", self._node.name)
             reason = "reader failed"
         finally:
+            self._flush(conn)
             self._close(conn, reason)
             self._inbox.put((_DISCONNECTED, conn, None))
 
     def _read_until_end(self, conn: _Connection) -> str:
-        recv, feed = conn.sock.recv, conn.parser.feed
+        recv, feed, on_message = conn.sock.recv, conn.parser.feed, self._on_message
         while True:
             data = recv(RECV_SIZE)
             if not data:
                 conn.parser.close()
                 return "closed by FreeSWITCH"
             for msg in feed(data):
-                if self._on_message(conn, msg) is _STOP:
+                if on_message(conn, msg) is _STOP:
                     return self._stop_reason(conn, msg)
-            self._m_depth.set(len(self._inbox))
+            self._flush(conn)
             gevent.sleep(0)  # let waiters and the dispatcher run between chunks
+
+    def _flush(self, conn: _Connection) -> None:
+        """Hand this chunk's events to the dispatcher in one go, and count them."""
+        batch = conn.batch
+        if not batch:
+            return
+        conn.batch = []
+        counts: dict[str, int] = {}
+        for event in batch:
+            counts[event.name] = counts.get(event.name, 0) + 1
+        for name, n in counts.items():
+            self._event_counter(name).inc(n)
+        self._inbox.put((_EVENTS, conn, batch))
+        self._m_depth.set(self._inbox.events)
+
+    def _event_counter(self, name: str) -> Any:
+        counter = self._m_events.get(name)
+        if counter is None:
+            counter = self._m_events[name] = (
+                self._metrics.esl_events.labels(event=name) if self._metrics else _Null())
+        return counter
 
     def _stop_reason(self, conn: _Connection, msg: Message) -> str:
         if msg.content_type == "text/rude-rejection":
@@ -541,17 +571,11 @@ class EslClient(InboundESL):
         except EslError as exc:
             self._malformed(MalformedFrame(f"unparsable event: {exc}", msg.body))
             return
-        name = event.name
-        counter = self._m_events.get(name)
-        if counter is None:
-            counter = self._m_events[name] = (
-                self._metrics.esl_events.labels(event=name) if self._metrics else _Null())
-        counter.inc()
-        if conn.jobs and name == "BACKGROUND_JOB":
+        if conn.jobs and event.name == "BACKGROUND_JOB":
             job = conn.jobs.pop(event.get("Job-UUID") or "", None)
             if job is not None:
                 job.set(event.body or "")
-        self._inbox.put((_EVENT, conn, event))
+        conn.batch.append(event)
 
     def _malformed(self, frame: MalformedFrame) -> None:
         self._m_malformed.inc()
@@ -561,22 +585,26 @@ class EslClient(InboundESL):
     # ------------------------------------------------------------------ dispatcher
 
     def _dispatch_loop(self) -> None:
-        inbox, depth = self._inbox, self._m_depth
-        handled = 0
+        inbox = self._inbox
         while True:
-            if not inbox:
-                depth.set(0)
-            kind, conn, event = inbox.get()
-            handled += 1
-            if handled % _DEPTH_EVERY == 0:
-                depth.set(len(inbox))
-            if event is not None:
-                self._deliver(event)
+            if not inbox.events:
+                self._m_depth.set(0)
+            kind, conn, batch = inbox.get()
+            if batch is not None:
+                self._deliver_batch(batch)
             elif kind == _CONNECTED:
                 self._connected(conn)
             elif kind == _DISCONNECTED and conn.announced:
                 conn.announced = False
                 self._hook(self._on_disconnect, "on_disconnect")
+
+    def _deliver_batch(self, batch: list[Event]) -> None:
+        inbox, deliver = self._inbox, self._deliver
+        for i, event in enumerate(batch, 1):
+            inbox.events -= 1
+            deliver(event)
+            if i % _DEPTH_EVERY == 0:
+                self._m_depth.set(inbox.events)
 
     def _connected(self, conn: _Connection) -> None:
         conn.handshake_done.wait()
