@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,7 @@ REPLAYABLE = (
     "dtmf",
     "show_channels",
     "filters",
+    "outbound",
 )
 
 
@@ -59,7 +61,7 @@ def steps_of(name: str) -> list[Step]:
     steps: list[Step] = []
     awaiting_reply: dict[int, Step] = {}
     for block in blocks:
-        if block.kind in ("CONNECT", "SEND"):
+        if block.kind in ("CONNECT", "ACCEPT", "SEND"):
             step = Step(len(steps), _label(len(steps), block), block)
             steps.append(step)
             if block.kind == "SEND":
@@ -87,8 +89,8 @@ def _previous_step_of_conn(steps: list[Step], pending: Step) -> Step:
 
 
 def _label(index: int, block: Block) -> str:
-    if block.kind == "CONNECT":
-        return f"{index:02d}-conn{block.conn}-connect"
+    if block.kind in ("CONNECT", "ACCEPT"):
+        return f"{index:02d}-conn{block.conn}-{block.kind.lower()}"
     first = block.payload.decode().split("\n")[0]
     words = UUID.sub("U", first).split()
     return f"{index:02d}-conn{block.conn}-" + "_".join(words[:3])[:40]
@@ -105,10 +107,13 @@ class Replayer:
         self.clients: dict[int, WireClient] = {}
         self.now = 0.0
         self.closed: set[int] = set()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(5)
         self.switch = FakeSwitch(
             clock="manual",
             recordings_root=str(tmp / "callie"),
             start_time=_capture_base(name),
+            outbound_address=self.listener.getsockname(),
         )
 
     # -- mapping ----------------------------------------------------------------------------
@@ -141,6 +146,7 @@ class Replayer:
             for client in self.clients.values():
                 client.close()
             self.switch.stop()
+            self.listener.close()
         return self.steps
 
     def _advance_to(self, t: float) -> None:
@@ -152,6 +158,10 @@ class Replayer:
         block = step.block
         if block.kind == "CONNECT":
             self.clients[block.conn] = WireClient(self.switch.address, flush=self.switch.flush)
+            return
+        if block.kind == "ACCEPT":
+            sock, _ = self.listener.accept()
+            self.clients[block.conn] = WireClient.accepted(sock, flush=self.switch.flush)
             return
         client = self.clients[block.conn]
         client.send(self.to_sim(block.payload.decode()).encode())

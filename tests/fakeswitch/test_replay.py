@@ -133,9 +133,23 @@ def compare_message(replayer: Replayer, step: Step, want: Message, have: Message
     if have.content_type == "text/disconnect-notice":
         text = replayer.to_capture(have.raw.decode())
         return [] if text == want.raw.decode() else [f"notice {text!r} != {want.raw!r}"]
+    if want.header("Socket-Mode") is not None:  # outbound `connect`: channel data as headers
+        return compare_connect(replayer, want, have)
     wanted = [(k, v) for k, v in want.headers]
     got = [(k, replayer.to_capture(v)) for k, v in have.headers]
     return [] if wanted == got else [f"reply {got} != {wanted}"]
+
+
+def compare_connect(replayer: Replayer, want: Message, have: Message) -> list[str]:
+    trailer = ("Content-Type", "Reply-Text", "Socket-Mode", "Control")
+    wanted = [(k, v) for k, v in want.headers if k in trailer]
+    got = [(k, v) for k, v in have.headers if k in trailer]
+    problems = [] if wanted == got else [f"connect trailer {got} != {wanted}"]
+    names_want, names_have = {k for k, _ in want.headers}, {k for k, _ in have.headers}
+    if names_want != names_have:
+        missing, extra = sorted(names_want - names_have), sorted(names_have - names_want)
+        problems.append(f"connect headers: missing {missing}, extra {extra}")
+    return problems
 
 
 def compare_event(want: Message, have: Message) -> list[str]:

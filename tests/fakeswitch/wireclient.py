@@ -59,11 +59,18 @@ class WireClient:
         flush: Callable[[], object] | None = None,
     ) -> None:
         self.flush = flush
-        self.sock = socket.create_connection(address, timeout=timeout)
+        self.sock = socket.create_connection(address, timeout=timeout) if address[1] else None
         self.timeout = timeout
         self.buffer = b""
         self.eof = False
         self.stash: list[Message] = []  # events read while waiting for a reply
+
+    @classmethod
+    def accepted(cls, sock: socket.socket, flush: Callable[[], object] | None = None) -> WireClient:
+        """Wrap a connection the simulator opened to us (outbound socket mode)."""
+        client = cls(("", 0), flush=flush)
+        client.sock = sock
+        return client
 
     def close(self) -> None:
         self.sock.close()

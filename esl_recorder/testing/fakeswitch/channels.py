@@ -19,6 +19,7 @@ EXTENSIONS: dict[str, tuple[int, ...]] = {
     "echo": (),
     "bridge_tone_b": (),
     "park": (),
+    "outbound_esl": (),
 }
 APPLICATION = {
     "tone_a": ("playback", "tone_stream://%(1000,0,440);loops=-1"),
@@ -27,6 +28,7 @@ APPLICATION = {
     "park": ("park", ""),
     "echo": ("echo", ""),
     "bridge_tone_b": ("bridge", "{loopback_bowout=false}loopback/tone_b/rectest"),
+    "outbound_esl": ("socket", "127.0.0.1:8084 async full"),
 }
 SOUND_PREFIX = "/usr/freeswitch/share/freeswitch/sounds/en/us/callie"
 BASE_VARIABLES = {
@@ -72,6 +74,7 @@ class Channel:
     playback: media.Playback | None = None
     recordings: list[Recording] = field(default_factory=list)
     hangup_cause: str = "NORMAL_CLEARING"
+    parked: bool = False
     sample_index: int = 0
 
     @property

@@ -34,6 +34,7 @@ class SwitchCore:
         self._seq = itertools.count(2000)
         self._later: list[Callable[[], None]] = []
         self._timers: list[tuple[int, Callable[[], None]]] = []
+        self.outbound: Callable[[Channel], None] | None = None  # runs the `socket` app
         self._frame_hooks: list[Callable[[FrameSet, list[Channel]], None]] = []
 
     # -- time ---------------------------------------------------------------------------------

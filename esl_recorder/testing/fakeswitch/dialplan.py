@@ -130,6 +130,8 @@ def after_originate(core: SwitchCore, legs: list[Channel]) -> None:
             core.emit(outer_b, "CHANNEL_BRIDGE")
         core.emit(a, "CHANNEL_EXECUTE_COMPLETE", "set")
         core.emit(a, "CHANNEL_EXECUTE_COMPLETE", "answer")
+        if a.peer is not None and a.peer.ext == "outbound_esl" and core.outbound is not None:
+            core.outbound(a.peer)
 
 
 def _no_route(core: SwitchCore, dest: str) -> None:
@@ -214,8 +216,18 @@ def _finish_call(core: SwitchCore, first: Channel, cause: str) -> None:
 
 def _exec_complete(core: SwitchCore, ch: Channel) -> None:
     app = APPLICATION.get(ch.ext, ("park", ""))[0]
-    if ch.answered and app in ("playback", "bridge"):
+    if ch.parked:
+        ch.parked = False
+        core.emit(ch, "CHANNEL_UNPARK")
+    if ch.answered and app in ("playback", "bridge", "socket"):
         core.emit(ch, "CHANNEL_EXECUTE_COMPLETE", app)
+
+
+def park(core: SwitchCore, ch: Channel) -> None:
+    """The channel parks (after `socket ... async` returned): CHANNEL_PARK."""
+    if not ch.hungup and not ch.parked:
+        ch.parked = True
+        core.emit(ch, "CHANNEL_PARK")
 
 
 def kill_everything(core: SwitchCore) -> None:

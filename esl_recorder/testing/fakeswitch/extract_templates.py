@@ -4,7 +4,8 @@ Run it again whenever the captures change::
 
     python -m esl_recorder.testing.fakeswitch.extract_templates [WIRE_DIR]
 
-For every plain-format event in the captures (and the `uuid_dump` CHANNEL_DATA reply) it
+For every plain-format event in the captures (and the CHANNEL_DATA of `uuid_dump` and of the
+outbound `connect` reply) it
 writes `templates/<key>.txt`, one `Name: value` line per header in FreeSWITCH's order, values
 URL-encoded exactly as on the wire. The key is `<Event-Name>[.<role>][.<Application>]`:
 
@@ -12,7 +13,9 @@ URL-encoded exactly as on the wire. The key is `<Event-Name>[.<role>][.<Applicat
   extensions (e.g. `no_such_extension_a`) and `inner_<leg>` for the `tone_b` pair that
   `bridge_tone_b` creates in the bridged-call capture;
 * the Application is added for CHANNEL_EXECUTE_COMPLETE, the Channel-State for CHANNEL_STATE,
-  `hangup` for a RECORD_STOP sent because the channel hung up.
+  `hangup` for a RECORD_STOP sent because the channel hung up, `connect` for the CHANNEL_DATA
+  an outbound socket gets as `connect` reply (its Content-Type/Reply-Text/Socket-Mode/Control
+  trailer is left out).
 
 Values that the simulator computes are replaced by `@@placeholder@@` (an `@` is always encoded
 as `%40` on the wire, so a placeholder cannot clash with real data): channel uuids become
@@ -41,7 +44,9 @@ SOURCES = (
     "filters",
     "record_variants",
     "show_channels",
+    "outbound",
 )
+CONNECT_TRAILER = ("Content-Type", "Reply-Text", "Socket-Mode", "Control")
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 _TIME_FIELDS = {
     "Caller-Channel-Created-Time": "created_us",
@@ -96,6 +101,8 @@ def template_key(headers: list[tuple[str, str]], source: str) -> str:
         key += "." + values["Channel-State"]
     if key.startswith("RECORD_") and "Hangup-Cause" in values:
         key += ".hangup"
+    if key.startswith("CHANNEL_DATA") and "Socket-Mode" in values:
+        key += ".connect"
     return key
 
 
@@ -105,7 +112,7 @@ def placeholderize(headers: list[tuple[str, str]], roles: dict[str, str]) -> lis
     channel_name = values.get("Channel-Name")
     out = []
     for name, value in headers:
-        if is_managed(name):
+        if is_managed(name) or (name in CONNECT_TRAILER and "Socket-Mode" in values):
             continue
         if name in _FIXED:
             value = f"@@{_FIXED[name]}@@"
@@ -147,6 +154,8 @@ def event_texts(blocks: list[Block]) -> list[str]:
         head, _, body = block.payload.decode("utf-8", "replace").partition("\n\n")
         if "text/event-plain" in head or body.startswith("Event-Name: CHANNEL_DATA"):
             texts.append(body)
+        elif head.startswith("Event-Name: CHANNEL_DATA"):  # outbound `connect` reply
+            texts.append(head)
     return texts
 
 

@@ -49,6 +49,7 @@ class FakeSwitch:
         clock: str = "realtime",
         recordings_root: str | None = None,
         start_time: float | None = None,
+        outbound_address: tuple[str, int] = ("127.0.0.1", 8084),
     ) -> None:
         if clock not in ("realtime", "manual"):
             raise ValueError("clock must be 'realtime' or 'manual'")
@@ -57,7 +58,9 @@ class FakeSwitch:
         self.port = port
         self.recordings_root = recordings_root or os.path.join(tempfile.gettempdir(), "fakeswitch")
         self.core = SwitchCore(start_time=start_time, sound_prefix=self.recordings_root)
+        self.outbound_address = outbound_address
         self.core.listeners.append(self._broadcast)
+        self.core.outbound = self._connect_out
         self.core.on_frame(lambda frames, live: recordings.feed_frames(self.core, frames, live))
         self.clock_mode = clock
         self._clock: ManualClock | RealtimeClock = (
@@ -112,6 +115,23 @@ class FakeSwitch:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         session = Session(self, sock, address)
+        self.sessions.add(session)
+        session.run()
+
+    def _connect_out(self, ch: Channel) -> None:
+        """The `socket <host:port> async full` application: connect to the test's server."""
+        self._greenlets.add(gevent.spawn(self._run_outbound, ch.uuid))
+
+    def _run_outbound(self, uuid: str) -> None:
+        try:
+            sock = socket.create_connection(self.outbound_address, timeout=5)
+        except OSError:
+            log.warning("outbound socket to %s:%s refused", *self.outbound_address)
+            return
+        sock.settimeout(None)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        session = Session(self, sock, self.outbound_address, outbound_uuid=uuid)
         self.sessions.add(session)
         session.run()
 

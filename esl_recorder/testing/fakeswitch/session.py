@@ -12,7 +12,7 @@ import gevent
 from gevent.event import Event as GEvent
 from gevent.queue import Queue
 
-from esl_recorder.testing.fakeswitch import wire
+from esl_recorder.testing.fakeswitch import dialplan, wire
 from esl_recorder.testing.fakeswitch.channels import new_uuid
 from esl_recorder.testing.fakeswitch.wire import Event
 
@@ -27,20 +27,28 @@ CHANNEL_EVENT_PREFIXES = ("CHANNEL_", "DTMF", "CALL_", "PLAYBACK_")
 class Session:
     """Reads commands, writes replies and events in order through one writer greenlet."""
 
-    def __init__(self, switch: FakeSwitch, sock: Any, address: tuple[str, int]) -> None:
+    def __init__(
+        self,
+        switch: FakeSwitch,
+        sock: Any,
+        address: tuple[str, int],
+        outbound_uuid: str | None = None,
+    ) -> None:
         self.switch = switch
         self.sock = sock
         self.address = address
-        self.authed = False
+        self.outbound = outbound_uuid is not None  # FreeSWITCH connected out (`socket` app)
+        self.authed = self.outbound
         self.fmt = "plain"
         self.events: set[str] = set()
         self.filters: list[tuple[str, str]] = []
-        self.bound_uuid: str | None = None
+        self.bound_uuid: str | None = outbound_uuid
         self.linger: int | None = None
         self.logging = False
         self.closed = False
         self.closing = False  # the disconnect notice is out: nothing more is delivered
         self.bound_gone = False  # the channel bound by myevents has completed its hangup
+        self.events_enabled = False  # `myevents` was sent
         self._queue: Queue[bytes | None] = Queue()
         self._deferred: list[bytes] | None = None
         self._held: list[bytes] = []
@@ -95,7 +103,8 @@ class Session:
         if not self.authed:
             return False
         subscribed = "ALL" in self.events or event.name in self.events
-        if not subscribed and self.bound_uuid and event.get("Unique-ID") == self.bound_uuid:
+        bound = self.events_enabled and self.bound_uuid is not None
+        if not subscribed and bound and event.get("Unique-ID") == self.bound_uuid:
             subscribed = event.name.startswith(CHANNEL_EVENT_PREFIXES)
         if not subscribed:
             return False
@@ -110,9 +119,12 @@ class Session:
             self.send(wire.event_message(event, self.fmt))
         if self.bound_uuid is None or event.get("Unique-ID") != self.bound_uuid:
             return
-        if event.name == "CHANNEL_HANGUP" and self.linger is not None:
+        # inbound `myevents` sockets get the linger notice at CHANNEL_HANGUP, outbound ones
+        # after CHANNEL_HANGUP_COMPLETE (both as captured)
+        linger_at = "CHANNEL_HANGUP_COMPLETE" if self.outbound else "CHANNEL_HANGUP"
+        if event.name == linger_at and self.linger is not None:
             self.send(self._linger_notice(event.get("Channel-Name") or ""))
-        elif event.name == "CHANNEL_HANGUP_COMPLETE":
+        if event.name == "CHANNEL_HANGUP_COMPLETE":
             self.bound_gone = True
             self._bound_channel_gone()
 
@@ -144,7 +156,8 @@ class Session:
     # -- input --------------------------------------------------------------------------------
     def run(self) -> None:
         self._writer = gevent.spawn(self._write_loop)
-        self.send(wire.auth_request())
+        if not self.outbound:
+            self.send(wire.auth_request())
         buffer = b""
         try:
             while not self.closed:
@@ -312,8 +325,30 @@ def _exit(session: Session, args: str, headers: dict[str, str]) -> None:
     session.closed = True
 
 
+def _connect(session: Session, args: str, headers: dict[str, str]) -> None:
+    """Outbound mode: the reply is the channel's data with a command/reply trailer."""
+    ch = session.switch.core.locate(session.bound_uuid or "")
+    if not session.outbound or ch is None:
+        session.send(wire.command_reply("-ERR command not found"))
+        return
+    core = session.switch.core
+    event = core.channel_event(ch, "CHANNEL_DATA", "connect")
+    event.headers += [
+        ("Content-Type", "command/reply"),
+        ("Reply-Text", "+OK\n"),
+        ("Socket-Mode", "async"),
+        ("Control", "full"),
+    ]
+    session.send(wire.serialize_plain(event).encode())
+    core.later(lambda: session.switch.run_locked(lambda: dialplan.park(core, ch)))
+
+
 def _myevents(session: Session, args: str, headers: dict[str, str]) -> None:
-    if session.bound_uuid:
+    if session.outbound and not session.events_enabled:
+        session.events_enabled = True
+        session.send(wire.command_reply("+OK Events Enabled"))
+        return
+    if session.events_enabled:
         session.send(wire.command_reply("-ERR aready enabled."))
         return
     words = args.split()
@@ -324,6 +359,7 @@ def _myevents(session: Session, args: str, headers: dict[str, str]) -> None:
         session.send(wire.command_reply("-ERR invalid uuid"))
         return
     session.bound_uuid = uuid
+    session.events_enabled = True
     session.send(wire.command_reply("+OK Events Enabled"))
 
 
@@ -397,4 +433,5 @@ COMMANDS: dict[str, Command] = {
     "log": _log,
     "nolog": _nolog,
     "sendmsg": _sendmsg,
+    "connect": _connect,
 }
