@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -39,7 +40,13 @@ class RecordingInfo:
 
 
 class FakeSwitch:
-    """The simulator. `clock='manual'` makes media time move only through `advance()`."""
+    """The simulator. `clock='manual'` makes media time move only through `advance()`.
+
+    `recordings_root` is where relative `uuid_record` paths go (FreeSWITCH's `sound_prefix`);
+    `start_time` is the wall-clock time at media time 0 (event timestamps are start_time plus
+    media time); `outbound_address` is where the `outbound_esl` extension's
+    `socket ... async full` connects.
+    """
 
     def __init__(
         self,
@@ -57,6 +64,10 @@ class FakeSwitch:
         self.host = host
         self.port = port
         self.recordings_root = recordings_root or os.path.join(tempfile.gettempdir(), "fakeswitch")
+        if start_time is None and clock == "manual":
+            # a whole second, so `uuid_record ... <limit>` (checked against whole wall-clock
+            # seconds, like FreeSWITCH) stops at the same media time on every run
+            start_time = float(int(time.time()))
         self.core = SwitchCore(start_time=start_time, sound_prefix=self.recordings_root)
         self.outbound_address = outbound_address
         self.core.listeners.append(self._broadcast)
