@@ -244,3 +244,28 @@ def test_module_entry_point_serves_until_sigterm(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+def test_echo_sends_back_what_it_hears(
+    switch: FakeSwitch, client: WireClient, tmp_path: Path
+) -> None:
+    uuid = switch.originate("loopback/echo/rectest", "tone_a")
+    path = tmp_path / "echo.wav"
+    client.api(f"uuid_record {uuid} start {path} 0 {{RECORD_READ_ONLY=true}}")
+    switch.advance(0.5)
+    client.api(f"uuid_record {uuid} stop {path}")
+    heard = read_wav(str(path)).samples[0]
+    assert goertzel(heard, 8000, 440) > 9000 and goertzel(heard, 8000, 880) < 100
+
+
+def test_api_errors_in_the_simulator_do_not_drop_the_connection(
+    switch: FakeSwitch, client: WireClient, monkeypatch: object
+) -> None:
+    from esl_recorder.testing.fakeswitch import commands
+
+    def broken(api: object, args: str) -> str:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(commands.HANDLERS, "version", broken)  # type: ignore[attr-defined]
+    assert client.api("version") == "-ERR version failed in the simulator\n"
+    assert client.api("uuid_exists x") == "false"

@@ -111,7 +111,6 @@ class Api:
     def __init__(self, core: SwitchCore) -> None:
         self.core = core
         self.post: list[Post] = []
-        self.started = core.now()
 
     def execute(self, line: str) -> tuple[str, list[Post]]:
         name, _, args = line.strip().partition(" ")
@@ -120,7 +119,11 @@ class Api:
         if handler is None:
             return f"-ERR {name} Command not found!\n", []
         with self.core.lock:
-            body = handler(self, args.strip())
+            try:
+                body = handler(self, args.strip())
+            except Exception:  # a simulator bug must not take the connection down
+                log.exception("api %s failed", name)
+                return f"-ERR {name} failed in the simulator\n", []
         return body, self.post
 
     def hangup(self, ch: Channel, cause: str) -> None:
@@ -328,7 +331,7 @@ def _show(api: Api, args: str) -> str:
 
 
 def _status(api: Api, args: str) -> str:
-    up = int(api.core.now() - api.started)
+    up = int(api.core.media_time)
     live = len(api.core.live_channels())
     minutes, seconds = divmod(up, 60)
     hours, minutes = divmod(minutes, 60)

@@ -64,6 +64,7 @@ class FakeSwitch:
         self.host = host
         self.port = port
         self.recordings_root = recordings_root or os.path.join(tempfile.gettempdir(), "fakeswitch")
+        self._auto_time = start_time is None
         if start_time is None and clock == "manual":
             # a whole second, so `uuid_record ... <limit>` (checked against whole wall-clock
             # seconds, like FreeSWITCH) stops at the same media time on every run
@@ -85,6 +86,8 @@ class FakeSwitch:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> FakeSwitch:
+        if self._auto_time and self.clock_mode == "realtime" and self.core.ticks == 0:
+            self.core.base_time = time.time()  # media time 0 is now
         if self._server is None:
             self._server = StreamServer((self.host, self.port), self._accept)
             self._server.start()
