@@ -40,8 +40,9 @@ def start_commands(switch: FakeSwitch, uuid: str) -> list[str]:
     return [c for c in switch.commands if c.startswith(f"uuid_record {uuid} start")]
 
 
-def call(switch: FakeSwitch, daemon: Daemon, ext: str = "tone_a") -> str:
-    uuid = switch.originate("loopback/tone_b/rectest", ext)
+def call(switch: FakeSwitch, daemon: Daemon, ext: str = "tone_a",
+         dest: str = "loopback/tone_b/rectest") -> str:
+    uuid = switch.originate(dest, ext)
     daemon.wait_call(uuid)
     return uuid
 
@@ -181,7 +182,7 @@ def test_dtmf_terminator_stops_the_recording(switch: FakeSwitch, daemon: Daemon)
 
 
 def test_initial_silence_timeout_on_a_silent_call(switch: FakeSwitch, daemon: Daemon) -> None:
-    uuid = call(switch, daemon, ext="silence")
+    uuid = call(switch, daemon, dest="loopback/silence/rectest", ext="&park")  # no audio at all
     rec = daemon.service.start(uuid, RecordOptions(
         silence=SilenceDetection(initial_timeout_ms=1000, threshold=200)))
     assert start_commands(switch, uuid) == [expected_start(
