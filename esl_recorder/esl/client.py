@@ -40,7 +40,15 @@ from ..errors import (
     EslTimeout,
     InvalidArgument,
 )
-from .frames import EVENT_CONTENT_TYPES, Event, FrameParser, MalformedFrame, Message, parse_event
+from .frames import (
+    EVENT_CONTENT_TYPES,
+    Event,
+    FrameParser,
+    MalformedFrame,
+    Message,
+    PlainEvent,
+    parse_event,
+)
 
 if TYPE_CHECKING:
     from ..metrics import Metrics
@@ -504,10 +512,28 @@ class EslClient(InboundESL):
                 conn.parser.close()
                 return "closed by FreeSWITCH"
             for msg in feed(data):
-                if on_message(conn, msg) is _STOP:
+                if msg.content_type == "text/event-plain":  # the hot path, kept inline
+                    self._on_plain_event(conn, msg)
+                elif on_message(conn, msg) is _STOP:
                     return self._stop_reason(conn, msg)
             self._flush(conn)
             gevent.sleep(0)  # let waiters and the dispatcher run between chunks
+
+    def _on_plain_event(self, conn: _Connection, msg: Message) -> None:
+        try:
+            event: Event = PlainEvent(msg.body.decode("utf-8", "replace"))
+        except EslError as exc:
+            self._malformed(MalformedFrame(f"unparsable event: {exc}", msg.body))
+            return
+        if conn.jobs and event.name == "BACKGROUND_JOB":
+            self._resolve_job(conn, event)
+        conn.batch.append(event)
+
+    @staticmethod
+    def _resolve_job(conn: _Connection, event: Event) -> None:
+        job = conn.jobs.pop(event.get("Job-UUID") or "", None)
+        if job is not None:
+            job.set(event.body or "")
 
     def _flush(self, conn: _Connection) -> None:
         """Hand this chunk's events to the dispatcher in one go, and count them."""
@@ -572,9 +598,7 @@ class EslClient(InboundESL):
             self._malformed(MalformedFrame(f"unparsable event: {exc}", msg.body))
             return
         if conn.jobs and event.name == "BACKGROUND_JOB":
-            job = conn.jobs.pop(event.get("Job-UUID") or "", None)
-            if job is not None:
-                job.set(event.body or "")
+            self._resolve_job(conn, event)
         conn.batch.append(event)
 
     def _malformed(self, frame: MalformedFrame) -> None:
@@ -599,25 +623,25 @@ class EslClient(InboundESL):
                 self._hook(self._on_disconnect, "on_disconnect")
 
     def _deliver_batch(self, batch: list[Event]) -> None:
-        inbox, deliver = self._inbox, self._deliver
+        inbox, on_event = self._inbox, self._on_event
         for i, event in enumerate(batch, 1):
             inbox.events -= 1
-            deliver(event)
+            try:
+                on_event(self, event)
+            except Exception:
+                self._handler_failed(event)
             if i % _DEPTH_EVERY == 0:
                 self._m_depth.set(inbox.events)
+
+    def _handler_failed(self, event: Event) -> None:
+        log.exception("ESL node %s: on_event failed for %s (Unique-ID %s)",
+                      self._node.name, event.name, event.get("Unique-ID"))
 
     def _connected(self, conn: _Connection) -> None:
         conn.handshake_done.wait()
         if conn.ready:
             conn.announced = True
             self._hook(self._on_connect, "on_connect")
-
-    def _deliver(self, event: Event) -> None:
-        try:
-            self._on_event(self, event)
-        except Exception:
-            log.exception("ESL node %s: on_event failed for %s (Unique-ID %s)",
-                          self._node.name, event.name, event.get("Unique-ID"))
 
     def _hook(self, hook: ClientHook | None, what: str) -> None:
         if hook is None:

@@ -28,10 +28,12 @@ from .codec import fs_url_decode, fs_url_encode
 
 __all__ = [
     "EVENT_CONTENT_TYPES",
+    "DictEvent",
     "Event",
     "FrameParser",
     "MalformedFrame",
     "Message",
+    "PlainEvent",
     "make_event",
     "parse_event",
     "serialize_plain_event",
@@ -354,7 +356,11 @@ class PlainEvent(Event):
         self._clean = 0  # no `Content-Length` header line starts before this index
         self._cache: dict[str, str | None] = {}
         self.content_type = content_type
-        name = self._lookup("Event-Name")
+        if text.startswith("Event-Name: "):  # where FreeSWITCH always puts it
+            stop = text.find("\n", 12)
+            name: str | None = fs_url_decode(text[12 : len(text) if stop < 0 else stop])
+        else:
+            name = self._lookup("Event-Name")
         if not name:
             raise EslProtocolError("event without Event-Name")
         self.name = name
