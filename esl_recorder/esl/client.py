@@ -481,7 +481,8 @@ class EslClient(InboundESL):
         for result in conn.jobs.values():
             if not result.ready():
                 result.set_exception(gone)
-        conn.auth_request.set()
+        conn.auth_request.set()  # wake a handshake still waiting for the greeting
+        conn.handshake_done.set()
 
     @staticmethod
     def _kill(greenlet: gevent.Greenlet | None) -> None:
@@ -610,7 +611,7 @@ class EslClient(InboundESL):
 
     def _dispatch_loop(self) -> None:
         inbox = self._inbox
-        while True:
+        while not self._stopping:
             if not inbox.events:
                 self._m_depth.set(0)
             kind, conn, batch = inbox.get()
