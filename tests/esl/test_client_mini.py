@@ -11,6 +11,7 @@ import gevent.event
 import pytest
 from esl_support import (
     EVENTS,
+    GOODBYE,
     ClientFactory,
     MiniSwitch,
     Recorder,
@@ -143,7 +144,6 @@ def test_pending_command_fails_on_drop_and_client_reconnects(
 def test_disconnect_notice_triggers_reconnect(make_client: ClientFactory, mini: MiniSwitch,
                                               recorder: Recorder) -> None:
     _connected(make_client, mini)
-    from esl_support import GOODBYE
     mini.inject_raw(GOODBYE)
     recorder.wait(lambda: recorder.count("connect") == 2)
     assert mini.commands.count("auth ClueCon") == 2
@@ -303,3 +303,37 @@ def test_server_that_never_sends_auth_request(make_client: ClientFactory) -> Non
         assert "no auth/request" in client.last_error
     finally:
         server.stop(timeout=0)
+
+
+def test_acl_rejection_reported(make_client: ClientFactory) -> None:
+    def reject(sock: Any, addr: Any) -> None:
+        body = b"Access Denied, go away.\n"
+        sock.sendall(b"Content-Type: text/rude-rejection\nContent-Length: %d\n\n" % len(body)
+                     + body + GOODBYE)
+        sock.close()
+
+    server = StreamServer(("127.0.0.1", 0), reject)
+    server.start()
+    try:
+        rng = SignallingRandom()
+        client = make_client(server.address[:2], rng=rng)
+        client.start()
+        rng.wait_draws(2)
+        assert client.last_error is not None and "ACL" in client.last_error
+        assert not client.connected
+    finally:
+        server.stop(timeout=0)
+
+
+def test_stop_from_inside_a_handler(make_client: ClientFactory, mini: MiniSwitch,
+                                    recorder: Recorder) -> None:
+    done = gevent.event.Event()
+
+    def stopper(client: EslClient, event: Event) -> None:
+        client.stop()
+        done.set()
+
+    client = _connected(make_client, mini, on_event=stopper)
+    mini.emit({"Event-Name": "CHANNEL_CREATE", "Unique-ID": "u"})
+    assert done.wait(5)
+    assert not client.connected and "exit" in mini.commands
