@@ -189,10 +189,11 @@ class FrameParser:
         """Parse as many messages as `buf` holds; returns the index of the first unused byte."""
         pos, n = 0, len(buf)
         self._need = 0
+        hint, self._scan_from = self._scan_from, 0  # only valid for the frame at offset 0
         while pos < n:
             head = _EVENT_HEAD(buf, pos)
             if head is None:  # not an event envelope: the general (and checking) path
-                pos, wait = self._parse_other(buf, pos, out)
+                pos, wait = self._parse_other(buf, pos, out, hint if pos == 0 else 0)
                 if wait:
                     return pos
                 continue
@@ -208,8 +209,13 @@ class FrameParser:
             pos = end
         return pos
 
-    def _parse_other(self, buf: bytes, pos: int, out: list[Message]) -> tuple[int, bool]:
-        """One step for anything but a well-formed event: (new position, wait for data)."""
+    def _parse_other(self, buf: bytes, pos: int, out: list[Message],
+                     scanned: int) -> tuple[int, bool]:
+        """One step for anything but a well-formed event: (new position, wait for data).
+
+        `scanned`: bytes at `pos` already known to hold no blank line (from the last feed).
+        """
+        start = pos
         if self._resync:
             pos = self._find_frame_start(buf, pos)
             if self._resync:
@@ -220,10 +226,9 @@ class FrameParser:
             return pos, True
         if _EVENT_HEAD(buf, pos):
             return pos, False
-        end = buf.find(b"\n\n", max(pos, self._scan_from - 1))
+        end = buf.find(b"\n\n", pos + max(0, scanned - 1) if pos == start else pos)
         if end < 0:
             return self._wait_for_header(buf, pos), True
-        self._scan_from = 0
         step = self._take_frame(buf, pos, end, out)
         if step < 0:
             self._need = -step  # bytes needed from `pos`, i.e. in the kept buffer

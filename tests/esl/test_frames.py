@@ -326,3 +326,40 @@ def test_resync_then_event_in_same_feed_is_not_delayed() -> None:
     garbage = b"Content-Length: x1\nContent-Type: api/response\n\n"
     parser = FrameParser(on_malformed=lambda f: None)
     assert _names(parser.feed(garbage + GOOD)) == ["CHANNEL_ANSWER"]
+
+
+@pytest.mark.parametrize("split", [3, 20, 40])
+def test_partial_event_header_then_other_frames(split: int) -> None:
+    padding = REPLY * 30  # the stale scan position would land past the next reply's end
+    stream = padding + GOOD + REPLY + GOOD + REPLY
+    cut = len(padding) + split
+    parser = FrameParser(on_malformed=lambda f: pytest.fail(f.describe()))
+    msgs = parser.feed(stream[:cut]) + parser.feed(stream[cut:])
+    assert _names(msgs)[-4:] == ["CHANNEL_ANSWER", "command/reply", "CHANNEL_ANSWER",
+                                 "command/reply"]
+    assert len(msgs) == 34 and parser.buffered == 0
+
+
+def test_partial_envelope_does_not_leave_a_stale_scan_position() -> None:
+    head_len = GOOD.index(b"\n\n") + 1  # the whole envelope but its last newline
+    parser = FrameParser(on_malformed=lambda f: pytest.fail(f.describe()))
+    assert parser.feed(GOOD[:head_len]) == []
+    assert _names(parser.feed(GOOD[head_len:])) == ["CHANNEL_ANSWER"]
+    assert _names(parser.feed(REPLY)) == ["command/reply"]  # short frame at buffer start
+
+
+def test_every_split_point_of_a_mixed_stream() -> None:
+    api = b"Content-Type: api/response\nContent-Length: 4\n\ntrue"
+    job = serialize_plain_event({"Event-Name": "BACKGROUND_JOB", "Job-UUID": "j"}, "+OK\n")
+    stream = REPLY + GOOD + api + REPLY + job + REPLY + GOOD
+    whole, bad = _parse_all(stream)
+    assert len(whole) == 7 and not bad
+    bounds = [0]
+    for frame in (REPLY, GOOD, api, REPLY, job, REPLY, GOOD):
+        bounds.append(bounds[-1] + len(frame))
+    for a in range(1, len(stream)):
+        for b in {a, min(len(stream), a + 1), min(len(stream), a + 45),
+                  *(x for x in bounds if x > a)}:
+            parser = FrameParser(on_malformed=lambda f: pytest.fail(f.describe()))
+            got = parser.feed(stream[:a]) + parser.feed(stream[a:b]) + parser.feed(stream[b:])
+            assert got == whole, (a, b)
