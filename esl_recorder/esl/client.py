@@ -21,8 +21,9 @@ import random
 import socket as _stdsocket
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -63,8 +64,8 @@ ClientHook = Callable[["EslClient"], None]
 
 RECV_SIZE = 64 * 1024
 _EVENTS, _CONNECTED, _DISCONNECTED = 0, 1, 2
+_event_name = attrgetter("name")
 _STOP = object()  # returned by a message handler: end this connection
-_DEPTH_EVERY = 256  # refresh the queue-depth gauge at least this often while draining
 
 
 class _SendTimeout(Exception):
@@ -542,10 +543,7 @@ class EslClient(InboundESL):
         if not batch:
             return
         conn.batch = []
-        counts: dict[str, int] = {}
-        for event in batch:
-            counts[event.name] = counts.get(event.name, 0) + 1
-        for name, n in counts.items():
+        for name, n in Counter(map(_event_name, batch)).items():
             self._event_counter(name).inc(n)
         self._inbox.put((_EVENTS, conn, batch))
         self._m_depth.set(self._inbox.events)
@@ -624,15 +622,16 @@ class EslClient(InboundESL):
                 self._hook(self._on_disconnect, "on_disconnect")
 
     def _deliver_batch(self, batch: list[Event]) -> None:
-        inbox, on_event = self._inbox, self._on_event
-        for i, event in enumerate(batch, 1):
-            inbox.events -= 1
-            try:
-                on_event(self, event)
-            except Exception:
-                self._handler_failed(event)
-            if i % _DEPTH_EVERY == 0:
-                self._m_depth.set(inbox.events)
+        on_event = self._on_event
+        try:
+            for event in batch:
+                try:
+                    on_event(self, event)
+                except Exception:
+                    self._handler_failed(event)
+        finally:
+            self._inbox.events -= len(batch)  # a batch is one received chunk: small
+            self._m_depth.set(self._inbox.events)
 
     def _handler_failed(self, event: Event) -> None:
         log.exception("ESL node %s: on_event failed for %s (Unique-ID %s)",
