@@ -369,6 +369,7 @@ class PlainEvent(Event):
         if not name:
             raise EslProtocolError("event without Event-Name")
         self.name = name
+        self._cache["Event-Name"] = name
 
     def _header_end(self) -> int:
         if self._hend < 0:
@@ -390,15 +391,17 @@ class PlainEvent(Event):
 
     def _lookup(self, header: str) -> str | None:
         text = self._text
-        if text.startswith(header + ": "):  # the first line is always a header line
-            start = len(header) + 2
+        key = "\n" + header + ": "
+        if text.startswith(key[1:]):  # the first line is always a header line
+            start = len(key) - 1
         else:
-            idx = text.find("\n" + header + ": ")
-            if idx < 0 or not self._in_header_block(idx):
+            idx = text.find(key)
+            if idx < 0 or (idx > self._clean and not self._in_header_block(idx)):
                 return None
-            start = idx + len(header) + 3
+            start = idx + len(key)
         stop = text.find("\n", start)
-        return fs_url_decode(text[start : len(text) if stop < 0 else stop])
+        value = text[start : len(text) if stop < 0 else stop]
+        return fs_url_decode(value) if "%" in value else value
 
     def get(self, header: str, default: str | None = None) -> str | None:
         cache = self._cache

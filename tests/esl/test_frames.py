@@ -184,7 +184,7 @@ def test_lookup_never_matches_body_text() -> None:
     wire = serialize_plain_event({"Event-Name": "BACKGROUND_JOB", "Job-UUID": "j"}, body)
     (msg,), _ = _parse_all(wire)
     event = parse_event(msg)
-    assert event.name == "BACKGROUND_JOB"
+    assert event.name == event.get("Event-Name") == "BACKGROUND_JOB"
     assert event.get("Unique-ID") is None
     assert event.get("Record-File-Path", "dflt") == "dflt"
     assert "Unique-ID" not in event.headers()
@@ -310,6 +310,10 @@ def test_body_holding_header_lines_and_content_length() -> None:
         {"Event-Name": "BACKGROUND_JOB", "Job-UUID": "real"}, body))[0][0])
     assert event.body == body
     assert event.get("Job-UUID") == "real" and event.get("Unique-ID") is None
+    uncached = parse_event(_parse_all(serialize_plain_event(
+        {"Event-Name": "BACKGROUND_JOB", "Job-UUID": "real"}, body))[0][0])
+    uncached._cache.clear()  # type: ignore[attr-defined]
+    assert uncached.get("Event-Name") == "BACKGROUND_JOB"
     assert event.get("Content-Length") == str(len(body))
     assert event.headers() == {"Event-Name": "BACKGROUND_JOB", "Job-UUID": "real",
                                "Content-Length": str(len(body))}
