@@ -190,6 +190,7 @@ class FrameParser:
         pos, n = 0, len(buf)
         self._need = 0
         hint, self._scan_from = self._scan_from, 0  # only valid for the frame at offset 0
+        ctypes, append = _CTYPES, out.append
         while pos < n:
             head = _EVENT_HEAD(buf, pos)
             if head is None:  # not an event envelope: the general (and checking) path
@@ -203,9 +204,9 @@ class FrameParser:
             if end > n:
                 self._need = end - pos
                 return pos
-            ctype = _event_ctype(raw_type)
-            headers = {"Content-Length": length.decode(), "Content-Type": ctype}
-            out.append(Message(ctype, headers, buf[start:end]))
+            ctype = ctypes.get(raw_type) or _event_ctype(raw_type)
+            append(Message(ctype, {"Content-Length": length.decode(), "Content-Type": ctype},
+                           buf[start:end]))
             pos = end
         return pos
 
