@@ -1,6 +1,6 @@
 """Event ingest benchmark: stock greenswitch vs the daemon's ESL path, plus a memory check.
 
-Run by hand:  python bench/ingest.py [--events N] [--short] [--handler tracker|noop]
+Run by hand:  python bench/ingest.py [--events N] [--short] [--handler router|tracker|noop]
 
 One real-shaped stream is built from the captures (every text/event-plain event received in
 events_plain_call.txt and record_variants.txt: CHANNEL_*, RECORD_START/STOP, BACKGROUND_JOB
@@ -8,8 +8,9 @@ with bodies), repeated with fresh call UUIDs up to N events, and served by a loc
 server after the greeting and auth. Both clients read the same bytes:
 
   (a) greenswitch.InboundESL with a '*' handler that counts events;
-  (b) esl_recorder's EslClient, dispatching each event to the daemon's handler
-      (CallTracker.handle by default).
+  (b) esl_recorder's EslClient, with metrics, dispatching each event to the daemon's handler
+      (EventRouter.handle of a build_app() daemon by default; --handler tracker uses
+      CallTracker.handle alone).
 
 The server runs in its own process (like FreeSWITCH), so its CPU is not counted against
 either client. Each rate is N divided by the time from the client's start (connect, auth,
@@ -30,6 +31,7 @@ import gc  # noqa: E402
 import re  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -216,14 +218,12 @@ def run_greenswitch(address: tuple[str, int], n_events: int, timeout: float) -> 
         fs.stop()
 
 
-def run_esl_client(address: tuple[str, int], n_events: int, handler: Handler,
+def run_esl_client(address: tuple[str, int], n_events: int, daemon: DaemonHandler,
                    timeout: float) -> float:
-    import logging
-
     from esl_recorder.esl.client import EslClient
     from esl_recorder.settings import EslSettings, NodeSettings
 
-    logging.getLogger("esl_recorder").setLevel(logging.WARNING)
+    handler = daemon.handler
 
     def on_event(client: EslClient, event: Event) -> None:
         handler(client.node_name, event)
@@ -231,7 +231,8 @@ def run_esl_client(address: tuple[str, int], n_events: int, handler: Handler,
 
     client = EslClient(NodeSettings(name="bench", host=address[0], port=address[1],
                                     password=PASSWORD),
-                       EslSettings(), events=SUBSCRIBE.split(), on_event=on_event)
+                       EslSettings(), events=SUBSCRIBE.split(), on_event=on_event,
+                       metrics=daemon.metrics)
     count = Countdown(n_events)
     client.start()
     try:
@@ -242,19 +243,51 @@ def run_esl_client(address: tuple[str, int], n_events: int, handler: Handler,
         client.stop()
 
 
-def make_handler(choice: str) -> tuple[Handler, str]:
-    """The daemon's event handler, or a no-op (with a note) when it cannot be built."""
-    if choice == "tracker":
-        try:
-            from esl_recorder.domain.calls import CallTracker
-            from esl_recorder.settings import IdentitySettings
+class DaemonHandler:
+    """What the daemon calls per event: EventRouter.handle, CallTracker.handle or a no-op."""
 
-            tracker = CallTracker(IdentitySettings())
-            return (lambda node, event: tracker.handle(node, event, event.name)), \
-                "CallTracker.handle"
-        except ImportError as exc:
-            print(f"note: CallTracker unavailable ({exc}); using a no-op handler")
-    return (lambda node, event: None), "no-op"
+    def __init__(self, choice: str) -> None:
+        import logging
+
+        from prometheus_client import CollectorRegistry
+
+        from esl_recorder.metrics import make_metrics
+
+        logging.getLogger("esl_recorder").setLevel(logging.ERROR)  # orphan RECORD_* etc.
+        self.metrics: Any = None
+        self.handler: Handler = lambda node, event: None
+        self.label = "no-op"
+        self._tmp = tempfile.TemporaryDirectory(prefix="esl-bench-")
+        for option in ("router", "tracker")[("router", "tracker").index(choice):] \
+                if choice != "noop" else ():
+            try:
+                getattr(self, f"_use_{option}")()
+                break
+            except ImportError as exc:
+                print(f"note: {option} unavailable ({exc}); trying the next handler")
+        if self.metrics is None:
+            self.metrics = make_metrics(CollectorRegistry())
+
+    def _use_router(self) -> None:
+        from esl_recorder.app import build_app
+        from esl_recorder.settings import settings_from_mapping
+
+        settings = settings_from_mapping({
+            "nodes": [{"name": "bench", "host": "127.0.0.1", "port": 8021}],
+            "recording": {"root": f"{self._tmp.name}/recordings"},
+            "store": {"path": f"{self._tmp.name}/state.db"},
+        }, source="<bench>", env={})
+        app = build_app(settings)
+        self.handler, self.metrics = app.router.handle, app.metrics
+        self.label = "EventRouter.handle (build_app: tracker, follower, metrics, SQLite store)"
+
+    def _use_tracker(self) -> None:
+        from esl_recorder.domain.calls import CallTracker
+        from esl_recorder.settings import IdentitySettings
+
+        tracker = CallTracker(IdentitySettings())
+        self.handler = lambda node, event: tracker.handle(node, event, event.name)
+        self.label = "CallTracker.handle"
 
 
 # ------------------------------------------------------------------ memory
@@ -334,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--short", action="store_true", help="small run for CI (seconds)")
-    parser.add_argument("--handler", choices=("tracker", "noop"), default="tracker")
+    parser.add_argument("--handler", choices=("router", "tracker", "noop"), default="router",
+                        help="the daemon's per-event handler (falls back router->tracker)")
     parser.add_argument("--calls", type=int, default=10_000, help="memory section size")
     parser.add_argument("--repeat", type=int, default=2, help="runs per client; best kept")
     parser.add_argument("--serve", type=int, metavar="N", help=argparse.SUPPRESS)
@@ -356,10 +390,14 @@ def main(argv: list[str] | None = None) -> int:
         stock = max(run_greenswitch(server.address, n_events, timeout)
                     for _ in range(args.repeat))
         print(f"greenswitch InboundESL ('*' counter): {stock:,.0f} events/s")
-        handler, label = make_handler(args.handler)
-        ours = max(run_esl_client(server.address, n_events, handler, timeout)
+        if args.handler != "noop":  # the client's own cost, for the breakdown
+            bare = max(run_esl_client(server.address, n_events, DaemonHandler("noop"), timeout)
+                       for _ in range(args.repeat))
+            print(f"EslClient + no-op handler (client alone): {bare:,.0f} events/s")
+        daemon = DaemonHandler(args.handler)
+        ours = max(run_esl_client(server.address, n_events, daemon, timeout)
                    for _ in range(args.repeat))
-        print(f"EslClient + {label}: {ours:,.0f} events/s")
+        print(f"EslClient + {daemon.label}: {ours:,.0f} events/s")
     finally:
         server.close()
     print(f"ratio: {ours / stock:.1f}x")
