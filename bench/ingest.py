@@ -309,9 +309,10 @@ def rss_mb() -> float:
 def memory_section(n_calls: int = 10_000) -> tuple[float, float, str]:
     """Track `n_calls` answered calls, each with an active recording.
 
-    Returns (RSS after, RSS growth, what was held). Complete here as domain objects appear:
-    the calls go through CallTracker.handle with real CHANNEL_CREATE/ANSWER events, and one
-    in-progress Recording per call is kept the way the registry would keep it.
+    Returns (RSS after, RSS growth, what was held). The calls go through CallTracker.handle
+    with real CHANNEL_CREATE/ANSWER events; one in-progress Recording per call goes into a
+    RecordingRegistry (SQLite store in a temporary directory) as the daemon keeps it, or
+    into a plain list when the registry cannot be built.
     """
     gc.collect()
     before = rss_mb()
@@ -321,18 +322,33 @@ def memory_section(n_calls: int = 10_000) -> tuple[float, float, str]:
 
     tracker = CallTracker(IdentitySettings())
     create, answer = _call_templates()
-    held: list[Any] = []
-    for _ in range(n_calls):
-        call_id = str(uuid.uuid4()).encode()
-        for template in (create, answer):
-            msg = FrameParser().feed(template.replace(b"@UUID@", call_id))[0]
-            event = parse_event(msg)
-            tracker.handle("fs1", event, event.name)
-        held.append(_recording_for(call_id.decode()))
-    gc.collect()
-    what = f"{len(tracker)} calls, {sum(r is not None for r in held)} recordings"
-    after = rss_mb()
-    return after, after - before, what
+    with tempfile.TemporaryDirectory(prefix="esl-bench-mem-") as tmp:
+        keep, where = _recording_sink(tmp)
+        for _ in range(n_calls):
+            call_id = str(uuid.uuid4()).encode()
+            for template in (create, answer):
+                event = parse_event(FrameParser().feed(template.replace(b"@UUID@", call_id))[0])
+                tracker.handle("fs1", event, event.name)
+            keep(_recording_for(call_id.decode()))
+        gc.collect()
+        after = rss_mb()
+    return after, after - before, f"{len(tracker)} calls, {n_calls} recordings in {where}"
+
+
+def _recording_sink(tmp: str) -> tuple[Callable[[Any], None], str]:
+    try:
+        from prometheus_client import CollectorRegistry
+
+        from esl_recorder.domain.registry import RecordingRegistry
+        from esl_recorder.metrics import make_metrics
+        from esl_recorder.store.sqlite import Store
+
+        registry = RecordingRegistry(Store(f"{tmp}/state.db"), make_metrics(CollectorRegistry()))
+        return registry.add, "RecordingRegistry + SQLite store"
+    except ImportError as exc:
+        print(f"note: RecordingRegistry unavailable ({exc}); recordings kept in a list")
+        held: list[Any] = []
+        return held.append, "a list"
 
 
 def _call_templates() -> tuple[bytes, bytes]:
