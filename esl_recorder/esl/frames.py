@@ -333,6 +333,16 @@ class Event:
         return f"<{type(self).__name__} {self.name} Unique-ID={self.get('Unique-ID')}>"
 
 
+_KEYS: dict[str, str] = {}  # header name -> "\n<name>: ", the string a lookup searches for
+
+
+def _key(header: str) -> str:
+    key = "\n" + header + ": "
+    if len(_KEYS) < 4096:
+        _KEYS[header] = key
+    return key
+
+
 def _header_end(text: str) -> int:
     """Index of the blank line ending a plain event's header block (len(text) if none).
 
@@ -392,10 +402,10 @@ class PlainEvent(Event):
 
     def _lookup(self, header: str) -> str | None:
         text = self._text
-        key = "\n" + header + ": "
-        if text.startswith(key[1:]):  # the first line is always a header line
-            start = len(key) - 1
+        if text.startswith(header) and text.startswith(": ", len(header)):
+            start = len(header) + 2  # the first line is always a header line
         else:
+            key = _KEYS.get(header) or _key(header)
             idx = text.find(key)
             if idx < 0 or (idx > self._clean and not self._in_header_block(idx)):
                 return None
