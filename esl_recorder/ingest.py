@@ -23,8 +23,7 @@ class EventRouter:
     def __init__(self, tracker: CallTracker, follower: RecordingFollower | None,
                  metrics: Metrics) -> None:
         self._tracker = tracker
-        self._metrics = metrics
-        self._counters = {name: metrics.esl_events.labels(event=name) for name in ev.SUBSCRIBED}
+        metrics.calls_tracked.set_function(lambda: len(tracker))
         self._handlers: dict[str, Callable[[str, Event], object]] = {
             name: self._on_channel for name in _CHANNEL_EVENTS}
         if follower is not None:
@@ -33,15 +32,10 @@ class EventRouter:
             self._handlers[ev.DTMF] = follower.on_dtmf
 
     def handle(self, node: str, event: Event) -> None:
-        name = event.name
-        counter = self._counters.get(name)
-        if counter is not None:
-            counter.inc()
-        handler = self._handlers.get(name)
+        """Called by the ESL client's dispatcher (which already counted the event)."""
+        handler = self._handlers.get(event.name)
         if handler is not None:
             handler(node, event)
 
     def _on_channel(self, node: str, event: Event) -> None:
         self._tracker.handle(node, event, event.name)
-        if event.name in (ev.CHANNEL_CREATE, ev.CHANNEL_HANGUP_COMPLETE):
-            self._metrics.calls_tracked.set(len(self._tracker))

@@ -162,7 +162,6 @@ class RecordingFollower:
                 self._reconcile_one(rec, channel)
             except (EslError, EslRecorderError) as exc:
                 log.error("recording %s: reconcile failed: %s", rec.sid, exc)
-        self._metrics.calls_tracked.set(len(self._tracker))
 
     def _reconcile_one(self, rec: Recording, channel: CommandChannel) -> None:
         if rec.state is State.STOPPED:
@@ -204,9 +203,11 @@ class RecordingFollower:
     def _known(self, path: str | None, event: ev.HeaderSource) -> Recording | None:
         rec = self._registry.by_path(path) if path else None
         if rec is None:
+            # Other tools' recordings on a shared FreeSWITCH: common, so keep it cheap.
             self._metrics.orphan_recordings.inc()
-            log.info("%s for a recording this daemon did not start: call %s path %s",
-                     event.get("Event-Name"), ev.unique_id(event), path)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s for a recording this daemon did not start: call %s path %s",
+                          event.get("Event-Name"), ev.unique_id(event), path)
         return rec
 
     def _spawn(self, fn: Callable[..., object], *args: object, **kwargs: object) -> None:
