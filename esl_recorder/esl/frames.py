@@ -336,6 +336,18 @@ class Event:
 _KEYS: dict[str, str] = {}  # header name -> "\n<name>: ", the string a lookup searches for
 
 
+# Events FreeSWITCH never sends with a body: every line of their text is a header line,
+# so a lookup needs no check against a body (a value never holds a raw newline).
+_BODYLESS = frozenset({
+    "CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP",
+    "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY", "CHANNEL_STATE", "CHANNEL_EXECUTE",
+    "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_PARK", "CHANNEL_UNPARK", "CHANNEL_PROGRESS",
+    "CHANNEL_PROGRESS_MEDIA", "RECORD_START", "RECORD_STOP", "DTMF",
+})
+# Headers FreeSWITCH appends after the channel variables: found faster from the end.
+_TAIL_PREFIXES = ("Record-", "Recording-Variable-")
+
+
 def _key(header: str) -> str:
     key = "\n" + header + ": "
     if len(_KEYS) < 4096:
@@ -381,6 +393,8 @@ class PlainEvent(Event):
             raise EslProtocolError("event without Event-Name")
         self.name = name
         self._cache["Event-Name"] = name
+        if name in _BODYLESS:
+            self._clean = self._hend = len(text)
 
     def _header_end(self) -> int:
         if self._hend < 0:
@@ -406,7 +420,9 @@ class PlainEvent(Event):
             start = len(header) + 2  # the first line is always a header line
         else:
             key = _KEYS.get(header) or _key(header)
-            idx = text.find(key)
+            bodyless = self._clean == len(text)
+            idx = (text.rfind(key) if bodyless and header.startswith(_TAIL_PREFIXES)
+                   else text.find(key))
             if idx < 0 or (idx > self._clean and not self._in_header_block(idx)):
                 return None
             start = idx + len(key)
