@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -301,7 +302,7 @@ def _valid_length(headers: Mapping[str, str]) -> bool:
 # --------------------------------------------------------------------------- events
 
 
-class Event:
+class Event(ABC):
     """A FreeSWITCH event. Use `get()` for the few headers you need; it is cheap."""
 
     __slots__ = ("content_type", "name")
@@ -309,18 +310,18 @@ class Event:
     content_type: str
     name: str
 
+    @abstractmethod
     def get(self, header: str, default: str | None = None) -> str | None:
         """URL-decoded value of `header` (exact name), or `default` when absent."""
-        raise NotImplementedError
 
+    @abstractmethod
     def headers(self) -> dict[str, str]:
         """Every header, decoded (a fresh dict; slower than a few `get` calls)."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def body(self) -> str | None:
         """The event's own body (e.g. a BACKGROUND_JOB result), or None."""
-        raise NotImplementedError
 
     @property
     def unique_id(self) -> str | None:
