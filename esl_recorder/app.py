@@ -23,7 +23,7 @@ from .esl.frames import Event
 from .http.ops import ops_app
 from .ingest import EventRouter
 from .metrics import Metrics, make_metrics
-from .settings import Settings
+from .settings import EslSettings, NodeSettings, Settings
 from .store.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -80,22 +80,20 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
                                  workers=settings.recording.finalize_workers, clock=clock)
     router = EventRouter(tracker, follower, metrics)
     for node in settings.nodes:
-        clients[node.name] = _client_for(node.name, settings, router, follower, metrics)
+        clients[node.name] = _client_for(node, settings.esl, router, follower, metrics)
     return App(settings, prometheus, metrics, store, tracker, recordings, service, follower,
                router, clients)
 
 
-def _client_for(name: str, settings: Settings, router: EventRouter,
+def _client_for(node: NodeSettings, esl: EslSettings, router: EventRouter,
                 follower: RecordingFollower, metrics: Metrics) -> EslClient:
-    node = next(n for n in settings.nodes if n.name == name)
-
     def on_event(client: EslClient, event: Event) -> None:
         router.handle(client.node_name, event)
 
     def on_connect(client: EslClient) -> None:
         follower.reconcile(client.node_name, client)
 
-    return EslClient(node, settings.esl, events=ev.SUBSCRIBED, on_event=on_event,
+    return EslClient(node, esl, events=ev.SUBSCRIBED, on_event=on_event,
                      on_connect=on_connect, metrics=metrics)
 
 

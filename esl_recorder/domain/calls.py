@@ -74,7 +74,11 @@ class CallTracker:
             if name == ev.CHANNEL_HANGUP_COMPLETE:
                 return None
             call = self._calls[uuid] = Call(uuid=uuid, node=node)
-            self._read_identity(call, event)
+            self._read_profile(call, event)
+            self._read_identity_vars(call, event)
+        elif name == ev.CHANNEL_ANSWER:
+            # identity variables may be set after CREATE (dialplan `set`): refresh them
+            self._read_identity_vars(call, event)
         handler(call, event)
         for listener in self._listeners:
             listener(name, call)
@@ -82,13 +86,12 @@ class CallTracker:
             del self._calls[uuid]
         return call
 
-    def _read_identity(self, call: Call, event: ev.HeaderSource) -> None:
+    def _read_profile(self, call: Call, event: ev.HeaderSource) -> None:
         call.direction = ev.direction(event) or ""
         call.caller = ev.caller_number(event) or ""
         call.destination = ev.destination_number(event) or ""
         call.created_at = ev.event_time(event) or 0.0
         call.answered = ev.is_answered(event)
-        self._read_identity_vars(call, event)
 
     def _on_create(self, call: Call, event: ev.HeaderSource) -> None:
         log.debug("call %s created on %s", call.uuid, call.node)
@@ -96,7 +99,6 @@ class CallTracker:
     def _on_answer(self, call: Call, event: ev.HeaderSource) -> None:
         call.answered = True
         call.answered_at = ev.event_time(event)
-        self._read_identity_vars(call, event)
 
     def _on_bridge(self, call: Call, event: ev.HeaderSource) -> None:
         call.other_leg = ev.other_leg(event) or call.other_leg
@@ -111,7 +113,6 @@ class CallTracker:
             self._on_hangup(call, event)
 
     def _read_identity_vars(self, call: Call, event: ev.HeaderSource) -> None:
-        """Identity variables may be set after CREATE (dialplan `set`): refresh them."""
         ident = self._identity
         call.account = ev.channel_var(event, ident.account_variable) or call.account
         call.user = ev.channel_var(event, ident.user_variable) or call.user

@@ -129,7 +129,6 @@ class RecordingFollower:
         if rec.terminal:
             return
         self._registry.transition(rec, outcome.state, file=outcome.facts, error=outcome.error)
-        self._service.forget_lock(rec.sid)
         self._observe(rec, outcome)
 
     def _observe(self, rec: Recording, outcome: Outcome) -> None:

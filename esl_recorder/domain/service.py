@@ -51,6 +51,7 @@ class RecordingService:
         self._metrics = metrics
         self._clock = clock
         self._locks: dict[str, gevent.lock.RLock] = {}
+        registry.subscribe(self._drop_lock_when_done)
 
     # queries ---------------------------------------------------------------------------
     def get(self, sid: str, account: str | None = None) -> Recording:
@@ -217,8 +218,9 @@ class RecordingService:
             lock = self._locks[sid] = gevent.lock.RLock()
         return lock
 
-    def forget_lock(self, sid: str) -> None:
-        self._locks.pop(sid, None)
+    def _drop_lock_when_done(self, rec: Recording, previous: State) -> None:
+        if rec.terminal:
+            self._locks.pop(rec.sid, None)
 
 
 def _with_control_id(options: RecordOptions, sid: str, others: list[Recording]) -> RecordOptions:
