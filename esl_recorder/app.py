@@ -7,20 +7,30 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import gevent
 import gevent.event
 from gevent.pywsgi import WSGIServer
 from prometheus_client import CollectorRegistry
 
-from .domain.calls import CallTracker
+from .accounts import AccountBook
+from .context import ApiContext
+from .delivery.outbox import Outbox
+from .dialects.bandwidth import BandwidthDialect
+from .dialects.base import Dialect
+from .dialects.laml import LamlDialect
+from .dialects.texml import TexmlDialect
+from .domain.calls import Call, CallTracker
 from .domain.follower import RecordingFollower
+from .domain.recording import Recording, State
 from .domain.registry import RecordingRegistry
 from .domain.service import RecordingService
 from .esl import events as ev
 from .esl.client import EslClient
 from .esl.frames import Event
 from .http.ops import ops_app
+from .http.server import ApiApp, make_server
 from .ingest import EventRouter
 from .metrics import Metrics, make_metrics
 from .settings import EslSettings, NodeSettings, Settings
@@ -40,15 +50,18 @@ class App:
     service: RecordingService
     follower: RecordingFollower
     router: EventRouter
+    accounts: AccountBook
+    outbox: Outbox
+    api: ApiApp
     clients: dict[str, EslClient] = field(default_factory=dict)
     http: WSGIServer | None = None
 
     def start(self) -> None:
         self.follower.recover()
+        self.outbox.start()
         for client in self.clients.values():
             client.start()
-        self.http = WSGIServer((self.settings.http.host, self.settings.http.port),
-                               ops_app(self.prometheus, self.readiness), log=None)
+        self.http = make_server(self.api, self.settings.http)
         self.http.start()
         log.info("esl_recorder up: http on %s:%d, nodes %s", self.settings.http.host,
                  self.http.server_port, ", ".join(self.clients))
@@ -62,6 +75,7 @@ class App:
         for client in self.clients.values():
             client.stop()
         self.follower.drain(timeout)
+        self.outbox.stop()
         self.store.close()
         log.info("esl_recorder stopped")
 
@@ -81,8 +95,38 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     router = EventRouter(tracker, follower, metrics)
     for node in settings.nodes:
         clients[node.name] = _client_for(node, settings.esl, router, follower, metrics)
-    return App(settings, prometheus, metrics, store, tracker, recordings, service, follower,
-               router, clients)
+    accounts = AccountBook(settings.accounts)
+    outbox = Outbox(store, settings.delivery, metrics, clock)
+    ctx = ApiContext(settings, accounts, service, tracker, store, outbox, metrics, clients,
+                     clock)
+    dialects: list[Dialect] = [LamlDialect(ctx), TexmlDialect(ctx), BandwidthDialect(ctx)]
+    _route_notifications(dialects, recordings, tracker)
+    app = App(settings, prometheus, metrics, store, tracker, recordings, service, follower,
+              router, accounts, outbox, ApiApp(dialects, _ops(prometheus, clients),
+                                                settings.http, metrics), clients)
+    return app
+
+
+def _ops(prometheus: CollectorRegistry, clients: dict[str, EslClient]) -> Callable[..., Any]:
+    return ops_app(prometheus, lambda: {n: c.connected for n, c in clients.items()})
+
+
+def _route_notifications(dialects: list[Dialect], recordings: RecordingRegistry,
+                         tracker: CallTracker) -> None:
+    """Recording changes go to the dialect that started the recording; call events to all."""
+    by_name = {d.name: d for d in dialects}
+
+    def on_recording(rec: Recording, previous: State) -> None:
+        dialect = by_name.get(rec.source)
+        if dialect is not None:
+            dialect.on_recording(rec, previous)
+
+    def on_call(event: str, call: Call) -> None:
+        for dialect in dialects:
+            dialect.on_call(event, call)
+
+    recordings.subscribe(on_recording)
+    tracker.subscribe(on_call)
 
 
 def _client_for(node: NodeSettings, esl: EslSettings, router: EventRouter,

@@ -67,3 +67,7 @@ class NotFound(RecordingError):
 
 class Conflict(RecordingError):
     """The operation does not fit the recording's current state."""
+
+
+class Unauthorized(EslRecorderError):
+    """Missing or wrong API credentials (the message never holds the secret)."""

@@ -68,6 +68,14 @@ class Metrics:
     recording_size: Histogram
     orphan_recordings: HotCounter
     calls_tracked: Gauge
+    http_requests: Counter
+    http_request_duration: Histogram
+    api_auth_failures: Counter
+    callbacks_enqueued: Counter
+    callback_attempts: Counter
+    callback_delivery_duration: Histogram
+    callbacks_pending: Gauge
+    callbacks_dead: Gauge
 
 
 def make_metrics(registry: CollectorRegistry) -> Metrics:
@@ -115,6 +123,30 @@ def make_metrics(registry: CollectorRegistry) -> Metrics:
                                      registry=registry),
         calls_tracked=Gauge("calls_tracked", "Calls currently known from events (computed "
                             "at scrape time)", namespace=ns, registry=registry),
+        http_requests=Counter("http_requests", "API requests answered, by dialect, operation "
+                              "and status code", ["dialect", "operation", "status"],
+                              namespace=ns, registry=registry),
+        http_request_duration=Histogram(
+            "http_request_duration_seconds", "Time to answer an API request",
+            ["dialect"], namespace=ns, registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)),
+        api_auth_failures=Counter("api_auth_failures", "API requests refused for missing or "
+                                  "wrong credentials", ["dialect"], namespace=ns,
+                                  registry=registry),
+        callbacks_enqueued=Counter("callbacks_enqueued", "Callbacks written to the outbox",
+                                   ["dialect", "kind"], namespace=ns, registry=registry),
+        callback_attempts=Counter("callback_attempts", "Callback delivery attempts, by result "
+                                  "(delivered, retry, dead)", ["result"], namespace=ns,
+                                  registry=registry),
+        callback_delivery_duration=Histogram(
+            "callback_delivery_duration_seconds", "Time of one callback delivery attempt",
+            namespace=ns, registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)),
+        callbacks_pending=Gauge("callbacks_pending", "Callbacks in the outbox waiting for "
+                                "delivery (computed at scrape time)", namespace=ns,
+                                registry=registry),
+        callbacks_dead=Gauge("callbacks_dead", "Callbacks given up after delivery.max_age "
+                             "(computed at scrape time)", namespace=ns, registry=registry),
     )
     for action in RECORD_ACTIONS:
         for result in COMMAND_RESULTS:

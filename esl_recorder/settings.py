@@ -130,6 +130,34 @@ def password(v: str) -> str:
     return v
 
 
+def account_id(v: str) -> str:
+    """Also a directory name under recording.root and part of URLs."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}", v):
+        raise ValueError(f"must be 1-64 letters, digits, '_', '.', '@' or '-', got {v!r}")
+    return v
+
+
+def optional_id(v: str) -> str:
+    return account_id(v) if v else v
+
+
+def optional_secret(v: str) -> str:
+    return password(v) if v else v
+
+
+def http_url(v: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", v):
+        raise ValueError(f"must be an http:// or https:// URL, got {v!r}")
+    return v
+
+
+def dial_template(v: str) -> str:
+    token(v)
+    if "{to}" not in v:
+        raise ValueError(f"must contain {{to}} (the called number), got {v!r}")
+    return v
+
+
 def base_url(v: str) -> str:
     if v and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", v):
         raise ValueError(f"must be empty or an http:// or https:// URL, got {v!r}")
@@ -209,6 +237,37 @@ class HttpSettings:
     port: int = setting(8080, "TCP port of the HTTP API (0 picks a free port).", listen_port)
     public_base_url: str = setting("", "URL clients reach this daemon at, for links "
                                    "(empty: derived from the request).", base_url)
+    max_body_bytes: int = setting(65536, "Largest request body accepted (larger: 413).",
+                                  between(1024, 16 * 1024 * 1024))
+    request_timeout: float = setting(30.0, "Seconds a client may take to send a request.",
+                                     positive)
+    access_log: bool = setting(True, "Log one JSON line per API request.")
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    max_age: float = setting(86400.0, "Seconds a callback is retried before it is given up "
+                             "(dead).", positive)
+    initial_delay: float = setting(1.0, "Seconds before the first retry; doubles each time "
+                                   "(with jitter).", positive)
+    max_delay: float = setting(300.0, "Upper bound of the retry delay, in seconds.", positive)
+    timeout: float = setting(10.0, "Seconds allowed for one delivery attempt.", positive)
+    concurrency: int = setting(64, "Deliveries in flight at once, all receivers together.",
+                               between(1, 1024))
+    per_host: int = setting(8, "Deliveries in flight to one receiver host (a slow receiver "
+                            "cannot hold the others up).", between(1, 256))
+
+
+@dataclass(frozen=True)
+class BandwidthSettings:
+    dial_string: str = setting("sofia/gateway/default/{to}", "Where Bandwidth POST /calls "
+                               "dials: {to} and {from} are the validated numbers.",
+                               dial_template)
+    application: str = setting("&park()", "What the answered call runs (originate's "
+                               "second argument), e.g. '&park()' or '1000 XML default'.",
+                               password)
+    call_timeout: int = setting(60, "Default seconds to wait for answer (callTimeout).",
+                                between(1, 300))
 
 
 @dataclass(frozen=True)
@@ -216,6 +275,33 @@ class LogSettings:
     level: str = setting("INFO", "Lowest level logged: DEBUG, INFO, WARNING, ERROR.", log_level)
     format: str = setting("text", "Log line format: text, or json (one object per line).",
                           one_of("text", "json"))
+
+
+@dataclass(frozen=True, repr=False)
+class AccountSettings:
+    id: str = setting(REQUIRED, "Account id: the value of identity.account_variable on the "
+                      "account's calls.", account_id)
+    laml_project_id: str = setting("", "SignalWire LaML project id (the AccountSid and Basic "
+                                   "user); empty: the account id.", optional_id)
+    laml_token: str = setting("", "LaML API token (Basic password; also signs callbacks). "
+                              "Empty: LaML off for this account.", optional_secret, secret=True)
+    texml_account_sid: str = setting("", "Telnyx TeXML account_sid in paths; empty: the "
+                                     "account id.", optional_id)
+    texml_api_key: str = setting("", "TeXML API key (Authorization: Bearer). Empty: TeXML "
+                                 "off for this account.", optional_secret, secret=True)
+    bandwidth_user_id: str = setting("", "Bandwidth v1 userId in paths; empty: the account "
+                                     "id.", optional_id)
+    bandwidth_token: str = setting("", "Bandwidth API token (Basic user). Empty: Bandwidth "
+                                   "off for this account.", optional_secret, secret=True)
+    bandwidth_secret: str = setting("", "Bandwidth API secret (Basic password).",
+                                    optional_secret, secret=True)
+
+    def __repr__(self) -> str:
+        return f"AccountSettings(id={self.id!r}, secrets={MASK!r})"
+
+
+ACCOUNTS_DOC = ("API accounts (tenants), each with its credentials per dialect; none: "
+                "every API route answers 401.")
 
 
 @dataclass(frozen=True)
@@ -226,6 +312,9 @@ class Settings:
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    bandwidth: BandwidthSettings = field(default_factory=BandwidthSettings)
+    accounts: tuple[AccountSettings, ...] = ()
     log: LogSettings = field(default_factory=LogSettings)
     source: str = "<defaults>"
 
@@ -233,9 +322,11 @@ class Settings:
 NODES_DOC = "FreeSWITCH nodes to attach to, each with a unique name."
 SECTIONS: dict[str, type] = {
     "esl": EslSettings, "recording": RecordingSettings, "identity": IdentitySettings,
-    "store": StoreSettings, "http": HttpSettings, "log": LogSettings,
+    "store": StoreSettings, "http": HttpSettings, "delivery": DeliverySettings,
+    "bandwidth": BandwidthSettings, "log": LogSettings,
 }
-TOP_KEYS = ("esl", "nodes", "recording", "identity", "store", "http", "log")
+TOP_KEYS = ("esl", "nodes", "recording", "identity", "store", "http", "delivery", "bandwidth",
+            "accounts", "log")
 
 
 def env_name(key: str) -> str:
@@ -257,7 +348,8 @@ def setting_keys() -> list[str]:
     """Every dotted YAML key a configuration may hold (`nodes[]` for each list entry)."""
     keys = [f"{s}.{f.name}" for s, cls in SECTIONS.items() for f, _, _ in declared(cls)]
     nodes = [f"nodes[].{f.name}" for f, _, _ in declared(NodeSettings)]
-    return keys + nodes + ["nodes[].password_file"]
+    accounts = [f"accounts[].{f.name}" for f, _, _ in declared(AccountSettings)]
+    return keys + nodes + ["nodes[].password_file"] + accounts
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -326,8 +418,9 @@ def settings_from_mapping(data: Mapping[str, Any], source: str = "<mapping>",
                 for name, cls in SECTIONS.items()}
     nodes = load_nodes(data.get("nodes"), source, base)
     nodes = apply_node_env(nodes, env)
+    accounts = load_accounts(data.get("accounts"), source, env)
     check_esl(sections["esl"], source, env)
-    return Settings(nodes=nodes, source=source, **sections)
+    return Settings(nodes=nodes, accounts=accounts, source=source, **sections)
 
 
 def check_keys(data: Mapping[str, Any], allowed: tuple[str, ...] | list[str], source: str,
@@ -536,6 +629,58 @@ def node_password_from_env(i: int, node: NodeSettings, env: Mapping[str, str]) -
     return dataclasses.replace(node, password=validate(node_spec("password"), value, "env", key))
 
 
+# --- accounts --------------------------------------------------------------------------------
+
+
+def account_env_name(account: str, field_name: str) -> str:
+    norm = account if account == "<ID>" else re.sub(r"[^A-Z0-9]", "_", account.upper())
+    return f"{ENV_PREFIX}ACCOUNT_{norm}_{field_name.upper()}"
+
+
+def load_accounts(raw: Any, source: str, env: Mapping[str, str]) -> tuple[AccountSettings, ...]:
+    """The account list; `ESL_RECORDER_ACCOUNT_<ID>_<FIELD>` overrides a field (secrets)."""
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        raise ConfigError(source, "accounts", f"expected a list, got {describe_type(raw)}")
+    accounts = tuple(load_account(item, source, f"accounts[{i}]", env)
+                     for i, item in enumerate(raw))
+    check_unique_accounts(accounts, source)
+    return accounts
+
+
+def load_account(raw: Any, source: str, key: str, env: Mapping[str, str]) -> AccountSettings:
+    data = dict(as_mapping(raw, source, key))
+    check_keys(data, [f.name for f, _, _ in declared(AccountSettings)], source, key)
+    if "id" not in data:
+        raise ConfigError(source, f"{key}.id", "is required")
+    values: dict[str, Any] = {}
+    for f, typ, spec in declared(AccountSettings):
+        var = account_env_name(str(data["id"]), f.name)
+        if f.name != "id" and var in env:
+            values[f.name] = validate(spec, from_env(env[var], typ, var, key), "env",
+                                      f"{key}.{f.name}")
+        elif f.name in data:
+            values[f.name] = validate(spec, coerce(data[f.name], typ, source, f"{key}.{f.name}"),
+                                      source, f"{key}.{f.name}")
+    acct = AccountSettings(**values)
+    if bool(acct.bandwidth_token) != bool(acct.bandwidth_secret):
+        raise ConfigError(source, f"{key}.bandwidth_secret",
+                          "set both bandwidth_token and bandwidth_secret, or neither")
+    return acct
+
+
+def check_unique_accounts(accounts: tuple[AccountSettings, ...], source: str) -> None:
+    for attr in ("id", "laml_project_id", "texml_account_sid", "bandwidth_user_id"):
+        seen: dict[str, int] = {}
+        for i, acct in enumerate(accounts):
+            value = getattr(acct, attr) or acct.id
+            if value in seen:
+                raise ConfigError(source, f"accounts[{i}].{attr}", f"{value!r} is already "
+                                  f"used by accounts[{seen[value]}]")
+            seen[value] = i
+
+
 # --- describing ------------------------------------------------------------------------------
 
 
@@ -549,6 +694,9 @@ def describe_settings(settings: Settings) -> list[tuple[str, str, str, str]]:
     for name in TOP_KEYS:
         if name == "nodes":
             rows.extend(describe_nodes(settings.nodes))
+            continue
+        if name == "accounts":
+            rows.extend(describe_accounts(settings.accounts))
             continue
         section = getattr(settings, name)
         for f, _, spec in declared(SECTIONS[name]):
@@ -568,12 +716,25 @@ def describe_nodes(nodes: tuple[NodeSettings, ...]) -> list[tuple[str, str, str,
     return rows
 
 
+def describe_accounts(accounts: tuple[AccountSettings, ...]) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for i, acct in enumerate(accounts):
+        for f, _, spec in declared(AccountSettings):
+            value = MASK if spec.secret and getattr(acct, f.name) else show(getattr(acct, f.name))
+            rows.append((f"accounts[{i}].{f.name}", value, account_env_name(acct.id, f.name),
+                         spec.doc))
+    return rows
+
+
 def reference_rows() -> list[tuple[str, str, str, str, str]]:
     """(key, type, default as markdown, env var, doc) for every declared setting."""
     rows = []
     for name in TOP_KEYS:
         if name == "nodes":
             rows.extend(node_reference_rows())
+            continue
+        if name == "accounts":
+            rows.extend(account_reference_rows())
             continue
         for f, typ, spec in declared(SECTIONS[name]):
             key = f"{name}.{f.name}"
@@ -593,12 +754,22 @@ def node_reference_rows() -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
+def account_reference_rows() -> list[tuple[str, str, str, str, str]]:
+    rows = [("accounts", "list", "none", "", ACCOUNTS_DOC)]
+    for f, typ, spec in declared(AccountSettings):
+        default = "(required)" if f.default is REQUIRED else f"`{show(f.default)}`"
+        var = "" if f.name == "id" else account_env_name("<ID>", f.name)
+        rows.append((f"accounts[].{f.name}", typ.__name__, default, var, spec.doc))
+    return rows
+
+
 def settings_reference_markdown() -> str:
     """The README's configuration table (between the settings markers)."""
     lines = ["| key | type | default | environment | description |",
              "|---|---|---|---|---|"]
     for key, typ, default, var, doc in reference_rows():
-        lines.append(f"| `{key}` | {typ} | {default} | `{var}` | {doc} |")
+        env = f"`{var}`" if var else ""
+        lines.append(f"| `{key}` | {typ} | {default} | {env} | {doc} |")
     return "\n".join(lines) + "\n"
 
 
@@ -613,7 +784,8 @@ def default_config_yaml() -> str:
            "# Generated by `python -m esl_recorder.settings yaml`; tests check it stays in sync."]
     for name in TOP_KEYS:
         out.append("")
-        out.extend(yaml_nodes() if name == "nodes" else yaml_section(name))
+        special = {"nodes": yaml_nodes, "accounts": yaml_accounts}
+        out.extend(special[name]() if name in special else yaml_section(name))
     return "\n".join(out) + "\n"
 
 
@@ -637,6 +809,18 @@ def yaml_nodes() -> list[str]:
         out.append(f"  {'- ' if i == 0 else '  '}{f.name}: {yaml_value(getattr(node, f.name))}")
     out.append(f"    # {NODE_PASSWORD_FILE_DOC} Relative to this file.")
     out.append("    # password_file: /run/secrets/esl_password")
+    return out
+
+
+def yaml_accounts() -> list[str]:
+    out = [f"# {ACCOUNTS_DOC}",
+           f"#   env: {ENV_PREFIX}ACCOUNT_<ID>_<FIELD> sets a field of account <ID>",
+           "#   (e.g. ESL_RECORDER_ACCOUNT_ACME_LAML_TOKEN). An example account:",
+           "accounts: []"]
+    for i, (f, _, spec) in enumerate(declared(AccountSettings)):
+        example = "acme" if f.name == "id" else ""
+        out.append(f"#   {'' if i == 0 else '  '}# {spec.doc}")
+        out.append(f"#   {'- ' if i == 0 else '  '}{f.name}: {yaml_value(example)}")
     return out
 
 

@@ -32,7 +32,8 @@ def tmp_settings(tmp_path: Path) -> SettingsFactory:
             "http": {"port": 0},
         }
         for name, values in sections.items():
-            data[name] = values if name == "nodes" else {**data.get(name, {}), **values}
+            data[name] = (values if name in ("nodes", "accounts")
+                          else {**data.get(name, {}), **values})
         return settings_from_mapping(data, source="<tmp_settings>", env={})
 
     return make

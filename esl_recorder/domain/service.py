@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -85,6 +87,42 @@ class RecordingService:
 
     def for_call(self, call_uuid: str) -> list[Recording]:
         return self._registry.for_call(call_uuid)
+
+    def list(self, account: str, *, call_uuid: str | None = None,
+             created_from: float | None = None, created_to: float | None = None,
+             limit: int = 50, offset: int = 0) -> list[Recording]:
+        """An account's recordings (finished ones too), newest first."""
+        return self._store.list_recordings(account=account, call_uuid=call_uuid,
+                                           created_from=created_from, created_to=created_to,
+                                           limit=limit, offset=offset)
+
+    def current(self, call_uuid: str, account: str | None = None) -> Recording:
+        """The call's most recently started recording that is still running or paused
+        (Twilio's `Twilio.CURRENT`)."""
+        live = [r for r in self._registry.for_call(call_uuid)
+                if r.state in ACTIVE and (account is None or r.account == account)]
+        if not live:
+            raise NotFound(f"no recording in progress on call {call_uuid}")
+        return max(live, key=lambda r: (r.started_at or 0.0, r.created_at))
+
+    def media_path(self, sid: str, account: str | None = None) -> str:
+        """The finished file of a recording; NotFound until it is completed."""
+        rec = self.get(sid, account)
+        if rec.state is not State.COMPLETED or not os.path.isfile(rec.path):
+            raise NotFound(f"recording {sid} has no media (it is {rec.state.value})")
+        return rec.path
+
+    def delete(self, sid: str, account: str | None = None) -> None:
+        """Remove a finished recording and its file. A running one must be stopped first."""
+        rec = self.get(sid, account)
+        with self._lock(sid):
+            if not rec.terminal:
+                raise Conflict(f"recording {sid} is {rec.state.value}: stop it before "
+                               "deleting it")
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(rec.path)
+            self._store.delete_recording(sid)
+            log.info("recording %s deleted (%s)", sid, rec.path)
 
     # commands --------------------------------------------------------------------------
     def start(self, call_uuid: str, options: RecordOptions, *, account: str | None = None,

@@ -11,6 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
+OPS_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
+
 
 def ops_app(registry: CollectorRegistry, readiness: Callable[[], dict[str, bool]]) -> WsgiApp:
     """A WSGI app for the three operations paths; anything else is 404."""

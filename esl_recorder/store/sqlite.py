@@ -121,11 +121,22 @@ class Store:
         return [_recording_from_row(r) for r in rows]
 
     def list_recordings(self, *, account: str | None = None, call_uuid: str | None = None,
+                        created_from: float | None = None, created_to: float | None = None,
                         limit: int = 50, offset: int = 0) -> list[Recording]:
+        """Newest first; `created_from` <= created_at < `created_to` when given."""
         where, args = _filters(account=account, call_uuid=call_uuid)
+        clauses = [where.removeprefix("WHERE ")] if where else []
+        values: list[Any] = list(args)
+        if created_from is not None:
+            clauses.append("created_at>=?")
+            values.append(created_from)
+        if created_to is not None:
+            clauses.append("created_at<?")
+            values.append(created_to)
+        cond = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._db.execute(
-            f"SELECT * FROM recordings {where} ORDER BY created_at DESC, sid LIMIT ? OFFSET ?",
-            (*args, limit, offset))
+            f"SELECT * FROM recordings {cond} ORDER BY created_at DESC, sid LIMIT ? OFFSET ?",
+            (*values, limit, offset))
         return [_recording_from_row(r) for r in rows]
 
     def delete_recording(self, sid: str) -> bool:

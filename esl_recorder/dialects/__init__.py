@@ -1,0 +1,1 @@
+"""One module per vendor: parse a request into domain terms, render domain objects back."""
