@@ -56,7 +56,7 @@ class Operation:
     summary: str = ""
     request_model: type[BaseModel] | None = None
     response_status: int = 200
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)  # unhashable
 
 
 class Dialect:

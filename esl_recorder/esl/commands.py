@@ -73,6 +73,26 @@ def uuid_broadcast_tone(uuid: str, tone: str, leg: str = "both") -> str:
     return f"uuid_broadcast {check_uuid(uuid)} {tone} {leg}"
 
 
+_DIAL_STRING = re.compile(r"[A-Za-z0-9_.:/+@=;-]{1,512}")
+_APPLICATION = re.compile(
+    r"&[A-Za-z_][A-Za-z0-9_]{0,63}\([A-Za-z0-9_.:/+@=%-]{0,256}\)"
+    r"|[A-Za-z0-9_.+*#-]{1,64}(?: [A-Za-z]{1,16}(?: [A-Za-z0-9_.-]{1,64})?)?")
+
+
+def originate(dial_string: str, application: str,
+              variables: Mapping[str, str | int | bool]) -> str:
+    """`originate {vars}<dial string> <application>`: place a call (send it with bgapi).
+
+    The dial string has no spaces, braces, commas or quotes (the `{}` block is ours);
+    the application is `&app(args)` or `<extension> [<dialplan> [<context>]]`."""
+    if not _DIAL_STRING.fullmatch(dial_string):
+        raise InvalidArgument(f"unsafe dial string: {dial_string!r}")
+    if not _APPLICATION.fullmatch(application):
+        raise InvalidArgument(f"unsafe originate application: {application!r}")
+    block = _vars_block(variables) if variables else ""
+    return f"originate {block}{dial_string} {application}"
+
+
 def uuid_exists(uuid: str) -> str:
     return f"uuid_exists {check_uuid(uuid)}"
 

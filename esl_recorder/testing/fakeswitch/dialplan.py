@@ -95,6 +95,7 @@ def originate(
     call = Call(kind="bridge" if dest == "bridge_tone_b" else "loopback")
     prefix = "" if dest == "tone_b" else f"{dest}_"
     a, b = _pair(core, call, dest, prefix, a_ext)
+    _use_origination_uuid(core, a, chan_vars.get("origination_uuid"))
     a.variables.update(chan_vars)
     core.emit(a, "CHANNEL_CREATE")
     core.emit(b, "CHANNEL_CREATE")
@@ -106,6 +107,14 @@ def originate(
     if call.kind == "loopback":
         core.emit(b, "CHANNEL_EXECUTE_COMPLETE", "answer")
     return a, [a]
+
+
+def _use_origination_uuid(core: SwitchCore, a: Channel, uuid: str | None) -> None:
+    """FreeSWITCH gives the A leg the caller-chosen `origination_uuid`."""
+    if uuid and uuid not in core.channels:
+        core.channels.pop(a.uuid, None)
+        a.uuid = uuid
+        core.channels[uuid] = a
 
 
 def _bridge_inner(core: SwitchCore, call: Call, outer_b: Channel) -> None:
