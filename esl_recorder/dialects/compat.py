@@ -1,0 +1,485 @@
+"""What the two Twilio-like dialects (SignalWire LaML, Telnyx TeXML) share.
+
+Both serve one resource, a call's recordings, under `/Accounts/{account}`:
+
+    POST   .../Calls/{call}/Recordings[.json]        create
+    GET    .../Calls/{call}/Recordings[.json]        list the call's recordings
+    GET    .../Calls/{call}/Recordings/{sid}[.json]  fetch (.json) or media (none, .wav, .mp3)
+    POST   .../Calls/{call}/Recordings/{sid}[.json]  update: Status paused / in-progress / stopped
+    DELETE .../Calls/{call}/Recordings/{sid}[.json]  delete (204)
+    GET    .../Recordings[.json]                     list the account's recordings
+    GET    .../Recordings/{sid}[.json|.wav|.mp3]     fetch or media
+    DELETE .../Recordings/{sid}[.json]               delete (204)
+
+A subclass names its path arguments, request models and vendor spellings, and renders the
+resource and the status-callback fields; parsing, paging, lookups and callbacks live here.
+
+Decisions (one place): a recording sid or CallSid that is malformed, unknown or another
+account's answers 404 with the same body; a well-formed request the recording's state
+refuses (pause a finished recording, delete a running one) answers 422; `DateCreated`
+values are a UTC day (YYYY-MM-DD) or an ISO 8601 instant (one second): `=` is within it,
+`<` up to its end, `>` from its start; `PageToken` pins the listing to the recordings that
+existed when page 0 was served, so new recordings do not shift later pages.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from pydantic import AfterValidator, BeforeValidator, Field
+from werkzeug.routing import Rule
+from werkzeug.utils import send_file
+from werkzeug.wrappers import Request, Response
+
+from ..accounts import vendor_id
+from ..delivery.outbox import OutboundRequest
+from ..domain.options import AudioFormat, PauseBehavior, RecordOptions
+from ..domain.recording import Recording, State
+from ..errors import Conflict, InvalidArgument, NotFound
+from ..esl import commands as cmd
+from ..settings import AccountSettings
+from .base import Dialect, RequestModel, events_list, parse_model, read_params
+
+log = logging.getLogger(__name__)
+
+EVENTS = ("in-progress", "completed", "absent")
+MEDIA_TYPES = {"wav": "audio/x-wav", "mp3": "audio/mpeg"}
+FORM = "application/x-www-form-urlencoded"
+TOO_SHORT, SILENT = "16101", "16102"  # Twilio's ErrorCode of an absent recording
+_EXTENSIONS = ("json", "wav", "mp3")
+_PAGE_TOKEN = re.compile(r"PT[0-9a-f]{1,16}")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_FILTERS = ("DateCreated", "DateCreated<", "DateCreated>", "CallSid")
+
+
+# --- parameter types ---------------------------------------------------------------------------
+
+
+def _callback_url(value: str) -> str:
+    parts = urlsplit(value)
+    if (parts.scheme not in ("http", "https") or not parts.hostname or len(value) > 2000
+            or any(c.isspace() or ord(c) < 32 for c in value)):
+        raise ValueError("must be an absolute http(s) URL of at most 2000 characters")
+    return value
+
+
+def _events(value: Any) -> Any:
+    names = events_list(value)
+    return tuple(names) if names else ("completed",)
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+CallbackUrl = Annotated[str, AfterValidator(_callback_url)]
+CallbackEvents = Annotated[tuple[Literal["in-progress", "completed", "absent"], ...],
+                           BeforeValidator(_events)]
+CallbackMethod = Annotated[Literal["GET", "POST"], BeforeValidator(_upper)]
+TrackName = Literal["inbound", "outbound", "both"]
+
+
+class CreateParams(RequestModel):
+    """The status-callback parameters both dialects take on create."""
+
+    callback_url: CallbackUrl | None = Field(
+        None, alias="RecordingStatusCallback",
+        description="URL told about the recording's status changes.")
+    callback_events: CallbackEvents = Field(
+        ("completed",), alias="RecordingStatusCallbackEvent",
+        description="Space-separated (or repeated): in-progress, completed, absent.")
+    callback_method: CallbackMethod = Field(
+        "POST", alias="RecordingStatusCallbackMethod",
+        description="GET (fields in the query) or POST (form body).")
+
+    def callback(self) -> dict[str, Any] | None:
+        """What on_recording needs later, JSON-ready (kept in the recording's meta)."""
+        if self.callback_url is None:
+            return None
+        return {"url": self.callback_url, "method": self.callback_method,
+                "events": list(self.callback_events)}
+
+
+class UpdateParams(RequestModel):
+    status: Literal["paused", "in-progress", "stopped"] = Field(
+        alias="Status", description="paused, in-progress (resume) or stopped.")
+
+    def pause_behavior(self) -> PauseBehavior | None:
+        return None  # the recording's own (silence)
+
+
+def _span(value: Any) -> tuple[float, float]:
+    """A DateCreated value as [start, end) in epoch seconds."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError("must be YYYY-MM-DD or an ISO 8601 date-time")
+    try:
+        if _DAY.fullmatch(value):
+            day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+            return day, day + 86400.0
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be YYYY-MM-DD or an ISO 8601 date-time") from None
+    start = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return start, start + 1.0
+
+
+Span = Annotated[tuple[float, float], BeforeValidator(_span)]
+
+
+class PageParams(RequestModel):
+    page_size: int = Field(50, ge=1, le=1000, alias="PageSize")
+    page: int = Field(0, ge=0, le=1_000_000, alias="Page")
+    page_token: Annotated[str, Field(pattern=_PAGE_TOKEN.pattern)] | None = Field(
+        None, alias="PageToken")
+    created_on: Span | None = Field(None, alias="DateCreated")
+    created_before: Span | None = Field(None, alias="DateCreated<")
+    created_after: Span | None = Field(None, alias="DateCreated>")
+    call_sid: str | None = Field(None, alias="CallSid", max_length=128)
+
+    def window(self, now: float) -> tuple[float | None, float]:
+        """[from, to) of created_at: the filters, and the snapshot of the first page."""
+        lows = [s[0] for s in (self.created_on, self.created_after) if s]
+        highs = [s[1] for s in (self.created_on, self.created_before) if s]
+        highs.append(int(self.page_token[2:], 16) / 1e6 if self.page_token else now)
+        return (max(lows) if lows else None), min(highs)
+
+
+# --- rendering helpers -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class View:
+    """What a rendering needs besides the recording."""
+
+    account_sid: str  # as the vendor spells the account (the authenticated path value)
+    base_url: str  # where clients reach this server
+    call_scope: bool  # addressed under /Calls/{call} (its `uri` says so)
+
+
+def rfc2822(ts: float | None) -> str | None:
+    return None if ts is None else format_datetime(datetime.fromtimestamp(ts, tz=UTC))
+
+
+def vendor_status(rec: Recording) -> str:
+    """Both vendors know no `failed`: a recording that produced nothing is `absent`."""
+    return State.ABSENT.value if rec.state is State.FAILED else rec.state.value
+
+
+def duration_s(rec: Recording) -> int:
+    """Whole seconds of the file; -1 while it is still being made (Twilio's convention)."""
+    if not rec.terminal:
+        return -1
+    return round(rec.file.duration_ms / 1000) if rec.file else 0
+
+
+def error_code(rec: Recording) -> str | None:
+    if rec.state not in (State.ABSENT, State.FAILED):
+        return None
+    return SILENT if rec.cause == "no-input-timeout" else TOO_SHORT
+
+
+def channels(rec: Recording) -> int:
+    return rec.file.channels if rec.file else rec.options.channels
+
+
+def updated_at(rec: Recording) -> float:
+    return max(t for t in (rec.created_at, rec.started_at, rec.ended_at) if t is not None)
+
+
+def callback_event(rec: Recording, previous: State) -> str | None:
+    """Which RecordingStatusCallbackEvent a state change is, if any."""
+    if rec.state is State.IN_PROGRESS and previous is State.QUEUED:
+        return "in-progress"
+    if rec.state is State.COMPLETED:
+        return "completed"
+    if rec.state in (State.ABSENT, State.FAILED) and previous is not rec.state:
+        return "absent"
+    return None
+
+
+def default_format(trim: bool, configured: str) -> AudioFormat:
+    """Neither dialect names a format: the configured one, WAV when trimming (trimming is
+    done on WAV files only)."""
+    return AudioFormat.WAV if trim else AudioFormat(configured)
+
+
+def split_extension(text: str) -> tuple[str, str | None]:
+    """`RE….json` → (`RE…`, `json`); no known extension → (text, None)."""
+    head, dot, ext = text.rpartition(".")
+    return (head, ext) if dot and head and ext in _EXTENSIONS else (text, None)
+
+
+def outbound(url: str, method: str, fields: list[tuple[str, str]],
+             sign: Callable[[str, list[tuple[str, str]]], dict[str, str]]) -> OutboundRequest:
+    """The callback request: GET puts the fields in the query (signed as the full URL),
+    POST in a form body (signed as URL + fields)."""
+    if method == "GET":
+        parts = urlsplit(url)
+        query = "&".join(q for q in (parts.query, urlencode(fields)) if q)
+        full = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+        return OutboundRequest("GET", full, sign(full, []))
+    return OutboundRequest("POST", url, {"Content-Type": FORM, **sign(url, fields)},
+                           urlencode(fields))
+
+
+# --- the dialect -------------------------------------------------------------------------------
+
+
+class CompatDialect(Dialect):
+    """Routes, views and callbacks of a Twilio-like recordings API."""
+
+    args: ClassVar[tuple[str, str, str]]  # path argument names: account, call, recording
+    create_model: ClassVar[type[CreateParams]]
+    update_model: ClassVar[type[UpdateParams]]
+    current_alias: ClassVar[str | None] = None  # sid meaning "the call's active recording"
+
+    # to implement ---------------------------------------------------------------------
+    def authenticate(self, account_sid: str, request: Request) -> AccountSettings:
+        raise NotImplementedError
+
+    def options(self, params: Any) -> RecordOptions:
+        raise NotImplementedError
+
+    def render(self, rec: Recording, view: View) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def callback_fields(self, rec: Recording, event: str, view: View) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def signature_headers(self, acct: AccountSettings, url: str,
+                          fields: list[tuple[str, str]]) -> dict[str, str]:
+        return {}
+
+    def sid_in(self, text: str) -> str:
+        """A sid from a path in our form ('RE' + 32 hex); NotFound when malformed."""
+        raise NotImplementedError
+
+    def sid_out(self, sid: str) -> str:
+        return sid
+
+    # shared ---------------------------------------------------------------------------
+    def rules(self) -> list[Rule]:
+        a, c, s = self.args
+        calls = f"/Accounts/<{a}>/Calls/<{c}>/Recordings"
+        acct = f"/Accounts/<{a}>/Recordings"
+        fetch = "A recording (.json) or its media (.wav, .mp3 or no extension)"
+        delete = "Delete a finished recording and its media"
+        rules = [
+            self.rule(f"{calls}/<{s}>", ["GET"], "fetch_call_recording", self._fetch_call,
+                      summary=fetch),
+            self.rule(f"{calls}/<{s}>", ["POST"], "update_recording", self._update,
+                      summary="Pause, resume or stop a recording",
+                      request_model=self.update_model),
+            self.rule(f"{calls}/<{s}>", ["DELETE"], "delete_call_recording",
+                      self._delete_call, summary=delete, response_status=204),
+            self.rule(f"{acct}/<{s}>", ["GET"], "fetch_recording", self._fetch_account,
+                      summary=fetch),
+            self.rule(f"{acct}/<{s}>", ["DELETE"], "delete_recording", self._delete_account,
+                      summary=delete, response_status=204),
+        ]
+        for suffix, tag in (("", ""), (".json", "_json")):
+            rules += [
+                self.rule(calls + suffix, ["POST"], "create_recording" + tag, self._create,
+                          summary="Start recording a call", request_model=self.create_model),
+                self.rule(calls + suffix, ["GET"], "list_call_recordings" + tag,
+                          self._list_call, summary="A call's recordings"),
+                self.rule(acct + suffix, ["GET"], "list_recordings" + tag, self._list_account,
+                          summary="The account's recordings"),
+            ]
+        return rules
+
+    def status_for(self, exc: Exception) -> tuple[int, str]:
+        if isinstance(exc, Conflict):
+            return 422, str(exc)
+        return super().status_for(exc)
+
+    def failure(self, exc: Exception, request: Request | None = None) -> Response:
+        if isinstance(exc, NotFound) and request is not None:
+            # the same words whether it never existed or is another account's
+            exc = NotFound(f"The requested resource {request.path[:300]} was not found")
+        return super().failure(exc, request)
+
+    # views ------------------------------------------------------------------------------
+    def _create(self, request: Request, **args: str) -> Response:
+        account_sid, call_sid, _ = self._path(args)
+        acct = self.authenticate(account_sid, request)
+        call_uuid = self.call_in(call_sid)
+        params = parse_model(self.create_model, read_params(request))
+        view = View(account_sid, self.base_url(request), call_scope=True)
+        meta = {"base_url": view.base_url, "callback": params.callback()}
+        rec = self.ctx.service.start(call_uuid, self.options(params), account=acct.id,
+                                     source=self.name, meta=meta)
+        return self.json(self.render(rec, view))
+
+    def _update(self, request: Request, **args: str) -> Response:
+        account_sid, call_sid, sid = self._path(args)
+        acct = self.authenticate(account_sid, request)
+        rec = self._resource(acct, sid, self.call_in(call_sid))
+        params = parse_model(self.update_model, read_params(request))
+        service = self.ctx.service
+        if params.status == "paused":
+            rec = service.pause(rec.sid, account=acct.id, behavior=params.pause_behavior())
+        elif params.status == "in-progress":
+            rec = service.resume(rec.sid, account=acct.id)
+        else:
+            rec = service.stop(rec.sid, account=acct.id)
+        return self.json(self.render(rec, View(account_sid, self.base_url(request), True)))
+
+    def _fetch_call(self, request: Request, **args: str) -> Response:
+        account_sid, call_sid, sid = self._path(args)
+        acct = self.authenticate(account_sid, request)
+        return self._fetch(request, acct, account_sid, sid, self.call_in(call_sid))
+
+    def _fetch_account(self, request: Request, **args: str) -> Response:
+        account_sid, _, sid = self._path(args)
+        return self._fetch(request, self.authenticate(account_sid, request), account_sid, sid)
+
+    def _fetch(self, request: Request, acct: AccountSettings, account_sid: str, text: str,
+               call_uuid: str | None = None) -> Response:
+        sid, ext = split_extension(text)
+        rec = self._recording(acct, sid, call_uuid, media=ext != "json")
+        if ext == "json":
+            view = View(account_sid, self.base_url(request), call_uuid is not None)
+            return self.json(self.render(rec, view))
+        fmt = rec.options.format.value
+        if ext not in (None, fmt):
+            raise NotFound(f"recording {rec.sid} is not {ext} (no transcoding)")
+        path = self.ctx.service.media_path(rec.sid, acct.id)
+        return send_file(path, request.environ, mimetype=MEDIA_TYPES[fmt],
+                         download_name=f"{self.sid_out(rec.sid)}.{fmt}", conditional=True)
+
+    def _delete_call(self, request: Request, **args: str) -> Response:
+        account_sid, call_sid, sid = self._path(args)
+        acct = self.authenticate(account_sid, request)
+        return self._delete(acct, sid, self.call_in(call_sid))
+
+    def _delete_account(self, request: Request, **args: str) -> Response:
+        account_sid, _, sid = self._path(args)
+        return self._delete(self.authenticate(account_sid, request), sid)
+
+    def _delete(self, acct: AccountSettings, text: str, call_uuid: str | None = None
+                ) -> Response:
+        rec = self._resource(acct, text, call_uuid)
+        self.ctx.service.delete(rec.sid, acct.id)
+        return Response(status=204)
+
+    def _list_call(self, request: Request, **args: str) -> Response:
+        account_sid, call_sid, _ = self._path(args)
+        acct = self.authenticate(account_sid, request)
+        return self._list(request, acct, account_sid, self.call_in(call_sid))
+
+    def _list_account(self, request: Request, **args: str) -> Response:
+        account_sid, _, _ = self._path(args)
+        return self._list(request, self.authenticate(account_sid, request), account_sid)
+
+    def _list(self, request: Request, acct: AccountSettings, account_sid: str,
+              call_uuid: str | None = None) -> Response:
+        params = parse_model(PageParams, read_params(request))
+        view = View(account_sid, self.base_url(request), call_scope=call_uuid is not None)
+        if call_uuid is None and params.call_sid is not None:
+            call_uuid = self._filter_call(params.call_sid)
+        now = self.ctx.clock()
+        created_from, created_to = params.window(now)
+        offset = params.page * params.page_size
+        recs = self.ctx.service.list(acct.id, call_uuid=call_uuid, created_from=created_from,
+                                     created_to=created_to, limit=params.page_size + 1,
+                                     offset=offset)
+        token = params.page_token or f"PT{int(now * 1e6) + 1:x}"
+        return self.json(self._page(request, params, recs, view, token))
+
+    def _page(self, request: Request, params: PageParams, recs: list[Recording], view: View,
+              token: str) -> dict[str, Any]:
+        size, page = params.page_size, params.page
+        shown = recs[:size]
+        filters = [(k, v) for k in _FILTERS if isinstance(v := request.args.get(k), str)]
+
+        def link(n: int, pinned: bool = True) -> str:
+            query = [*filters, ("PageSize", str(size)), ("Page", str(n))]
+            return f"{request.path}?{urlencode(query + ([('PageToken', token)] if pinned else []))}"
+
+        return {
+            "recordings": [self.render(r, view) for r in shown],
+            "page": page, "page_size": size, "start": page * size,
+            "end": page * size + max(len(shown) - 1, 0),
+            "uri": link(page, params.page_token is not None),
+            "first_page_uri": link(0, False),
+            "next_page_uri": link(page + 1) if len(recs) > size else None,
+            "previous_page_uri": link(page - 1) if page > 0 else None,
+        }
+
+    # links ------------------------------------------------------------------------------
+    def account_uri(self, rec: Recording, view: View) -> str:
+        """`{prefix}/Accounts/{account}/Recordings/{sid}`: + `.json` the resource, else media."""
+        return f"{self.prefix}/Accounts/{view.account_sid}/Recordings/{self.sid_out(rec.sid)}"
+
+    def resource_uri(self, rec: Recording, view: View) -> str:
+        """The resource's `uri`: under the call when it was addressed there."""
+        if view.call_scope:
+            return (f"{self.prefix}/Accounts/{view.account_sid}/Calls/{rec.call_uuid}"
+                    f"/Recordings/{self.sid_out(rec.sid)}.json")
+        return self.account_uri(rec, view) + ".json"
+
+    def transcriptions_uri(self, rec: Recording, view: View) -> str:
+        return self.account_uri(rec, view) + "/Transcriptions.json"
+
+    # lookups ----------------------------------------------------------------------------
+    def _path(self, args: Mapping[str, str]) -> tuple[str, str, str]:
+        a, c, s = self.args
+        return args.get(a, ""), args.get(c, ""), args.get(s, "")
+
+    def call_in(self, text: str) -> str:
+        """A CallSid from a path: a FreeSWITCH channel UUID, else 404."""
+        try:
+            return cmd.check_uuid(text)
+        except InvalidArgument:
+            raise NotFound(f"no call {text!r}") from None
+
+    def _filter_call(self, text: str) -> str:
+        try:
+            return cmd.check_uuid(text)
+        except InvalidArgument:
+            raise InvalidArgument("CallSid: not a call sid") from None
+
+    def _resource(self, acct: AccountSettings, text: str, call_uuid: str | None
+                  ) -> Recording:
+        """The recording a `{sid}` or `{sid}.json` path segment names (not its media)."""
+        sid, ext = split_extension(text)
+        if ext not in (None, "json"):
+            raise NotFound(f"no recording {text!r}")
+        return self._recording(acct, sid, call_uuid, media=False)
+
+    def _recording(self, acct: AccountSettings, text: str, call_uuid: str | None,
+                   media: bool) -> Recording:
+        if call_uuid is not None and text == self.current_alias and not media:
+            return self.ctx.service.current(call_uuid, acct.id)
+        rec = self.ctx.service.get(self.sid_in(text), acct.id)
+        if call_uuid is not None and rec.call_uuid != call_uuid:
+            raise NotFound(f"no recording {text} on call {call_uuid}")
+        return rec
+
+    # callbacks --------------------------------------------------------------------------
+    def on_recording(self, rec: Recording, previous: State) -> None:
+        spec = rec.meta.get("callback")
+        event = callback_event(rec, previous)
+        if not spec or event is None or event not in spec["events"]:
+            return
+        acct = self.ctx.accounts.get(rec.account)
+        if acct is None:
+            log.warning("recording %s: account %r is no longer configured: no %s callback",
+                        rec.sid, rec.account, event)
+            return
+        view = View(vendor_id(acct, self.name), rec.meta.get("base_url", ""), False)
+        fields = self.callback_fields(rec, event, view)
+        request = outbound(spec["url"], spec["method"], fields,
+                           lambda url, signed: self.signature_headers(acct, url, signed))
+        self.ctx.outbox.enqueue(request, key=rec.sid, dialect=self.name,
+                                kind="recording-status")
+        log.info("recording %s on call %s: %s callback queued (%s to %s)", rec.sid,
+                 rec.call_uuid, event, spec["method"], urlsplit(spec["url"]).hostname)
