@@ -64,6 +64,7 @@ _FILTERS = ("DateCreated", "DateCreated<", "DateCreated>", "CallSid")
 
 def _callback_url(value: str) -> str:
     parts = urlsplit(value)
+    parts.port  # noqa: B018 - raises ValueError on a bad port
     if (parts.scheme not in ("http", "https") or not parts.hostname or len(value) > 2000
             or any(c.isspace() or ord(c) < 32 for c in value)):
         raise ValueError("must be an absolute http(s) URL of at most 2000 characters")
@@ -219,14 +220,21 @@ def split_extension(text: str) -> tuple[str, str | None]:
 def outbound(url: str, method: str, fields: list[tuple[str, str]],
              sign: Callable[[str, list[tuple[str, str]]], dict[str, str]]) -> OutboundRequest:
     """The callback request: GET puts the fields in the query (signed as the full URL),
-    POST in a form body (signed as URL + fields)."""
+    POST in a form body (signed as URL + fields). Credentials in the URL (`user:pw@`) go
+    out as Basic auth, so the URL the receiver sees, and checks, is the one without them."""
+    parts = urlsplit(url)
     if method == "GET":
-        parts = urlsplit(url)
         query = "&".join(q for q in (parts.query, urlencode(fields)) if q)
         full = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
-        return OutboundRequest("GET", full, sign(full, []))
-    return OutboundRequest("POST", url, {"Content-Type": FORM, **sign(url, fields)},
+        return OutboundRequest("GET", full, sign(_without_credentials(full), []))
+    return OutboundRequest("POST", url, {"Content-Type": FORM,
+                                         **sign(_without_credentials(url), fields)},
                            urlencode(fields))
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 # --- the dialect -------------------------------------------------------------------------------

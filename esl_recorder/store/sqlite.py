@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     next_attempt_at REAL NOT NULL, last_error TEXT, finished_at REAL);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS outbox_key ON outbox(key, id);
+CREATE TABLE IF NOT EXISTS api_calls (
+    id TEXT PRIMARY KEY, dialect TEXT NOT NULL, account TEXT NOT NULL,
+    open INTEGER NOT NULL, created_at REAL NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS api_calls_open ON api_calls(dialect, open);
 """
 
 _REC_COLUMNS = (
@@ -141,6 +145,23 @@ class Store:
 
     def delete_recording(self, sid: str) -> bool:
         return self._db.execute("DELETE FROM recordings WHERE sid=?", (sid,)).rowcount > 0
+
+    # calls placed through a dialect's API (their vendor data, JSON) ----------------------
+    def save_api_call(self, call_id: str, dialect: str, account: str, *, is_open: bool,
+                      created_at: float, data: dict[str, Any]) -> None:
+        self._upsert("api_calls", ("id", "dialect", "account", "open", "created_at", "data"),
+                     (call_id, dialect, account, int(is_open), created_at, json.dumps(data)))
+
+    def get_api_call(self, call_id: str, dialect: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT data FROM api_calls WHERE id=? AND dialect=?",
+                               (call_id, dialect)).fetchone()
+        return json.loads(row["data"]) if row else None
+
+    def open_api_call_ids(self, dialect: str) -> list[str]:
+        """Ids of a dialect's calls that had not ended when last saved."""
+        rows = self._db.execute("SELECT id FROM api_calls WHERE dialect=? AND open=1",
+                                (dialect,))
+        return [r["id"] for r in rows]
 
     # outbox ----------------------------------------------------------------------------
     def enqueue(self, kind: str, key: str, target: str, payload: dict[str, Any],
