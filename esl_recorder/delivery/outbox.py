@@ -1,7 +1,25 @@
-"""The durable outbox: every callback is stored before its first attempt, then delivered
-by a background greenlet with exponential backoff and full jitter until it is delivered or
-older than `delivery.max_age` (then dead: counted and listed). Items that share a key (one
-recording, one call) go out in order; the API and the ESL reader never wait on delivery."""
+"""The durable outbox: every callback is stored (one committed SQLite insert) before its
+first attempt, then delivered in the background until it is delivered or given up.
+
+- Never in the way: `enqueue` is one insert and a wake-up; the API and the ESL reader
+  never wait on a receiver.
+- Order: items that share a key (one recording, one call) go out one after the other;
+  item N+1 is not sent before item N is delivered or given up.
+- Isolation: at most `delivery.concurrency` attempts in flight, at most
+  `delivery.per_host` of them to one receiver origin, so a slow or dead receiver cannot
+  hold up the others (lanes.py).
+- Retries: see policy.py (full-jitter exponential backoff capped by `delivery.max_delay`;
+  given up after `delivery.max_age`, or at once for a 4xx that says "never").
+- Restarts: nothing is marked in flight in the store, so whatever was in flight when the
+  process died is simply pending again (at least once; receivers of these vendors already
+  handle a repeated callback). Attempt results are written in batches, one transaction
+  per wake-up; a crash before that write also means "sent again".
+- Wake-ups: on enqueue and on each finished attempt; otherwise the deliverer sleeps until
+  the earliest retry is due (at most MAX_IDLE).
+- Visible: metrics callback_attempts{result}, callbacks_pending, callbacks_dead, and
+  `esl-recorder outbox --state dead` (listing.py). Delivered items are forgotten after
+  `delivery.max_age`; dead ones are kept.
+"""
 
 from __future__ import annotations
 
@@ -9,111 +27,265 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import gevent
 import gevent.event
-import requests
+import gevent.pool
 
+from ..errors import InvalidArgument
 from ..metrics import Metrics
 from ..settings import DeliverySettings
 from ..store.sqlite import OutboxItem, Store
+from .lanes import Lanes, Position
+from .policy import Attempt, Decision, decide
+from .request import OutboundRequest, safe_url
+from .sender import USER_AGENT, Sender, describe
+
+__all__ = ["USER_AGENT", "OutboundRequest", "Outbox"]
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "esl_recorder-callbacks/1"
+Listener = Callable[[OutboxItem, str], None]  # (item, "delivered" | "retry" | "dead")
+
+RESULTS = ("delivered", "retry", "dead")
+SCAN_BATCH = 500  # rows read from the store per query
+SCAN_BATCHES_PER_TURN = 4  # then let other greenlets run before reading on
+WINDOW_PER_SLOT = 16  # items held in memory: concurrency * this
+LANE_ROOM_PER_SLOT = 8  # items queued in one lane: per_host * this
+MAX_IDLE = 5.0  # longest sleep without a wake-up (clock changes, outside requeues)
+REWIND_EVERY = 30.0  # seconds between scans from the start of the pending index
+PURGE_EVERY = 300.0  # seconds between removals of old delivered items
+ERROR_PAUSE = 1.0  # after an unexpected error in the deliverer's loop
 
 
 @dataclass(frozen=True)
-class OutboundRequest:
-    """One HTTP request to make, exactly (signature headers already computed)."""
-
-    method: str
-    url: str
-    headers: dict[str, str] = field(default_factory=dict)
-    body: str = ""
-
-    def to_payload(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_payload(cls, data: dict[str, Any]) -> OutboundRequest:
-        return cls(method=data["method"], url=data["url"], headers=dict(data["headers"]),
-                   body=data["body"])
+class Finished:
+    item: OutboxItem
+    decision: Decision
+    at: float
 
 
 class Outbox:
     def __init__(self, store: Store, settings: DeliverySettings, metrics: Metrics,
-                 clock: Callable[[], float] = time.time,
-                 session: requests.Session | None = None) -> None:
+                 clock: Callable[[], float] = time.time, *, sender: Sender | None = None,
+                 rand: Callable[[], float] = random.random) -> None:
         self._store = store
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
-        self._session = session or requests.Session()
+        self._rand = rand
+        self._sender = sender or Sender(settings.per_host, settings.timeout)
+        self._window = settings.concurrency * WINDOW_PER_SLOT
         self._wake = gevent.event.Event()
         self._runner: gevent.Greenlet | None = None
-        metrics.callbacks_pending.set_function(lambda: store.outbox_counts().get("pending", 0))
-        metrics.callbacks_dead.set_function(lambda: store.outbox_counts().get("dead", 0))
+        self._listeners: list[Listener] = []
+        self._reset()
+        for result in RESULTS:
+            metrics.callback_attempts.labels(result=result)
+        metrics.callbacks_pending.set_function(lambda: store.outbox_count("pending"))
+        metrics.callbacks_dead.set_function(lambda: store.outbox_count("dead"))
 
+    def _reset(self) -> None:
+        self._lanes = Lanes(self._settings.per_host,
+                            self._settings.per_host * LANE_ROOM_PER_SLOT)
+        self._pool = gevent.pool.Pool(self._settings.concurrency)
+        self._done: list[Finished] = []
+        self._cursor: Position | None = None
+        self._rewind_at = 0.0
+        self._purge_at = 0.0
+        self._stopping = False
+
+    # API -------------------------------------------------------------------------------
     def enqueue(self, request: OutboundRequest, *, key: str, dialect: str, kind: str) -> int:
         """Persist one request (committed before this returns) and wake the deliverer."""
-        item_id = self._store.enqueue(kind, key, request.url, request.to_payload(), self._clock())
+        item_id = self._store.enqueue(kind, key, request.origin, request.to_payload(),
+                                      self._clock())
         self._metrics.callbacks_enqueued.labels(dialect=dialect, kind=kind).inc()
-        log.debug("outbox %d: %s %s queued (key %s)", item_id, kind, request.method, key)
+        log.debug("outbox %d (key %s): %s %s %s queued", item_id, key, kind, request.method,
+                  safe_url(request.url))
         self._wake.set()
         return item_id
+
+    def items(self, state: str | None = None, limit: int = 100) -> list[OutboxItem]:
+        return self._store.outbox_items(state, limit)
 
     def dead(self, limit: int = 100) -> list[OutboxItem]:
         return self._store.outbox_items("dead", limit)
 
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener(item, result)` once each attempt's result is stored."""
+        self._listeners.append(listener)
+
     def start(self) -> None:
         if self._runner is None:
+            self._reset()
             self._runner = gevent.spawn(self._run)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._runner is not None:
-            self._runner.kill(timeout=timeout)
-            self._runner = None
+    def stop(self, timeout: float = 2.0) -> None:
+        """Let attempts in flight finish (up to `timeout`), store their results, stop.
+        Attempts cut short are sent again after the next start."""
+        if self._runner is None:
+            return
+        self._stopping = True
+        self._runner.kill()
+        self._runner = None
+        self._pool.join(timeout=timeout)
+        self._pool.kill(timeout=1)
+        try:
+            self._flush(self._clock())
+        except Exception:
+            log.exception("outbox: could not store the last attempts' results")
+        self._sender.close()
 
+    # the deliverer's loop ---------------------------------------------------------------
     def _run(self) -> None:
         while True:
             self._wake.clear()
-            items = self._store.due(self._clock())
-            for item in items:
-                self._deliver(item)
-            if not items:
-                self._wake.wait(self._idle_wait())
+            try:
+                self._turn()
+            except Exception:
+                log.exception("outbox: delivery loop failed; going on in %gs", ERROR_PAUSE)
+                gevent.sleep(ERROR_PAUSE)
+                continue
+            self._wake.wait(self._idle_wait())
+
+    def _turn(self) -> None:
+        now = self._clock()
+        self._flush(now)
+        self._housekeeping(now)
+        for lane in self._lanes.wanting():
+            self._refill(lane.origin, now)
+        if self._scan(now):
+            self._wake.set()  # more to read: go on once other greenlets had their turn
+        self._dispatch()
 
     def _idle_wait(self) -> float:
-        return 1.0
-
-    def _deliver(self, item: OutboxItem) -> None:
-        req = OutboundRequest.from_payload(item.payload)
-        started = time.monotonic()
-        try:
-            resp = self._session.request(req.method, req.url, data=req.body.encode() or None,
-                                         headers={"User-Agent": USER_AGENT, **req.headers},
-                                         timeout=self._settings.timeout,
-                                         allow_redirects=False)
-            error = None if 200 <= resp.status_code < 300 else f"HTTP {resp.status_code}"
-        except requests.RequestException as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        self._metrics.callback_delivery_duration.observe(time.monotonic() - started)
+        if self._wake.is_set():
+            return 0.0
         now = self._clock()
-        if error is None:
-            self._store.mark_delivered(item.id, now)
-            self._metrics.callback_attempts.labels(result="delivered").inc()
-        elif now - item.created_at >= self._settings.max_age:
-            self._store.mark_dead(item.id, now, error)
-            self._metrics.callback_attempts.labels(result="dead").inc()
-            log.warning("outbox %d (key %s): given up after %d attempts: %s", item.id,
-                        item.key, item.attempts + 1, error)
+        upcoming = self._store.next_attempt_after(now)
+        return MAX_IDLE if upcoming is None else min(MAX_IDLE, max(0.0, upcoming - now))
+
+    def _housekeeping(self, now: float) -> None:
+        mono = time.monotonic()
+        if mono >= self._rewind_at:  # a safety net for wall-clock steps backwards
+            self._cursor = None
+            self._lanes.rewind()
+            self._rewind_at = mono + REWIND_EVERY
+        if mono >= self._purge_at:
+            purged = self._store.purge_delivered(now - self._settings.max_age)
+            if purged:
+                log.info("outbox: forgot %d delivered callbacks older than %gs", purged,
+                         self._settings.max_age)
+            self._purge_at = mono + PURGE_EVERY
+
+    def _scan(self, now: float) -> bool:
+        """Read due items past the cursor into the lanes. True when it stopped with more
+        to read (not when the window is full: finished attempts wake the loop)."""
+        for _ in range(SCAN_BATCHES_PER_TURN):
+            limit = min(self._window - len(self._lanes), SCAN_BATCH)
+            if limit <= 0:
+                return False
+            rows = self._store.due(now, limit, after=self._cursor)
+            for row in rows:
+                self._cursor = (row.next_attempt_at, row.id)
+                self._lanes.hold(row)
+            if len(rows) < limit:
+                return False
+        return True
+
+    def _refill(self, origin: str, now: float) -> None:
+        lane = self._lanes.lane(origin)
+        asked = min(self._lanes.room - len(lane.queue), self._window - len(self._lanes))
+        if asked > 0:
+            rows = self._store.due(now, asked, after=lane.cursor, target=origin)
+            self._lanes.refill(lane, rows, asked)
+
+    def _flush(self, now: float) -> None:
+        """Store the finished attempts' results in one transaction, then queue the next
+        item of every key whose item is done for good."""
+        if not self._done:
+            return
+        done, self._done = self._done, []
+        try:
+            self._store.finish_attempts(
+                delivered=[(f.item.id, f.at) for f in done if f.decision.result == "delivered"],
+                retried=[(f.item.id, f.decision.next_at or f.at, f.decision.error)
+                         for f in done if f.decision.result == "retry"],
+                dead=[(f.item.id, f.at, f.decision.error)
+                      for f in done if f.decision.result == "dead"])
+        except Exception:
+            self._done = done + self._done
+            raise
+        for f in done:
+            self._lanes.release(f.item)
+        self._notify(done)
+        final = [f.item.key for f in done if f.decision.result != "retry"]
+        if final:
+            for item in self._store.heads(final, now):
+                self._lanes.hold(item, scanned=False)
+
+    def _notify(self, done: list[Finished]) -> None:
+        for listener in self._listeners:
+            for f in done:
+                try:
+                    listener(f.item, f.decision.result)
+                except Exception:
+                    log.exception("outbox %d (key %s): listener failed", f.item.id,
+                                  f.item.key)
+
+    def _dispatch(self) -> None:
+        for item in self._lanes.take(self._pool.free_count()):
+            self._pool.spawn(self._work, item)
+
+    # attempts --------------------------------------------------------------------------
+    def _work(self, item: OutboxItem) -> None:
+        """One of `concurrency` workers: attempts items until none may start now."""
+        while True:
+            self._attempt(item)
+            if self._stopping:
+                return
+            following = self._lanes.take(1)
+            if not following:
+                return
+            item = following[0]
+
+    def _attempt(self, item: OutboxItem) -> None:
+        started = time.monotonic()
+        decision = self._try(item)
+        self._metrics.callback_delivery_duration.observe(time.monotonic() - started)
+        self._metrics.callback_attempts.labels(result=decision.result).inc()
+        self._log(item, decision)
+        self._done.append(Finished(item, decision, self._clock()))
+        self._lanes.attempted(item)
+        self._wake.set()
+
+    def _try(self, item: OutboxItem) -> Decision:
+        try:
+            request = OutboundRequest.from_payload(item.payload)
+        except (InvalidArgument, KeyError, TypeError) as exc:
+            return Decision("dead", f"stored request is not valid: {exc}")
+        try:
+            attempt = self._sender.send(request)
+        except Exception as exc:  # a bug must not stop the lane: retry like a failure
+            log.exception("outbox %d (key %s): attempt failed unexpectedly", item.id,
+                          item.key)
+            attempt = Attempt(None, describe(exc))
+        return decide(attempt, created_at=item.created_at, attempts_before=item.attempts,
+                      now=self._clock(), settings=self._settings, rand=self._rand)
+
+    def _log(self, item: OutboxItem, decision: Decision) -> None:
+        url = safe_url(str(item.payload.get("url", "")))
+        number = item.attempts + 1
+        if decision.result == "delivered":
+            log.debug("outbox %d (key %s): %s delivered to %s (attempt %d)", item.id,
+                      item.key, item.kind, url, number)
+        elif decision.result == "dead":
+            log.warning("outbox %d (key %s): %s to %s given up after %d attempts: %s",
+                        item.id, item.key, item.kind, url, number, decision.error)
         else:
-            delay = min(self._settings.max_delay,
-                        self._settings.initial_delay * 2 ** item.attempts)
-            self._store.reschedule(item.id, now + random.uniform(delay / 2, delay), error)
-            self._metrics.callback_attempts.labels(result="retry").inc()
-            log.info("outbox %d (key %s): attempt %d failed (%s), retrying", item.id,
-                     item.key, item.attempts + 1, error)
+            level = logging.INFO if number == 1 else logging.DEBUG
+            log.log(level, "outbox %d (key %s): %s to %s failed (attempt %d: %s), retrying "
+                    "in %.1fs", item.id, item.key, item.kind, url, number, decision.error,
+                    (decision.next_at or 0.0) - self._clock())

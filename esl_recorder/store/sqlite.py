@@ -38,8 +38,14 @@ CREATE TABLE IF NOT EXISTS outbox (
     target TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
     attempts INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL,
     next_attempt_at REAL NOT NULL, last_error TEXT, finished_at REAL);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_attempt_at);
-CREATE INDEX IF NOT EXISTS outbox_key ON outbox(key, id);
+DROP INDEX IF EXISTS outbox_due;
+DROP INDEX IF EXISTS outbox_key;
+CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state, id);
+CREATE INDEX IF NOT EXISTS outbox_pending_due ON outbox(next_attempt_at, id)
+    WHERE state='pending';
+CREATE INDEX IF NOT EXISTS outbox_pending_key ON outbox(key, id) WHERE state='pending';
+CREATE INDEX IF NOT EXISTS outbox_pending_target ON outbox(target, next_attempt_at, id)
+    WHERE state='pending';
 CREATE TABLE IF NOT EXISTS api_calls (
     id TEXT PRIMARY KEY, dialect TEXT NOT NULL, account TEXT NOT NULL,
     open INTEGER NOT NULL, created_at REAL NOT NULL, data TEXT NOT NULL);
@@ -64,7 +70,7 @@ class OutboxItem:
     id: int
     kind: str
     key: str
-    target: str
+    target: str  # the receiver origin, scheme://host:port: its delivery lane
     payload: dict[str, Any]
     attempts: int
     created_at: float
@@ -171,13 +177,74 @@ class Store:
             "VALUES(?,?,?,?,?,?)", (kind, key, target, json.dumps(payload), now, now))
         return int(cur.lastrowid or 0)
 
-    def due(self, now: float, limit: int = 100) -> list[OutboxItem]:
-        """Pending items whose time has come, only the oldest pending per key (order)."""
+    def due(self, now: float, limit: int = 100, *, after: tuple[float, int] | None = None,
+            target: str | None = None) -> list[OutboxItem]:
+        """Pending items whose time has come, only the oldest pending per key (order), by
+        (next_attempt_at, id); `after` continues a scan past that position, `target` keeps
+        one receiver's items. Walks the partial pending indexes: the cost follows the
+        pending rows scanned, never the delivered history."""
+        after_at, after_id = after if after is not None else (float("-inf"), 0)
+        index, where = (("outbox_pending_target", "target=:target AND ") if target is not None
+                        else ("outbox_pending_due", ""))
         rows = self._db.execute(
-            "SELECT * FROM outbox o WHERE state='pending' AND next_attempt_at<=? AND id=("
-            "SELECT MIN(id) FROM outbox p WHERE p.key=o.key AND p.state='pending') "
-            "ORDER BY next_attempt_at LIMIT ?", (now, limit))
+            f"SELECT * FROM outbox o INDEXED BY {index} WHERE {where}state='pending' "
+            "AND next_attempt_at<=:now AND (next_attempt_at,id)>(:at,:id) AND NOT EXISTS("
+            "SELECT 1 FROM outbox p INDEXED BY outbox_pending_key WHERE p.key=o.key "
+            "AND p.state='pending' AND p.id<o.id) ORDER BY next_attempt_at, id LIMIT :limit",
+            {"now": now, "at": after_at, "id": after_id, "target": target, "limit": limit})
         return [_outbox_from_row(r) for r in rows]
+
+    def heads(self, keys: Iterable[str], now: float) -> list[OutboxItem]:
+        """The oldest pending item of each of `keys`, when it is due (after its
+        predecessor was delivered or given up)."""
+        rows = self._db.execute(
+            "SELECT o.* FROM (SELECT DISTINCT value AS key FROM json_each(:keys)) k "
+            "JOIN outbox o INDEXED BY outbox_pending_key ON o.key=k.key AND "
+            "o.state='pending' AND o.id=(SELECT MIN(id) FROM outbox p INDEXED BY "
+            "outbox_pending_key WHERE p.key=k.key AND p.state='pending') "
+            "WHERE o.next_attempt_at<=:now ORDER BY o.id",
+            {"keys": json.dumps(list(keys)), "now": now})
+        return [_outbox_from_row(r) for r in rows]
+
+    def next_attempt_after(self, now: float) -> float | None:
+        """The earliest next_attempt_at of a pending item that is not due yet."""
+        row = self._db.execute("SELECT MIN(next_attempt_at) FROM outbox INDEXED BY "
+                               "outbox_pending_due WHERE state='pending' AND "
+                               "next_attempt_at>?", (now,)).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def finish_attempts(self, delivered: Iterable[tuple[int, float]],
+                        retried: Iterable[tuple[int, float, str]],
+                        dead: Iterable[tuple[int, float, str]]) -> None:
+        """Record many attempts' results in one transaction: (id, now) delivered,
+        (id, next_at, error) to retry, (id, now, error) given up."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany("UPDATE outbox SET state='delivered', attempts=attempts+1, "
+                                 "finished_at=? WHERE id=?",
+                                 [(now, item_id) for item_id, now in delivered])
+            self._db.executemany("UPDATE outbox SET attempts=attempts+1, next_attempt_at=?, "
+                                 "last_error=? WHERE id=?",
+                                 [(at, err[:500], item_id) for item_id, at, err in retried])
+            self._db.executemany("UPDATE outbox SET state='dead', attempts=attempts+1, "
+                                 "finished_at=?, last_error=? WHERE id=?",
+                                 [(now, err[:500], item_id) for item_id, now, err in dead])
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def outbox_count(self, state: str) -> int:
+        row = self._db.execute("SELECT COUNT(*) FROM outbox INDEXED BY outbox_state "
+                               "WHERE state=?", (state,)).fetchone()
+        return int(row[0])
+
+    def purge_delivered(self, before: float, limit: int = 10_000) -> int:
+        """Forget up to `limit` delivered items finished before `before`; returns how many."""
+        return self._db.execute(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox INDEXED BY outbox_state "
+            "WHERE state='delivered' AND finished_at<? ORDER BY id LIMIT ?)",
+            (before, limit)).rowcount
 
     def outbox_items(self, state: str | None = None, limit: int = 100) -> list[OutboxItem]:
         where, args = ("WHERE state=?", (state,)) if state else ("", ())
