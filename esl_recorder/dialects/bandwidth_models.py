@@ -1,0 +1,98 @@
+"""Bandwidth Catapult v1 request bodies: create a call, update a call, list pages.
+
+Booleans arrive as JSON `true` or as the string `"true"` (seed 000 sends strings, SDKs send
+booleans): both are accepted. `to` and `from` end up in a FreeSWITCH command, so they must be
+a phone number, a SIP-safe token or a `sip:user@host` URI, nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+
+from ..errors import InvalidArgument
+from .base import RequestModel
+
+_ENDPOINT = re.compile(r"\+?[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}"
+                       r"|sip:[A-Za-z0-9_.+-]{1,64}@[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?")
+_TAG_MAX = 256
+
+# Parameters of these calls that this server does not implement: refused, never ignored.
+UNSUPPORTED_CREATE = ("bridgeId", "conferenceId", "sipHeaders")
+UNSUPPORTED_UPDATE = ("state", "transferTo", "transferCallerId", "whisperAudio")
+
+
+def _endpoint(value: str) -> str:
+    if not _ENDPOINT.fullmatch(value):
+        raise ValueError("must be an E.164 number (+19195551212), a SIP user or "
+                         "sip:user@host")
+    return value
+
+
+def _callback_url(value: str | None) -> str | None:
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if (parts.scheme not in ("http", "https") or not parts.hostname or len(value) > 2048
+            or any(c.isspace() for c in value)):
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return value
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+class CreateCall(RequestModel):
+    """`POST /v1/users/{userId}/calls`."""
+
+    from_: str = Field(alias="from", max_length=300)
+    to: str = Field(max_length=300)
+    call_timeout: int | None = Field(None, alias="callTimeout", ge=1, le=300)
+    callback_url: str | None = Field(None, alias="callbackUrl")
+    callback_http_method: Literal["post", "get"] = Field("post", alias="callbackHttpMethod")
+    callback_timeout: int | None = Field(None, alias="callbackTimeout", ge=1, le=10000)
+    fallback_url: str | None = Field(None, alias="fallbackUrl")
+    recording_enabled: bool = Field(False, alias="recordingEnabled")
+    recording_max_duration: int = Field(3600, alias="recordingMaxDuration", ge=1, le=86400)
+    recording_file_format: Literal["wav", "mp3"] = Field("wav", alias="recordingFileFormat")
+    transcription_enabled: bool = Field(False, alias="transcriptionEnabled")
+    tag: str = Field("", max_length=_TAG_MAX)
+
+    check_endpoints = field_validator("from_", "to")(_endpoint)
+    check_urls = field_validator("callback_url", "fallback_url")(_callback_url)
+    lower_enums = field_validator("callback_http_method", "recording_file_format",
+                                   mode="before")(_lower)
+
+    def refuse_unsupported(self, params: dict[str, Any]) -> None:
+        refuse(params, UNSUPPORTED_CREATE)
+        if self.transcription_enabled:
+            raise InvalidArgument("transcriptionEnabled: transcription is not supported by "
+                                  "this server")
+
+
+class UpdateCall(RequestModel):
+    """`POST /v1/users/{userId}/calls/{callId}`: recording on/off and its format."""
+
+    recording_enabled: bool | None = Field(None, alias="recordingEnabled")
+    recording_file_format: Literal["wav", "mp3"] | None = Field(
+        None, alias="recordingFileFormat")
+
+    lower_enums = field_validator("recording_file_format", mode="before")(_lower)
+
+
+class Page(RequestModel):
+    """`?page=0&size=25` of list resources (size at most 1000)."""
+
+    page: int = Field(0, ge=0, le=1_000_000)
+    size: int = Field(25, ge=1, le=1000)
+
+
+def refuse(params: dict[str, Any], names: tuple[str, ...]) -> None:
+    """A parameter this server does not implement is refused, not silently dropped."""
+    for name in names:
+        if params.get(name) not in (None, "", {}, []):
+            raise InvalidArgument(f"{name}: not supported by this server")
