@@ -32,9 +32,6 @@ from ..settings import AccountSettings
 from .base import UnsupportedMediaType
 from .compat import (
     CompatDialect,
-    CreateParams,
-    TrackName,
-    UpdateParams,
     View,
     channels,
     default_format,
@@ -44,6 +41,7 @@ from .compat import (
     updated_at,
     vendor_status,
 )
+from .compat_params import CreateParams, TrackName, UpdateParams
 
 API_VERSION = "2010-04-01"
 SOURCE = "StartCallRecordingApi"

@@ -30,9 +30,6 @@ from ..errors import NotFound
 from ..settings import AccountSettings
 from .compat import (
     CompatDialect,
-    CreateParams,
-    TrackName,
-    UpdateParams,
     View,
     channels,
     default_format,
@@ -42,6 +39,7 @@ from .compat import (
     updated_at,
     vendor_status,
 )
+from .compat_params import CreateParams, TrackName, UpdateParams
 
 SOURCE = "StartCallRecordingAPI"
 _SID = re.compile(r"RE([0-9a-f]{32})")

@@ -355,6 +355,19 @@ def test_get_callback_carries_the_fields_in_a_signed_query(api: Api,
     assert validate(got)
 
 
+def test_credentials_in_the_callback_url_go_as_basic_auth_outside_the_signature(
+        api: Api, receiver: Receiver) -> None:
+    uuid = api.call()
+    url = receiver.url("/hook").replace("http://", "http://hook:s3cret@")
+    sid = create(api, uuid, RecordingStatusCallback=url)["sid"]
+    finish(api, uuid, 1.0)
+    wait_done(api, sid)
+    (got,) = receiver.wait(1)
+    assert got.headers["Authorization"] == basic("hook", "s3cret")
+    assert got.url == receiver.url("/hook") and "s3cret" not in got.url
+    assert validate(got)
+
+
 def test_absent_callback_for_a_recording_that_never_started(api: Api,
                                                             receiver: Receiver) -> None:
     uuid = api.call(answered=False)
