@@ -19,7 +19,7 @@ from werkzeug.wrappers import Request, Response
 from ..domain.dialer import Dialer, DialRequest, new_call_uuid
 from ..domain.options import AudioFormat, RecordOptions
 from ..domain.recording import ACTIVE, TERMINAL, Recording, State
-from ..errors import Conflict, EslRecorderError, NotFound
+from ..errors import Conflict, EslRecorderError, InvalidArgument, NotFound
 from ..esl import events as ev
 from ..settings import AccountSettings
 from . import bandwidth_render as render
@@ -236,6 +236,7 @@ class BandwidthDialect(Dialect):
             from_=spec.from_, to=spec.to, created_at=self.ctx.clock(),
             call_timeout=spec.call_timeout or self.ctx.settings.bandwidth.call_timeout,
             callback_url=spec.callback_url or "", callback_method=spec.callback_http_method,
+            callback_timeout_ms=spec.callback_timeout, fallback_url=spec.fallback_url or "",
             tag=spec.tag, recording_enabled=spec.recording_enabled,
             recording_max_duration=spec.recording_max_duration,
             recording_file_format=spec.recording_file_format,
@@ -294,5 +295,9 @@ class BandwidthDialect(Dialect):
     def _notify(self, call: BwCall, kind: str, doc: dict[str, Any]) -> None:
         if not call.callback_url:
             return
-        self.ctx.outbox.enqueue(render.callback_request(call, doc, USER_AGENT), key=call.id,
-                                dialect=self.name, kind=kind)
+        try:
+            request = render.callback_request(call, doc, USER_AGENT)
+        except InvalidArgument as exc:  # validated at create: only a changed rule gets here
+            log.warning("call %s: %s event not sent: %s", call.id, kind, exc)
+            return
+        self.ctx.outbox.enqueue(request, key=call.id, dialect=self.name, kind=kind)

@@ -39,6 +39,8 @@ class BwCall:
     node: str = ""
     callback_url: str = ""
     callback_method: str = "post"
+    callback_timeout_ms: int | None = None  # per attempt; None: delivery.timeout
+    fallback_url: str = ""  # tried when callback_url fails
     tag: str = ""
     recording_enabled: bool = False
     recording_max_duration: int = 3600

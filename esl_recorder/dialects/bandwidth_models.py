@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
+from ..delivery.request import check_url
 from ..errors import InvalidArgument
 from .base import RequestModel
 
@@ -35,10 +35,10 @@ def _endpoint(value: str) -> str:
 def _callback_url(value: str | None) -> str | None:
     if not value:
         return None
-    parts = urlsplit(value)
-    if (parts.scheme not in ("http", "https") or not parts.hostname or len(value) > 2048
-            or any(c.isspace() for c in value)):
-        raise ValueError("must be an absolute http:// or https:// URL")
+    try:
+        check_url(value)  # what the outbox accepts
+    except InvalidArgument:
+        raise ValueError("must be an absolute http:// or https:// URL") from None
     return value
 
 
@@ -52,10 +52,10 @@ class CreateCall(RequestModel):
     from_: str = Field(alias="from", max_length=300)
     to: str = Field(max_length=300)
     call_timeout: int | None = Field(None, alias="callTimeout", ge=1, le=300)
-    callback_url: str | None = Field(None, alias="callbackUrl")
+    callback_url: str | None = Field(None, alias="callbackUrl", max_length=2048)
     callback_http_method: Literal["post", "get"] = Field("post", alias="callbackHttpMethod")
     callback_timeout: int | None = Field(None, alias="callbackTimeout", ge=1, le=10000)
-    fallback_url: str | None = Field(None, alias="fallbackUrl")
+    fallback_url: str | None = Field(None, alias="fallbackUrl", max_length=2048)
     recording_enabled: bool = Field(False, alias="recordingEnabled")
     recording_max_duration: int = Field(3600, alias="recordingMaxDuration", ge=1, le=86400)
     recording_file_format: Literal["wav", "mp3"] = Field("wav", alias="recordingFileFormat")

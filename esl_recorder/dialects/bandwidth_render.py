@@ -13,7 +13,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from ..delivery.outbox import OutboundRequest
+from ..delivery.request import OutboundRequest
 from ..domain.recording import Recording, State
 from .bandwidth_calls import BwCall
 
@@ -184,11 +184,20 @@ def call_events(call: BwCall) -> list[dict[str, Any]]:
 
 
 def callback_request(call: BwCall, doc: dict[str, Any], user_agent: str) -> OutboundRequest:
-    """The event as its callbackUrl wants it: a JSON POST, or GET with query fields."""
+    """The event as the call's callbackUrl wants it: a JSON POST, or a GET with the fields
+    in the query; callbackTimeout (ms) and fallbackUrl go with it."""
+    timeout = call.callback_timeout_ms / 1000 if call.callback_timeout_ms else None
     headers = {"User-Agent": user_agent}
     if call.callback_method == "get":
-        sep = "&" if "?" in call.callback_url else "?"
-        return OutboundRequest("GET", call.callback_url + sep + urlencode(doc), headers)
+        return OutboundRequest("GET", _with_query(call.callback_url, doc), headers,
+                               timeout=timeout,
+                               fallback_url=call.fallback_url and _with_query(
+                                   call.fallback_url, doc))
     headers["Content-Type"] = "application/json; charset=utf-8"
     return OutboundRequest("POST", call.callback_url, headers,
-                           json.dumps(doc, separators=(",", ":")))
+                           json.dumps(doc, separators=(",", ":")), timeout=timeout,
+                           fallback_url=call.fallback_url)
+
+
+def _with_query(url: str, doc: dict[str, Any]) -> str:
+    return url + ("&" if "?" in url else "?") + urlencode(doc)

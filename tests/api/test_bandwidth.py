@@ -210,6 +210,17 @@ def test_callback_by_get_carries_the_fields_in_the_query(bw: Api, receiver: Rece
     assert got.form["callId"] == call_id and got.form["callState"] == "active"
 
 
+def test_events_go_to_the_fallback_url_when_the_callback_url_fails(bw: Api,
+                                                                   receiver: Receiver) -> None:
+    down = Receiver().start()
+    down.stop()  # nothing listens there any more
+    call_id = create(bw, callbackUrl=down.url("/cb"), fallbackUrl=receiver.url("/fallback"),
+                     callbackTimeout=2000)
+    got = receiver.wait(1)[0]
+    assert got.path == "/fallback"
+    assert json.loads(got.body)["callId"] == call_id
+
+
 # --- toggling ---------------------------------------------------------------------------------
 
 
@@ -371,6 +382,8 @@ def test_media_of_a_running_recording_is_not_found(bw: Api) -> None:
     ({"from": "+15551230001", "to": "tone_b", "recordingFileFormat": "ogg"},
      "recordingFileFormat"),
     ({"from": "+15551230001", "to": "tone_b", "callTimeout": 301}, "callTimeout"),
+    ({"from": "+15551230001", "to": "tone_b", "callbackTimeout": 20000}, "callbackTimeout"),
+    ({"from": "+15551230001", "to": "tone_b", "fallbackUrl": "http://"}, "fallbackUrl"),
     ({"from": "+15551230001", "to": "tone_b", "callbackUrl": "file:///etc/passwd"},
      "callbackUrl"),
     ({"from": "+15551230001", "to": "tone_b", "transcriptionEnabled": True},
