@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import time
@@ -57,6 +58,7 @@ class App:
     http: WSGIServer | None = None
 
     def start(self) -> None:
+        self.store.checkpoint_in_background()
         self.follower.recover()
         self.outbox.start()
         for client in self.clients.values():
@@ -141,6 +143,13 @@ def _client_for(node: NodeSettings, esl: EslSettings, router: EventRouter,
                      on_connect=on_connect, metrics=metrics)
 
 
+def freeze_startup_objects() -> None:
+    """What was built before serving lives as long as the daemon: move it out of the
+    cyclic collector's reach, so no full collection rescans it (pauses of 100+ ms with
+    the modules loaded, which every request in flight waits out)."""
+    gc.freeze()
+
+
 def run(settings: Settings) -> int:
     """Run until SIGTERM or SIGINT; returns the process exit status."""
     app = build_app(settings)
@@ -148,6 +157,7 @@ def run(settings: Settings) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stopping.set)
     app.start()
+    freeze_startup_objects()
     stopping.wait()
     log.info("signal received: stopping")
     app.stop()

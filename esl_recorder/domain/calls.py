@@ -114,7 +114,10 @@ class CallTracker:
 
     def _read_identity_vars(self, call: Call, event: ev.HeaderSource) -> None:
         ident = self._identity
-        call.account = ev.channel_var(event, ident.account_variable) or call.account
+        account = ev.channel_var(event, ident.account_variable)
+        if account:  # a call learned from a resync has its identity once an event shows it
+            call.identity_known = True
+        call.account = account or call.account
         call.user = ev.channel_var(event, ident.user_variable) or call.user
         call.device = ev.channel_var(event, ident.device_variable) or call.device
 

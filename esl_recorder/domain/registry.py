@@ -23,6 +23,7 @@ class RecordingRegistry:
         self._metrics = metrics
         self._by_sid: dict[str, Recording] = {}
         self._by_path: dict[str, Recording] = {}
+        self._by_call: dict[str, dict[str, Recording]] = {}  # call uuid -> sid -> recording
         self._listeners: list[RecordingListener] = []
         self._active: set[str] = set()
 
@@ -52,7 +53,7 @@ class RecordingRegistry:
         return self._by_path.get(path)
 
     def for_call(self, call_uuid: str) -> list[Recording]:
-        return [r for r in self._by_sid.values() if r.call_uuid == call_uuid]
+        return list(self._by_call.get(call_uuid, {}).values())
 
     def unfinished(self, node: str | None = None) -> list[Recording]:
         return [r for r in self._by_sid.values() if node is None or r.node == node]
@@ -74,6 +75,7 @@ class RecordingRegistry:
         if rec.state in TERMINAL:
             self._by_sid.pop(rec.sid, None)
             self._by_path.pop(rec.path, None)
+            self._unindex_call(rec)
         self._update_gauge(rec)
         if previous is not rec.state:
             log.info("recording %s on call %s: %s -> %s", rec.sid, rec.call_uuid,
@@ -83,6 +85,14 @@ class RecordingRegistry:
     def _index(self, rec: Recording) -> None:
         self._by_sid[rec.sid] = rec
         self._by_path[rec.path] = rec
+        self._by_call.setdefault(rec.call_uuid, {})[rec.sid] = rec
+
+    def _unindex_call(self, rec: Recording) -> None:
+        recs = self._by_call.get(rec.call_uuid)
+        if recs is not None:
+            recs.pop(rec.sid, None)
+            if not recs:
+                del self._by_call[rec.call_uuid]
 
     def _update_gauge(self, rec: Recording | None = None) -> None:
         if rec is not None:

@@ -8,8 +8,10 @@ dialect's prefix are answered in that dialect's error shape.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -101,12 +103,16 @@ class ApiApp:
 
 
 class TimeoutHandler(WSGIHandler):
-    """pywsgi's handler with a socket timeout: a client that stalls is disconnected."""
+    """pywsgi's handler with a socket timeout (a client that stalls is disconnected) and
+    TCP_NODELAY: pywsgi writes the head and the body of a response separately, and Nagle
+    would hold the body until the client acknowledged the head."""
 
     timeout: float = 30.0
 
     def handle(self) -> None:
         self.socket.settimeout(self.timeout)
+        with contextlib.suppress(OSError):  # not a TCP socket
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().handle()
 
 

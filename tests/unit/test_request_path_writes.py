@@ -1,0 +1,104 @@
+"""What the start-recording request path writes and looks up, kept cheap without losing
+anything: recordings updated in place, unchanged calls not rewritten, a call's recordings
+found by index, WAL checkpoints off the committing connection."""
+
+import sqlite3
+from pathlib import Path
+
+import gevent
+from prometheus_client import CollectorRegistry
+
+from esl_recorder.domain.calls import Call, CallTracker
+from esl_recorder.domain.options import RecordOptions
+from esl_recorder.domain.recording import FileFacts, Recording, State
+from esl_recorder.domain.registry import RecordingRegistry
+from esl_recorder.metrics import make_metrics
+from esl_recorder.settings import IdentitySettings
+from esl_recorder.store.sqlite import Store
+
+
+def make(sid: str, call: str = "c1") -> Recording:
+    return Recording(sid=sid, call_uuid=call, node="fs1", path=f"/r/{sid}.wav",
+                     options=RecordOptions(control_id=sid), account="acme", source="laml",
+                     created_at=10.0, meta={"callback": {"url": "http://x/cb"}})
+
+
+def raw_row(db: Path, table: str, key: str, value: str) -> sqlite3.Row:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(f"SELECT * FROM {table} WHERE {key}=?", (value,)).fetchone()
+    finally:
+        conn.close()
+
+
+def test_saving_a_known_recording_updates_what_changes_and_keeps_the_rest(
+        tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "s.db"))
+    rec = make("RE1")
+    store.save_recording(rec)
+    rec.state, rec.started_at, rec.ended_at = State.COMPLETED, 11.0, 15.0
+    rec.file = FileFacts(4000, 2, 8000, 64044, "cd" * 32)
+    store.save_recording(rec)
+    assert store.get_recording("RE1") == rec
+    assert [r.sid for r in store.list_recordings(account="acme", call_uuid="c1")] == ["RE1"]
+    assert store.recording_by_path("/r/RE1.wav") == rec
+    assert store.delete_recording("RE1")
+    store.save_recording(rec)  # saved after a delete: whole again, not a partial row
+    assert store.get_recording("RE1") == rec
+
+
+def test_an_unchanged_call_is_not_rewritten_and_a_changed_one_is(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    store = Store(str(db))
+    call = Call(uuid="u1", node="fs1", answered=True, account="acme", answered_at=2.0)
+    store.save_call(call)
+    conn = sqlite3.connect(db)  # someone else edits the row: a rewrite would undo it
+    conn.execute("UPDATE calls SET caller='edited' WHERE uuid='u1'")
+    conn.commit()
+    conn.close()
+    store.save_call(call)
+    assert raw_row(db, "calls", "uuid", "u1")["caller"] == "edited"
+    call.hungup, call.hungup_at, call.hangup_cause = True, 9.0, "NORMAL_CLEARING"
+    store.save_call(call)
+    assert store.load_call("u1") == call
+
+
+def test_a_calls_recordings_are_found_by_call_until_they_end(tmp_path: Path) -> None:
+    registry = RecordingRegistry(Store(str(tmp_path / "s.db")),
+                                 make_metrics(CollectorRegistry()))
+    first, second, other = make("RE1"), make("RE2"), make("RE3", call="c2")
+    for rec in (first, second, other):
+        registry.add(rec)
+    assert registry.for_call("c1") == [first, second]
+    registry.transition(first, State.ABSENT)  # queued, never started
+    assert registry.for_call("c1") == [second]
+    assert registry.for_call("c2") == [other]
+    registry.transition(other, State.ABSENT)
+    assert registry.for_call("c2") == []
+
+
+def test_background_checkpoints_copy_the_wal_into_the_database(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    store = Store(str(db))
+    store.checkpoint_in_background(interval=0.01)
+    size_before = db.stat().st_size
+    for i in range(200):
+        store.save_recording(make(f"RE{i}"))
+    with gevent.Timeout(5, AssertionError("the database file never grew")):
+        while db.stat().st_size == size_before:
+            gevent.sleep(0.01)
+    store.close()
+    assert Store(str(db)).get_recording("RE199") == make("RE199")
+
+
+def test_a_resynced_call_knows_its_identity_once_an_event_shows_it() -> None:
+    ident = IdentitySettings()
+    tracker = CallTracker(ident)
+    tracker.resync("fs1", [{"uuid": "u1", "direction": "inbound", "callstate": "RINGING"}])
+    call = tracker.get("u1")
+    assert call is not None and not call.identity_known
+    answer = {"Event-Name": "CHANNEL_ANSWER", "Unique-ID": "u1",
+              f"variable_{ident.account_variable}": "acme"}
+    tracker.handle("fs1", answer)  # type: ignore[arg-type]
+    assert call.identity_known and call.account == "acme" and call.answered
