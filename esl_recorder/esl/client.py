@@ -8,7 +8,7 @@ capped exponential backoff and full jitter; pending commands left hanging on dis
 failing them at once with `EslDisconnected`.
 
 Greenlets: a supervisor (connect, authenticate, subscribe, wait, back off, again); one reader
-per connection (64 KiB recv, parse, resolve replies and bgapi jobs, queue events); one
+per connection (256 KiB recv, parse, resolve replies and bgapi jobs, queue events); one
 dispatcher (on_connect, then on_event per event in arrival order, on_disconnect). A slow
 handler only grows the queue; replies are resolved by the reader and never wait for it.
 """
@@ -24,7 +24,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import gevent
 import gevent.event
@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 EventHandler = Callable[["EslClient", Event], None]
 ClientHook = Callable[["EslClient"], None]
 
-RECV_SIZE = 64 * 1024
+RECV_SIZE = 256 * 1024  # a bigger read means fewer syscalls and handoffs per event
 _EVENTS, _CONNECTED, _DISCONNECTED = 0, 1, 2
 _event_name = attrgetter("name")
 _STOP = object()  # returned by a message handler: end this connection
@@ -82,6 +82,9 @@ class _Null:
         pass
 
     def set(self, value: float) -> None:
+        pass
+
+    def set_function(self, fn: Callable[[], float]) -> None:
         pass
 
 
@@ -197,6 +200,11 @@ class EslClient(InboundESL):
         self._m_depth = metrics.esl_event_queue_depth.labels(node=node) if metrics else null
         self._m_events: dict[str, Any] = {}
 
+    def _watch_depth(self, running: bool) -> None:
+        """The queue-depth gauge is read at scrape time: nothing to update per event."""
+        inbox = self._inbox
+        self._m_depth.set_function((lambda: inbox.events) if running else (lambda: 0))
+
     # ------------------------------------------------------------------ public API
 
     @property
@@ -228,6 +236,7 @@ class EslClient(InboundESL):
         if self._supervisor is not None:
             return
         self._stopping = False
+        self._watch_depth(True)
         self._dispatcher = gevent.spawn(self._dispatch_loop)
         self._supervisor = gevent.spawn(self._supervise)
 
@@ -244,7 +253,7 @@ class EslClient(InboundESL):
             self._kill(self._latest.reader)
         self._kill(self._dispatcher)
         self._supervisor = self._dispatcher = None
-        self._m_depth.set(0)
+        self._watch_depth(False)
 
     def wait_connected(self, timeout: float | None = None) -> bool:
         return bool(self._ready.wait(timeout))
@@ -507,35 +516,50 @@ class EslClient(InboundESL):
             self._inbox.put((_DISCONNECTED, conn, None))
 
     def _read_until_end(self, conn: _Connection) -> str:
-        recv, feed, on_message = conn.sock.recv, conn.parser.feed, self._on_message
+        recv, parser = conn.sock.recv, conn.parser
+        feed = parser.feed_events
         while True:
             data = recv(RECV_SIZE)
             if not data:
-                conn.parser.close()
+                parser.close()
                 return "closed by FreeSWITCH"
-            for msg in feed(data):
-                if msg.content_type == "text/event-plain":  # the hot path, kept inline
-                    self._on_plain_event(conn, msg)
-                elif on_message(conn, msg) is _STOP:
-                    return self._stop_reason(conn, msg)
+            items = feed(data)
+            if parser.others:  # replies, notices, json/xml events: one at a time, in order
+                stop = self._sort(conn, items)
+                if stop is not None:
+                    return stop
+            elif items:  # nothing but PlainEvents: the list is the batch
+                conn.batch.extend(cast("list[Event]", items))
             self._flush(conn)
             gevent.sleep(0)  # let waiters and the dispatcher run between chunks
 
+    def _sort(self, conn: _Connection, items: list[Message | PlainEvent]) -> str | None:
+        """Events to the batch, other messages handled now; a reason when the link must end."""
+        append, on_message = conn.batch.append, self._on_message
+        for item in items:
+            if isinstance(item, PlainEvent):
+                append(item)
+            elif item.content_type == "text/event-plain":
+                self._on_plain_event(conn, item)
+            elif on_message(conn, item) is _STOP:
+                return self._stop_reason(conn, item)
+        return None
+
     def _on_plain_event(self, conn: _Connection, msg: Message) -> None:
         try:
-            event: Event = PlainEvent(msg.body.decode("utf-8", "replace"))
+            event: Event = PlainEvent.from_bytes(msg.body)
         except EslError as exc:
             self._malformed(MalformedFrame(f"unparsable event: {exc}", msg.body))
             return
-        if conn.jobs and event.name == "BACKGROUND_JOB":
-            self._resolve_job(conn, event)
         conn.batch.append(event)
 
     @staticmethod
-    def _resolve_job(conn: _Connection, event: Event) -> None:
-        job = conn.jobs.pop(event.get("Job-UUID") or "", None)
-        if job is not None:
-            job.set(event.body or "")
+    def _resolve_jobs(conn: _Connection, batch: list[Event]) -> None:
+        for event in batch:
+            if event.name == "BACKGROUND_JOB":
+                job = conn.jobs.pop(event.get("Job-UUID") or "", None)
+                if job is not None:
+                    job.set(event.body or "")
 
     def _flush(self, conn: _Connection) -> None:
         """Hand this chunk's events to the dispatcher in one go, and count them."""
@@ -543,10 +567,11 @@ class EslClient(InboundESL):
         if not batch:
             return
         conn.batch = []
+        if conn.jobs:
+            self._resolve_jobs(conn, batch)
         for name, n in Counter(map(_event_name, batch)).items():
             self._event_counter(name).inc(n)
         self._inbox.put((_EVENTS, conn, batch))
-        self._m_depth.set(self._inbox.events)
 
     def _event_counter(self, name: str) -> Any:
         counter = self._m_events.get(name)
@@ -596,8 +621,6 @@ class EslClient(InboundESL):
         except EslError as exc:
             self._malformed(MalformedFrame(f"unparsable event: {exc}", msg.body))
             return
-        if conn.jobs and event.name == "BACKGROUND_JOB":
-            self._resolve_job(conn, event)
         conn.batch.append(event)
 
     def _malformed(self, frame: MalformedFrame) -> None:
@@ -610,8 +633,6 @@ class EslClient(InboundESL):
     def _dispatch_loop(self) -> None:
         inbox = self._inbox
         while not self._stopping:
-            if not inbox.events:
-                self._m_depth.set(0)
             kind, conn, batch = inbox.get()
             if batch is not None:
                 self._deliver_batch(batch)
@@ -630,8 +651,7 @@ class EslClient(InboundESL):
                 except Exception:
                     self._handler_failed(event)
         finally:
-            self._inbox.events -= len(batch)  # a batch is one received chunk: small
-            self._m_depth.set(self._inbox.events)
+            self._inbox.events -= len(batch)  # a batch is one received chunk
 
     def _handler_failed(self, event: Event) -> None:
         log.exception("ESL node %s: on_event failed for %s (Unique-ID %s)",

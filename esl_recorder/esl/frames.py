@@ -10,7 +10,9 @@ and can never forge a header. Header lookups only ever look at the header block,
 event's own body (e.g. a BACKGROUND_JOB result), which is kept in `Event.body`.
 
 Plain events are decoded lazily: the daemon reads 5-10 of the 150-250 headers of an event, so
-`Event.get` finds the one header line it needs in the raw text and decodes only that value.
+`Event.get` finds the one header line it needs in the received bytes and decodes only that
+value. `FrameParser.feed_events` (the client's path) builds such events straight over the
+received buffer: an event's 3 KB are neither copied nor decoded unless a header is asked for.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 from xml.etree import ElementTree
 
 from ..errors import EslProtocolError
@@ -110,6 +113,9 @@ def _parse_envelope(block: bytes) -> tuple[dict[str, str], int]:
 _CTYPES: dict[bytes, str] = {}  # Content-Type values seen by the fast path, decoded once
 # How FreeSWITCH frames every event; one C-level match replaces the generic envelope parse.
 _EVENT_HEAD = re.compile(rb"Content-Length: ([0-9]{1,9})\nContent-Type: ([a-z/-]{1,40})\n\n").match
+# A plain event as FreeSWITCH frames it, up to the end of its first line (the Event-Name).
+_PLAIN_HEAD = re.compile(rb"Content-Length: ([0-9]{1,9})\nContent-Type: text/event-plain\n\n"
+                         rb"Event-Name: ([A-Z0-9_]{1,64})\n").match
 
 
 def _event_ctype(raw: bytes) -> str:
@@ -151,6 +157,7 @@ class FrameParser:
         self._need = 0  # do not try to parse before holding this many bytes
         self._scan_from = 0  # where to resume looking for the end of the header block
         self._resync = False
+        self.others = 0  # Messages among the items of the last feed_events()
 
     @property
     def buffered(self) -> int:
@@ -158,19 +165,43 @@ class FrameParser:
         return self._size
 
     def feed(self, data: bytes) -> list[Message]:
+        """The messages `data` completes, in order (events included, as Messages)."""
+        out: list[Message] = []
+        self._feed(data, out, False)
+        return out
+
+    def feed_events(self, data: bytes) -> list[Message | PlainEvent]:
+        """Like `feed`, but text/event-plain events come out as PlainEvents over the buffer.
+
+        Nothing of such an event is copied or decoded here. `others` then tells how many
+        items are Messages (replies, notices, json/xml or oddly laid out events): when it is
+        0, every item is a PlainEvent.
+        """
+        out: list[Message | PlainEvent] = []
+        self.others = 0
+        self._feed(data, out, True)
+        return out
+
+    def _feed(self, data: bytes, out: list[Any], events: bool) -> None:
         if not data:
-            return []
+            return
         self._chunks.append(data)
         self._size += len(data)
         if self._size < self._need:
-            return []  # still inside a known-length body: avoid re-joining big buffers
-        buf = self._buf + b"".join(self._chunks) if self._buf else b"".join(self._chunks)
-        self._chunks.clear()
-        out: list[Message] = []
-        pos = self._parse(buf, out)
-        self._buf = buf[pos:]
+            return  # still inside a known-length body: avoid re-joining big buffers
+        chunks, rest = self._chunks, 0
+        if self._need:  # the pending frame is complete: join only its bytes, not all of data
+            rest = self._need - (self._size - len(data))
+            buf = b"".join([self._buf, *chunks[:-1], data[:rest]])
+            pos = self._parse(buf, 0, out, events)
+            if pos < len(buf):  # not expected: go on from a joined buffer
+                data, rest = buf[pos:] + data[rest:], 0
+        else:
+            data = self._buf + b"".join(chunks) if self._buf else b"".join(chunks)
+        chunks.clear()
+        pos = self._parse(data, rest, out, events)
+        self._buf = data[pos:]
         self._size = len(self._buf)
-        return out
 
     def close(self) -> None:
         """End of stream: report whatever partial frame is left."""
@@ -186,16 +217,34 @@ class FrameParser:
         except Exception:  # a broken callback must not kill the reader
             log.exception("on_malformed callback failed")
 
-    def _parse(self, buf: bytes, out: list[Message]) -> int:
-        """Parse as many messages as `buf` holds; returns the index of the first unused byte."""
-        pos, n = 0, len(buf)
+    def _parse(self, buf: bytes, pos: int, out: list[Any], events: bool) -> int:
+        """Parse the messages in buf[pos:]; returns the index of the first unused byte.
+
+        With `events`, plain events laid out as FreeSWITCH does (Event-Name first) become
+        PlainEvents that point into `buf`.
+        """
+        n, first = len(buf), pos
         self._need = 0
-        hint, self._scan_from = self._scan_from, 0  # only valid for the frame at offset 0
-        ctypes, append = _CTYPES, out.append
+        hint, self._scan_from = self._scan_from, 0  # only valid for the frame at `first`
+        ctypes, names, append = _CTYPES, _NAMES, out.append
         while pos < n:
+            if events and (plain := _PLAIN_HEAD(buf, pos)) is not None:
+                length, raw_name = plain.groups()
+                start = plain.start(2) - 12  # len(b"Event-Name: ")
+                end = start + int(length)
+                if end > n:
+                    self._need = end - pos
+                    return pos
+                if plain.end() <= end:  # else: a broken frame, for the checking path
+                    append(PlainEvent(buf, start, end, names.get(raw_name)
+                                      or _event_name(raw_name)))
+                    pos = end
+                    continue
             head = _EVENT_HEAD(buf, pos)
             if head is None:  # not an event envelope: the general (and checking) path
-                pos, wait = self._parse_other(buf, pos, out, hint if pos == 0 else 0)
+                mark = len(out)
+                pos, wait = self._parse_other(buf, pos, out, hint if pos == first else 0)
+                self.others += len(out) - mark
                 if wait:
                     return pos
                 continue
@@ -208,6 +257,7 @@ class FrameParser:
             ctype = ctypes.get(raw_type) or _event_ctype(raw_type)
             append(Message(ctype, {"Content-Length": length.decode(), "Content-Type": ctype},
                            buf[start:end]))
+            self.others += 1
             pos = end
         return pos
 
@@ -334,8 +384,9 @@ class Event(ABC):
         return f"<{type(self).__name__} {self.name} Unique-ID={self.get('Unique-ID')}>"
 
 
-_KEYS: dict[str, str] = {}  # header name -> "\n<name>: ", the string a lookup searches for
-
+_KEYS: dict[str, bytes] = {}  # header name -> b"\n<name>: ", the bytes a lookup searches for
+_NAMES: dict[bytes, str] = {}  # Event-Name values seen by the parser's fast path, decoded once
+_NO_CACHE: dict[str, str | None] = {}  # shared, never written: an event before its first get()
 
 # Events FreeSWITCH never sends with a body: every line of their text is a header line,
 # so a lookup needs no check against a body (a value never holds a raw newline).
@@ -347,101 +398,126 @@ _BODYLESS = frozenset({
 })
 # Headers FreeSWITCH appends after the channel variables: found faster from the end.
 _TAIL_PREFIXES = ("Record-", "Recording-Variable-")
+_LENGTH_LINE = b"\nContent-Length: "
 
 
-def _key(header: str) -> str:
-    key = "\n" + header + ": "
+def _key(header: str) -> bytes:
+    key = ("\n" + header + ": ").encode("utf-8", "surrogatepass")
     if len(_KEYS) < 4096:
         _KEYS[header] = key
     return key
 
 
-def _header_end(text: str) -> int:
-    """Index of the blank line ending a plain event's header block (len(text) if none).
+def _event_name(raw: bytes) -> str:
+    name = raw.decode("ascii")
+    if len(_NAMES) < 1024:
+        _NAMES[raw] = name
+    return name
+
+
+def _header_end(raw: bytes, start: int, end: int) -> int:
+    """Index of the blank line ending the header block of raw[start:end] (`end` if none).
 
     FreeSWITCH URL-encodes every value, so a raw newline only ends a header line, and a body
     only ever follows a last `Content-Length: N` header. Searching for that header is about
     four times cheaper than scanning 3 KB of short lines for a blank one.
     """
-    p = text.find("\nContent-Length: ")
-    if p < 0 and not text.startswith("Content-Length: "):
-        return len(text) - 2 if text.endswith("\n\n") else len(text)
-    if p >= 0:
-        q = text.find("\n", p + 1)
-        if q >= 0 and text.startswith("\n\n", q) and text.find("\n\n", 0, p) < 0:
-            return q
-    end = text.find("\n\n")  # unusual layout: take the first blank line, whatever it is
-    return len(text) if end < 0 else end
+    p = raw.find(_LENGTH_LINE, start - 1, end)  # raw[start - 1] is a newline
+    if p < 0:
+        return end - 2 if end - start >= 2 and raw.endswith(b"\n\n", start, end) else end
+    q = raw.find(b"\n", p + 1, end)
+    if q >= 0 and raw.startswith(b"\n\n", q, end) and raw.find(b"\n\n", start, p) < 0:
+        return q
+    blank = raw.find(b"\n\n", start, end)  # unusual layout: the first blank line, whatever it is
+    return end if blank < 0 else blank
 
 
 class PlainEvent(Event):
-    """text/event-plain: raw text kept, header values found and decoded on demand."""
+    """text/event-plain, kept as the received bytes: header values found and decoded on demand.
 
-    __slots__ = ("_cache", "_clean", "_hend", "_text")
+    The event is `raw[start:end]` (header lines, then the body if any); `raw` may be a whole
+    received buffer, so nothing is copied or decoded up front. `raw[start - 1]` must be a
+    newline (in a stream it ends the envelope), so every header line, the first included, is
+    found by one search for `\\n<Name>: `. Values are URL-decoded one at a time, after the line
+    was found: an encoded `%0A` can never make a header.
+    """
 
-    def __init__(self, text: str, content_type: str = "text/event-plain") -> None:
-        self._text = text
-        self._hend = -1  # end of the header block, found only when needed
-        self._clean = 0  # no `Content-Length` header line starts before this index
-        self._cache: dict[str, str | None] = {}
-        self.content_type = content_type
-        if text.startswith("Event-Name: "):  # where FreeSWITCH always puts it
-            stop = text.find("\n", 12)
-            name: str | None = fs_url_decode(text[12 : len(text) if stop < 0 else stop])
+    __slots__ = ("_cache", "_clean", "_end", "_hend", "_raw", "_start")
+
+    content_type = "text/event-plain"  # a class attribute: it shadows Event's slot
+
+    def __init__(self, raw: bytes, start: int, end: int, name: str | None = None) -> None:
+        if start < 1 or raw[start - 1] != 10:
+            raise ValueError("PlainEvent needs a newline before the event (see from_bytes)")
+        self._raw = raw
+        self._start = start
+        self._end = end
+        self._cache = _NO_CACHE
+        if name is None:
+            name = self._first_name()
+        self.name = name
+        if name in _BODYLESS:
+            self._clean = self._hend = end
         else:
-            name = self._lookup("Event-Name")
+            self._clean = start - 1  # no `Content-Length` header line starts before this
+            self._hend = -1  # end of the header block, found only when needed
+
+    def _first_name(self) -> str:
+        self._clean, self._hend = self._start - 1, -1
+        name = self._lookup("Event-Name")
         if not name:
             raise EslProtocolError("event without Event-Name")
-        self.name = name
-        self._cache["Event-Name"] = name
-        if name in _BODYLESS:
-            self._clean = self._hend = len(text)
+        return name
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PlainEvent:
+        """The event whose text (header lines, blank line, body) is `data`."""
+        return cls(b"\n" + data, 1, len(data) + 1)
 
     def _header_end(self) -> int:
         if self._hend < 0:
-            self._hend = _header_end(self._text)
+            self._hend = _header_end(self._raw, self._start, self._end)
         return self._hend
 
     def _in_header_block(self, idx: int) -> bool:
-        """Is the line starting at `idx` a header line (not part of the event's body)?
+        """Is the line starting after the newline at `idx` a header line (not body text)?
 
         A body only follows a `Content-Length` header, so when none starts before `idx` the
         line is a header; the checked prefix grows with each lookup and is never rescanned.
         """
-        if idx <= self._clean:
-            return True
-        if self._text.find("\nContent-Length: ", self._clean, idx) < 0:
+        if self._raw.find(_LENGTH_LINE, self._clean, idx) < 0:
             self._clean = idx
             return True
         return idx < self._header_end()
 
     def _lookup(self, header: str) -> str | None:
-        text = self._text
-        if text.startswith(header) and text.startswith(": ", len(header)):
-            start = len(header) + 2  # the first line is always a header line
+        raw, end = self._raw, self._end
+        key = _KEYS.get(header) or _key(header)
+        if self._clean == end and header.startswith(_TAIL_PREFIXES):
+            idx = raw.rfind(key, self._start - 1, end)
         else:
-            key = _KEYS.get(header) or _key(header)
-            bodyless = self._clean == len(text)
-            idx = (text.rfind(key) if bodyless and header.startswith(_TAIL_PREFIXES)
-                   else text.find(key))
-            if idx < 0 or (idx > self._clean and not self._in_header_block(idx)):
-                return None
-            start = idx + len(key)
-        stop = text.find("\n", start)
-        value = text[start : len(text) if stop < 0 else stop]
-        return fs_url_decode(value) if "%" in value else value
+            idx = raw.find(key, self._start - 1, end)
+        if idx < 0 or (idx > self._clean and not self._in_header_block(idx)):
+            return None
+        start = idx + len(key)
+        stop = raw.find(b"\n", start, end)
+        value = raw[start : end if stop < 0 else stop].decode("utf-8", "replace")
+        return unquote(value, errors="replace") if "%" in value else value
 
     def get(self, header: str, default: str | None = None) -> str | None:
         cache = self._cache
         if header in cache:
             value = cache[header]
         else:
+            if cache is _NO_CACHE:
+                cache = self._cache = {}
             value = cache[header] = self._lookup(header)
         return default if value is None else value
 
     def headers(self) -> dict[str, str]:
         out: dict[str, str] = {}
-        for line in self._text[: self._header_end()].split("\n"):
+        block = self._raw[self._start : self._header_end()].decode("utf-8", "replace")
+        for line in block.split("\n"):
             name, sep, value = line.partition(": ")
             if sep and name not in out:
                 out[name] = fs_url_decode(value)
@@ -449,7 +525,8 @@ class PlainEvent(Event):
 
     @property
     def body(self) -> str | None:
-        return self._text[self._header_end() + 2 :] or None
+        raw = self._raw[self._header_end() + 2 : self._end]
+        return raw.decode("utf-8", "replace") if raw else None
 
 
 class DictEvent(Event):
@@ -519,9 +596,9 @@ def _parse_xml(text: str) -> DictEvent:
 def parse_event(message: Message) -> Event:
     """Turn a text/event-{plain,json,xml} message into an Event (EslProtocolError if bad)."""
     ctype = message.content_type
-    text = message.body.decode("utf-8", "replace")
     if ctype == "text/event-plain":
-        return PlainEvent(text)
+        return PlainEvent.from_bytes(message.body)
+    text = message.body.decode("utf-8", "replace")
     if ctype == "text/event-json":
         return _parse_json(text)
     if ctype == "text/event-xml":

@@ -15,6 +15,7 @@ from esl_recorder.esl.frames import (
     FrameParser,
     MalformedFrame,
     Message,
+    PlainEvent,
     make_event,
     parse_event,
     serialize_plain_event,
@@ -312,7 +313,7 @@ def test_body_holding_header_lines_and_content_length() -> None:
     assert event.get("Job-UUID") == "real" and event.get("Unique-ID") is None
     uncached = parse_event(_parse_all(serialize_plain_event(
         {"Event-Name": "BACKGROUND_JOB", "Job-UUID": "real"}, body))[0][0])
-    uncached._cache.clear()  # type: ignore[attr-defined]
+    uncached._cache = {}  # type: ignore[attr-defined]
     assert uncached.get("Event-Name") == "BACKGROUND_JOB"
     assert event.get("Content-Length") == str(len(body))
     assert event.headers() == {"Event-Name": "BACKGROUND_JOB", "Job-UUID": "real",
@@ -367,3 +368,91 @@ def test_every_split_point_of_a_mixed_stream() -> None:
             parser = FrameParser(on_malformed=lambda f: pytest.fail(f.describe()))
             got = parser.feed(stream[:a]) + parser.feed(stream[a:b]) + parser.feed(stream[b:])
             assert got == whole, (a, b)
+
+
+# ------------------------------------------------------------------ feed_events (the client's path)
+
+
+def _event_view(event: Event) -> tuple[str, dict[str, str], str | None]:
+    return event.name, event.headers(), event.body
+
+
+def _feed_events_in_chunks(stream: bytes, sizes: list[int]) -> list[Message | PlainEvent]:
+    parser = FrameParser(on_malformed=lambda f: pytest.fail(f.describe()))
+    got: list[Message | PlainEvent] = []
+    pos = 0
+    for size in sizes:
+        items = parser.feed_events(stream[pos : pos + size])
+        assert parser.others == sum(not isinstance(i, PlainEvent) for i in items)
+        got += items
+        pos += size
+    assert pos >= len(stream) and parser.buffered == 0
+    return got
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_feed_events_gives_the_events_of_feed(path: Path) -> None:
+    blocks = read_blocks(path)
+    rng = random.Random(path.name)
+    for conn in _conns(path):
+        stream = received_stream(blocks, conn)
+        whole, _ = _parse_all(stream)
+        expected = [_event_view(parse_event(m)) if m.content_type == "text/event-plain" else m
+                    for m in whole]
+        for max_chunk in (1, 700, 65536, len(stream)):
+            sizes, total = [], 0
+            while total < len(stream):
+                sizes.append(rng.randint(1, max_chunk))
+                total += sizes[-1]
+            got = _feed_events_in_chunks(stream, sizes)
+            assert [_event_view(i) if isinstance(i, PlainEvent) else i for i in got] == expected
+
+
+def test_feed_events_keeps_the_forgery_and_body_rules() -> None:
+    forged = serialize_plain_event({"Event-Name": "CHANNEL_CREATE",
+                                    "Caller-Caller-ID-Name": "x\nUnique-ID: forged",
+                                    "Unique-ID": "real-uuid"})
+    body = "Unique-ID: from-body\nRecord-File-Path: /evil.wav\nContent-Length: 3\n\nabc\n"
+    job = serialize_plain_event({"Event-Name": "BACKGROUND_JOB", "Job-UUID": "j"}, body)
+    first, second = FrameParser().feed_events(forged + job)
+    assert isinstance(first, PlainEvent) and isinstance(second, PlainEvent)
+    assert first.get("Unique-ID") == "real-uuid"
+    assert first.get("Caller-Caller-ID-Name") == "x\nUnique-ID: forged"
+    assert second.get("Unique-ID") is None and second.get("Record-File-Path") is None
+    assert second.get("Job-UUID") == "j" and second.body == body
+
+
+def test_feed_events_tail_headers_found_from_the_end_are_the_real_ones() -> None:
+    stop = serialize_plain_event({"Event-Name": "RECORD_STOP", "Unique-ID": "u",
+                                  "Caller-Caller-ID-Name": "a%0ARecord-File-Path: /evil.wav",
+                                  "variable_x": "Record-File-Path: /evil2.wav",
+                                  "Record-File-Path": "/real path.wav",
+                                  "Record-Completion-Cause": "success-maxtime"})
+    (event,) = FrameParser().feed_events(stop)
+    assert isinstance(event, PlainEvent)
+    assert event.get("Record-File-Path") == "/real path.wav"
+    assert event.get("Record-Completion-Cause") == "success-maxtime"
+    assert event.get("Recording-Variable-x") is None
+
+
+def test_feed_events_hands_odd_frames_to_the_checking_path() -> None:
+    not_first = b"Unique-ID: u\nEvent-Name: X\n\n"
+    short = b"Event-Name: AB"  # the frame ends before the newline of its first line
+    stream = (b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(not_first)
+              + not_first + REPLY
+              + b"Content-Length: 14\nContent-Type: text/event-plain\n\n" + short + b"\n"
+              + GOOD)
+    parser = FrameParser(on_malformed=lambda f: None)
+    items = parser.feed_events(stream)
+    assert parser.others == 3  # the two odd events come as Messages, with the reply
+    assert [type(i).__name__ for i in items] == ["Message", "Message", "Message", "PlainEvent"]
+    assert isinstance(items[0], Message) and isinstance(items[2], Message)
+    assert parse_event(items[0]).get("Unique-ID") == "u"
+    assert parse_event(items[2]).name == "AB"
+
+
+def test_plain_event_needs_the_newline_before_it() -> None:
+    with pytest.raises(ValueError):
+        PlainEvent(b"Event-Name: X\n\n", 0, 15)
+    event = PlainEvent.from_bytes(b"Event-Name: X\nUnique-ID: u\n\n")
+    assert event.name == "X" and event.unique_id == "u" and event.body is None

@@ -1,0 +1,25 @@
+"""The hot-path counters: plain ints exported at scrape time."""
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from esl_recorder.metrics import make_metrics
+
+
+def test_event_counter_children_are_bound_once_and_exported() -> None:
+    registry = CollectorRegistry()
+    metrics = make_metrics(registry)
+    create = metrics.esl_events.labels(event="CHANNEL_CREATE")
+    assert metrics.esl_events.labels(event="CHANNEL_CREATE") is create
+    create.inc()
+    create.inc(4)
+    metrics.esl_events.labels(event="DTMF").inc()
+    text = generate_latest(registry).decode()
+    assert 'esl_recorder_esl_events_total{event="CHANNEL_CREATE"} 5.0' in text
+    assert 'esl_recorder_esl_events_total{event="DTMF"} 1.0' in text
+
+
+def test_event_counter_takes_only_its_label() -> None:
+    metrics = make_metrics(CollectorRegistry())
+    with pytest.raises(ValueError):
+        metrics.esl_events.labels(node="fs1")
