@@ -25,6 +25,7 @@ existed when page 0 was served, so new recordings do not shift later pages.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +53,7 @@ MEDIA_TYPES = {"wav": "audio/x-wav", "mp3": "audio/mpeg"}
 FORM = "application/x-www-form-urlencoded"
 TOO_SHORT, SILENT = "16101", "16102"  # Twilio's ErrorCode of an absent recording
 _EXTENSIONS = ("json", "wav", "mp3")
+_SID = re.compile(r"RE[0-9a-f]{32}")
 
 
 # --- rendering helpers -------------------------------------------------------------------------
@@ -206,9 +208,9 @@ class CompatDialect(Dialect):
         return rules
 
     def status_for(self, exc: Exception) -> tuple[int, str]:
-        if isinstance(exc, Conflict):
-            return 422, str(exc)
-        return super().status_for(exc)
+        status, message = (422, str(exc)) if isinstance(exc, Conflict) else (
+            super().status_for(exc))
+        return status, _SID.sub(lambda m: self.sid_out(m[0]), message)  # sids as shown
 
     def failure(self, exc: Exception, request: Request | None = None) -> Response:
         if isinstance(exc, NotFound) and request is not None:

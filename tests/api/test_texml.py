@@ -184,7 +184,7 @@ def test_update_accepts_both_sid_forms(api: Api) -> None:
     assert api.switch.commands[-1] == f"uuid_record {uuid} stop {path}"
     wait_done(api, our_sid(sid))
     r = api.request("POST", f"{base}/{sid}.json", headers=TEXML_AUTH, data={"Status": "paused"})
-    assert_error(json_of(r, 422), "10015", "Bad Request", "completed")
+    assert_error(json_of(r, 422), "10015", "Bad Request", "completed", sid)  # its UUID form
     r = api.request("POST", f"{base}/{sid}.json", headers=TEXML_AUTH, data={"Status": "pause"})
     assert_error(json_of(r, 400), "10015", "Bad Request", "Status")
 
