@@ -169,6 +169,7 @@ class EslClient(InboundESL):
             if not name or any(c.isspace() for c in name):
                 raise InvalidArgument(f"bad event name {name!r}")
         self._node = node
+        self.node_name: str = node.name  # read for every event: an attribute, not a property
         self._esl = esl
         self._events = tuple(events)
         self._on_event = on_event
@@ -206,10 +207,6 @@ class EslClient(InboundESL):
         self._m_depth.set_function((lambda: inbox.events) if running else (lambda: 0))
 
     # ------------------------------------------------------------------ public API
-
-    @property
-    def node_name(self) -> str:
-        return self._node.name
 
     @property
     def connected(self) -> bool:

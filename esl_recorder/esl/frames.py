@@ -384,9 +384,9 @@ class Event(ABC):
         return f"<{type(self).__name__} {self.name} Unique-ID={self.get('Unique-ID')}>"
 
 
-_KEYS: dict[str, bytes] = {}  # header name -> b"\n<name>: ", the bytes a lookup searches for
+# header name -> (b"\n<name>: ", the bytes a lookup searches for; is it a tail header?)
+_KEYS: dict[str, tuple[bytes, bool]] = {}
 _NAMES: dict[bytes, str] = {}  # Event-Name values seen by the parser's fast path, decoded once
-_NO_CACHE: dict[str, str | None] = {}  # shared, never written: an event before its first get()
 
 # Events FreeSWITCH never sends with a body: every line of their text is a header line,
 # so a lookup needs no check against a body (a value never holds a raw newline).
@@ -401,8 +401,9 @@ _TAIL_PREFIXES = ("Record-", "Recording-Variable-")
 _LENGTH_LINE = b"\nContent-Length: "
 
 
-def _key(header: str) -> bytes:
-    key = ("\n" + header + ": ").encode("utf-8", "surrogatepass")
+def _key(header: str) -> tuple[bytes, bool]:
+    key = (("\n" + header + ": ").encode("utf-8", "surrogatepass"),
+           header.startswith(_TAIL_PREFIXES))
     if len(_KEYS) < 4096:
         _KEYS[header] = key
     return key
@@ -452,7 +453,7 @@ class PlainEvent(Event):
         self._raw = raw
         self._start = start
         self._end = end
-        self._cache = _NO_CACHE
+        self._cache: dict[str, str | None] | None = None  # values found by get()
         if name is None:
             name = self._first_name()
         self.name = name
@@ -464,7 +465,7 @@ class PlainEvent(Event):
 
     def _first_name(self) -> str:
         self._clean, self._hend = self._start - 1, -1
-        name = self._lookup("Event-Name")
+        name = self.get("Event-Name")
         if not name:
             raise EslProtocolError("event without Event-Name")
         return name
@@ -490,28 +491,30 @@ class PlainEvent(Event):
             return True
         return idx < self._header_end()
 
-    def _lookup(self, header: str) -> str | None:
+    def get(self, header: str, default: str | None = None) -> str | None:
+        # One frame for the whole lookup: this runs a few times for every event received.
+        cache = self._cache
+        if cache is not None and header in cache:
+            value = cache[header]
+            return default if value is None else value
         raw, end = self._raw, self._end
-        key = _KEYS.get(header) or _key(header)
-        if self._clean == end and header.startswith(_TAIL_PREFIXES):
+        key, tail = _KEYS.get(header) or _key(header)
+        if tail and self._clean == end:  # bodyless: the last match is as good as the first
             idx = raw.rfind(key, self._start - 1, end)
         else:
             idx = raw.find(key, self._start - 1, end)
         if idx < 0 or (idx > self._clean and not self._in_header_block(idx)):
-            return None
-        start = idx + len(key)
-        stop = raw.find(b"\n", start, end)
-        value = raw[start : end if stop < 0 else stop].decode("utf-8", "replace")
-        return unquote(value, errors="replace") if "%" in value else value
-
-    def get(self, header: str, default: str | None = None) -> str | None:
-        cache = self._cache
-        if header in cache:
-            value = cache[header]
+            value = None
         else:
-            if cache is _NO_CACHE:
-                cache = self._cache = {}
-            value = cache[header] = self._lookup(header)
+            idx += len(key)
+            stop = raw.find(b"\n", idx, end)
+            value = raw[idx : end if stop < 0 else stop].decode("utf-8", "replace")
+            if "%" in value:  # decoded only now that the line is split off
+                value = unquote(value, errors="replace")
+        if cache is None:  # most events are asked for one or two headers
+            self._cache = {header: value}
+        else:
+            cache[header] = value
         return default if value is None else value
 
     def headers(self) -> dict[str, str]:

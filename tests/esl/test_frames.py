@@ -313,7 +313,7 @@ def test_body_holding_header_lines_and_content_length() -> None:
     assert event.get("Job-UUID") == "real" and event.get("Unique-ID") is None
     uncached = parse_event(_parse_all(serialize_plain_event(
         {"Event-Name": "BACKGROUND_JOB", "Job-UUID": "real"}, body))[0][0])
-    uncached._cache = {}  # type: ignore[attr-defined]
+    uncached._cache = None  # type: ignore[attr-defined]
     assert uncached.get("Event-Name") == "BACKGROUND_JOB"
     assert event.get("Content-Length") == str(len(body))
     assert event.headers() == {"Event-Name": "BACKGROUND_JOB", "Job-UUID": "real",
