@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS recordings (
     created_at REAL, started_at REAL, ended_at REAL, stop_requested TEXT, stop_reason TEXT,
     cause TEXT, fs_record_ms INTEGER, duration_ms INTEGER, channels INTEGER,
     sample_rate INTEGER, size INTEGER, sha256 TEXT, error TEXT, paused_by TEXT, meta TEXT);
-CREATE INDEX IF NOT EXISTS recordings_state ON recordings(state);
+DROP INDEX IF EXISTS recordings_state;
 CREATE INDEX IF NOT EXISTS recordings_call ON recordings(call_uuid);
 CREATE INDEX IF NOT EXISTS recordings_account ON recordings(account, created_at);
 CREATE TABLE IF NOT EXISTS outbox (
