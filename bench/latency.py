@@ -1,0 +1,430 @@
+"""Start-recording request latency: the daemon beside a bare gevent WSGI endpoint.
+
+Run by hand:  python bench/latency.py [--short] [--rate R] [--seconds S] [--clients C]
+From bench/api.py:  bench_latency(short) -> the p99 ratio.
+
+Processes (2 cores: as few as the comparison needs):
+  * the FreeSWITCH simulator (FakeSwitch, manual media clock: recordings cost no audio CPU),
+    holding --calls answered inbound calls of the bench account;
+  * the daemon (build_app, its default logging written to a file, SQLite in a temporary
+    directory) attached to the simulator over ESL;
+  * a bare gevent.pywsgi endpoint that reads the request and answers a JSON body of the size
+    the daemon answers;
+  * this process: the load generator.
+
+The requests are real LaML create-recording POSTs (form body, HTTP Basic) spread round-robin
+over the calls; every one starts a real `uuid_record` on the simulator before it is
+answered. Both endpoints get the identical request bytes and the identical schedule: an
+open-loop, paced load of --rate requests/s from --clients keep-alive connections (request j
+is due at j / rate and goes to connection j mod clients). A request's latency is measured
+from when it was due, not from when it was sent, so a connection held up by a slow answer
+charges the wait to the requests queued behind it (no coordinated omission). The rate is
+fixed and chosen below both endpoints' capacity on 2 shared cores: this compares latency
+under the same load, not throughput. The two targets take turns in rounds (noisy neighbours
+hit both alike); the first round of each is a warm-up and is not counted.
+
+The last line is `p99 ratio: <N>x` (daemon p99 / bare p99).
+"""
+
+from __future__ import annotations
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import base64  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Iterable  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+from urllib.parse import urlencode  # noqa: E402
+
+import gevent  # noqa: E402
+import gevent.event  # noqa: E402
+from gevent import subprocess  # noqa: E402
+
+ACCOUNT = {"id": "bench", "laml_project_id": "5f0c6f0e-3b1c-4a53-9f3e-2c1d0b9a8e71",
+           "laml_token": "PTbench-laml-token"}
+PASSWORD = "ClueCon"
+RATE = 200.0  # requests/s: what the daemon, the simulator and this generator sustain on 2
+# shared cores with room to spare (each request also costs the simulator ~1 ms of CPU)
+CREATE_FORM = urlencode([
+    ("RecordingStatusCallback", "http://127.0.0.1:9/recording-status"),
+    ("RecordingStatusCallbackEvent", "completed"),
+    ("RecordingStatusCallbackMethod", "POST"),
+    ("RecordingChannels", "dual"),
+    ("RecordingTrack", "both"),
+])
+
+
+@dataclass(frozen=True)
+class Plan:
+    rate: float  # requests per second offered
+    clients: int  # keep-alive connections
+    seconds: float  # measured seconds per round and target
+    rounds: int  # measured rounds per target (after one warm-up round)
+    warmup: float  # seconds of the warm-up round
+    calls: int  # simulated calls the requests are spread over
+
+    @classmethod
+    def for_run(cls, short: bool, rate: float | None = None, seconds: float | None = None,
+                clients: int = 200) -> Plan:
+        if short:
+            return cls(rate or RATE, clients, seconds or 0.5, 2, 0.3, 200)
+        return cls(rate or RATE, clients, seconds or 1.5, 8, 1.0, 1000)
+
+    def describe(self) -> str:
+        return (f"offered load: {self.rate:g} requests/s, open loop (paced schedule), from "
+                f"{self.clients} keep-alive clients; {self.rounds} x {self.seconds:g} s "
+                f"measured per target in alternating rounds after a {self.warmup:g} s "
+                f"warm-up; requests spread over {self.calls} calls")
+
+
+# ------------------------------------------------------------------ child processes
+
+
+class Child:
+    """A child process of this script speaking a line protocol on stdin/stdout."""
+
+    def __init__(self, role: str, *args: str) -> None:
+        self.role = role
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--role", role, *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(self, line: str | None = None, timeout: float = 60.0) -> str:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        if line is not None:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+        with gevent.Timeout(timeout, RuntimeError(f"{self.role}: no answer in {timeout}s")):
+            answer = self.proc.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"{self.role} process ended (exit {self.proc.wait()})")
+        return answer.strip()
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _lines() -> Iterable[str]:
+    """stdin lines, read off the gevent hub; ends when the parent closes the pipe."""
+    pool = gevent.get_hub().threadpool
+    while line := pool.spawn(sys.stdin.readline).get():
+        yield line.strip()
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def role_switch() -> None:
+    """`calls <n> <variable> <account>` makes n answered inbound calls and prints their
+    uuids; `cpu` prints the CPU seconds used."""
+    from esl_recorder.testing.fakeswitch import FakeSwitch
+
+    with tempfile.TemporaryDirectory(prefix="bench-fs-") as tmp:
+        switch = FakeSwitch(password=PASSWORD, clock="manual", recordings_root=tmp).start()
+        _say(str(switch.address[1]))
+        for line in _lines():
+            if line == "cpu":
+                _say(str(time.process_time()))
+                continue
+            _, n, variable, account = line.split()
+            uuids = [switch.inbound_call("tone_a", {variable: account}, answered=True)
+                     for _ in range(int(n))]
+            gc.freeze()  # FreeSWITCH has no collector pauses: keep the stand-in's out too
+            _say(" ".join(uuids))
+        switch.stop()
+
+
+def daemon_settings(tmp: str, switch_port: int) -> Any:
+    from esl_recorder.settings import settings_from_mapping
+
+    return settings_from_mapping({
+        "nodes": [{"name": "fs1", "host": "127.0.0.1", "port": switch_port,
+                   "password": PASSWORD}],
+        "recording": {"root": f"{tmp}/recordings"},
+        "store": {"path": f"{tmp}/state.db"},
+        "http": {"port": 0},
+        "accounts": [ACCOUNT],
+    }, source="<bench/latency>", env={})
+
+
+def role_daemon(switch_port: int) -> None:
+    """The daemon as `esl-recorder run` builds and starts it; `wait <uuid>...` waits until
+    it tracks those calls as answered, then prints `ok`; `cpu` prints the CPU seconds used."""
+    from esl_recorder.app import build_app, freeze_startup_objects
+    from esl_recorder.logsetup import configure_logging, register_secret
+
+    with tempfile.TemporaryDirectory(prefix="bench-daemon-") as tmp, \
+            open(os.environ.get("BENCH_DAEMON_LOG") or f"{tmp}/daemon.log", "w") as log_file:
+        settings = daemon_settings(tmp, switch_port)
+        for node in settings.nodes:
+            register_secret(node.password)
+        configure_logging(settings.log, stream=log_file)
+        app = build_app(settings)
+        changed = gevent.event.Event()
+        app.tracker.subscribe(lambda name, call: changed.set())
+        app.start()
+        freeze_startup_objects()
+        if not app.clients["fs1"].wait_connected(10):
+            raise SystemExit("daemon: no ESL connection to the simulator")
+        assert app.http is not None
+        _say(str(app.http.server_port))
+        for line in _lines():
+            if line == "cpu":
+                _say(str(time.process_time()))
+                continue
+            uuids = line.split()[1:]
+            while not all((c := app.tracker.get(u)) is not None and c.answered for u in uuids):
+                changed.clear()
+                changed.wait(1.0)
+            _say("ok")
+        app.stop()
+
+
+def role_bare(body_size: int) -> None:
+    """gevent.pywsgi with a WSGI app that reads the request and answers fixed JSON."""
+    from gevent.pywsgi import WSGIServer
+
+    body = json.dumps({"pad": "x" * max(body_size - 11, 0)}).encode()
+    headers = [("Content-Type", "application/json; charset=utf-8"),
+               ("Content-Length", str(len(body)))]
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        environ["wsgi.input"].read()
+        start_response("200 OK", headers)
+        return [body]
+
+    server = WSGIServer(("127.0.0.1", 0), app, log=None)
+    server.start()
+    _say(str(server.server_port))
+    for _ in _lines():  # `cpu`
+        _say(str(time.process_time()))
+    server.stop(timeout=1)
+
+
+# ------------------------------------------------------------------ the load generator
+
+
+def create_request(call_uuid: str, port: int) -> bytes:
+    path = (f"/api/laml/2010-04-01/Accounts/{ACCOUNT['laml_project_id']}/Calls/{call_uuid}"
+            "/Recordings.json")
+    auth = base64.b64encode(f"{ACCOUNT['laml_project_id']}:{ACCOUNT['laml_token']}".encode())
+    body = CREATE_FORM.encode()
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"User-Agent: bench-latency\r\nAccept: application/json\r\n"
+            f"Authorization: Basic {auth.decode()}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    return head.encode() + body
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: send a request, read a Content-Length answer."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def exchange(self, request: bytes) -> tuple[int, bytes]:
+        self.sock.sendall(request)
+        while (end := self.buf.find(b"\r\n\r\n")) < 0:
+            self._fill()
+        head, self.buf = self.buf[:end].decode("latin-1"), self.buf[end + 4:]
+        status = int(head.split(" ", 2)[1])
+        length = next((int(line.split(":", 1)[1]) for line in head.split("\r\n")[1:]
+                       if line.lower().startswith("content-length:")), None)
+        if length is None:
+            raise RuntimeError(f"answer without Content-Length: {head!r}")
+        while len(self.buf) < length:
+            self._fill()
+        body, self.buf = self.buf[:length], self.buf[length:]
+        return status, body
+
+    def _fill(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise RuntimeError("connection closed by the server")
+        self.buf += data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@dataclass
+class Samples:
+    latencies: list[float] = field(default_factory=list)  # seconds, from the due time
+    errors: list[str] = field(default_factory=list)
+    sent: int = 0
+    busy: float = 0.0  # seconds the rounds lasted
+    cpu: float = 0.0  # CPU seconds the server process used in them
+    sim_cpu: float = 0.0  # CPU seconds the simulator used in them
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return float("nan")
+        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+def run_round(port: int, requests: list[bytes], plan: Plan, seconds: float,
+              into: Samples | None) -> None:
+    """One round of the paced schedule against `port`; latencies go `into` (None: warm-up)."""
+    total = int(plan.rate * seconds)
+    conns = [Connection(port) for _ in range(plan.clients)]
+    start = time.perf_counter() + 0.05
+
+    def client(i: int) -> None:
+        conn = conns[i]
+        for j in range(i, total, plan.clients):
+            due = start + j / plan.rate
+            if (wait := due - time.perf_counter()) > 0:
+                gevent.sleep(wait)
+            status, body = conn.exchange(requests[j % len(requests)])
+            done = time.perf_counter()
+            if into is None:
+                continue
+            into.sent += 1
+            if status >= 300:
+                into.errors.append(f"{status} {body[:200]!r}")
+            else:
+                into.latencies.append(done - due)
+
+    try:
+        gevent.joinall([gevent.spawn(client, i) for i in range(plan.clients)],
+                       raise_error=True)
+    finally:
+        for conn in conns:
+            conn.close()
+    if into is not None:
+        into.busy += time.perf_counter() - start
+
+
+# ------------------------------------------------------------------ the run
+
+
+class Setup:
+    """The three server processes, started and fed with calls."""
+
+    def __init__(self, plan: Plan) -> None:
+        from esl_recorder.settings import IdentitySettings
+
+        self.switch = Child("switch")
+        self.children = [self.switch]
+        try:
+            switch_port = int(self.switch.ask())
+            self.daemon = Child("daemon", str(switch_port))
+            self.children.append(self.daemon)
+            self.daemon_port = int(self.daemon.ask())
+            variable = IdentitySettings().account_variable
+            uuids = self.switch.ask(f"calls {plan.calls} {variable} {ACCOUNT['id']}").split()
+            self.daemon.ask("wait " + " ".join(uuids))
+            self.requests = [create_request(u, self.daemon_port) for u in uuids]
+            size = self._probe()
+            self.bare = Child("bare", str(size))
+            self.children.append(self.bare)
+            self.bare_port = int(self.bare.ask())
+        except BaseException:
+            self.close()
+            raise
+
+    def _probe(self) -> int:
+        """One real create: it must succeed; its body size is what the bare one answers."""
+        conn = Connection(self.daemon_port)
+        try:
+            status, body = conn.exchange(self.requests[-1])
+        finally:
+            conn.close()
+        if status != 200 or json.loads(body).get("status") not in ("queued", "in-progress"):
+            raise RuntimeError(f"the daemon refused the create request: {status} {body!r}")
+        return len(body)
+
+    def close(self) -> None:
+        for child in reversed(self.children):
+            child.close()
+
+
+def measure(plan: Plan) -> tuple[Samples, Samples]:
+    setup = Setup(plan)
+    bare, daemon = Samples(), Samples()
+    try:
+        targets = ((setup.bare, setup.bare_port, bare),
+                   (setup.daemon, setup.daemon_port, daemon))
+        for _, port, _ in targets:
+            run_round(port, setup.requests, plan, plan.warmup, None)
+        for _ in range(plan.rounds):
+            for child, port, samples in targets:
+                cpu, sim = float(child.ask("cpu")), float(setup.switch.ask("cpu"))
+                run_round(port, setup.requests, plan, plan.seconds, samples)
+                samples.cpu += float(child.ask("cpu")) - cpu
+                samples.sim_cpu += float(setup.switch.ask("cpu")) - sim
+    finally:
+        setup.close()
+    return bare, daemon
+
+
+def report(name: str, s: Samples) -> None:
+    per_request = 1000 / max(s.sent, 1)
+    print(f"{name}: p50 {s.percentile(50) * 1000:.2f} ms  p99 {s.percentile(99) * 1000:.2f} ms"
+          f"  max {max(s.latencies, default=0) * 1000:.1f} ms  ({len(s.latencies)} answered, "
+          f"{len(s.errors)} errors, {s.sent / s.busy if s.busy else 0:.0f} requests/s done; "
+          f"CPU per request: server {s.cpu * per_request:.2f} ms, simulator "
+          f"{s.sim_cpu * per_request:.2f} ms)")
+
+
+def bench_latency(short: bool, *, rate: float | None = None, seconds: float | None = None,
+                  clients: int = 200) -> float:
+    """Run the comparison, print it, return the p99 ratio (daemon / bare)."""
+    plan = Plan.for_run(short, rate, seconds, clients)
+    print("latency: LaML create-recording POST (form, HTTP Basic) -> uuid_record on the "
+          "simulator, vs a bare gevent.pywsgi JSON endpoint")
+    print(plan.describe())
+    bare, daemon = measure(plan)
+    report("bare gevent.pywsgi", bare)
+    report("esl_recorder daemon", daemon)
+    for name, s in (("bare", bare), ("daemon", daemon)):
+        if s.errors:
+            raise SystemExit(f"{name}: {len(s.errors)} failed requests, first: {s.errors[0]}")
+    ratio = daemon.percentile(99) / bare.percentile(99)
+    print(f"p99 ratio: {ratio:.2f}x")
+    return ratio
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--short", action="store_true", help="a few seconds (CI)")
+    parser.add_argument("--rate", type=float, help=f"offered requests/s (default {RATE:g})")
+    parser.add_argument("--seconds", type=float, help="measured seconds per round")
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--role", choices=("switch", "daemon", "bare"), help=argparse.SUPPRESS)
+    parser.add_argument("arg", nargs="?", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.role == "switch":
+        role_switch()
+    elif args.role == "daemon":
+        role_daemon(args.arg)
+    elif args.role == "bare":
+        role_bare(args.arg)
+    else:
+        bench_latency(args.short, rate=args.rate, seconds=args.seconds, clients=args.clients)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
