@@ -425,7 +425,7 @@ def _header_end(raw: bytes, start: int, end: int) -> int:
     """
     p = raw.find(_LENGTH_LINE, start - 1, end)  # raw[start - 1] is a newline
     if p < 0:
-        return end - 2 if end - start >= 2 and raw.endswith(b"\n\n", start, end) else end
+        return end - 2 if raw.endswith(b"\n\n", start, end) else end
     q = raw.find(b"\n", p + 1, end)
     if q >= 0 and raw.startswith(b"\n\n", q, end) and raw.find(b"\n\n", start, p) < 0:
         return q
