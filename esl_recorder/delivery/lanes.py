@@ -47,21 +47,29 @@ class Lanes:
         return len(self.held)
 
     def hold(self, item: OutboxItem, *, scanned: bool = True) -> bool:
-        """Queue an item. False when a scanned item does not fit its lane (left in the
-        store, the lane marked overflow); an item already held, or whose key is held,
-        is ignored (True). Chained items (scanned=False) always fit."""
-        if item.id in self.held or item.key in self._held_keys:
+        """Queue an item. False when a scanned item is left in the store: its lane is
+        full, or already reading its own items back (overflow), which it does in order
+        from its cursor, so the cursor never passes an item left behind. An item already
+        held, or whose key is held, is ignored (True). Chained items (scanned=False)
+        always fit."""
+        if self._known(item):
             return True
         lane = self.lane(item.target)
-        if scanned and len(lane.queue) >= self.room:
-            lane.overflow = True
-            return False
         if scanned:
+            if lane.overflow or len(lane.queue) >= self.room:
+                lane.overflow = True
+                return False
             lane.advance(item)
+        self._add(lane, item)
+        return True
+
+    def _known(self, item: OutboxItem) -> bool:
+        return item.id in self.held or item.key in self._held_keys
+
+    def _add(self, lane: Lane, item: OutboxItem) -> None:
         lane.queue.append(item)
         self.held[item.id] = item
         self._held_keys.add(item.key)
-        return True
 
     def lane(self, origin: str) -> Lane:
         lane = self._lanes.get(origin)
@@ -110,7 +118,8 @@ class Lanes:
     def refill(self, lane: Lane, rows: list[OutboxItem], asked: int) -> None:
         """The lane read back `rows` (at most `asked`) of the items it left in the store."""
         for row in rows:
-            self.hold(row)
+            if not self._known(row):
+                self._add(lane, row)
             lane.advance(row)  # past rows held already too, so the next read moves on
         if len(rows) < asked:
             lane.overflow = False

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import gevent
 import gevent.event
-import gevent.pool
 
 from ..errors import InvalidArgument
 from ..metrics import Metrics
@@ -89,7 +88,8 @@ class Outbox:
     def _reset(self) -> None:
         self._lanes = Lanes(self._settings.per_host,
                             self._settings.per_host * LANE_ROOM_PER_SLOT)
-        self._pool = gevent.pool.Pool(self._settings.concurrency)
+        self._workers: set[gevent.Greenlet] = set()
+        self._busy = 0  # workers running (counted here: a pool frees a slot only later)
         self._done: list[Finished] = []
         self._cursor: Position | None = None
         self._rewind_at = 0.0
@@ -130,8 +130,8 @@ class Outbox:
         self._stopping = True
         self._runner.kill()
         self._runner = None
-        self._pool.join(timeout=timeout)
-        self._pool.kill(timeout=1)
+        gevent.joinall(list(self._workers), timeout=timeout)
+        gevent.killall(list(self._workers), timeout=1)
         try:
             self._flush(self._clock())
         except Exception:
@@ -142,16 +142,16 @@ class Outbox:
     def _run(self) -> None:
         while True:
             self._wake.clear()
+            now = self._clock()
             try:
-                self._turn()
+                self._turn(now)
             except Exception:
                 log.exception("outbox: delivery loop failed; going on in %gs", ERROR_PAUSE)
                 gevent.sleep(ERROR_PAUSE)
                 continue
-            self._wake.wait(self._idle_wait())
+            self._wake.wait(self._idle_wait(now))
 
-    def _turn(self) -> None:
-        now = self._clock()
+    def _turn(self, now: float) -> None:
         self._flush(now)
         self._housekeeping(now)
         for lane in self._lanes.wanting():
@@ -160,12 +160,14 @@ class Outbox:
             self._wake.set()  # more to read: go on once other greenlets had their turn
         self._dispatch()
 
-    def _idle_wait(self) -> float:
+    def _idle_wait(self, scanned_at: float) -> float:
+        """Until the first item the last scan (at `scanned_at`) could not see yet is due."""
         if self._wake.is_set():
             return 0.0
-        now = self._clock()
-        upcoming = self._store.next_attempt_after(now)
-        return MAX_IDLE if upcoming is None else min(MAX_IDLE, max(0.0, upcoming - now))
+        upcoming = self._store.next_attempt_after(scanned_at)
+        if upcoming is None:
+            return MAX_IDLE
+        return min(MAX_IDLE, max(0.0, upcoming - self._clock()))
 
     def _housekeeping(self, now: float) -> None:
         mono = time.monotonic()
@@ -236,20 +238,24 @@ class Outbox:
                                   f.item.key)
 
     def _dispatch(self) -> None:
-        for item in self._lanes.take(self._pool.free_count()):
-            self._pool.spawn(self._work, item)
+        for item in self._lanes.take(self._settings.concurrency - self._busy):
+            self._busy += 1
+            worker = gevent.spawn(self._work, item)
+            self._workers.add(worker)
+            worker.link(self._workers.discard)
 
     # attempts --------------------------------------------------------------------------
     def _work(self, item: OutboxItem) -> None:
         """One of `concurrency` workers: attempts items until none may start now."""
-        while True:
-            self._attempt(item)
-            if self._stopping:
-                return
-            following = self._lanes.take(1)
-            if not following:
-                return
-            item = following[0]
+        try:
+            while True:
+                self._attempt(item)
+                following = [] if self._stopping else self._lanes.take(1)
+                if not following:
+                    return
+                item = following[0]
+        finally:
+            self._busy -= 1
 
     def _attempt(self, item: OutboxItem) -> None:
         started = time.monotonic()
@@ -276,6 +282,8 @@ class Outbox:
                       now=self._clock(), settings=self._settings, rand=self._rand)
 
     def _log(self, item: OutboxItem, decision: Decision) -> None:
+        if decision.result == "delivered" and not log.isEnabledFor(logging.DEBUG):
+            return
         url = safe_url(str(item.payload.get("url", "")))
         number = item.attempts + 1
         if decision.result == "delivered":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
@@ -19,6 +19,7 @@ from ..errors import InvalidArgument
 METHODS = frozenset({"GET", "POST", "PUT"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+UNSAFE_IN_URL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ class OutboundRequest:
         return origin(self.url)
 
     def to_payload(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"method": self.method, "url": self.url, "headers": dict(self.headers),
+                "body": self.body, "timeout": self.timeout, "fallback_url": self.fallback_url}
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> OutboundRequest:
@@ -73,7 +75,7 @@ def check_url(url: str) -> SplitResult:
         raise InvalidArgument("callback URL is not a valid URL") from exc
     if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
         raise InvalidArgument("callback URL must be an absolute http or https URL")
-    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+    if UNSAFE_IN_URL.search(url):
         raise InvalidArgument("callback URL must not contain whitespace or control characters")
     return parts
 

@@ -92,6 +92,14 @@ class Harness:
 HarnessFactory = Callable[..., Harness]
 
 
+@pytest.fixture(autouse=True)
+def no_safety_nets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deliverer's periodic wake-up and rescan only cover wall-clock steps: every
+    test here must pass without them (a missed wake-up or a skipped item fails)."""
+    monkeypatch.setattr("esl_recorder.delivery.outbox.MAX_IDLE", 3600.0)
+    monkeypatch.setattr("esl_recorder.delivery.outbox.REWIND_EVERY", 3600.0)
+
+
 @pytest.fixture
 def harness_factory(tmp_path: Path) -> Iterator[HarnessFactory]:
     made: list[Harness] = []
