@@ -3,6 +3,8 @@
     esl-recorder --version
     esl-recorder run [-c FILE]            attach to FreeSWITCH and record (esl_recorder.app.run)
     esl-recorder check-config [-c FILE]   print every effective setting, secrets masked
+    esl-recorder outbox [-c FILE] [--state dead|pending|delivered|all] [--limit N] [--json]
+                                          list callbacks in the outbox (dead ones by default)
     esl-recorder fakeswitch [ARGS...]     run the FreeSWITCH simulator (esl_recorder.testing)
 
 The config file is `-c FILE`, else $ESL_RECORDER_CONFIG, else `conf/esl_recorder.yaml` if it
@@ -47,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["fakeswitch"]:
         return cmd_fakeswitch(args[1:])
     ns = build_parser().parse_args(args)
-    handler = {"run": cmd_run, "check-config": cmd_check_config}[ns.command]
+    handler = {"run": cmd_run, "check-config": cmd_check_config,
+               "outbox": cmd_outbox}[ns.command]
     return handler(ns)
 
 
@@ -59,14 +62,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"esl-recorder {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, text in (("run", "attach to FreeSWITCH and serve (the daemon)"),
-                       ("check-config", "print every effective setting and exit")):
+                       ("check-config", "print every effective setting and exit"),
+                       ("outbox", "list callbacks in the outbox (dead ones by default)")):
         cmd = sub.add_parser(name, help=text, description=text)
         cmd.add_argument("-c", "--config", metavar="FILE",
                          help=f"YAML file (default: ${CONFIG_ENV}, {LOCAL_CONFIG} if it exists, "
                               f"else {SYSTEM_CONFIG})")
+        if name == "outbox":
+            add_outbox_arguments(cmd)
     sub.add_parser("fakeswitch", help="run the FreeSWITCH simulator "
                    "(--host, --port, --password, --recordings-root; see fakeswitch --help)")
     return parser
+
+
+def add_outbox_arguments(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--state", choices=("dead", "pending", "delivered", "all"),
+                     default="dead", help="which items (default: dead)")
+    cmd.add_argument("--limit", type=int, default=100, metavar="N",
+                     help="at most N items, newest first (default: 100)")
+    cmd.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+def cmd_outbox(ns: argparse.Namespace) -> int:
+    """The outbox listing (esl_recorder.delivery.listing), read from store.path."""
+    settings = load(ns)
+    if settings is None:
+        return EXIT_USAGE
+    show = import_entry("esl_recorder.delivery.listing", "show_outbox")
+    if show is None:
+        return EXIT_FAILURE
+    return int(show(settings.store.path, ns.state, ns.limit, ns.json))
 
 
 def config_path(explicit: str | None, env: dict[str, str] | None = None) -> str:

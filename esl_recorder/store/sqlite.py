@@ -91,6 +91,7 @@ class OutboxItem:
     next_attempt_at: float
     state: str
     last_error: str | None
+    finished_at: float | None = None
 
 
 class Store:
@@ -300,9 +301,11 @@ class Store:
             "WHERE state='delivered' AND finished_at<? ORDER BY id LIMIT ?)",
             (before, limit)).rowcount
 
-    def outbox_items(self, state: str | None = None, limit: int = 100) -> list[OutboxItem]:
+    def outbox_items(self, state: str | None = None, limit: int = 100, *,
+                     newest_first: bool = False) -> list[OutboxItem]:
         where, args = ("WHERE state=?", (state,)) if state else ("", ())
-        rows = self._db.execute(f"SELECT * FROM outbox {where} ORDER BY id LIMIT ?",
+        order = "DESC" if newest_first else ""
+        rows = self._db.execute(f"SELECT * FROM outbox {where} ORDER BY id {order} LIMIT ?",
                                 (*args, limit))
         return [_outbox_from_row(r) for r in rows]
 
@@ -381,4 +384,5 @@ def _outbox_from_row(row: sqlite3.Row) -> OutboxItem:
     return OutboxItem(id=row["id"], kind=row["kind"], key=row["key"], target=row["target"],
                       payload=json.loads(row["payload"]), attempts=row["attempts"],
                       created_at=row["created_at"], next_attempt_at=row["next_attempt_at"],
-                      state=row["state"], last_error=row["last_error"])
+                      state=row["state"], last_error=row["last_error"],
+                      finished_at=row["finished_at"])
