@@ -38,7 +38,7 @@ class AccountBook:
         acct = self._laml.get(user)
         _check(acct.laml_token if acct else None, secret)
         assert acct is not None
-        if not hmac.compare_digest(user, account_sid):
+        if not hmac.compare_digest(user.encode(), account_sid.encode()):  # str: ASCII only
             raise Unauthorized("the credentials are not those of this AccountSid")
         return acct
 
