@@ -45,6 +45,9 @@ class ApiApp:
         self._settings = settings
         self._metrics = metrics
         self._openapi = json.dumps(openapi_document(self.url_map)).encode()
+        # Routes match on path and method alone (no host rules, no redirects): one adapter
+        # serves every request instead of a bind_to_environ per request.
+        self._adapter = self.url_map.bind("localhost")
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -61,9 +64,8 @@ class ApiApp:
     def _dispatch(self, request: Request) -> tuple[Response, str, str]:
         if request.path == "/openapi.json":
             return Response(self._openapi, content_type="application/json"), "-", "openapi"
-        adapter = self.url_map.bind_to_environ(request.environ)
         try:
-            op, args = adapter.match()
+            op, args = self._adapter.match(request.path, request.method)
         except HTTPException as exc:
             return self._unrouted(request, exc), self._owner_name(request.path), "unrouted"
         assert isinstance(op, Operation)
