@@ -54,7 +54,8 @@ WINDOW_PER_SLOT = 16  # items held in memory: concurrency * this
 LANE_ROOM_PER_SLOT = 8  # items queued in one lane: per_host * this
 MAX_IDLE = 5.0  # longest sleep without a wake-up (clock changes, outside requeues)
 REWIND_EVERY = 30.0  # seconds between scans from the start of the pending index
-PURGE_EVERY = 300.0  # seconds between removals of old delivered items
+PURGE_EVERY = 60.0  # seconds between removals of old delivered items...
+PURGE_BATCH = 2_000  # ...of at most this many (a few ms), again after 1 s while more remain
 ERROR_PAUSE = 1.0  # after an unexpected error in the deliverer's loop
 
 
@@ -102,8 +103,9 @@ class Outbox:
         item_id = self._store.enqueue(kind, key, request.origin, request.to_payload(),
                                       self._clock())
         self._metrics.callbacks_enqueued.labels(dialect=dialect, kind=kind).inc()
-        log.debug("outbox %d (key %s): %s %s %s queued", item_id, key, kind, request.method,
-                  safe_url(request.url))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("outbox %d (key %s): %s %s %s queued", item_id, key, kind,
+                      request.method, safe_url(request.url))
         self._wake.set()
         return item_id
 
@@ -161,13 +163,15 @@ class Outbox:
         self._dispatch()
 
     def _idle_wait(self, scanned_at: float) -> float:
-        """Until the first item the last scan (at `scanned_at`) could not see yet is due."""
+        """Until the first item the last scan (at `scanned_at`) could not see yet is due,
+        or the next purge."""
         if self._wake.is_set():
             return 0.0
+        wait = min(MAX_IDLE, self._purge_at - time.monotonic())
         upcoming = self._store.next_attempt_after(scanned_at)
-        if upcoming is None:
-            return MAX_IDLE
-        return min(MAX_IDLE, max(0.0, upcoming - self._clock()))
+        if upcoming is not None:
+            wait = min(wait, upcoming - self._clock())
+        return max(0.0, wait)
 
     def _housekeeping(self, now: float) -> None:
         mono = time.monotonic()
@@ -176,11 +180,11 @@ class Outbox:
             self._lanes.rewind()
             self._rewind_at = mono + REWIND_EVERY
         if mono >= self._purge_at:
-            purged = self._store.purge_delivered(now - self._settings.max_age)
+            purged = self._store.purge_delivered(now - self._settings.max_age, PURGE_BATCH)
             if purged:
-                log.info("outbox: forgot %d delivered callbacks older than %gs", purged,
-                         self._settings.max_age)
-            self._purge_at = mono + PURGE_EVERY
+                log.debug("outbox: forgot %d delivered callbacks older than %gs", purged,
+                          self._settings.max_age)
+            self._purge_at = mono + (1.0 if purged == PURGE_BATCH else PURGE_EVERY)
 
     def _scan(self, now: float) -> bool:
         """Read due items past the cursor into the lanes. True when it stopped with more

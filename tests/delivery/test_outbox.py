@@ -214,6 +214,19 @@ def test_expired_items_are_dead_and_logged_once(harness_factory: HarnessFactory,
     assert h.metric("callbacks_dead") == 1 and h.metric("callbacks_pending") == 0
 
 
+def test_delivered_items_are_forgotten_after_max_age_dead_ones_kept(
+        harness_factory: HarnessFactory, receivers: Receivers,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("esl_recorder.delivery.outbox.PURGE_EVERY", 0.1)
+    h = harness_factory(max_age=0.3)
+    ok, gone = receivers(), receivers(status=410)
+    h.send(ok.url(), key="RE1")
+    h.send(gone.url(), key="RE2")
+    h.wait_for(lambda: h.count("delivered") == 1 and h.count("dead") == 1)
+    assert h.store.outbox_counts() == {"delivered": 1, "dead": 1}
+    h.wait_for(lambda: h.store.outbox_counts() == {"dead": 1}, what="the purge")
+
+
 def test_the_fallback_url_is_tried_when_the_url_fails(harness: Harness,
                                                       receivers: Receivers) -> None:
     down, fallback = receivers(), receivers()
