@@ -1,0 +1,25 @@
+"""bench/api.py --short still runs its latency half end to end and prints the line people
+grep for (the ratio itself is not asserted: on shared CI cores it is only indicative)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "api.py"
+TARGET = re.compile(r"^(bare gevent\.pywsgi|esl_recorder daemon): p50 [\d.]+ ms  p99 [\d.]+ ms"
+                    r"  max [\d.]+ ms  \((\d+) answered, (\d+) errors,", re.M)
+
+
+def test_latency_bench_short_mode() -> None:
+    done = subprocess.run([sys.executable, str(BENCH), "--short", "--only", "latency"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(r"^offered load: 200 requests/s, open loop", out, re.M), out
+    targets = {m[1]: (int(m[2]), int(m[3])) for m in TARGET.finditer(out)}
+    assert set(targets) == {"bare gevent.pywsgi", "esl_recorder daemon"}, out
+    assert all(answered == 200 and errors == 0 for answered, errors in targets.values()), out
+    assert re.fullmatch(r"p99 ratio: \d+\.\d+x", out.splitlines()[-1]), out
