@@ -248,8 +248,8 @@ class HttpSettings:
 class DeliverySettings:
     max_age: float = setting(86400.0, "Seconds a callback is retried before it is given up "
                              "(dead).", positive)
-    initial_delay: float = setting(1.0, "Seconds before the first retry; doubles each time "
-                                   "(with jitter).", positive)
+    initial_delay: float = setting(1.0, "Upper bound of the first retry's delay, in seconds; "
+                                   "doubles each attempt (full jitter below it).", positive)
     max_delay: float = setting(300.0, "Upper bound of the retry delay, in seconds.", positive)
     timeout: float = setting(10.0, "Seconds allowed for one delivery attempt.", positive)
     concurrency: int = setting(64, "Deliveries in flight at once, all receivers together.",
