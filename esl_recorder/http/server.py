@@ -54,7 +54,9 @@ class ApiApp:
         if path in OPS_PATHS:
             return self._ops(environ, start_response)
         started = time.perf_counter()
-        request = Request(environ)
+        # populate_request=False: no environ["werkzeug.request"] pointing back at the
+        # request, a cycle per request that only the garbage collector could free
+        request = Request(environ, populate_request=False)
         request.max_content_length = self._settings.max_body_bytes
         response, dialect, operation = self._dispatch(request)
         response.headers.setdefault("Cache-Control", "no-store")
