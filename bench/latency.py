@@ -6,8 +6,10 @@ From bench/api.py:  bench_latency(short) -> the p99 ratio.
 Processes (2 cores: as few as the comparison needs):
   * the FreeSWITCH simulator (FakeSwitch, manual media clock: recordings cost no audio CPU),
     holding --calls answered inbound calls of the bench account;
-  * the daemon (build_app, its default logging written to a file, SQLite in a temporary
-    directory) attached to the simulator over ESL;
+  * the daemon as `esl-recorder run` sets it up (build_app, start, startup objects frozen,
+    its default INFO logging written to a file, SQLite on disk in a temporary directory)
+    attached to the simulator over ESL; the WAV files the simulator writes go to /dev/shm
+    (see MEDIA_DIR);
   * a bare gevent.pywsgi endpoint that reads the request and answers a JSON body of the size
     the daemon answers;
   * this process: the load generator.
@@ -53,6 +55,12 @@ from gevent import subprocess  # noqa: E402
 ACCOUNT = {"id": "bench", "laml_project_id": "5f0c6f0e-3b1c-4a53-9f3e-2c1d0b9a8e71",
            "laml_token": "PTbench-laml-token"}
 PASSWORD = "ClueCon"
+# Where the simulator writes the WAV files (the daemon's recording root): memory when there
+# is a tmpfs. The simulator creates each file inside its ESL command handler, on its one
+# event loop, so a disk journal stall there (tens of ms) would hold every reply to the
+# daemon; FreeSWITCH opens files in the recording session's own thread. The daemon's SQLite
+# store stays on disk: its commits are part of what is measured.
+MEDIA_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
 RATE = 200.0  # requests/s: what the daemon, the simulator and this generator sustain on 2
 # shared cores with room to spare (each request also costs the simulator ~1 ms of CPU)
 CREATE_FORM = urlencode([
@@ -84,7 +92,8 @@ class Plan:
         return (f"offered load: {self.rate:g} requests/s, open loop (paced schedule), from "
                 f"{self.clients} keep-alive clients; {self.rounds} x {self.seconds:g} s "
                 f"measured per target in alternating rounds after a {self.warmup:g} s "
-                f"warm-up; requests spread over {self.calls} calls")
+                f"warm-up (connections kept across rounds); requests spread over {self.calls} "
+                "calls")
 
 
 # ------------------------------------------------------------------ child processes
@@ -151,13 +160,13 @@ def role_switch() -> None:
         switch.stop()
 
 
-def daemon_settings(tmp: str, switch_port: int) -> Any:
+def daemon_settings(tmp: str, media: str, switch_port: int) -> Any:
     from esl_recorder.settings import settings_from_mapping
 
     return settings_from_mapping({
         "nodes": [{"name": "fs1", "host": "127.0.0.1", "port": switch_port,
                    "password": PASSWORD}],
-        "recording": {"root": f"{tmp}/recordings"},
+        "recording": {"root": media},
         "store": {"path": f"{tmp}/state.db"},
         "http": {"port": 0},
         "accounts": [ACCOUNT],
@@ -171,8 +180,9 @@ def role_daemon(switch_port: int) -> None:
     from esl_recorder.logsetup import configure_logging, register_secret
 
     with tempfile.TemporaryDirectory(prefix="bench-daemon-") as tmp, \
+            tempfile.TemporaryDirectory(prefix="bench-media-", dir=MEDIA_DIR) as media, \
             open(os.environ.get("BENCH_DAEMON_LOG") or f"{tmp}/daemon.log", "w") as log_file:
-        settings = daemon_settings(tmp, switch_port)
+        settings = daemon_settings(tmp, media, switch_port)
         for node in settings.nodes:
             register_secret(node.password)
         configure_logging(settings.log, stream=log_file)
@@ -275,19 +285,25 @@ class Samples:
     busy: float = 0.0  # seconds the rounds lasted
     cpu: float = 0.0  # CPU seconds the server process used in them
     sim_cpu: float = 0.0  # CPU seconds the simulator used in them
+    round_p99: list[float] = field(default_factory=list)  # each round's own p99
 
     def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        if not ordered:
-            return float("nan")
-        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+        return percentile(self.latencies, q)
 
 
-def run_round(port: int, requests: list[bytes], plan: Plan, seconds: float,
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+def run_round(conns: list[Connection], requests: list[bytes], plan: Plan, seconds: float,
               into: Samples | None) -> None:
-    """One round of the paced schedule against `port`; latencies go `into` (None: warm-up)."""
+    """One round of the paced schedule on a target's open connections; latencies go `into`
+    (None: warm-up)."""
     total = int(plan.rate * seconds)
-    conns = [Connection(port) for _ in range(plan.clients)]
+    first = len(into.latencies) if into is not None else 0
     start = time.perf_counter() + 0.05
 
     def client(i: int) -> None:
@@ -306,14 +322,10 @@ def run_round(port: int, requests: list[bytes], plan: Plan, seconds: float,
             else:
                 into.latencies.append(done - due)
 
-    try:
-        gevent.joinall([gevent.spawn(client, i) for i in range(plan.clients)],
-                       raise_error=True)
-    finally:
-        for conn in conns:
-            conn.close()
+    gevent.joinall([gevent.spawn(client, i) for i in range(plan.clients)], raise_error=True)
     if into is not None:
         into.busy += time.perf_counter() - start
+        into.round_p99.append(percentile(into.latencies[first:], 99))
 
 
 # ------------------------------------------------------------------ the run
@@ -361,20 +373,29 @@ class Setup:
 
 
 def measure(plan: Plan) -> tuple[Samples, Samples]:
+    """The clients connect once per target and keep their connections for every round (no
+    accept or close storm inside a measured round)."""
     setup = Setup(plan)
     bare, daemon = Samples(), Samples()
+    conns: list[Connection] = []
     try:
-        targets = ((setup.bare, setup.bare_port, bare),
-                   (setup.daemon, setup.daemon_port, daemon))
-        for _, port, _ in targets:
-            run_round(port, setup.requests, plan, plan.warmup, None)
+        targets = []
+        for child, port, samples in ((setup.bare, setup.bare_port, bare),
+                                     (setup.daemon, setup.daemon_port, daemon)):
+            clients = [Connection(port) for _ in range(plan.clients)]
+            conns += clients
+            targets.append((child, clients, samples))
+        for _, clients, _ in targets:
+            run_round(clients, setup.requests, plan, plan.warmup, None)
         for _ in range(plan.rounds):
-            for child, port, samples in targets:
+            for child, clients, samples in targets:
                 cpu, sim = float(child.ask("cpu")), float(setup.switch.ask("cpu"))
-                run_round(port, setup.requests, plan, plan.seconds, samples)
+                run_round(clients, setup.requests, plan, plan.seconds, samples)
                 samples.cpu += float(child.ask("cpu")) - cpu
                 samples.sim_cpu += float(setup.switch.ask("cpu")) - sim
     finally:
+        for conn in conns:
+            conn.close()
         setup.close()
     return bare, daemon
 
@@ -386,6 +407,8 @@ def report(name: str, s: Samples) -> None:
           f"{len(s.errors)} errors, {s.sent / s.busy if s.busy else 0:.0f} requests/s done; "
           f"CPU per request: server {s.cpu * per_request:.2f} ms, simulator "
           f"{s.sim_cpu * per_request:.2f} ms)")
+    print(f"  p99 of each round (ms): {' '.join(f'{p * 1000:.1f}' for p in s.round_p99)}"
+          "  (a round far above the others was hit by something else on the machine)")
 
 
 def bench_latency(short: bool, *, rate: float | None = None, seconds: float | None = None,
@@ -395,6 +418,8 @@ def bench_latency(short: bool, *, rate: float | None = None, seconds: float | No
     print("latency: LaML create-recording POST (form, HTTP Basic) -> uuid_record on the "
           "simulator, vs a bare gevent.pywsgi JSON endpoint")
     print(plan.describe())
+    print(f"daemon store on disk ({tempfile.gettempdir()}); simulator's WAV files in "
+          f"{MEDIA_DIR or tempfile.gettempdir()}")
     bare, daemon = measure(plan)
     report("bare gevent.pywsgi", bare)
     report("esl_recorder daemon", daemon)
