@@ -5,11 +5,11 @@ From bench/api.py:  bench_latency(short) -> the p99 ratio.
 
 Processes (2 cores: as few as the comparison needs):
   * the FreeSWITCH simulator (FakeSwitch, manual media clock: recordings cost no audio CPU),
-    holding --calls answered inbound calls of the bench account;
+    holding answered inbound calls of the bench account (1000; 200 with --short);
   * the daemon as `esl-recorder run` sets it up (build_app, start, startup objects frozen,
-    its default INFO logging written to a file, SQLite on disk in a temporary directory)
-    attached to the simulator over ESL; the WAV files the simulator writes go to /dev/shm
-    (see MEDIA_DIR);
+    its default INFO logging written to a file (BENCH_DAEMON_LOG=path keeps it), SQLite on
+    disk in a temporary directory) attached to the simulator over ESL; the WAV files the
+    simulator writes go to /dev/shm (see MEDIA_DIR);
   * a bare gevent.pywsgi endpoint that reads the request and answers a JSON body of the size
     the daemon answers;
   * this process: the load generator.
@@ -22,10 +22,13 @@ is due at j / rate and goes to connection j mod clients). A request's latency is
 from when it was due, not from when it was sent, so a connection held up by a slow answer
 charges the wait to the requests queued behind it (no coordinated omission). The rate is
 fixed and chosen below both endpoints' capacity on 2 shared cores: this compares latency
-under the same load, not throughput. The two targets take turns in rounds (noisy neighbours
-hit both alike); the first round of each is a warm-up and is not counted.
+under the same load, not throughput. The two targets take turns in rounds on connections
+opened once (noisy neighbours hit both alike); the first round of each is a warm-up and is
+not counted. Each target's line gives p50, p99, max and the CPU its server (and the
+simulator) spent per request, then the p99 of every round: on shared cores one round is
+sometimes far above the others, and that is the machine, not the code under test.
 
-The last line is `p99 ratio: <N>x` (daemon p99 / bare p99).
+The last line is `p99 ratio: <N>x` (daemon p99 / bare p99, all measured rounds).
 """
 
 from __future__ import annotations
@@ -62,7 +65,8 @@ PASSWORD = "ClueCon"
 # store stays on disk: its commits are part of what is measured.
 MEDIA_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
 RATE = 200.0  # requests/s: what the daemon, the simulator and this generator sustain on 2
-# shared cores with room to spare (each request also costs the simulator ~1 ms of CPU)
+# shared cores with room to spare (a request costs the daemon ~1.3 ms of CPU, the simulator
+# ~0.6 ms)
 CREATE_FORM = urlencode([
     ("RecordingStatusCallback", "http://127.0.0.1:9/recording-status"),
     ("RecordingStatusCallbackEvent", "completed"),
