@@ -382,6 +382,9 @@ def measure(plan: Plan) -> tuple[Samples, Samples]:
     setup = Setup(plan)
     bare, daemon = Samples(), Samples()
     conns: list[Connection] = []
+    collecting = gc.isenabled()
+    gc.collect()
+    gc.disable()  # this process is the instrument: no collector pause (100+ ms) in a round
     try:
         targets = []
         for child, port, samples in ((setup.bare, setup.bare_port, bare),
@@ -398,6 +401,8 @@ def measure(plan: Plan) -> tuple[Samples, Samples]:
                 samples.cpu += float(child.ask("cpu")) - cpu
                 samples.sim_cpu += float(setup.switch.ask("cpu")) - sim
     finally:
+        if collecting:
+            gc.enable()
         for conn in conns:
             conn.close()
         setup.close()
