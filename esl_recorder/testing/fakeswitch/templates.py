@@ -77,4 +77,19 @@ def render(
             return values[name]
         return fallback(name) if fallback is not None else ""
 
-    return [(name, _PLACEHOLDER.sub(fill, fs_url_decode(value))) for name, value in template]
+    return [(name, _PLACEHOLDER.sub(fill, value) if fills else value)
+            for name, value, fills in _decoded(template)]
+
+
+_DECODED: dict[int, tuple[Headers, list[tuple[str, str, bool]]]] = {}
+
+
+def _decoded(template: Headers) -> list[tuple[str, str, bool]]:
+    """The template's values decoded, each marked if it holds a placeholder; computed once
+    per template (templates are never changed once loaded)."""
+    entry = _DECODED.get(id(template))
+    if entry is None or entry[0] is not template:
+        values = [(name, fs_url_decode(value)) for name, value in template]
+        entry = _DECODED[id(template)] = (
+            template, [(name, value, "@@" in value) for name, value in values])
+    return entry[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from esl_recorder.esl.codec import fs_url_encode
@@ -50,9 +51,18 @@ def disconnect_notice(*extra: tuple[str, str], text: str = DISCONNECT_TEXT) -> b
     return ("\n".join(lines) + "\n\n").encode() + raw
 
 
+# A value with none of the characters FreeSWITCH escapes (control characters, non-ASCII,
+# codec._UNSAFE) is written as is: the fast path of fs_url_encode without its byte loop.
+_ESCAPED = re.compile(r'[^\x21-\x7e]|[#%&+:;<=>?@\[\\\]^`{|}"]')
+
+
+def _header_value(value: str) -> str:
+    return fs_url_encode(value) if _ESCAPED.search(value) else value
+
+
 def serialize_plain(event: Event) -> str:
     """The `text/event-plain` body (also the `uuid_dump` format)."""
-    lines = [f"{k}: {fs_url_encode(v)}" for k, v in event.headers]
+    lines = [f"{k}: {_header_value(v)}" for k, v in event.headers]
     if event.body is not None:
         lines.append(f"Content-Length: {len(event.body.encode())}")
         return "\n".join(lines) + "\n\n" + event.body
