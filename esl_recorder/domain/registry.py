@@ -32,7 +32,7 @@ class RecordingRegistry:
 
     def add(self, rec: Recording) -> None:
         """Persist a new recording before anything is sent to FreeSWITCH."""
-        self._store.save_recording(rec)
+        self._store.insert_recording(rec)
         self._index(rec)
         self._announce(rec, rec.state)
 

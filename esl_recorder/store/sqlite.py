@@ -171,6 +171,10 @@ class Store:
         if self._db.execute(_REC_UPDATE, (*_changing_values(rec), rec.sid)).rowcount == 0:
             self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
 
+    def insert_recording(self, rec: Recording) -> None:
+        """Write a new recording whole (no UPDATE attempt first: its sid is new)."""
+        self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
+
     def get_recording(self, sid: str) -> Recording | None:
         row = self._db.execute("SELECT * FROM recordings WHERE sid=?", (sid,)).fetchone()
         return _recording_from_row(row) if row else None
