@@ -139,8 +139,11 @@ class RecordingService:
                         meta=dict(meta or {}))
         self._store.save_call(call)
         self._registry.add(rec)
-        log.info("recording %s queued on call %s (%s)", sid, call.uuid, rec.path)
-        if call.answered or not options.answered_only:
+        begin_now = call.answered or not options.answered_only
+        # Begun at once, its INFO line is the queued -> in-progress (or failed) transition.
+        log.log(logging.DEBUG if begin_now else logging.INFO,
+                "recording %s queued on call %s (%s)", sid, call.uuid, rec.path)
+        if begin_now:
             self.begin(rec)
         return rec
 
