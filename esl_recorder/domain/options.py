@@ -7,7 +7,7 @@ turns it into FreeSWITCH recording variables (see esl.commands for the command).
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -90,7 +90,10 @@ class RecordOptions:
         return replace(self, max_length_s=min(limit, max_length_cap))
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Field by field (asdict's deep copy of every scalar cost ~4% of a create request);
+        # silence is the only nested dataclass.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["silence"] = asdict(self.silence)
         for key in ("track", "format", "pause_behavior"):
             data[key] = data[key].value
         return data
