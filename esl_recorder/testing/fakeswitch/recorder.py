@@ -125,7 +125,7 @@ class Recording:
         """Create directories and open the file(s); raise RecordError like FreeSWITCH fails."""
         directory = os.path.dirname(self.path)
         try:
-            if directory:
+            if directory and not os.path.isdir(directory):  # one stat when it exists
                 os.makedirs(directory, exist_ok=True)
         except OSError as exc:
             raise RecordError("uri-failure") from exc

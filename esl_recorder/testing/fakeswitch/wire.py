@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 
-from esl_recorder.esl.codec import fs_url_encode
+from esl_recorder.esl.codec import _needs_escape, fs_url_encode
 
 DISCONNECT_TEXT = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
 FORMATS = ("plain", "json", "xml")
@@ -51,13 +50,26 @@ def disconnect_notice(*extra: tuple[str, str], text: str = DISCONNECT_TEXT) -> b
     return ("\n".join(lines) + "\n\n").encode() + raw
 
 
-# A value with none of the characters FreeSWITCH escapes (control characters, non-ASCII,
-# codec._UNSAFE) is written as is: the fast path of fs_url_encode without its byte loop.
-_ESCAPED = re.compile(r'[^\x21-\x7e]|[#%&+:;<=>?@\[\\\]^`{|}"]')
+class _Escapes(dict[int, str]):
+    """str.translate table giving what codec.fs_url_encode makes of each character:
+    itself, or %XX per UTF-8 byte (control characters, space, non-ASCII, codec._UNSAFE);
+    filled as characters are met."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        raw = char.encode("utf-8")
+        escaped = "".join([f"%{b:02X}" for b in raw]) if _needs_escape(raw[0]) else char
+        self[code] = escaped
+        return escaped
+
+
+_ESCAPES = _Escapes()
 
 
 def _header_value(value: str) -> str:
-    return fs_url_encode(value) if _ESCAPED.search(value) else value
+    """fs_url_encode(value), by one str.translate when there is no `%` (whose escaping
+    depends on what follows it)."""
+    return fs_url_encode(value) if "%" in value else value.translate(_ESCAPES)
 
 
 def serialize_plain(event: Event) -> str:
