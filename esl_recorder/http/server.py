@@ -14,9 +14,9 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, BinaryIO
+from typing import Any
 
-from gevent.pywsgi import OldMessage, WSGIHandler, WSGIServer
+from gevent.pywsgi import WSGIHandler, WSGIServer
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
@@ -24,7 +24,6 @@ from werkzeug.wrappers import Request, Response
 from ..dialects.base import Dialect, Operation
 from ..metrics import Metrics
 from ..settings import HttpSettings
-from .headers import read_headers
 from .openapi import openapi_document
 from .ops import OPS_PATHS, WsgiApp
 
@@ -150,9 +149,6 @@ class TimeoutHandler(WSGIHandler):
 
     timeout: float = 30.0
     _held: list[bytes] | None = None  # what pywsgi sends while writing the head
-
-    def MessageClass(self, fp: BinaryIO, *args: Any) -> OldMessage:  # pywsgi calls it so
-        return read_headers(fp)  # pywsgi's headers, the email parser only for odd ones
 
     def handle(self) -> None:
         self.socket.settimeout(self.timeout)
