@@ -142,34 +142,17 @@ class _ObservedSized(_Observed):
 
 
 class TimeoutHandler(WSGIHandler):
-    """pywsgi's handler with a socket timeout (a client that stalls is disconnected),
+    """pywsgi's handler with a socket timeout (a client that stalls is disconnected) and
     TCP_NODELAY (no response waits for the client's acknowledgement of the previous
-    segment), and a response's head sent with its first body chunk: pywsgi sends them
-    apart, two system calls and two segments where one does."""
+    segment)."""
 
     timeout: float = 30.0
-    _held: list[bytes] | None = None  # what pywsgi sends while writing the head
 
     def handle(self) -> None:
         self.socket.settimeout(self.timeout)
         with contextlib.suppress(OSError):  # not a TCP socket
             self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().handle()
-
-    def _write_with_headers(self, data: bytes) -> None:
-        self._held = []
-        try:
-            super()._write_with_headers(data)  # head, then the chunk (if any): held
-        finally:
-            held, self._held = self._held, None
-            if held:
-                super()._sendall(b"".join(held))
-
-    def _sendall(self, data: bytes) -> None:
-        if self._held is not None:
-            self._held.append(data)
-        else:
-            super()._sendall(data)
 
 
 def make_server(app: WsgiApp, settings: HttpSettings) -> WSGIServer:
