@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -59,7 +60,7 @@ class Operation:
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)  # unhashable
 
 
-class Dialect:
+class Dialect(ABC):
     """Base of the vendor modules. Subclasses set `name`, `prefix`, `security` and define
     `rules()` and `error_body()`; they may override `status_for()`."""
 
@@ -72,17 +73,18 @@ class Dialect:
         self.ctx = ctx
 
     # to implement -----------------------------------------------------------------------
+    @abstractmethod
     def rules(self) -> list[Rule]:
-        raise NotImplementedError
+        """The dialect's routes, made with `rule()`."""
 
+    @abstractmethod
     def error_body(self, status: int, message: str) -> Any:
         """The vendor's JSON error document for `status`."""
-        raise NotImplementedError
 
-    def on_recording(self, rec: Recording, previous: State) -> None:
+    def on_recording(self, rec: Recording, previous: State) -> None:  # noqa: B027 (optional)
         """A recording this dialect started changed state (queue its callbacks here)."""
 
-    def on_call(self, event: str, call: Call) -> None:
+    def on_call(self, event: str, call: Call) -> None:  # noqa: B027 (optional hook)
         """A call event (every call; filter on what this dialect created)."""
 
     # shared -----------------------------------------------------------------------------

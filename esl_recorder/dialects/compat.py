@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
+from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -153,25 +154,29 @@ class CompatDialect(Dialect):
     current_alias: ClassVar[str | None] = None  # sid meaning "the call's active recording"
 
     # to implement ---------------------------------------------------------------------
+    @abstractmethod
     def authenticate(self, account_sid: str, request: Request) -> AccountSettings:
-        raise NotImplementedError
+        """The account whose credentials the request carries for `account_sid`."""
 
+    @abstractmethod
     def options(self, params: Any) -> RecordOptions:
-        raise NotImplementedError
+        """The domain options a validated create request asks for."""
 
+    @abstractmethod
     def render(self, rec: Recording, view: View) -> dict[str, Any]:
-        raise NotImplementedError
+        """The vendor's recording resource."""
 
+    @abstractmethod
     def callback_fields(self, rec: Recording, event: str, view: View) -> list[tuple[str, str]]:
-        raise NotImplementedError
+        """The vendor's status-callback fields for `event`."""
 
     def signature_headers(self, acct: AccountSettings, url: str,
                           fields: list[tuple[str, str]]) -> dict[str, str]:
         return {}
 
+    @abstractmethod
     def sid_in(self, text: str) -> str:
         """A sid from a path in our form ('RE' + 32 hex); NotFound when malformed."""
-        raise NotImplementedError
 
     def sid_out(self, sid: str) -> str:
         return sid
