@@ -22,7 +22,7 @@ from .dialects.bandwidth import BandwidthDialect
 from .dialects.base import Dialect
 from .dialects.laml import LamlDialect
 from .dialects.texml import TexmlDialect
-from .domain.calls import Call, CallTracker
+from .domain.calls import CallTracker
 from .domain.follower import RecordingFollower
 from .domain.recording import Recording, State
 from .domain.registry import RecordingRegistry
@@ -115,20 +115,19 @@ def _ops(prometheus: CollectorRegistry, clients: dict[str, EslClient]) -> Callab
 
 def _route_notifications(dialects: list[Dialect], recordings: RecordingRegistry,
                          tracker: CallTracker) -> None:
-    """Recording changes go to the dialect that started the recording; call events to all."""
+    """Recording changes go to the dialect that started the recording; call events to the
+    dialects that listen for them (the hook is on the event path: the others are skipped)."""
     by_name = {d.name: d for d in dialects}
+    call_hooks = [d.on_call for d in dialects if type(d).on_call is not Dialect.on_call]
 
     def on_recording(rec: Recording, previous: State) -> None:
         dialect = by_name.get(rec.source)
         if dialect is not None:
             dialect.on_recording(rec, previous)
 
-    def on_call(event: str, call: Call) -> None:
-        for dialect in dialects:
-            dialect.on_call(event, call)
-
     recordings.subscribe(on_recording)
-    tracker.subscribe(on_call)
+    for hook in call_hooks:
+        tracker.subscribe(hook)
 
 
 def _client_for(node: NodeSettings, esl: EslSettings, router: EventRouter,
