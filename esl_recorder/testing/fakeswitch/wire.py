@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
+import re
 from dataclasses import dataclass, field
 
 from esl_recorder.esl.codec import _needs_escape, fs_url_encode
@@ -64,17 +67,30 @@ class _Escapes(dict[int, str]):
 
 
 _ESCAPES = _Escapes()
+# fs_url_encode keeps a `%` that starts a %XX escape as it is; any other `%` becomes %25
+_KEPT_ESCAPE = re.compile(r"(%[0-9A-Fa-f]{2})")
 
 
 def _header_value(value: str) -> str:
-    """fs_url_encode(value), by one str.translate when there is no `%` (whose escaping
-    depends on what follows it)."""
-    return fs_url_encode(value) if "%" in value else value.translate(_ESCAPES)
+    """fs_url_encode(value) by str.translate: the text between kept %XX escapes is translated,
+    the escapes stay as they are."""
+    if "%" not in value:
+        return value.translate(_ESCAPES)
+    pieces = _KEPT_ESCAPE.split(value)  # text, escape, text, ..., text
+    pieces[::2] = [text.translate(_ESCAPES) for text in pieces[::2]]
+    return "".join(pieces)
+
+
+@functools.lru_cache(maxsize=8192)
+def _header_line(name: str, value: str) -> str:
+    """One `Name: value` line; cached since most headers repeat from event to event (template
+    values, channel state), only a few (sequence, timestamps, job uuids) are new each time."""
+    return f"{name}: {_header_value(value)}"
 
 
 def serialize_plain(event: Event) -> str:
     """The `text/event-plain` body (also the `uuid_dump` format)."""
-    lines = [f"{k}: {_header_value(v)}" for k, v in event.headers]
+    lines = list(itertools.starmap(_header_line, event.headers))
     if event.body is not None:
         lines.append(f"Content-Length: {len(event.body.encode())}")
         return "\n".join(lines) + "\n\n" + event.body
