@@ -15,7 +15,7 @@ import gevent.lock
 
 from ..errors import Conflict, EslError, EslTimeout, NotFound, RecordingError
 from ..esl import commands as cmd
-from ..metrics import Metrics
+from ..metrics import Children, Metrics
 from ..settings import RecordingSettings
 from ..store.sqlite import Store
 from .calls import Call, CallTracker
@@ -50,7 +50,9 @@ class RecordingService:
         self._registry = registry
         self._tracker = tracker
         self._nodes = nodes
-        self._metrics = metrics
+        self._started = Children(metrics.recordings_started)
+        self._commands = Children(metrics.fs_commands)
+        self._command_durations = Children(metrics.fs_command_duration)
         self._clock = clock
         self._locks: dict[str, gevent.lock.RLock] = {}
         registry.subscribe(self._drop_lock_when_done)
@@ -164,7 +166,7 @@ class RecordingService:
             if rec.state is State.QUEUED:
                 self._registry.transition(rec, State.IN_PROGRESS,
                                           started_at=rec.started_at or self._clock())
-            self._metrics.recordings_started.labels(format=rec.options.format.value).inc()
+            self._started(rec.options.format.value).inc()
 
     def stop(self, sid: str, *, account: str | None = None,
              reason: StopReason = StopReason.REQUESTED) -> Recording:
@@ -248,9 +250,8 @@ class RecordingService:
             result = "disconnected"
             raise RecordingError(f"FreeSWITCH node {rec.node} is not connected") from exc
         finally:
-            self._metrics.fs_commands.labels(action=action, result=result).inc()
-            self._metrics.fs_command_duration.labels(action=action).observe(
-                time.monotonic() - started)
+            self._commands(action, result).inc()
+            self._command_durations(action).observe(time.monotonic() - started)
             log.debug("recording %s: %s -> %s", rec.sid, action, result)
 
     def _lock(self, sid: str) -> gevent.lock.RLock:

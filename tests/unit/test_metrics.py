@@ -3,7 +3,7 @@
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from esl_recorder.metrics import make_metrics
+from esl_recorder.metrics import Children, make_metrics
 
 
 def test_event_counter_children_are_bound_once_and_exported() -> None:
@@ -23,3 +23,17 @@ def test_event_counter_takes_only_its_label() -> None:
     metrics = make_metrics(CollectorRegistry())
     with pytest.raises(ValueError):
         metrics.esl_events.labels(node="fs1")
+
+
+def test_children_are_the_metrics_own_labelled_children() -> None:
+    registry = CollectorRegistry()
+    metrics = make_metrics(registry)
+    requests = Children(metrics.http_requests)
+    child = requests("laml", "create_recording_json", "200")
+    assert child is metrics.http_requests.labels(
+        dialect="laml", operation="create_recording_json", status="200")
+    assert requests("laml", "create_recording_json", "200") is child
+    child.inc()
+    text = generate_latest(registry).decode()
+    assert ('esl_recorder_http_requests_total{dialect="laml",operation="create_recording_json",'
+            'status="200"} 1.0') in text
