@@ -7,6 +7,7 @@ error body through `Dialect.error_body`; nothing escapes as a bare 500.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from abc import ABC, abstractmethod
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
+from werkzeug.sansio.utils import get_current_url
 from werkzeug.wrappers import Request, Response
 
 from ..errors import Conflict, EslError, InvalidArgument, NotFound, RecordingError, Unauthorized
@@ -137,7 +139,14 @@ class Dialect(ABC):
 
     def base_url(self, request: Request) -> str:
         """Where clients reach this server: the setting, else the request's own host."""
-        return self.ctx.settings.http.public_base_url or request.host_url.rstrip("/")
+        return self.ctx.settings.http.public_base_url or _host_url(request.scheme, request.host)
+
+
+@functools.lru_cache(maxsize=256)
+def _host_url(scheme: str, host: str) -> str:
+    """`request.host_url` without its slash, built once per scheme and host: werkzeug makes
+    it an IRI (uri_to_iri) every time, a tenth of a create request's CPU."""
+    return get_current_url(scheme, host).rstrip("/")
 
 
 # --- parameters --------------------------------------------------------------------------------
