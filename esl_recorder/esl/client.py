@@ -275,9 +275,9 @@ class EslClient(InboundESL):
         _check_line("bgapi command", command)
         if not {"BACKGROUND_JOB", "ALL", "all"} & set(self._events):
             raise RuntimeError("bgapi needs BACKGROUND_JOB in the subscribed events")
+        if job_uuid and any(c.isspace() for c in job_uuid):  # ours need no check
+            raise InvalidArgument(f"bad Job-UUID {job_uuid!r}")
         job = job_uuid or str(uuid.uuid4())
-        if not job or any(c.isspace() for c in job):
-            raise InvalidArgument(f"bad Job-UUID {job!r}")
         deadline = self._deadline(timeout)
         conn = self._live()
         result = gevent.event.AsyncResult()
