@@ -48,7 +48,10 @@ def mask_secrets(text: str) -> str:
 
 def extras(record: logging.LogRecord) -> dict[str, Any]:
     """The fields passed with `extra=` (call_uuid, recording_sid, node, ...)."""
-    return {k: v for k, v in vars(record).items() if k not in STANDARD_ATTRS
+    attrs = vars(record)
+    if attrs.keys() <= STANDARD_ATTRS:  # most lines have none: one set operation in C
+        return {}
+    return {k: v for k, v in attrs.items() if k not in STANDARD_ATTRS
             and not k.startswith("_")}
 
 
