@@ -1,4 +1,4 @@
-"""Header value escaping: the simulator's fast path writes what codec.fs_url_encode writes."""
+"""Header value escaping and template rendering: the fast paths give what the slow ones gave."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from esl_recorder.esl.codec import fs_url_encode
+from esl_recorder.testing.fakeswitch import templates
 from esl_recorder.testing.fakeswitch.wire import _header_value
 
 # `%` next to hex digits, the characters FreeSWITCH escapes, multi-byte UTF-8 and controls
@@ -22,3 +23,9 @@ def test_header_value_is_fs_url_encode(value: str) -> None:
 def test_header_value_examples() -> None:
     for value in ("100%", "%41%4", "%%41", "a%2Cb c", "%zz%", "ü%C3%BC", "%"):
         assert _header_value(value) == fs_url_encode(value)
+
+
+def test_template_values_with_braces_render_literally() -> None:
+    layout = templates.Layout.build("X.a", [("A", "{0}@@v@@%7B}@@w@@"), ("B", "{}")])
+    rendered = templates.render(layout, {"v": "{1}"}, lambda name: f"<{name}>")
+    assert rendered == [("A", "{0}{1}{}<w>"), ("B", "{}")]

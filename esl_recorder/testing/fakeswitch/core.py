@@ -12,6 +12,7 @@ from gevent.lock import RLock
 
 from esl_recorder.testing.fakeswitch import media, templates
 from esl_recorder.testing.fakeswitch.channels import Channel, FrameSet, new_uuid
+from esl_recorder.testing.fakeswitch.templates import Headers
 from esl_recorder.testing.fakeswitch.wire import Event
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class SwitchCore:
 
     def plain_event(self, name: str, extra: Iterable[tuple[str, str]] = ()) -> Event:
         """A non-channel event (BACKGROUND_JOB) from its template."""
-        headers = templates.render(templates.find(name), self.core_values())
+        headers = templates.render(templates.layout(name), self.core_values())
         extra = list(extra)
         names = {name for name, _ in extra}
         headers = [h for h in headers if h[0] not in names and not h[0].startswith("Job-")]
@@ -104,13 +105,11 @@ class SwitchCore:
             bridged_us=str(ch.bridged_us),
         )
         values.update({f"uuid:{leg.role}": leg.uuid for leg in ch.call.legs.values()})
-        key, template = templates.find_keyed(name, ch.role, app)
-        headers = templates.render(
-            template, values, _uuid_fallback(ch, templates.template_role(key))
-        )
-        headers = _apply(headers, overrides or {})
-        if any(h[0].startswith("variable_") for h in headers):
-            headers = _merge_variables(headers, ch.variables)
+        layout = templates.layout(name, ch.role, app)
+        headers = templates.render(layout, values, _uuid_fallback(ch, layout.role))
+        _apply(headers, layout, overrides or {})
+        if layout.last_variable >= 0:
+            _merge_variables(headers, layout, ch.variables)
         return Event(name, headers + list(extra))
 
     def emit(
@@ -185,15 +184,22 @@ def _uuid_fallback(ch: Channel, template_role: str) -> Callable[[str], str]:
     return fill
 
 
-def _apply(headers: list[tuple[str, str]], overrides: dict[str, str]) -> list[tuple[str, str]]:
-    return [(k, overrides.get(k, v)) for k, v in headers]
+def _apply(headers: Headers, layout: templates.Layout, overrides: dict[str, str]) -> None:
+    """Overrides replace the value of every header of their name (in place)."""
+    for name, value in overrides.items():
+        for index in layout.positions.get(name, ()):
+            headers[index] = (name, value)
 
 
-def _merge_variables(
-    headers: list[tuple[str, str]], variables: dict[str, str]
-) -> list[tuple[str, str]]:
-    """Channel variables replace template values in place; new ones follow the last variable."""
-    names = {f"variable_{k}": v for k, v in variables.items()}
-    out = [(k, names.pop(k, v)) for k, v in headers]
-    last = max(i for i, (k, _) in enumerate(out) if k.startswith("variable_"))
-    return out[: last + 1] + list(names.items()) + out[last + 1 :]
+def _merge_variables(headers: Headers, layout: templates.Layout, variables: dict[str, str]) -> None:
+    """Channel variables replace template values in place (the first header of their name);
+    new ones follow the last variable, in the channel's order."""
+    new = []
+    for name, value in variables.items():
+        header = f"variable_{name}"
+        if header in layout.positions:
+            headers[layout.positions[header][0]] = (header, value)
+        else:
+            new.append((header, value))
+    end = layout.last_variable + 1
+    headers[end:end] = new

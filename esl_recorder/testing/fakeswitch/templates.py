@@ -6,6 +6,7 @@ import functools
 import logging
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from esl_recorder.esl.codec import fs_url_decode
@@ -64,32 +65,51 @@ def find_keyed(event_name: str, role: str = "", app: str = "") -> tuple[str, Hea
     raise KeyError(f"no template for {event_name} role={role!r} app={app!r}")
 
 
+@dataclass(frozen=True)
+class Layout:
+    """A template prepared once for rendering (templates never change once loaded)."""
+
+    headers: Headers  # decoded values, placeholders still in them
+    # (index, header name, str.format pattern, placeholder names) of each value to fill
+    slots: tuple[tuple[int, str, str, tuple[str, ...]], ...]
+    positions: dict[str, tuple[int, ...]]  # where each header name occurs
+    last_variable: int  # index of the last `variable_` header, -1 when there is none
+    role: str  # the leg role the template was captured on (template_role)
+
+    @classmethod
+    def build(cls, key: str, template: Headers) -> Layout:
+        headers = [(name, fs_url_decode(value)) for name, value in template]
+        slots = []
+        positions: dict[str, tuple[int, ...]] = {}
+        for index, (name, value) in enumerate(headers):
+            positions[name] = (*positions.get(name, ()), index)
+            if names := tuple(_PLACEHOLDER.findall(value)):
+                escaped = value.replace("{", "{{").replace("}", "}}")
+                slots.append((index, name, _PLACEHOLDER.sub("{}", escaped), names))
+        variables = [i for i, (name, _) in enumerate(headers) if name.startswith("variable_")]
+        last = variables[-1] if variables else -1
+        return cls(headers, tuple(slots), positions, last, template_role(key))
+
+
+@functools.cache
+def layout(event_name: str, role: str = "", app: str = "") -> Layout:
+    """The prepared template find_keyed() picks (cached: rendering an event is the hot path)."""
+    return Layout.build(*find_keyed(event_name, role, app))
+
+
 def render(
-    template: Headers,
+    template: Layout,
     values: Mapping[str, str],
     fallback: Callable[[str], str] | None = None,
 ) -> Headers:
-    """Decode the template values and fill its placeholders from `values` (or `fallback`)."""
+    """The template's headers with their placeholders filled from `values` (or `fallback`)."""
 
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1)
+    def fill(name: str) -> str:
         if name in values:
             return values[name]
         return fallback(name) if fallback is not None else ""
 
-    return [(name, _PLACEHOLDER.sub(fill, value) if fills else value)
-            for name, value, fills in _decoded(template)]
-
-
-_DECODED: dict[int, tuple[Headers, list[tuple[str, str, bool]]]] = {}
-
-
-def _decoded(template: Headers) -> list[tuple[str, str, bool]]:
-    """The template's values decoded, each marked if it holds a placeholder; computed once
-    per template (templates are never changed once loaded)."""
-    entry = _DECODED.get(id(template))
-    if entry is None or entry[0] is not template:
-        values = [(name, fs_url_decode(value)) for name, value in template]
-        entry = _DECODED[id(template)] = (
-            template, [(name, value, "@@" in value) for name, value in values])
-    return entry[1]
+    headers = list(template.headers)
+    for index, name, pattern, names in template.slots:
+        headers[index] = (name, pattern.format(*map(fill, names)))
+    return headers
