@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import time
@@ -67,15 +68,13 @@ class SwitchCore:
                 log.exception("event listener failed")
 
     def core_values(self) -> dict[str, str]:
-        now = self.now()
-        local = datetime.fromtimestamp(now)
-        gmt = datetime.fromtimestamp(now, UTC)
+        ts, date_local, date_gmt = _event_times(self.now())
         return {
             "core_uuid": self.core_uuid,
             "seq": str(next(self._seq)),
-            "ts": str(round(now * 1_000_000)),
-            "date_local": local.strftime("%Y-%m-%d %H:%M:%S"),
-            "date_gmt": gmt.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+            "ts": ts,
+            "date_local": date_local,
+            "date_gmt": date_gmt,
         }
 
     def plain_event(self, name: str, extra: Iterable[tuple[str, str]] = ()) -> Event:
@@ -166,6 +165,18 @@ class SwitchCore:
                 hook(frames, live)
             for ch in live:
                 ch.sample_index += media.FRAME_SAMPLES
+
+
+@functools.lru_cache(maxsize=4)  # the events of one media tick (all, under a manual clock) share it
+def _event_times(now: float) -> tuple[str, str, str]:
+    """Event-Date-Timestamp, Event-Date-Local and Event-Date-GMT of the time `now`."""
+    local = datetime.fromtimestamp(now)
+    gmt = datetime.fromtimestamp(now, UTC)
+    return (
+        str(round(now * 1_000_000)),
+        local.strftime("%Y-%m-%d %H:%M:%S"),
+        gmt.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+    )
 
 
 def _uuid_fallback(ch: Channel, template_role: str) -> Callable[[str], str]:

@@ -55,8 +55,9 @@ class RecordOptions:
 
     @classmethod
     def resolve(cls, channel: Channel, rec_vars: dict[str, str]) -> RecordOptions:
-        def get(name: str) -> str | None:
-            return rec_vars[name] if name in rec_vars else channel.get_var(name)
+        # recording vars, then channel vars, then built-in ones: what channel.get_var gives,
+        # without building the built-in variables for each of the 14 names read
+        get = {**channel.builtin_variables(), **channel.variables, **rec_vars}.get
 
         rate = to_int(get("record_sample_rate"), media.RATE)
         detect = bool(get("RECORD_INITIAL_TIMEOUT_MS") or get("RECORD_FINAL_TIMEOUT_MS"))
