@@ -7,7 +7,7 @@ turns it into FreeSWITCH recording variables (see esl.commands for the command).
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -67,8 +67,9 @@ class RecordOptions:
     pause_behavior: PauseBehavior = PauseBehavior.SILENCE
     control_id: str = ""  # caller-chosen handle, unique among a call's recordings
 
-    def validated(self, max_length_cap: int) -> RecordOptions:
-        """Check every field; clamp the length to the operator's cap."""
+    def validated(self, max_length_cap: int, default_control_id: str = "") -> RecordOptions:
+        """Check every field; clamp the length to the operator's cap; a control id left
+        empty becomes `default_control_id` (one copy of the options, not two)."""
         _check(self.channels in (1, 2), "channels", "must be 1 or 2")
         _check(self.channels == 1 or self.track is Track.BOTH, "track",
                "a two-channel recording holds both tracks")
@@ -87,13 +88,14 @@ class RecordOptions:
         _check(not self.trim_silence or self.format is AudioFormat.WAV, "trim_silence",
                "trimming is done on WAV files only")
         limit = self.max_length_s or max_length_cap
-        return replace(self, max_length_s=min(limit, max_length_cap))
+        return replace(self, max_length_s=min(limit, max_length_cap),
+                       control_id=self.control_id or default_control_id)
 
     def to_dict(self) -> dict[str, Any]:
         # Field by field (asdict's deep copy of every scalar cost ~4% of a create request);
-        # silence is the only nested dataclass.
+        # silence is the only nested dataclass, its fields are scalars too.
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["silence"] = asdict(self.silence)
+        data["silence"] = {f.name: getattr(self.silence, f.name) for f in fields(SilenceDetection)}
         for key in ("track", "format", "pause_behavior"):
             data[key] = data[key].value
         return data

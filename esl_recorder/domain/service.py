@@ -8,7 +8,6 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any, Protocol
 
 import gevent.lock
@@ -132,9 +131,10 @@ class RecordingService:
         """Persist a new recording, then start it now or, if it waits for answer, on
         CHANNEL_ANSWER. Raises NotFound, InvalidArgument, Conflict or RecordingError."""
         call = self.call(cmd.check_uuid(call_uuid), account)
-        options = options.validated(self._settings.max_length)
         sid = new_sid()
-        options = _with_control_id(options, sid, self._registry.for_call(call.uuid))
+        wanted = options.control_id
+        options = options.validated(self._settings.max_length, default_control_id=sid)
+        _check_control_id(wanted, self._registry.for_call(call.uuid))
         rec = Recording(sid=sid, call_uuid=call.uuid, node=call.node, options=options,
                         path=self._path_for(call.account, sid, options.format.value),
                         account=call.account, source=source, created_at=self._clock(),
@@ -265,12 +265,10 @@ class RecordingService:
             self._locks.pop(rec.sid, None)
 
 
-def _with_control_id(options: RecordOptions, sid: str, others: list[Recording]) -> RecordOptions:
-    if not options.control_id:
-        return replace(options, control_id=sid)
-    if any(r.control_id == options.control_id for r in others):
-        raise Conflict(f"control id {options.control_id!r} is already in use on this call")
-    return options
+def _check_control_id(wanted: str, others: list[Recording]) -> None:
+    """A control id the caller chose must be free on the call (ours is the new sid)."""
+    if wanted and any(r.control_id == wanted for r in others):
+        raise Conflict(f"control id {wanted!r} is already in use on this call")
 
 
 def _command_failure(rec: Recording, reply: str) -> RecordingError:
