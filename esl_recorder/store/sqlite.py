@@ -10,6 +10,7 @@ its own (`checkpoint_in_background`), so commits on the hub rarely wait for a di
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -331,10 +332,13 @@ class Store:
 
     # helpers ---------------------------------------------------------------------------
     def _upsert(self, table: str, columns: Iterable[str], values: tuple[Any, ...]) -> None:
-        cols = tuple(columns)
-        placeholders = ",".join("?" * len(cols))
-        self._db.execute(f"INSERT OR REPLACE INTO {table}({','.join(cols)}) "
-                         f"VALUES({placeholders})", values)
+        self._db.execute(_upsert_sql(table, tuple(columns)), values)
+
+
+@functools.cache  # a few fixed (table, columns) pairs: built once each
+def _upsert_sql(table: str, columns: tuple[str, ...]) -> str:
+    placeholders = ",".join("?" * len(columns))
+    return f"INSERT OR REPLACE INTO {table}({','.join(columns)}) VALUES({placeholders})"
 
 
 def _checkpoint(conn: sqlite3.Connection) -> None:
