@@ -12,7 +12,7 @@ Processes (2 cores: as few as the comparison needs):
     simulator writes go to /dev/shm (see MEDIA_DIR);
   * a bare gevent.pywsgi endpoint that reads the request and answers a JSON body of the size
     the daemon answers;
-  * a canary: an otherwise idle process that sleeps 1 ms at a time and notes how late it
+  * a canary: an otherwise idle process that sleeps 2 ms at a time and notes how late it
     wakes up. This VM stops now and then for 20-250 ms, idle or not (a 1 ms sleep loop on
     the idle machine sees such stalls every ten seconds or so; the steal counter in
     /proc/stat moves with them). A stall inside a round sets that round's p99 on its own;
@@ -79,6 +79,7 @@ RATE = 200.0  # requests/s: what the daemon, the simulator and this generator su
 # every few seconds, idle or not), which says nothing about the code under test. Well
 # above what scheduling on 2 busy cores costs a woken process (a few ms at most).
 STALL = 0.010
+NAP = 0.002  # the canary's sleep: short against STALL, long enough to cost next to no CPU
 EXTRA_ROUNDS = 2  # a target runs at most (1 + EXTRA_ROUNDS) x rounds to find clean ones
 CREATE_FORM = urlencode([
     ("RecordingStatusCallback", "http://127.0.0.1:9/recording-status"),
@@ -225,15 +226,15 @@ def role_daemon(switch_port: int) -> None:
 
 
 def role_canary() -> None:
-    """Sleeps 1 ms at a time and notes every wake-up late by 2 ms or more; `stall <from>
+    """Sleeps NAP at a time and notes every wake-up late by 2 ms or more; `stall <from>
     <to>` (time.monotonic seconds) prints the longest lateness overlapping that window (ms)."""
     stalls: list[tuple[float, float]] = []  # (asleep at, late by), seconds
 
     def watch() -> None:
         while True:
             asleep = time.monotonic()
-            gevent.sleep(0.001)
-            late = time.monotonic() - asleep - 0.001
+            gevent.sleep(NAP)
+            late = time.monotonic() - asleep - NAP
             if late >= 0.002:
                 stalls.append((asleep, late))
 
