@@ -249,8 +249,15 @@ def role_canary() -> None:
 
 
 def role_bare(body_size: int) -> None:
-    """gevent.pywsgi with a WSGI app that reads the request and answers fixed JSON."""
-    from gevent.pywsgi import WSGIServer
+    """gevent.pywsgi with a WSGI app that reads the request and answers fixed JSON, on
+    sockets set up as the daemon's are (TCP_NODELAY, a socket timeout)."""
+    from gevent.pywsgi import WSGIHandler, WSGIServer
+
+    class Handler(WSGIHandler):
+        def handle(self) -> None:
+            self.socket.settimeout(30.0)
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().handle()
 
     body = json.dumps({"pad": "x" * max(body_size - 11, 0)}).encode()
     headers = [("Content-Type", "application/json; charset=utf-8"),
@@ -261,7 +268,7 @@ def role_bare(body_size: int) -> None:
         start_response("200 OK", headers)
         return [body]
 
-    server = WSGIServer(("127.0.0.1", 0), app, log=None)
+    server = WSGIServer(("127.0.0.1", 0), app, log=None, handler_class=Handler)
     server.start()
     _say(str(server.server_port))
     for _ in _lines():  # `cpu`
