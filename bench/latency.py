@@ -103,7 +103,7 @@ class Plan:
     def for_run(cls, short: bool, rate: float | None = None, seconds: float | None = None,
                 clients: int = 200) -> Plan:
         if short:
-            return cls(rate or RATE, clients, seconds or 0.5, 2, 0.3, 200)
+            return cls(rate or RATE, clients, seconds or 1.0, 3, 0.5, 200)
         return cls(rate or RATE, clients, seconds or 1.5, 8, 1.0, 1000)
 
     def describe(self) -> str:

@@ -21,7 +21,7 @@ def test_latency_bench_short_mode() -> None:
     assert re.search(r"^offered load: 200 requests/s, open loop", out, re.M), out
     targets = {m[1]: (int(m[2]), int(m[3])) for m in TARGET.finditer(out)}
     assert set(targets) == {"bare gevent.pywsgi", "esl_recorder daemon"}, out
-    assert all(answered == 200 and errors == 0 for answered, errors in targets.values()), out
+    assert all(answered == 600 and errors == 0 for answered, errors in targets.values()), out
     rounds = re.findall(r"^  p99 of each round, ms \(a machine stall the canary saw in it\): (.+)$",
                         out, re.M)
     assert len(rounds) == 2 and all(re.match(r"\d+\.\d", r) for r in rounds), out
