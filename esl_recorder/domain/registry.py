@@ -10,6 +10,7 @@ from typing import Any
 from ..errors import NotFound
 from ..metrics import Metrics
 from ..store.sqlite import Store
+from .calls import Call
 from .recording import ACTIVE, TERMINAL, Recording, State
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,10 @@ class RecordingRegistry:
     def subscribe(self, listener: RecordingListener) -> None:
         self._listeners.append(listener)
 
-    def add(self, rec: Recording) -> None:
-        """Persist a new recording before anything is sent to FreeSWITCH."""
-        self._store.insert_recording(rec)
+    def add(self, rec: Recording, call: Call | None = None) -> None:
+        """Persist a new recording (with its call, when given, in the same commit) before
+        anything is sent to FreeSWITCH."""
+        self._store.insert_recording(rec, call)
         self._index(rec)
         self._announce(rec, rec.state)
 

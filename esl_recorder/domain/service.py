@@ -139,8 +139,7 @@ class RecordingService:
                         path=self._path_for(call.account, sid, options.format.value),
                         account=call.account, source=source, created_at=self._clock(),
                         meta=dict(meta or {}))
-        self._store.save_call(call)
-        self._registry.add(rec)
+        self._registry.add(rec, call)
         begin_now = call.answered or not options.answered_only
         # Begun at once, its INFO line is the queued -> in-progress (or failed) transition.
         log.log(logging.DEBUG if begin_now else logging.INFO,

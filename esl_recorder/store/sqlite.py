@@ -1,7 +1,8 @@
 """Durable state in SQLite (WAL): calls with recordings, recordings, delivery outbox.
 
-Every write is its own committed transaction before the daemon acknowledges anything,
-so `kill -9` at any moment loses nothing acknowledged (WAL + synchronous=NORMAL survives
+Every write is committed before the daemon acknowledges anything (a new recording and its
+call in one transaction, other writes each in their own), so `kill -9` at any moment loses
+nothing acknowledged (WAL + synchronous=NORMAL survives
 a process crash; use FULL for power loss). All access happens on the gevent hub thread
 through one connection; each method is one statement group with no greenlet switch. The
 daemon moves WAL checkpoints (which flush the disk) to a worker thread with a connection of
@@ -142,12 +143,20 @@ class Store:
 
     # calls -----------------------------------------------------------------------------
     def save_call(self, call: Call) -> None:
+        values = self._call_changes(call)
+        if values is not None:
+            self._upsert("calls", _CALL_COLUMNS, values)
+            self._remember_call(call, values)
+
+    def _call_changes(self, call: Call) -> tuple[Any, ...] | None:
+        """The call's row, or None when it is already committed as is (this connection is
+        the only writer)."""
         values = (call.uuid, call.node, call.direction, call.account, call.user, call.device,
                   call.caller, call.destination, call.created_at, call.answered_at,
                   call.hungup_at, call.hangup_cause)
-        if self._saved_calls.get(call.uuid) == values:
-            return  # already committed as is (this connection is the only writer)
-        self._upsert("calls", _CALL_COLUMNS, values)
+        return None if self._saved_calls.get(call.uuid) == values else values
+
+    def _remember_call(self, call: Call, values: tuple[Any, ...]) -> None:
         self._saved_calls.pop(call.uuid, None)
         if call.hungup_at is None:
             if len(self._saved_calls) >= _SAVED_CALLS_KEPT:
@@ -172,9 +181,23 @@ class Store:
         if self._db.execute(_REC_UPDATE, (*_changing_values(rec), rec.sid)).rowcount == 0:
             self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
 
-    def insert_recording(self, rec: Recording) -> None:
-        """Write a new recording whole (no UPDATE attempt first: its sid is new)."""
-        self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
+    def insert_recording(self, rec: Recording, call: Call | None = None) -> None:
+        """Write a new recording whole (no UPDATE attempt first: its sid is new), and its
+        call if that changed, in one transaction: one commit on the request path instead of
+        two, and never a recording without its call."""
+        call_values = self._call_changes(call) if call is not None else None
+        if call is None or call_values is None:
+            self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._upsert("calls", _CALL_COLUMNS, call_values)
+            self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        self._remember_call(call, call_values)
 
     def get_recording(self, sid: str) -> Recording | None:
         row = self._db.execute("SELECT * FROM recordings WHERE sid=?", (sid,)).fetchone()

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import gevent
+import pytest
 from prometheus_client import CollectorRegistry
 
 from esl_recorder.domain.calls import Call, CallTracker
@@ -102,3 +103,33 @@ def test_a_resynced_call_knows_its_identity_once_an_event_shows_it() -> None:
               f"variable_{ident.account_variable}": "acme"}
     tracker.handle("fs1", answer)  # type: ignore[arg-type]
     assert call.identity_known and call.account == "acme" and call.answered
+
+
+def test_a_new_recording_is_written_with_its_call_unless_the_call_is_unchanged(
+        tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    store = Store(str(db))
+    call = Call(uuid="c1", node="fs1", answered=True, account="acme", answered_at=2.0)
+    changes = store._db.total_changes
+    store.insert_recording(make("RE1"), call)
+    assert store._db.total_changes - changes == 2
+    assert store.load_call("c1") == call and store.get_recording("RE1") == make("RE1")
+    conn = sqlite3.connect(db)  # someone else edits the row: a rewrite would undo it
+    conn.execute("UPDATE calls SET caller='edited' WHERE uuid='c1'")
+    conn.commit()
+    conn.close()
+    store.insert_recording(make("RE2"), call)  # the call unchanged: the recording alone
+    assert raw_row(db, "calls", "uuid", "c1")["caller"] == "edited"
+    assert store.get_recording("RE2") == make("RE2")
+
+
+def test_a_recording_that_cannot_be_written_leaves_no_call_row_behind(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "s.db"))
+    call = Call(uuid="c9", node="fs1", answered=True, account="acme", answered_at=2.0)
+    broken = make("RE9", call="c9")
+    broken.path = None  # type: ignore[assignment]  # NOT NULL: the insert fails
+    with pytest.raises(sqlite3.IntegrityError):
+        store.insert_recording(broken, call)
+    assert store.load_call("c9") is None and store.get_recording("RE9") is None
+    store.insert_recording(make("RE10", call="c9"), call)  # not remembered as written
+    assert store.load_call("c9") == call
