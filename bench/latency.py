@@ -5,7 +5,8 @@ From bench/api.py:  bench_latency(short) -> the p99 ratio.
 
 Processes (2 cores: as few as the comparison needs):
   * the FreeSWITCH simulator (FakeSwitch, manual media clock: recordings cost no audio CPU),
-    holding answered inbound calls of the bench account (1000; 200 with --short);
+    holding answered inbound calls of the bench account, one for every request the daemon
+    may get (Plan.calls: 7,401; 1,901 with --short);
   * the daemon as `esl-recorder run` sets it up (build_app, start, startup objects frozen,
     its default INFO logging written to a file (BENCH_DAEMON_LOG=path keeps it), SQLite on
     disk in a temporary directory) attached to the simulator over ESL; the WAV files the
@@ -18,11 +19,12 @@ Processes (2 cores: as few as the comparison needs):
     /proc/stat moves with them). A stall inside a round sets that round's p99 on its own;
   * this process: the load generator.
 
-The requests are real LaML create-recording POSTs (form body, HTTP Basic) spread round-robin
-over the calls; every one starts a real `uuid_record` on the simulator before it is
-answered. Both endpoints get the identical request bytes and the identical schedule: an
-open-loop, paced load of --rate requests/s from --clients keep-alive connections (request j
-is due at j / rate and goes to connection j mod clients). A request's latency is measured
+The requests are real LaML create-recording POSTs (form body, HTTP Basic), each the first
+recording on its call as in real use (so each writes its call's row with the recording); every
+one starts a real `uuid_record` on the simulator before it is answered. Both endpoints get
+requests of the same size and the identical schedule: an open-loop, paced load of --rate
+requests/s from --clients keep-alive connections (request j is due at j / rate and goes to
+connection j mod clients). A request's latency is measured
 from when it was due, not from when it was sent, so a connection held up by a slow answer
 charges the wait to the requests queued behind it (no coordinated omission). The rate is
 fixed and chosen below both endpoints' capacity on 2 shared cores: this compares latency
@@ -97,21 +99,28 @@ class Plan:
     seconds: float  # measured seconds per round and target
     rounds: int  # measured rounds per target (after one warm-up round)
     warmup: float  # seconds of the warm-up round
-    calls: int  # simulated calls the requests are spread over
 
     @classmethod
     def for_run(cls, short: bool, rate: float | None = None, seconds: float | None = None,
                 clients: int = 200) -> Plan:
         if short:
-            return cls(rate or RATE, clients, seconds or 1.0, 3, 0.5, 200)
-        return cls(rate or RATE, clients, seconds or 1.5, 8, 1.0, 1000)
+            return cls(rate or RATE, clients, seconds or 1.0, 3, 0.5)
+        return cls(rate or RATE, clients, seconds or 1.5, 8, 1.0)
+
+    @property
+    def calls(self) -> int:
+        """Calls enough for every request the daemon may get to be the first recording on
+        its call, as in real use (its call row is written with it): the probe, the warm-up
+        and every round it may run, disturbed ones included."""
+        rounds = self.rounds * (1 + EXTRA_ROUNDS)
+        return 1 + int(self.rate * self.warmup) + rounds * int(self.rate * self.seconds)
 
     def describe(self) -> str:
         return (f"offered load: {self.rate:g} requests/s, open loop (paced schedule), from "
                 f"{self.clients} keep-alive clients; {self.rounds} x {self.seconds:g} s "
                 f"measured per target in alternating rounds after a {self.warmup:g} s "
-                f"warm-up (connections kept across rounds); requests spread over {self.calls} "
-                "calls")
+                f"warm-up (connections kept across rounds); every request on a call of its own "
+                f"({self.calls} calls)")
 
 
 # ------------------------------------------------------------------ child processes
@@ -377,10 +386,24 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
-def run_round(conns: list[Connection], requests: list[bytes], plan: Plan,
-              seconds: float) -> Round:
+class Feed:
+    """A target's requests in order, each used once (then from the start again, which the
+    plan's call count avoids)."""
+
+    def __init__(self, requests: list[bytes]) -> None:
+        self.requests = requests
+        self.used = 0
+
+    def take(self, n: int) -> list[bytes]:
+        batch = [self.requests[(self.used + j) % len(self.requests)] for j in range(n)]
+        self.used += n
+        return batch
+
+
+def run_round(conns: list[Connection], feed: Feed, plan: Plan, seconds: float) -> Round:
     """One round of the paced schedule on a target's open connections."""
     total = int(plan.rate * seconds)
+    requests = feed.take(total)
     out = Round()
     start = time.perf_counter() + 0.05
 
@@ -390,7 +413,7 @@ def run_round(conns: list[Connection], requests: list[bytes], plan: Plan,
             due = start + j / plan.rate
             if (wait := due - time.perf_counter()) > 0:
                 gevent.sleep(wait)
-            status, body = conn.exchange(requests[j % len(requests)])
+            status, body = conn.exchange(requests[j])
             done = time.perf_counter()
             out.sent += 1
             if status >= 300:
@@ -435,7 +458,7 @@ class Setup:
         """One real create: it must succeed; its body size is what the bare one answers."""
         conn = Connection(self.daemon_port)
         try:
-            status, body = conn.exchange(self.requests[-1])
+            status, body = conn.exchange(self.requests[-1])  # the rounds' feeds leave it
         finally:
             conn.close()
         if status != 200 or json.loads(body).get("status") not in ("queued", "in-progress"):
@@ -467,12 +490,14 @@ def measure(plan: Plan) -> tuple[Samples, Samples]:
             clients = [Connection(port) for _ in range(plan.clients)]
             conns += clients
             targets.append((child, clients, samples))
+        feeds = {id(clients): Feed(setup.requests[:-1]) for _, clients, _ in targets}
         for _, clients, _ in targets:
-            run_round(clients, setup.requests, plan, plan.warmup)
+            run_round(clients, feeds[id(clients)], plan, plan.warmup)
         limit = plan.rounds * (1 + EXTRA_ROUNDS)
         while busy := [t for t in targets if not t[2].complete and len(t[2].rounds) < limit]:
             for child, clients, samples in busy:
-                samples.rounds.append(timed_round(setup, canary, child, clients, plan))
+                samples.rounds.append(
+                    timed_round(setup, canary, child, clients, feeds[id(clients)], plan))
     finally:
         if collecting:
             gc.enable()
@@ -484,12 +509,12 @@ def measure(plan: Plan) -> tuple[Samples, Samples]:
 
 
 def timed_round(setup: Setup, canary: Child, server: Child, clients: list[Connection],
-                plan: Plan) -> Round:
+                feed: Feed, plan: Plan) -> Round:
     """A measured round with the CPU both server processes spent in it and the longest
     machine stall the canary saw meanwhile."""
     cpu, sim = float(server.ask("cpu")), float(setup.switch.ask("cpu"))
     since = time.monotonic()
-    r = run_round(clients, setup.requests, plan, plan.seconds)
+    r = run_round(clients, feed, plan, plan.seconds)
     until = time.monotonic()
     r.cpu = float(server.ask("cpu")) - cpu
     r.sim_cpu = float(setup.switch.ask("cpu")) - sim
