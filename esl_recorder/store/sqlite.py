@@ -2,8 +2,8 @@
 
 Every write is committed before the daemon acknowledges anything (a new recording and its
 call in one transaction, other writes each in their own), so `kill -9` at any moment loses
-nothing acknowledged (WAL + synchronous=NORMAL survives
-a process crash; use FULL for power loss). All access happens on the gevent hub thread
+nothing acknowledged (WAL + synchronous=NORMAL survives a process crash; use FULL for power
+loss). All access happens on the gevent hub thread
 through one connection; each method is one statement group with no greenlet switch. The
 daemon moves WAL checkpoints (which flush the disk) to a worker thread with a connection of
 its own (`checkpoint_in_background`), so commits on the hub rarely wait for a disk flush.
@@ -11,12 +11,13 @@ its own (`checkpoint_in_background`), so commits on the hub rarely wait for a di
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,14 +190,9 @@ class Store:
         if call is None or call_values is None:
             self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
             return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             self._upsert("calls", _CALL_COLUMNS, call_values)
             self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
         self._remember_call(call, call_values)
 
     def get_recording(self, sid: str) -> Recording | None:
@@ -301,8 +297,7 @@ class Store:
                         dead: Iterable[tuple[int, float, str]]) -> None:
         """Record many attempts' results in one transaction: (id, now) delivered,
         (id, next_at, error) to retry, (id, now, error) given up."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             self._db.executemany("UPDATE outbox SET state='delivered', attempts=attempts+1, "
                                  "finished_at=? WHERE id=?",
                                  [(now, item_id) for item_id, now in delivered])
@@ -312,10 +307,6 @@ class Store:
             self._db.executemany("UPDATE outbox SET state='dead', attempts=attempts+1, "
                                  "finished_at=?, last_error=? WHERE id=?",
                                  [(now, err[:500], item_id) for item_id, now, err in dead])
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def outbox_count(self, state: str) -> int:
         row = self._db.execute("SELECT COUNT(*) FROM outbox INDEXED BY outbox_state "
@@ -354,6 +345,17 @@ class Store:
         return {state: n for state, n in rows}
 
     # helpers ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Several statements committed together, or rolled back together."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def _upsert(self, table: str, columns: Iterable[str], values: tuple[Any, ...]) -> None:
         self._db.execute(_upsert_sql(table, tuple(columns)), values)
 
