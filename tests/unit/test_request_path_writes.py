@@ -15,6 +15,7 @@ from esl_recorder.domain.recording import FileFacts, Recording, State
 from esl_recorder.domain.registry import RecordingRegistry
 from esl_recorder.metrics import make_metrics
 from esl_recorder.settings import IdentitySettings
+from esl_recorder.store import sqlite as sqlite_store
 from esl_recorder.store.sqlite import Store
 
 
@@ -91,6 +92,26 @@ def test_background_checkpoints_copy_the_wal_into_the_database(tmp_path: Path) -
             gevent.sleep(0.01)
     store.close()
     assert Store(str(db)).get_recording("RE199") == make("RE199")
+
+
+def test_a_rewound_wal_is_cut_back_to_its_kept_size(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rewinding a long WAL and overwriting it in place reads back every file page a frame
+    straddles that the kernel has dropped from its cache since (a disk read inside a commit);
+    cut back, the WAL is rewritten from a short prefix that is still cached."""
+    monkeypatch.setattr(sqlite_store, "_HUB_CHECKPOINT_PAGES", 30)
+    monkeypatch.setattr(sqlite_store, "_WAL_KEPT_BYTES", 64 * 1024)
+    wal = tmp_path / "s.db-wal"
+    store = Store(str(tmp_path / "s.db"))
+    store.checkpoint_in_background(interval=3600)  # only the committing connection rewinds
+    sizes = []
+    for i in range(120):
+        store.save_recording(make(f"RE{i}"))
+        sizes.append(wal.stat().st_size)
+    store.close()
+    peak = sizes.index(max(sizes))
+    assert max(sizes) > 100 * 1024
+    assert min(sizes[peak:]) <= 64 * 1024
 
 
 def test_a_resynced_call_knows_its_identity_once_an_event_shows_it() -> None:
