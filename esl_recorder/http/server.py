@@ -163,6 +163,9 @@ class TimeoutHandler(WSGIHandler):
                 _cork(self.socket, False)
 
 
+_TCP_CORK: int | None = getattr(socket, "TCP_CORK", None)
+
+
 def _cork(sock: socket.socket, on: bool) -> bool:
     """TCP_CORK (Linux) on or off: while on, a response's head and body leave as one
     segment when it is taken off, not as two (pywsgi sends them separately)."""
@@ -173,9 +176,6 @@ def _cork(sock: socket.socket, on: bool) -> bool:
     except OSError:  # not a TCP socket
         return False
     return True
-
-
-_TCP_CORK: int | None = getattr(socket, "TCP_CORK", None)
 
 
 def make_server(app: WsgiApp, settings: HttpSettings) -> WSGIServer:
