@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,7 @@ CREATE TABLE IF NOT EXISTS api_calls (
     id TEXT PRIMARY KEY, dialect TEXT NOT NULL, account TEXT NOT NULL,
     open INTEGER NOT NULL, created_at REAL NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS api_calls_open ON api_calls(dialect, open);
+CREATE TABLE IF NOT EXISTS housekeeping (key TEXT PRIMARY KEY, value);
 """
 
 # A recording's columns fixed when it is created (they carry most indexes), then the ones
@@ -74,7 +76,8 @@ _REC_CHANGING = (
 _REC_COLUMNS = _REC_FIXED + _REC_CHANGING
 _REC_UPDATE = f"UPDATE recordings SET {', '.join(c + '=?' for c in _REC_CHANGING)} WHERE sid=?"
 _HUB_CHECKPOINT_PAGES = 10_000  # WAL pages (40 MB) before a commit checkpoints (and rewinds)
-_WAL_KEPT_BYTES = 4 * 1024 * 1024  # what a rewound WAL is cut back to
+_WAL_KEPT_BYTES = 0  # a rewound WAL is cut back to its first commit: later ones append
+_MARK_REWIND = "INSERT OR REPLACE INTO housekeeping(key, value) VALUES ('wal_rewound_at', ?)"
 _SAVED_CALLS_KEPT = 50_000  # last-written rows of live calls remembered (skip rewrites)
 _CALL_COLUMNS = (
     "uuid", "node", "direction", "account", "user_id", "device", "caller", "destination",
@@ -121,19 +124,23 @@ class Store:
 
     def checkpoint_in_background(self, interval: float = 0.5) -> None:
         """Copy the WAL into the database every `interval` seconds from a worker thread,
-        on a second connection. A checkpoint inside a commit copies ~1000 pages and flushes
-        the disk twice on the hub, stalling every request for 10-30 ms more than once a
-        second under load; here the hub's own (automatic) checkpoint comes rarely and finds
-        the pages copied. It stays needed: only it can rewind a WAL that keeps being
-        written to. Durability is unchanged: a commit is durable once in the WAL.
+        on a second connection (`_WalKeeper`), so the disk flushes of checkpoints stay off
+        the hub. Durability is unchanged: a commit is durable once in the WAL.
 
-        A rewound WAL is cut back to 4 MB: rewritten in place, its frames (4,120 bytes: not
-        page-aligned) straddle file pages, and each such page the kernel has dropped from its
-        cache since the last pass is read from disk inside a commit; past the 4 MB the pass
-        appends to fresh blocks, which need no read (p99 of a new recording's commit
-        0.8-1.0 ms on ext4 where a memory reclaimer drops idle cache, 0.3 ms cut back). The
-        cut itself drops the file's cached pages on the hub: about 10 ms once per rewind
-        (every ~5 s at 200 new recordings/s)."""
+        SQLite rewinds a WAL whose every frame is copied in the next commit, whichever
+        connection makes it; that commit flushes the new WAL header to disk and truncates
+        the old frames (about 0.2 ms a MB on ext4 mounted with discard: 4-5 ms after a
+        1.5 s burst at 200 new recordings/s). The keeper makes that commit itself once
+        the daemon is idle, so the first request after a pause does not pay for it. Under
+        steady load a pass usually copies every frame in a gap between requests; then the
+        hub's next commit rewinds a WAL of one pass (about 1 ms), and when no pass can
+        catch up, the hub's own checkpoint at `_HUB_CHECKPOINT_PAGES` bounds the WAL.
+
+        A rewound WAL is truncated to its first commit, so every later commit appends to
+        fresh blocks. Rewritten in place instead, its frames (4,120 bytes: not
+        page-aligned) straddle file pages, and each page the kernel has dropped from its
+        cache since the last pass must be read from disk inside a commit (a few ms each,
+        often, where a memory reclaimer drops idle cache)."""
         if self._path == ":memory:" or self._checkpoints is not None:
             return
         self._db.execute(f"PRAGMA wal_autocheckpoint={_HUB_CHECKPOINT_PAGES}")
@@ -141,16 +148,16 @@ class Store:
         self._checkpoints = gevent.spawn(self._checkpoint_loop, interval)
 
     def _checkpoint_loop(self, interval: float) -> None:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        keeper = _WalKeeper(self._path)
         pool = gevent.get_hub().threadpool
         try:
             while not self._closing.wait(interval):
                 try:
-                    pool.apply(_checkpoint, (conn,))
+                    pool.apply(keeper.run_once)
                 except sqlite3.Error as exc:
                     log.warning("WAL checkpoint of %s failed: %s", self._path, exc)
         finally:
-            conn.close()
+            keeper.close()
 
     # calls -----------------------------------------------------------------------------
     def save_call(self, call: Call) -> None:
@@ -200,7 +207,7 @@ class Store:
         if call is None or call_values is None:
             self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
             return
-        with self._transaction():
+        with _transaction(self._db):
             self._upsert("calls", _CALL_COLUMNS, call_values)
             self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
         self._remember_call(call, call_values)
@@ -307,7 +314,7 @@ class Store:
                         dead: Iterable[tuple[int, float, str]]) -> None:
         """Record many attempts' results in one transaction: (id, now) delivered,
         (id, next_at, error) to retry, (id, now, error) given up."""
-        with self._transaction():
+        with _transaction(self._db):
             self._db.executemany("UPDATE outbox SET state='delivered', attempts=attempts+1, "
                                  "finished_at=? WHERE id=?",
                                  [(now, item_id) for item_id, now in delivered])
@@ -355,19 +362,20 @@ class Store:
         return {state: n for state, n in rows}
 
     # helpers ---------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """Several statements committed together, or rolled back together."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
     def _upsert(self, table: str, columns: Iterable[str], values: tuple[Any, ...]) -> None:
         self._db.execute(_upsert_sql(table, tuple(columns)), values)
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """Several statements committed together, or rolled back together."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 @functools.cache  # a few fixed (table, columns) pairs: built once each
@@ -376,8 +384,41 @@ def _upsert_sql(table: str, columns: tuple[str, ...]) -> str:
     return f"INSERT OR REPLACE INTO {table}({','.join(columns)}) VALUES({placeholders})"
 
 
-def _checkpoint(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+class _WalKeeper:
+    """Runs in a worker thread on a connection of its own: copies the WAL into the
+    database and, once nothing else has been committed for a whole pass (the daemon is
+    idle) and every frame is copied, rewinds the WAL with a one-row commit of its own
+    (SQLite rewinds a fully copied WAL in the next commit, whichever connection makes it).
+    It then leaves the WAL alone until another connection commits: copying its own frame
+    would hand the next rewind back to the hub. It never rewinds under load, where its
+    commit would hold up the hub's (the writer lock is held through the flush)."""
+
+    def __init__(self, path: str) -> None:
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute(f"PRAGMA journal_size_limit={_WAL_KEPT_BYTES}")
+        self._last_version: int | None = None  # data_version at the previous pass
+        self._rewound_at_version: int | None = None
+
+    def run_once(self) -> bool:
+        """One pass; True when it rewound the WAL."""
+        version = self._data_version()
+        idle = version == self._last_version
+        self._last_version = version
+        if version == self._rewound_at_version:
+            return False  # nothing committed elsewhere since the rewind
+        busy, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if not idle or busy or frames <= 0 or copied < frames:
+            return False
+        self._conn.execute(_MARK_REWIND, (time.time(),))  # a commit of its own
+        self._rewound_at_version = self._last_version = self._data_version()
+        return True
+
+    def _data_version(self) -> int:
+        """Changes when another connection commits (never for this one's own commits)."""
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 def _filters(**conditions: str | None) -> tuple[str, tuple[str, ...]]:
