@@ -51,6 +51,7 @@ import base64  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import resource  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -180,6 +181,7 @@ def role_switch() -> None:
                 _say(str(time.process_time()))
                 continue
             _, n, variable, account = line.split()
+            reserve_descriptors(int(n))
             uuids = [switch.inbound_call("tone_a", {variable: account}, answered=True)
                      for _ in range(int(n))]
             # FreeSWITCH has no collector pauses: keep the stand-in's out too (its young
@@ -188,6 +190,19 @@ def role_switch() -> None:
             gc.disable()
             _say(" ".join(uuids))
         switch.stop()
+
+
+def reserve_descriptors(files: int) -> None:
+    """Grow this process's descriptor table now for `files` more open files (the WAV file
+    of every recording stays open). Grown later, one doubling at a time while the rounds
+    run, each growth waits for an RCU grace period (synchronize_rcu in expand_files: 4-23
+    ms here) inside the simulator's one event loop, holding every ESL reply; FreeSWITCH
+    opens recording files in the session's own thread."""
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    top = 1024 + files
+    if limit != resource.RLIM_INFINITY:
+        top = min(top, limit - 1)
+    os.close(os.dup2(0, top))  # the table keeps its size once grown
 
 
 def daemon_settings(tmp: str, media: str, switch_port: int) -> Any:
