@@ -75,8 +75,8 @@ PASSWORD = "ClueCon"
 # store stays on disk: its commits are part of what is measured.
 MEDIA_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
 RATE = 200.0  # requests/s: what the daemon, the simulator and this generator sustain on 2
-# shared cores with room to spare (a request costs the daemon ~1.3 ms of CPU, the simulator
-# ~0.4 ms)
+# shared cores with room to spare (a request costs the daemon ~1.05 ms of CPU, the
+# simulator ~0.3 ms)
 # A round during which the canary (an otherwise idle process waking every millisecond) was
 # held up this long is disturbed: the whole machine stopped (this VM stalls for 20-250 ms
 # every few seconds, idle or not), which says nothing about the code under test. Well
