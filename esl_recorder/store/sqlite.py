@@ -207,7 +207,7 @@ class Store:
         if call is None or call_values is None:
             self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
             return
-        with _transaction(self._db):
+        with self._transaction():
             self._upsert("calls", _CALL_COLUMNS, call_values)
             self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
         self._remember_call(call, call_values)
@@ -314,7 +314,7 @@ class Store:
                         dead: Iterable[tuple[int, float, str]]) -> None:
         """Record many attempts' results in one transaction: (id, now) delivered,
         (id, next_at, error) to retry, (id, now, error) given up."""
-        with _transaction(self._db):
+        with self._transaction():
             self._db.executemany("UPDATE outbox SET state='delivered', attempts=attempts+1, "
                                  "finished_at=? WHERE id=?",
                                  [(now, item_id) for item_id, now in delivered])
@@ -362,20 +362,19 @@ class Store:
         return {state: n for state, n in rows}
 
     # helpers ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Several statements committed together, or rolled back together."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def _upsert(self, table: str, columns: Iterable[str], values: tuple[Any, ...]) -> None:
         self._db.execute(_upsert_sql(table, tuple(columns)), values)
-
-
-@contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """Several statements committed together, or rolled back together."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 @functools.cache  # a few fixed (table, columns) pairs: built once each
@@ -385,13 +384,13 @@ def _upsert_sql(table: str, columns: tuple[str, ...]) -> str:
 
 
 class _WalKeeper:
-    """Runs in a worker thread on a connection of its own: copies the WAL into the
-    database and, once nothing else has been committed for a whole pass (the daemon is
-    idle) and every frame is copied, rewinds the WAL with a one-row commit of its own
-    (SQLite rewinds a fully copied WAL in the next commit, whichever connection makes it).
-    It then leaves the WAL alone until another connection commits: copying its own frame
-    would hand the next rewind back to the hub. It never rewinds under load, where its
-    commit would hold up the hub's (the writer lock is held through the flush)."""
+    """Runs in a worker thread on a connection of its own (see
+    `Store.checkpoint_in_background`): copies the WAL into the database and, once nothing
+    else has been committed for a whole pass and every frame is copied, makes the rewinding
+    commit (one row). It then leaves the WAL alone until another connection commits:
+    copying its own frame would hand the next rewind back to the hub. It never rewinds
+    under load, where its commit would hold up the hub's (the writer lock is held through
+    the flush)."""
 
     def __init__(self, path: str) -> None:
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
