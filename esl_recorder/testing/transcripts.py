@@ -21,16 +21,12 @@ class Block:
 
 
 def wire_dir() -> Path:
-    """Where the captures live: $ESL_RECORDER_WIRE_DIR or ../shared/freeswitch-wire."""
+    """Where the captures live: $ESL_RECORDER_WIRE_DIR, else the clone's own copy in
+    tests/data/freeswitch-wire (taken from shared/freeswitch-wire)."""
     env = os.environ.get("ESL_RECORDER_WIRE_DIR")
     if env:
         return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent.parent / "shared" / "freeswitch-wire"
-        if candidate.is_dir():
-            return candidate
-    return Path.cwd().parent / "shared" / "freeswitch-wire"
+    return Path(__file__).resolve().parents[2] / "tests" / "data" / "freeswitch-wire"
 
 
 def read_blocks(path: str | Path) -> list[Block]:
