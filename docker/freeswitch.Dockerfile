@@ -13,8 +13,9 @@
 
 ARG DEBIAN_IMAGE=debian:bookworm-slim
 
-# Empty unless replaced with --build-context fs-tarballs=DIR.
-FROM scratch AS fs-tarballs
+# Replaced by DIR with --build-context fs-tarballs=DIR. By default it is the plain base image,
+# whose root holds no tarballs, so fetch-sources.sh fetches the pinned commits.
+FROM ${DEBIAN_IMAGE} AS fs-tarballs
 
 FROM ${DEBIAN_IMAGE} AS sources
 ARG FREESWITCH_REPO=https://github.com/signalwire/freeswitch.git
