@@ -106,7 +106,7 @@ def test_log_level_is_case_insensitive_and_normalized() -> None:
 
 def test_empty_yaml_file_means_defaults(tmp_path: Path) -> None:
     s = load_settings(write(tmp_path, "# nothing set\n"), env={})
-    assert dataclasses.replace(s, source="<defaults>") == load_settings(None, env={})
+    assert s.model_copy(update={"source": "<defaults>"}) == load_settings(None, env={})
 
 
 # --- nodes -----------------------------------------------------------------------------------
@@ -214,6 +214,60 @@ def test_bad_env_names_env_and_key(env: dict[str, str], key: str, problem: str) 
     assert problem in err.problem
 
 
+SECRET_VALUE = 98765432109876
+
+
+@pytest.mark.parametrize(("data", "key"), [
+    ({"accounts": [{"id": "acme", "laml_token": SECRET_VALUE}]}, "accounts[0].laml_token"),
+    ({"accounts": [{"id": "acme", "texml_api_key": SECRET_VALUE}]}, "accounts[0].texml_api_key"),
+    ({"accounts": [{"id": "acme", "bandwidth_token": "t", "bandwidth_secret": SECRET_VALUE}]},
+     "accounts[0].bandwidth_secret"),
+    ({"nodes": [{**NODE, "password": SECRET_VALUE}]}, "nodes[0].password"),
+    ({"nodes": [{**NODE, "password": [SECRET_VALUE]}]}, "nodes[0].password"),
+    ({"nodes": [{**NODE, "pasword": SECRET_VALUE}]}, "nodes[0].pasword"),
+    ({"nodes": {"fs1": {**NODE, "password": SECRET_VALUE}}}, "nodes"),
+    ({"nodes": [f"fs1:{SECRET_VALUE}"]}, "nodes[0]"),
+    ({"accounts": [{"id": "acme", "laml_token": f"{SECRET_VALUE}\n"}]}, "accounts[0].laml_token"),
+])
+def test_a_secret_value_never_appears_in_an_error(data: dict[str, Any], key: str) -> None:
+    err = config_error(data)
+    assert err.key == key
+    assert str(SECRET_VALUE) not in str(err)
+
+
+def test_a_secret_from_env_never_appears_in_an_error() -> None:
+    env = {"ESL_RECORDER_ACCOUNT_ACME_LAML_TOKEN": f"{SECRET_VALUE}\r",
+           "ESL_RECORDER_NODE_FS1_PASSWORD": f"{SECRET_VALUE}\n"}
+    for var in env:
+        err = config_error({"nodes": [NODE], "accounts": [{"id": "acme"}]}, {var: env[var]})
+        assert (err.source, var in err.problem) == ("env", True)
+        assert str(SECRET_VALUE) not in str(err)
+
+
+def test_credentials_in_the_env_node_list_are_refused_without_repeating_them() -> None:
+    for form in ("fs1=user:s3cr3t@127.0.0.1:8021", "fs1=user:s3cr3t@127.0.0.1",
+                 "a=h,fs1=tcp://user:s3cr3t@127.0.0.1"):
+        err = config_error({}, {"ESL_RECORDER_NODES": form})
+        assert (err.source, err.key) == ("env", f"nodes[{form.count(',')}]")
+        assert "credentials" in err.problem
+        assert "s3cr3t" not in str(err)
+
+
+def test_a_yaml_host_holding_credentials_is_refused_without_repeating_them() -> None:
+    err = config_error({"nodes": [{**NODE, "host": "user:s3cr3t@10.0.0.5"}]})
+    assert err.key == "nodes[0].host"
+    assert "s3cr3t" not in str(err)
+
+
+def test_account_env_overrides_its_yaml_fields_and_repr_masks_tokens() -> None:
+    env = {"ESL_RECORDER_ACCOUNT_ACME_CO_LAML_TOKEN": "tok-from-env"}
+    s = load({"accounts": [{"id": "acme.co", "laml_token": "tok-from-yaml"}]}, env)
+    assert s.accounts[0].laml_token == "tok-from-env"
+    assert "tok-from-env" not in repr(s)
+    rows = {key: value for key, value, _, _ in describe_settings(s)}
+    assert (rows["accounts[0].laml_token"], rows["accounts[0].texml_api_key"]) == (MASK, '""')
+
+
 def test_missing_password_file_names_node_and_path(tmp_path: Path) -> None:
     path = write(tmp_path, "nodes:\n  - {name: fs1, host: h}\n"
                  "  - {name: fs2, host: h, password_file: /nonexistent/pw}\n")
@@ -290,7 +344,7 @@ def test_sample_config_lists_exactly_the_declared_settings_with_defaults() -> No
     commented |= {k for k in setting_keys() if k.startswith("accounts[]")}  # an example
     assert flat_keys(data) == set(setting_keys()) - commented
     loaded = load_settings(CONF, env={})
-    assert dataclasses.replace(loaded, source="<defaults>") == load_settings(None, env={})
+    assert loaded.model_copy(update={"source": "<defaults>"}) == load_settings(None, env={})
 
 
 def test_every_setting_has_a_one_line_doc_comment_in_the_sample() -> None:

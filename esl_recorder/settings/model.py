@@ -1,0 +1,337 @@
+"""Every setting, declared once: YAML key, type and rule, default, one-line doc.
+
+A setting is a field of a frozen section class: `<section>.<field>` is its YAML key, its type
+(fields.py) says what it accepts, `Field(default=..., description=...)` gives its default and doc.
+Its environment variable is derived from the key (`esl.command_timeout` ->
+`ESL_RECORDER_ESL_COMMAND_TIMEOUT`), nodes and accounts have their own forms (sources.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic.dataclasses import dataclass
+from pydantic.fields import FieldInfo
+from pydantic_core import ArgsKwargs, PydanticCustomError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .fields import (
+    MASK,
+    AbsolutePath,
+    AccountId,
+    BaseUrl,
+    Bool,
+    DialTemplate,
+    Host,
+    ListenPort,
+    LogLevel,
+    NodeName,
+    OneLine,
+    OptionalId,
+    OptionalSecret,
+    Password,
+    Port,
+    Seconds,
+    Token,
+    VariableName,
+    between,
+    is_secret,
+    one_of,
+)
+
+ENV_PREFIX = "ESL_RECORDER_"
+ERROR_TYPE = "esl_recorder"  # the type of every error our own cross-field rules raise
+SECTION = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+
+def rule_error(problem: str, at: str, *involved: str) -> PydanticCustomError:
+    """A broken rule about several fields: `at` is the key reported (relative to the
+    validated object, e.g. `.password_file`), `involved` the other keys it depends on."""
+    return PydanticCustomError(ERROR_TYPE, "{problem}",
+                               {"problem": problem, "at": at, "involved": ",".join(involved)})
+
+
+def fields_of(owner: Any) -> dict[str, FieldInfo]:
+    """The declared fields of a section class (pydantic dataclass) or of Settings."""
+    if isinstance(owner, type) and issubclass(owner, BaseModel):
+        return owner.model_fields
+    fields: dict[str, FieldInfo] = getattr(owner, "__pydantic_fields__", {})
+    return fields
+
+
+def masked_repr(obj: Any) -> str:
+    fields = fields_of(type(obj))
+    shown = (f"{name}={MASK!r}" if is_secret(f) and getattr(obj, name)
+             else f"{name}={getattr(obj, name)!r}" for name, f in fields.items())
+    return f"{type(obj).__name__}({', '.join(shown)})"
+
+
+@dataclass(frozen=True, config=SECTION, repr=False)
+class NodeSettings:
+    name: NodeName = Field(
+        description="Unique node name, used in logs, metrics and env var names.")
+    host: Host = Field(
+        description="Host name or IP address of the FreeSWITCH event socket.")
+    port: Port = Field(
+        default=8021, description="TCP port of the FreeSWITCH event socket.")
+    password: Password = Field(
+        default="ClueCon", description="Event socket password (or set password_file).")
+    password_file: str | None = Field(
+        default=None, strict=True,
+        description="File holding the event socket password, read at load and stripped.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def read_password_file(cls, data: Any) -> Any:
+        """`password_file` (already made absolute by the YAML source) fills in `password`."""
+        values = data.kwargs or {} if isinstance(data, ArgsKwargs) else data
+        if not isinstance(values, dict) or not isinstance(values.get("password_file"), str):
+            return data
+        if "password" in values:
+            raise rule_error("set password or password_file, not both", ".password_file")
+        values = {**values, "password": read_secret_file(Path(values["password_file"]))}
+        return ArgsKwargs(data.args, values) if isinstance(data, ArgsKwargs) else values
+
+    def __repr__(self) -> str:
+        return masked_repr(self)
+
+
+def read_secret_file(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise rule_error(f"cannot read {str(path)!r}: {reason}", ".password_file") from None
+    if not text:
+        raise rule_error(f"{str(path)!r} is empty", ".password_file")
+    return text
+
+
+@dataclass(frozen=True, config=SECTION)
+class EslSettings:
+    connect_timeout: Seconds = Field(
+        default=5.0, description="Seconds allowed to connect and authenticate to a node.")
+    command_timeout: Seconds = Field(
+        default=10.0, description="Seconds to wait for the reply to one command before giving up.")
+    reconnect_initial_delay: Seconds = Field(
+        default=0.5,
+        description="Seconds before the first reconnect attempt; doubles on each failure.")
+    reconnect_max_delay: Seconds = Field(
+        default=30.0, description="Upper bound of the reconnect delay, in seconds.")
+
+    @model_validator(mode="after")
+    def delays_in_order(self) -> EslSettings:
+        if self.reconnect_max_delay < self.reconnect_initial_delay:
+            raise rule_error(f"must be >= esl.reconnect_initial_delay "
+                             f"({self.reconnect_initial_delay}), got {self.reconnect_max_delay}",
+                             ".reconnect_max_delay", ".reconnect_initial_delay")
+        return self
+
+
+@dataclass(frozen=True, config=SECTION)
+class RecordingSettings:
+    root: AbsolutePath = Field(
+        default="/var/lib/esl_recorder/recordings",
+        description="Directory for recording files; same path in FreeSWITCH and here.")
+    default_format: Annotated[str, Strict(), AfterValidator(one_of("wav", "mp3"))] = Field(
+        default="wav", description="File format when a request names none: wav or mp3.")
+    max_length: Annotated[int, Strict(), AfterValidator(between(1, 86400))] = Field(
+        default=14400, description="Hard cap on any recording's length, in seconds.")
+    beep_tone: Token = Field(
+        default="tone_stream://%(250,0,1000)",
+        description="What FreeSWITCH plays as the beep before a recording.")
+    finalize_workers: Annotated[int, Strict(), AfterValidator(between(1, 64))] = Field(
+        default=4, description="Greenlets that finalize finished recording files.")
+
+
+@dataclass(frozen=True, config=SECTION)
+class IdentitySettings:
+    account_variable: VariableName = Field(
+        default="esl_recorder_account_id",
+        description="Channel variable holding the call's account id.")
+    user_variable: VariableName = Field(
+        default="esl_recorder_user_id", description="Channel variable holding the call's user id.")
+    device_variable: VariableName = Field(
+        default="esl_recorder_device_id",
+        description="Channel variable holding the call's device id.")
+
+
+@dataclass(frozen=True, config=SECTION)
+class StoreSettings:
+    path: AbsolutePath = Field(
+        default="/var/lib/esl_recorder/state.db",
+        description="SQLite database file for recordings, calls and the outbox.")
+
+
+@dataclass(frozen=True, config=SECTION)
+class HttpSettings:
+    host: Token = Field(
+        default="127.0.0.1", description="Address the HTTP API and /metrics listen on.")
+    port: ListenPort = Field(
+        default=8080, description="TCP port of the HTTP API (0 picks a free port).")
+    public_base_url: BaseUrl = Field(
+        default="",
+        description="URL clients reach this daemon at, for links (empty: derived from the "
+                    "request).")
+    max_body_bytes: Annotated[int, Strict(), AfterValidator(between(1024, 16 << 20))] = Field(
+        default=65536, description="Largest request body accepted (larger: 413).")
+    request_timeout: Seconds = Field(
+        default=30.0, description="Seconds a client may take to send a request.")
+    access_log: Bool = Field(
+        default=True, description="Log one JSON line per API request.")
+
+
+@dataclass(frozen=True, config=SECTION)
+class DeliverySettings:
+    max_age: Seconds = Field(
+        default=86400.0, description="Seconds a callback is retried before it is given up (dead).")
+    initial_delay: Seconds = Field(
+        default=1.0,
+        description="Upper bound of the first retry's delay, in seconds; doubles each attempt "
+                    "(full jitter below it).")
+    max_delay: Seconds = Field(
+        default=300.0, description="Upper bound of the retry delay, in seconds.")
+    timeout: Seconds = Field(
+        default=10.0, description="Seconds allowed for one delivery attempt.")
+    concurrency: Annotated[int, Strict(), AfterValidator(between(1, 1024))] = Field(
+        default=64, description="Deliveries in flight at once, all receivers together.")
+    per_host: Annotated[int, Strict(), AfterValidator(between(1, 256))] = Field(
+        default=8,
+        description="Deliveries in flight to one receiver host (a slow receiver cannot hold the "
+                    "others up).")
+
+
+@dataclass(frozen=True, config=SECTION)
+class BandwidthSettings:
+    dial_string: DialTemplate = Field(
+        default="sofia/gateway/default/{to}",
+        description="Where Bandwidth POST /calls dials: {to} and {from} are the validated numbers.")
+    application: OneLine = Field(
+        default="&park()",
+        description="What the answered call runs (originate's second argument), e.g. '&park()' or "
+                    "'1000 XML default'.")
+    call_timeout: Annotated[int, Strict(), AfterValidator(between(1, 300))] = Field(
+        default=60, description="Default seconds to wait for answer (callTimeout).")
+
+
+@dataclass(frozen=True, config=SECTION)
+class LogSettings:
+    level: LogLevel = Field(
+        default="INFO", description="Lowest level logged: DEBUG, INFO, WARNING, ERROR.")
+    format: Annotated[str, Strict(), AfterValidator(one_of("text", "json"))] = Field(
+        default="text", description="Log line format: text, or json (one object per line).")
+
+
+@dataclass(frozen=True, config=SECTION, repr=False)
+class AccountSettings:
+    id: AccountId = Field(
+        description="Account id: the value of identity.account_variable on the account's calls.")
+    laml_project_id: OptionalId = Field(
+        default="",
+        description="SignalWire LaML project id (the AccountSid and Basic user); empty: the "
+                    "account id.")
+    laml_token: OptionalSecret = Field(
+        default="",
+        description="LaML API token (Basic password; also signs callbacks). Empty: LaML off for "
+                    "this account.")
+    texml_account_sid: OptionalId = Field(
+        default="", description="Telnyx TeXML account_sid in paths; empty: the account id.")
+    texml_api_key: OptionalSecret = Field(
+        default="",
+        description="TeXML API key (Authorization: Bearer). Empty: TeXML off for this account.")
+    bandwidth_user_id: OptionalId = Field(
+        default="", description="Bandwidth v1 userId in paths; empty: the account id.")
+    bandwidth_token: OptionalSecret = Field(
+        default="",
+        description="Bandwidth API token (Basic user). Empty: Bandwidth off for this account.")
+    bandwidth_secret: OptionalSecret = Field(
+        default="", description="Bandwidth API secret (Basic password).")
+
+    @model_validator(mode="after")
+    def bandwidth_pair(self) -> AccountSettings:
+        if bool(self.bandwidth_token) != bool(self.bandwidth_secret):
+            raise rule_error("set both bandwidth_token and bandwidth_secret, or neither",
+                             ".bandwidth_secret", ".bandwidth_token")
+        return self
+
+    def __repr__(self) -> str:
+        return masked_repr(self)
+
+
+def node_env_name(node: str, suffix: str = "PASSWORD") -> str:
+    """The variable that sets node `node`'s password (`fs-1` -> `..._NODE_FS_1_PASSWORD`)."""
+    return f"{ENV_PREFIX}NODE_{node.upper().replace('-', '_')}_{suffix}"
+
+
+def distinct_nodes(nodes: tuple[NodeSettings, ...]) -> tuple[NodeSettings, ...]:
+    """At least one, and no two whose names give the same environment variable."""
+    if not nodes:
+        raise rule_error("at least one node is required", "")
+    seen: dict[str, int] = {}
+    for i, node in enumerate(nodes):
+        norm = node_env_name(node.name)
+        if norm in seen:
+            raise rule_error(f"duplicate node name {node.name!r} (same as "
+                             f"nodes[{seen[norm]}].name)", f"[{i}].name")
+        seen[norm] = i
+    return nodes
+
+
+def distinct_accounts(accounts: tuple[AccountSettings, ...]) -> tuple[AccountSettings, ...]:
+    """No id, project id, account sid or user id used by two accounts (empty: the id)."""
+    for attr in ("id", "laml_project_id", "texml_account_sid", "bandwidth_user_id"):
+        seen: dict[str, int] = {}
+        for i, acct in enumerate(accounts):
+            value = getattr(acct, attr) or acct.id
+            if value in seen:
+                raise rule_error(f"{value!r} is already used by accounts[{seen[value]}]",
+                                 f"[{i}].{attr}")
+            seen[value] = i
+    return accounts
+
+
+DEFAULT_NODES = (NodeSettings(name="local", host="127.0.0.1"),)
+
+
+class Settings(BaseSettings):
+    """The whole configuration; built by load.py from defaults, YAML and environment."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True, hide_input_in_errors=True, env_prefix=ENV_PREFIX,
+        env_nested_delimiter="_", env_nested_max_split=1)
+
+    esl: EslSettings = EslSettings()
+    nodes: Annotated[tuple[NodeSettings, ...], AfterValidator(distinct_nodes)] = Field(
+        default=DEFAULT_NODES,
+        description="FreeSWITCH nodes to attach to, each with a unique name.")
+    recording: RecordingSettings = RecordingSettings()
+    identity: IdentitySettings = IdentitySettings()
+    store: StoreSettings = StoreSettings()
+    http: HttpSettings = HttpSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    bandwidth: BandwidthSettings = BandwidthSettings()
+    accounts: Annotated[tuple[AccountSettings, ...], AfterValidator(distinct_accounts)] = Field(
+        default=(),
+        description="API accounts (tenants), each with its credentials per dialect; none: every "
+                    "API route answers 401.")
+    log: LogSettings = LogSettings()
+    source: str = Field(
+        default="<defaults>", exclude=True,
+        description="Where the settings came from (the YAML file); not a setting.")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """`Settings(...)` takes only its arguments; load.py passes its own sources."""
+        return (init_settings,)
+
+
+SECTIONS: dict[str, Any] = {name: f.annotation for name, f in Settings.model_fields.items()
+                            if name not in ("nodes", "accounts", "source")}
+SETTING_NAMES = tuple(name for name in Settings.model_fields if name != "source")
