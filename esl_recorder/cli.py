@@ -133,11 +133,9 @@ def warn_unknown_env(settings: Settings) -> None:
     """Point out ESL_RECORDER_* variables that set nothing (usually a typo)."""
     import difflib
 
-    from .settings import ENV_PREFIX, node_env_name, reference_rows
+    from .settings import ENV_PREFIX, known_env_vars
 
-    known = {row[3] for row in reference_rows() if "<NAME>" not in row[3]} | NON_SETTING_ENV
-    known |= {node_env_name(n.name, s) for n in settings.nodes
-              for s in ("PASSWORD", "PASSWORD_FILE")}
+    known = known_env_vars(settings) | NON_SETTING_ENV
     for var in sorted(v for v in os.environ if v.startswith(ENV_PREFIX) and v not in known):
         hint = difflib.get_close_matches(var, sorted(known), n=1)
         tip = f" (did you mean {hint[0]}?)" if hint else ""
@@ -149,12 +147,13 @@ def cmd_run(ns: argparse.Namespace) -> int:
 
     from .errors import ConfigError
     from .logsetup import configure_logging, register_secret
+    from .settings import secret_values
 
     settings = load(ns)
     if settings is None:
         return EXIT_USAGE
-    for node in settings.nodes:
-        register_secret(node.password)
+    for secret in secret_values(settings):
+        register_secret(secret)
     configure_logging(settings.log)
     log = logging.getLogger(__name__)
     log.info("esl_recorder %s starting with %s", __version__, settings.source)

@@ -106,6 +106,34 @@ def test_misspelled_env_var_is_pointed_out() -> None:
     assert "did you mean ESL_RECORDER_HTTP_PORT?" in out.stderr
 
 
+def test_credentials_in_the_env_node_list_exit_2_without_repeating_them() -> None:
+    out = esl_recorder("check-config",
+                       env={"ESL_RECORDER_NODES": "fs1=user:s3cr3t@127.0.0.1:8021"})
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: env: nodes[0]: ESL_RECORDER_NODES: ")
+    assert "s3cr3t" not in out.stdout + out.stderr
+
+
+def test_a_wrong_typed_token_is_not_echoed(tmp_path: Path) -> None:
+    conf = tmp_path / "c.yaml"
+    conf.write_text("accounts:\n  - {id: acme, laml_token: 98765432109876}\n")
+    out = esl_recorder("check-config", "-c", str(conf))
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"error: {conf}: accounts[0].laml_token: expected a string")
+    assert "98765432109876" not in out.stderr
+
+
+def test_account_secrets_from_env_are_masked_and_not_called_unknown(tmp_path: Path) -> None:
+    conf = tmp_path / "c.yaml"
+    conf.write_text("accounts:\n  - {id: acme}\n")
+    out = esl_recorder("check-config", "-c", str(conf),
+                       env={"ESL_RECORDER_ACCOUNT_ACME_LAML_TOKEN": "tok-4c1d"})
+    assert out.returncode == 0, out.stderr
+    assert "accounts[0].laml_token = ********" in out.stdout.splitlines()
+    assert "tok-4c1d" not in out.stdout + out.stderr
+    assert "warning" not in out.stderr
+
+
 def test_unknown_command_is_a_usage_error() -> None:
     out = esl_recorder("recrod")
     assert out.returncode == 2
