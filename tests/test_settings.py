@@ -259,6 +259,11 @@ def test_a_yaml_host_holding_credentials_is_refused_without_repeating_them() -> 
     assert "s3cr3t" not in str(err)
 
 
+@pytest.mark.parametrize("host", ["10.0.0.5", "fs_1.example.net", "::1", "fe80::1%eth0"])
+def test_host_names_and_ip_addresses_are_accepted(host: str) -> None:
+    assert load({"nodes": [{**NODE, "host": host}]}).nodes[0].host == host
+
+
 def test_account_env_overrides_its_yaml_fields_and_repr_masks_tokens() -> None:
     env = {"ESL_RECORDER_ACCOUNT_ACME_CO_LAML_TOKEN": "tok-from-env"}
     s = load({"accounts": [{"id": "acme.co", "laml_token": "tok-from-yaml"}]}, env)

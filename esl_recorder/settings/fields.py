@@ -93,7 +93,7 @@ def absolute_path(v: str) -> str:
 
 def host(v: str) -> str:
     """A DNS name or an IP address; never echoed, as a mistaken value may hold user:password@."""
-    if not re.fullmatch(r"[A-Za-z0-9_.:-]+", v) or v.startswith(("-", ".")):
+    if not re.fullmatch(r"[A-Za-z0-9_.:%-]+", v) or v.startswith(("-", ".")):
         raise ValueError("must be a host name or an IP address (no scheme, user, password "
                          "or path)")
     return v
@@ -138,7 +138,7 @@ def dial_template(v: str) -> str:
 
 
 def base_url(v: str) -> str:
-    if v and not re.fullmatch(r"https?://[^\s/@]+(/\S*)?", v):
+    if v and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", v):
         raise ValueError(f"must be empty or an http:// or https:// URL, got {v!r}")
     return v.rstrip("/")
 
