@@ -246,7 +246,7 @@ def test_a_secret_from_env_never_appears_in_an_error() -> None:
 
 def test_credentials_in_the_env_node_list_are_refused_without_repeating_them() -> None:
     for form in ("fs1=user:s3cr3t@127.0.0.1:8021", "fs1=user:s3cr3t@127.0.0.1",
-                 "a=h,fs1=tcp://user:s3cr3t@127.0.0.1"):
+                 "a=h,fs1=tcp://user:s3cr3t@127.0.0.1", "user:s3cr3t@127.0.0.1"):
         err = config_error({}, {"ESL_RECORDER_NODES": form})
         assert (err.source, err.key) == ("env", f"nodes[{form.count(',')}]")
         assert "credentials" in err.problem

@@ -13,7 +13,6 @@ the node whose name, upper-cased with `-` turned into `_`, is `<NAME>`. Account 
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -148,11 +147,11 @@ class NodeEnvSource(PydanticBaseSettingsSource):
 
     def parse_node(self, i: int, item: str) -> dict[str, Any]:
         key = f"nodes[{i}]"
-        name, sep, addr = item.partition("=")
-        if "@" in addr:
+        if "@" in item:
             raise ConfigError("env", key, f"{NODES_ENV}: entry {i + 1} holds credentials "
                               f"(user@ or user:password@); give only name=host[:port] and set "
                               f"the password with {ENV_PREFIX}NODE_<NAME>_PASSWORD")
+        name, sep, addr = item.partition("=")
         host, port_text = split_host_port(addr)
         if not sep or not host:
             raise ConfigError("env", key, f"{NODES_ENV}: {item!r} is not name=host[:port]")
@@ -174,7 +173,8 @@ class NodeEnvSource(PydanticBaseSettingsSource):
                     and var.endswith(("_PASSWORD", "_PASSWORD_FILE"))):
                 raise ConfigError("env", "nodes", f"{var} names no configured node "
                                   f"(nodes: {', '.join(names)})")
-        return any([self.apply_password(i, node) for i, node in enumerate(nodes)])
+        changed = [self.apply_password(i, node) for i, node in enumerate(nodes)]
+        return any(changed)
 
     def apply_password(self, i: int, node: dict[str, Any]) -> bool:
         var, file_var = node_env_name(node["name"]), node_env_name(node["name"], "PASSWORD_FILE")
@@ -228,7 +228,3 @@ class AccountEnvSource(PydanticBaseSettingsSource):
                 account[field] = self.env[var]
                 self.provided[f"accounts[{i}].{field}"] = (var, self.env[var])
         return account
-
-
-def environment(env: Mapping[str, str] | None) -> Mapping[str, str]:
-    return os.environ if env is None else env
