@@ -16,7 +16,7 @@ from .describe import (
     setting_keys,
     settings_reference_markdown,
 )
-from .fields import MASK
+from .fields import ACCOUNT_ID, MASK
 from .load import load_settings, parse_yaml, settings_from_mapping
 from .model import (
     DEFAULT_NODES,
@@ -37,10 +37,10 @@ from .model import (
 from .sources import NODES_ENV, account_env_name, env_name
 
 __all__ = [
-    "DEFAULT_NODES", "ENV_PREFIX", "MASK", "NODES_ENV", "AccountSettings", "BandwidthSettings",
-    "DeliverySettings", "EslSettings", "HttpSettings", "IdentitySettings", "LogSettings",
-    "NodeSettings", "RecordingSettings", "Settings", "StoreSettings", "account_env_name",
-    "default_config_yaml", "describe_settings", "env_name", "known_env_vars", "load_settings",
-    "node_env_name", "parse_yaml", "reference_rows", "secret_values", "setting_keys",
-    "settings_from_mapping", "settings_reference_markdown",
+    "ACCOUNT_ID", "DEFAULT_NODES", "ENV_PREFIX", "MASK", "NODES_ENV", "AccountSettings",
+    "BandwidthSettings", "DeliverySettings", "EslSettings", "HttpSettings", "IdentitySettings",
+    "LogSettings", "NodeSettings", "RecordingSettings", "Settings", "StoreSettings",
+    "account_env_name", "default_config_yaml", "describe_settings", "env_name",
+    "known_env_vars", "load_settings", "node_env_name", "parse_yaml", "reference_rows",
+    "secret_values", "setting_keys", "settings_from_mapping", "settings_reference_markdown",
 ]

@@ -118,9 +118,12 @@ def one_line(v: str) -> str:
     return v
 
 
+# An account id is also a directory name under recording.root and part of URLs.
+ACCOUNT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
+
+
 def account_id(v: str) -> str:
-    """Also a directory name under recording.root and part of URLs."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}", v):
+    if not ACCOUNT_ID.fullmatch(v):
         raise ValueError(f"must be 1-64 letters, digits, '_', '.', '@' or '-', got {v!r}")
     return v
 
