@@ -131,6 +131,13 @@ def test_env_node_password_and_password_file(tmp_path: Path) -> None:
     assert [n.password for n in load({}, env).nodes] == ["one", "from-file"]
 
 
+def test_env_node_password_wins_over_a_yaml_password_file(tmp_path: Path) -> None:
+    write(tmp_path, "from-file\n", "pw")
+    path = write(tmp_path, "nodes:\n  - {name: fs1, host: h, password_file: pw}\n")
+    env = {"ESL_RECORDER_NODE_FS1_PASSWORD": "from-env"}
+    assert load_settings(path, env=env).nodes[0].password == "from-env"
+
+
 def test_node_repr_masks_the_password() -> None:
     node = load({"nodes": [{**NODE, "password": "hunter22"}]}).nodes[0]
     assert "hunter22" not in repr(node)
