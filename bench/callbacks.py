@@ -44,6 +44,7 @@ from gevent.pywsgi import WSGIServer  # noqa: E402
 from prometheus_client import CollectorRegistry  # noqa: E402
 
 from esl_recorder.delivery.outbox import OutboundRequest, Outbox  # noqa: E402
+from esl_recorder.delivery.targets import TargetPolicy  # noqa: E402
 from esl_recorder.metrics import make_metrics  # noqa: E402
 from esl_recorder.settings import DeliverySettings  # noqa: E402
 from esl_recorder.store.sqlite import OutboxItem, Store  # noqa: E402
@@ -129,7 +130,8 @@ def bench_callbacks(n: int = 20_000, settings: DeliverySettings | None = None, *
         if history:
             fill_history(path, history, receiver.url)
         store = Store(path)
-        outbox = Outbox(store, settings, make_metrics(CollectorRegistry()))
+        outbox = Outbox(store, settings, make_metrics(CollectorRegistry()),
+                        targets=TargetPolicy.build(["127.0.0.0/8"]))  # the local receiver
         counter = Counter()
         outbox.subscribe(counter)
         try:

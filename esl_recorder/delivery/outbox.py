@@ -40,6 +40,7 @@ from .lanes import Lanes, Position
 from .policy import Attempt, Decision, decide
 from .request import OutboundRequest, safe_url
 from .sender import USER_AGENT, Sender, describe
+from .targets import TargetPolicy
 
 __all__ = ["USER_AGENT", "OutboundRequest", "Outbox"]
 
@@ -68,14 +69,15 @@ class Finished:
 
 class Outbox:
     def __init__(self, store: Store, settings: DeliverySettings, metrics: Metrics,
-                 clock: Callable[[], float] = time.time, *, sender: Sender | None = None,
+                 clock: Callable[[], float] = time.time, *, targets: TargetPolicy,
+                 sender: Sender | None = None,
                  rand: Callable[[], float] = random.random) -> None:
         self._store = store
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
         self._rand = rand
-        self._sender = sender or Sender(settings.per_host, settings.timeout)
+        self._sender = sender or Sender(settings.per_host, settings.timeout, targets)
         self._window = settings.concurrency * WINDOW_PER_SLOT
         self._wake = gevent.event.Event()
         self._runner: gevent.Greenlet | None = None

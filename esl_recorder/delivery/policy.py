@@ -7,6 +7,8 @@ Which answers are retried:
   retried with exponential backoff and full jitter until `delivery.max_age` has passed
   since the item was queued, then given up (dead). A `Retry-After` on 429/503 is honoured
   as the least delay (still capped by `delivery.max_delay`).
+- a refused target (targets.py: an address deliveries may not reach): given up at once,
+  never contacted.
 - any other 4xx, and 3xx (redirects are not followed): given up at once. This is what
   Twilio, SignalWire and Telnyx do with status callbacks: the receiver answered, and its
   answer says the same request will not succeed later (bad URL, wrong route, refused
@@ -51,10 +53,11 @@ class Attempt:
     status: int | None
     error: str = ""
     retry_after: float | None = None
+    refused: bool = False  # the target may not be reached: nothing was sent
 
     @property
     def verdict(self) -> Verdict:
-        return verdict_for(self.status)
+        return Verdict.REJECTED if self.refused else verdict_for(self.status)
 
     def describe(self) -> str:
         return f"HTTP {self.status}" if self.status is not None else self.error

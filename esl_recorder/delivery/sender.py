@@ -14,6 +14,10 @@ went out) is tried once more on a new connection (RETRIES: one read retry, for e
 method: a callback is delivered at least once anyway); nothing else is retried here, the
 outbox's backoff does that.
 
+Where it connects is checked (targets.py): the pools' connections resolve the host
+themselves and connect only to addresses the TargetPolicy allows, right before
+connecting; a refused target fails the attempt for good (the outbox marks it dead).
+
 The deadline (the request's timeout, else delivery.timeout) covers connecting, TLS,
 sending and reading the answer: a gevent.Timeout around the whole attempt, with the same
 limit given to urllib3 for its sockets. Redirects are not followed. The answer's body is
@@ -31,21 +35,28 @@ from __future__ import annotations
 import http.client
 import logging
 import os
+import socket
 import ssl
+from typing import Any
 
 import certifi
 import gevent
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     HTTPError,
     MaxRetryError,
+    NameResolutionError,
     NewConnectionError,
     ProtocolError,
 )
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.util import connection as urllib3_connection
 
 from .policy import Attempt, Verdict, parse_retry_after
 from .request import OutboundRequest, wire_form
+from .targets import TargetPolicy, TargetRefused
 
 USER_AGENT = "esl_recorder-callbacks/1"
 MAX_ORIGINS = 256  # keep-alive pools kept
@@ -59,13 +70,14 @@ logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 class Sender:
-    def __init__(self, per_host: int, timeout: float) -> None:
+    def __init__(self, per_host: int, timeout: float, targets: TargetPolicy) -> None:
         self._timeout = timeout
         tls = ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE")
                                          or certifi.where())
         self._pools = urllib3.PoolManager(num_pools=MAX_ORIGINS, maxsize=per_host,
                                           block=False, retries=RETRIES,
                                           cert_reqs="CERT_REQUIRED", ssl_context=tls)
+        self._pools.pool_classes_by_scheme = _guarded_pools(targets)
 
     def send(self, req: OutboundRequest) -> Attempt:
         """One attempt: the URL, then the fallback URL if the first failed and may work
@@ -93,6 +105,8 @@ class Sender:
             if exc is not deadline:
                 raise
             return Attempt(None, f"timeout after {timeout:g}s")
+        except TargetRefused as exc:
+            return Attempt(None, f"target refused: {exc}", refused=True)
         except (OSError, HTTPError, http.client.HTTPException) as exc:
             if _timed_out(exc):
                 return Attempt(None, f"timeout after {timeout:g}s")
@@ -101,6 +115,33 @@ class Sender:
             deadline.close()
         retry_after = resp.headers.get("Retry-After") if resp.status in (429, 503) else None
         return Attempt(resp.status, retry_after=parse_retry_after(retry_after))
+
+
+def _guarded_pools(targets: TargetPolicy) -> dict[str, type[HTTPConnectionPool]]:
+    """Pool classes whose connections connect only where `targets` allows."""
+
+    def connect(conn: Any) -> socket.socket:
+        try:
+            addresses = targets.addresses(conn._dns_host, conn.port)
+        except socket.gaierror as exc:
+            raise NameResolutionError(conn.host, conn, exc) from exc
+        failure: OSError | None = None
+        for address in addresses:
+            try:
+                return urllib3_connection.create_connection(
+                    (str(address), conn.port), conn.timeout,
+                    source_address=conn.source_address, socket_options=conn.socket_options)
+            except OSError as exc:
+                failure = exc
+        raise NewConnectionError(
+            conn, f"Failed to establish a new connection: {failure}") from failure
+
+    http = type("GuardedHTTPConnection", (HTTPConnection,), {"_new_conn": connect})
+    https = type("GuardedHTTPSConnection", (HTTPSConnection,), {"_new_conn": connect})
+    return {
+        "http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
+        "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
+    }
 
 
 def _discard_body(resp: urllib3.BaseHTTPResponse) -> None:

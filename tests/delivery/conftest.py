@@ -14,10 +14,13 @@ from api.receiver import Receiver
 from prometheus_client import CollectorRegistry
 
 from esl_recorder.delivery.outbox import OutboundRequest, Outbox
+from esl_recorder.delivery.targets import TargetPolicy
 from esl_recorder.metrics import make_metrics
 from esl_recorder.settings import DeliverySettings
 from esl_recorder.store.sqlite import OutboxItem, Store
 
+# The receivers here listen on loopback, which deliveries may reach only when allowed.
+LOOPBACK = TargetPolicy.build(["127.0.0.0/8"])
 FAST = DeliverySettings(initial_delay=0.02, max_delay=0.1, timeout=2.0, concurrency=16,
                         per_host=4)
 
@@ -50,12 +53,14 @@ class Harness:
 
     path: str
     settings: DeliverySettings
+    targets: TargetPolicy = LOOPBACK
     results: list[tuple[OutboxItem, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.registry = CollectorRegistry()
         self.store = Store(self.path)
-        self.outbox = Outbox(self.store, self.settings, make_metrics(self.registry))
+        self.outbox = Outbox(self.store, self.settings, make_metrics(self.registry),
+                             targets=self.targets)
         self.outbox.subscribe(self._record)
         self._changed = gevent.event.Event()
 
@@ -104,8 +109,8 @@ def no_safety_nets(monkeypatch: pytest.MonkeyPatch) -> None:
 def harness_factory(tmp_path: Path) -> Iterator[HarnessFactory]:
     made: list[Harness] = []
 
-    def make(start: bool = True, **delivery: Any) -> Harness:
-        h = Harness(str(tmp_path / "outbox.db"), replace(FAST, **delivery))
+    def make(start: bool = True, targets: TargetPolicy = LOOPBACK, **delivery: Any) -> Harness:
+        h = Harness(str(tmp_path / "outbox.db"), replace(FAST, **delivery), targets)
         if start:
             h.outbox.start()
         made.append(h)
