@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from .accounts import AccountBook
 from .context import ApiContext
 from .delivery.outbox import Outbox
+from .delivery.targets import TargetPolicy
 from .dialects.bandwidth import BandwidthDialect
 from .dialects.base import Dialect
 from .dialects.laml import LamlDialect
@@ -98,7 +99,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     for node in settings.nodes:
         clients[node.name] = _client_for(node, settings.esl, router, follower, metrics)
     accounts = AccountBook(settings.accounts)
-    outbox = Outbox(store, settings.delivery, metrics, clock)
+    outbox = Outbox(store, settings.delivery, metrics, clock, targets=delivery_targets(settings))
     ctx = ApiContext(settings, accounts, service, tracker, store, outbox, metrics, clients,
                      clock)
     dialects: list[Dialect] = [LamlDialect(ctx), TexmlDialect(ctx), BandwidthDialect(ctx)]
@@ -107,6 +108,13 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
               router, accounts, outbox, ApiApp(dialects, _ops(prometheus, clients),
                                                 settings.http, metrics), clients)
     return app
+
+
+def delivery_targets(settings: Settings) -> TargetPolicy:
+    """Where callbacks may go: the allowed networks, never this daemon's own endpoints."""
+    own = [(settings.http.host, settings.http.port)]
+    own += [(node.host, node.port) for node in settings.nodes]
+    return TargetPolicy.build(settings.delivery.allowed_networks, own=own)
 
 
 def _ops(prometheus: CollectorRegistry, clients: dict[str, EslClient]) -> Callable[..., Any]:

@@ -30,6 +30,8 @@ def tmp_settings(tmp_path: Path) -> SettingsFactory:
             "recording": {"root": str(tmp_path / "recordings")},
             "store": {"path": str(tmp_path / "state.db")},
             "http": {"port": 0},
+            # the tests' callback receivers listen on loopback, refused unless allowed
+            "delivery": {"allowed_networks": ["127.0.0.0/8"]},
         }
         for name, values in sections.items():
             data[name] = (values if name in ("nodes", "accounts")

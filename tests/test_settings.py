@@ -387,3 +387,16 @@ def test_readme_lists_every_metric() -> None:
     names = {m.name + suffix.get(m.type, "") for m in registry.collect()}
     documented = set(re.findall(r"^\| `(esl_recorder_\w+)`", README.read_text(), re.M))
     assert documented == names
+
+
+def test_allowed_networks_from_yaml_and_env_and_a_bad_entry_named() -> None:
+    from_yaml = settings_from_mapping({"delivery": {"allowed_networks": ["10.0.0.0/8"]}},
+                                      env={})
+    assert from_yaml.delivery.allowed_networks == ("10.0.0.0/8",)
+    from_env = settings_from_mapping(
+        {}, env={"ESL_RECORDER_DELIVERY_ALLOWED_NETWORKS": "127.0.0.1, fd00::/8"})
+    assert from_env.delivery.allowed_networks == ("127.0.0.1", "fd00::/8")
+    assert settings_from_mapping({}, env={}).delivery.allowed_networks == ()
+    with pytest.raises(ConfigError, match=r"delivery\.allowed_networks: 'intranet' is not a "
+                                          r"network"):
+        settings_from_mapping({"delivery": {"allowed_networks": ["intranet"]}}, env={})

@@ -33,6 +33,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[IPAddress]]
 DEFAULT_PORTS = {"http": 80, "https": 443}
+LOOPBACK = ipaddress.ip_address("127.0.0.1")
 LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 
 
@@ -43,7 +44,7 @@ class TargetRefused(InvalidArgument):
 def resolve(host: str, port: int) -> list[IPAddress]:
     """Every address the system resolver gives for `host` (numeric forms included)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [_plain(ipaddress.ip_address(info[4][0].split("%", 1)[0])) for info in infos]
+    return [_plain(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])) for info in infos]
 
 
 def numeric_address(host: str) -> IPAddress | None:
@@ -53,7 +54,7 @@ def numeric_address(host: str) -> IPAddress | None:
         infos = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)
     except (socket.gaierror, UnicodeError, ValueError):
         return None
-    return _plain(ipaddress.ip_address(infos[0][4][0].split("%", 1)[0]))
+    return _plain(ipaddress.ip_address(str(infos[0][4][0]).split("%", 1)[0]))
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,11 @@ class TargetPolicy:
         networks = tuple(ipaddress.ip_network(n, strict=False) for n in allowed)
         endpoints: set[tuple[IPAddress, int]] = set()
         for host, port in own:
-            for address in _addresses_of(host, port, resolver):
-                endpoints.add((address, port))
+            try:
+                found = _addresses_of(host, port, resolver)
+            except OSError:  # a node that does not resolve now cannot be reached either
+                continue
+            endpoints.update((address, port) for address in found)
         return cls(networks, frozenset(endpoints), resolver)
 
     def check_address(self, address: IPAddress, port: int) -> None:
@@ -97,12 +101,11 @@ class TargetPolicy:
         host = (parts.hostname or "").rstrip(".").lower()
         port = parts.port or DEFAULT_PORTS.get(parts.scheme, 80)
         if host in LOCAL_NAMES or host.endswith(".localhost"):
-            for address in _addresses_of("127.0.0.1", port, self.resolver):
-                self.check_address(address, port)
+            self.check_address(LOOPBACK, port)
             return
-        address = numeric_address(host)
-        if address is not None:
-            self.check_address(address, port)
+        literal = numeric_address(host)
+        if literal is not None:
+            self.check_address(literal, port)
 
     def addresses(self, host: str, port: int) -> list[IPAddress]:
         """At delivery time: the addresses `host` resolves to now that may be reached

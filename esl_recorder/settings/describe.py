@@ -4,7 +4,7 @@ conf/esl_recorder.yaml. Secret values are shown as MASK."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, get_args
+from typing import Any, get_args, get_origin
 
 from pydantic.fields import FieldInfo
 
@@ -33,6 +33,8 @@ def declared(cls: Any) -> Iterator[tuple[str, FieldInfo]]:
 
 
 def show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(value) + "]"
     return '""' if value == "" else "(none)" if value is None else str(value)
 
 
@@ -87,6 +89,8 @@ def setting_keys() -> list[str]:
 
 
 def type_name(field: FieldInfo) -> str:
+    if get_origin(field.annotation) is tuple:
+        return "list"
     args = [a for a in get_args(field.annotation) if a is not type(None)]
     return (args[0] if args else field.annotation).__name__  # type: ignore[union-attr]
 
@@ -131,6 +135,8 @@ def settings_reference_markdown() -> str:
 
 
 def yaml_value(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(yaml_value(v) for v in value) + "]"
     return f'"{value}"' if isinstance(value, str) else repr(value)
 
 

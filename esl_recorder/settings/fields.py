@@ -8,13 +8,15 @@ finishes the sentence "<key>: ...". Values from YAML must already have the decla
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable
 from typing import Annotated
 
-from pydantic import AfterValidator, Strict
+from pydantic import AfterValidator, BeforeValidator, Strict
 from pydantic.fields import FieldInfo
+from pydantic_settings import NoDecode
 
 MASK = "********"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -146,6 +148,24 @@ def base_url(v: str) -> str:
     return v.rstrip("/")
 
 
+def comma_list(v: object) -> object:
+    """A list from YAML as a tuple; text from the environment split on commas."""
+    if isinstance(v, str):
+        return tuple(part.strip() for part in v.split(",") if part.strip())
+    return tuple(v) if isinstance(v, list) else v
+
+
+def networks(v: tuple[str, ...]) -> tuple[str, ...]:
+    """Each entry a network (`10.0.0.0/8`, `fd00::/8`) or one address (`127.0.0.1`)."""
+    for entry in v:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"{entry!r} is not a network (e.g. 10.0.0.0/8) or an IP "
+                             "address") from None
+    return v
+
+
 # --- types -----------------------------------------------------------------------------------
 
 
@@ -166,3 +186,5 @@ OptionalSecret = Annotated[str, Strict(), AfterValidator(optional(one_line)), SE
 DialTemplate = Annotated[str, Strict(), AfterValidator(dial_template)]
 BaseUrl = Annotated[str, Strict(), AfterValidator(base_url)]
 LogLevel = Annotated[str, Strict(), AfterValidator(log_level)]
+Networks = Annotated[tuple[str, ...], NoDecode, BeforeValidator(comma_list),
+                     AfterValidator(networks)]

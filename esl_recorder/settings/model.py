@@ -27,6 +27,7 @@ from .fields import (
     Host,
     ListenPort,
     LogLevel,
+    Networks,
     NodeName,
     OneLine,
     OptionalId,
@@ -201,6 +202,10 @@ class DeliverySettings:
         default=8,
         description="Deliveries in flight to one receiver host (a slow receiver cannot hold the "
                     "others up).")
+    allowed_networks: Networks = Field(
+        default=(),
+        description="Networks callbacks may reach although not public (loopback, private, "
+                    "link-local and unique-local are refused otherwise). Env: comma-separated.")
 
 
 @dataclass(frozen=True, config=SECTION)

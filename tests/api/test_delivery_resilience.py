@@ -27,7 +27,7 @@ from .conftest import ACCOUNTS, ACME_LAML, Api
 from .receiver import Received, Receiver
 
 DRIVER = Path(__file__).with_name("delivery_driver.py")
-DELIVERY = {"initial_delay": 0.05, "max_delay": 0.2}
+DELIVERY = {"initial_delay": 0.05, "max_delay": 0.2, "allowed_networks": ["127.0.0.0/8"]}
 EVENTS = "in-progress completed"
 
 
