@@ -10,7 +10,7 @@ server after the greeting and auth. Both clients read the same bytes:
   (a) greenswitch.InboundESL with a '*' handler that counts events;
   (b) esl_recorder's EslClient, with metrics, dispatching each event to the daemon's handler
       (EventRouter.handle of a build_app() daemon by default; --handler tracker uses
-      CallTracker.handle alone).
+      CallTracker.apply alone).
 
 The server runs in its own process (like FreeSWITCH), so its CPU is not counted against
 either client. Each rate is N divided by the time from the client's start (connect, auth,
@@ -283,11 +283,19 @@ class DaemonHandler:
 
     def _use_tracker(self) -> None:
         from esl_recorder.domain.calls import CallTracker
+        from esl_recorder.esl.ingest import FactReader
         from esl_recorder.settings import IdentitySettings
 
         tracker = CallTracker(IdentitySettings())
-        self.handler = lambda node, event: tracker.handle(node, event, event.name)
-        self.label = "CallTracker.handle"
+        read = FactReader(IdentitySettings()).channel
+
+        def handler(node: str, event: Event) -> None:
+            fact = read(node, event)
+            if fact is not None:
+                tracker.apply(fact)
+
+        self.handler = handler
+        self.label = "CallTracker.apply (channel facts)"
 
 
 # ------------------------------------------------------------------ memory
@@ -309,18 +317,21 @@ def rss_mb() -> float:
 def memory_section(n_calls: int = 10_000) -> tuple[float, float, str]:
     """Track `n_calls` answered calls, each with an active recording.
 
-    Returns (RSS after, RSS growth, what was held). The calls go through CallTracker.handle
-    with real CHANNEL_CREATE/ANSWER events; one in-progress Recording per call goes into a
-    RecordingRegistry (SQLite store in a temporary directory) as the daemon keeps it, or
-    into a plain list when the registry cannot be built.
+    Returns (RSS after, RSS growth, what was held). The calls go through
+    CallTracker.apply with the facts of real CHANNEL_CREATE/ANSWER events; one in-progress
+    Recording per call goes into a RecordingRegistry (SQLite store in a temporary
+    directory) as the daemon keeps it, or into a plain list when the registry cannot be
+    built.
     """
     gc.collect()
     before = rss_mb()
     from esl_recorder.domain.calls import CallTracker
     from esl_recorder.esl.frames import parse_event
+    from esl_recorder.esl.ingest import FactReader
     from esl_recorder.settings import IdentitySettings
 
     tracker = CallTracker(IdentitySettings())
+    read = FactReader(IdentitySettings()).channel
     create, answer = _call_templates()
     with tempfile.TemporaryDirectory(prefix="esl-bench-mem-") as tmp:
         keep, where = _recording_sink(tmp)
@@ -328,7 +339,9 @@ def memory_section(n_calls: int = 10_000) -> tuple[float, float, str]:
             call_id = str(uuid.uuid4()).encode()
             for template in (create, answer):
                 event = parse_event(FrameParser().feed(template.replace(b"@UUID@", call_id))[0])
-                tracker.handle("fs1", event, event.name)
+                fact = read("fs1", event)
+                assert fact is not None
+                tracker.apply(fact)
             keep(_recording_for(call_id.decode()))
         gc.collect()
         after = rss_mb()

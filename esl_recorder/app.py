@@ -16,24 +16,26 @@ from gevent.pywsgi import WSGIServer
 from prometheus_client import CollectorRegistry
 
 from .accounts import AccountBook
-from .context import ApiContext
 from .delivery.outbox import Outbox
 from .delivery.targets import TargetPolicy
 from .dialects.bandwidth import BandwidthDialect
 from .dialects.base import Dialect
 from .dialects.laml import LamlDialect
 from .dialects.texml import TexmlDialect
+from .domain.call_service import CallService
 from .domain.calls import CallTracker
 from .domain.follower import RecordingFollower
+from .domain.ports import CallControl
 from .domain.recording import Recording, State
 from .domain.registry import RecordingRegistry
 from .domain.service import RecordingService
 from .esl import events as ev
 from .esl.client import EslClient
+from .esl.control import EslCallControl
 from .esl.frames import Event
+from .esl.ingest import EventRouter
 from .http.ops import ops_app
 from .http.server import ApiApp, make_server
-from .ingest import EventRouter
 from .metrics import Metrics, make_metrics
 from .settings import EslSettings, NodeSettings, Settings
 from .store.sqlite import Store
@@ -48,6 +50,7 @@ class App:
     metrics: Metrics
     store: Store
     tracker: CallTracker
+    calls: CallService
     recordings: RecordingRegistry
     service: RecordingService
     follower: RecordingFollower
@@ -61,6 +64,7 @@ class App:
     def start(self) -> None:
         self.store.checkpoint_in_background()
         self.follower.recover()
+        self.calls.recover()
         self.outbox.start()
         for client in self.clients.values():
             client.start()
@@ -88,26 +92,44 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     prometheus = prometheus or CollectorRegistry()
     metrics = make_metrics(prometheus)
     store = Store(settings.store.path)
-    tracker = CallTracker(settings.identity)
+    tracker = CallTracker(settings.identity, store)
     recordings = RecordingRegistry(store, metrics)
-    clients: dict[str, EslClient] = {}
-    service = RecordingService(settings.recording, store, recordings, tracker, clients,
+    controls: dict[str, CallControl] = {}
+    service = RecordingService(settings.recording, store, recordings, tracker, controls,
                                metrics, clock)
+    calls = CallService(tracker, store, controls, metrics, clock)
     follower = RecordingFollower(service, recordings, tracker, store, metrics,
                                  workers=settings.recording.finalize_workers, clock=clock)
-    router = EventRouter(tracker, follower, metrics)
+    router = EventRouter(tracker, follower, metrics, settings.identity)
+    clients: dict[str, EslClient] = {}
     for node in settings.nodes:
-        clients[node.name] = _client_for(node, settings.esl, router, follower, metrics)
+        clients[node.name] = client = _client_for(node, settings.esl, router, follower,
+                                                  controls, metrics)
+        controls[node.name] = EslCallControl(client)
     accounts = AccountBook(settings.accounts)
     outbox = Outbox(store, settings.delivery, metrics, clock, targets=delivery_targets(settings))
-    ctx = ApiContext(settings, accounts, service, tracker, store, outbox, metrics, clients,
-                     clock)
-    dialects: list[Dialect] = [LamlDialect(ctx), TexmlDialect(ctx), BandwidthDialect(ctx)]
-    _route_notifications(dialects, recordings, tracker)
-    app = App(settings, prometheus, metrics, store, tracker, recordings, service, follower,
-              router, accounts, outbox, ApiApp(dialects, _ops(prometheus, clients),
-                                                settings.http, metrics), clients)
-    return app
+    dialects = _dialects(settings, accounts, service, calls, outbox, metrics, clock)
+    _route_recordings(dialects, recordings)
+    api = ApiApp(dialects, _ops(prometheus, clients), settings.http, metrics)
+    return App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
+               follower, router, accounts, outbox, api, clients)
+
+
+def _dialects(settings: Settings, accounts: AccountBook, service: RecordingService,
+              calls: CallService, outbox: Outbox, metrics: Metrics,
+              clock: Callable[[], float]) -> list[Dialect]:
+    """Each dialect gets the services it uses, no more."""
+    base_url = settings.http.public_base_url or ""
+
+    def compat(kind: type[LamlDialect] | type[TexmlDialect]) -> Dialect:
+        return kind(accounts=accounts, recordings=service, outbox=outbox, metrics=metrics,
+                    clock=clock, default_format=settings.recording.default_format,
+                    public_base_url=base_url)
+
+    return [compat(LamlDialect), compat(TexmlDialect),
+            BandwidthDialect(accounts=accounts, recordings=service, calls=calls,
+                             outbox=outbox, settings=settings.bandwidth, metrics=metrics,
+                             clock=clock, public_base_url=base_url)]
 
 
 def delivery_targets(settings: Settings) -> TargetPolicy:
@@ -121,12 +143,9 @@ def _ops(prometheus: CollectorRegistry, clients: dict[str, EslClient]) -> Callab
     return ops_app(prometheus, lambda: {n: c.connected for n, c in clients.items()})
 
 
-def _route_notifications(dialects: list[Dialect], recordings: RecordingRegistry,
-                         tracker: CallTracker) -> None:
-    """Recording changes go to the dialect that started the recording; call events to the
-    dialects that listen for them (the hook is on the event path: the others are skipped)."""
+def _route_recordings(dialects: list[Dialect], recordings: RecordingRegistry) -> None:
+    """Recording changes go to the dialect that started the recording."""
     by_name = {d.name: d for d in dialects}
-    call_hooks = [d.on_call for d in dialects if type(d).on_call is not Dialect.on_call]
 
     def on_recording(rec: Recording, previous: State) -> None:
         dialect = by_name.get(rec.source)
@@ -134,17 +153,16 @@ def _route_notifications(dialects: list[Dialect], recordings: RecordingRegistry,
             dialect.on_recording(rec, previous)
 
     recordings.subscribe(on_recording)
-    for hook in call_hooks:
-        tracker.subscribe(hook)
 
 
 def _client_for(node: NodeSettings, esl: EslSettings, router: EventRouter,
-                follower: RecordingFollower, metrics: Metrics) -> EslClient:
+                follower: RecordingFollower, controls: dict[str, CallControl],
+                metrics: Metrics) -> EslClient:
     def on_event(client: EslClient, event: Event) -> None:
         router.handle(client.node_name, event)
 
     def on_connect(client: EslClient) -> None:
-        follower.reconcile(client.node_name, client)
+        follower.reconcile(client.node_name, controls[client.node_name])
 
     return EslClient(node, esl, events=ev.SUBSCRIBED, on_event=on_event,
                      on_connect=on_connect, metrics=metrics)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..store.sqlite import OutboxItem
+from ..domain.ports import OutboxItem
 
 Position = tuple[float, int]  # (next_attempt_at, id): the order the store is scanned in
 

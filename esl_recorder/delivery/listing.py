@@ -17,7 +17,8 @@ import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from ..store.sqlite import OutboxItem, Store
+from ..domain.ports import OutboxItem
+from ..store.sqlite import Store
 from .request import safe_url
 
 STATES = ("dead", "pending", "delivered")

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 import gevent
 import gevent.event
 
+from ..domain.ports import OutboxItem, OutboxStore
 from ..errors import InvalidArgument
 from ..metrics import Metrics
 from ..settings import DeliverySettings
-from ..store.sqlite import OutboxItem, Store
 from .lanes import Lanes, Position
 from .policy import Attempt, Decision, decide
 from .request import OutboundRequest, safe_url
@@ -68,7 +68,7 @@ class Finished:
 
 
 class Outbox:
-    def __init__(self, store: Store, settings: DeliverySettings, metrics: Metrics,
+    def __init__(self, store: OutboxStore, settings: DeliverySettings, metrics: Metrics,
                  clock: Callable[[], float] = time.time, *, targets: TargetPolicy,
                  sender: Sender | None = None,
                  rand: Callable[[], float] = random.random) -> None:

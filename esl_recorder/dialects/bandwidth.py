@@ -9,33 +9,32 @@ callbackUrl through the outbox, keyed by callId so one call's events arrive in o
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import gevent
 from werkzeug.routing import Rule
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
-from ..domain.dialer import Dialer, DialRequest, new_call_uuid
-from ..domain.options import AudioFormat, RecordOptions
+from ..accounts import AccountBook
+from ..delivery.outbox import Outbox
+from ..domain.call_service import CallService, DialRequest
+from ..domain.calls import Call, CallEvent
+from ..domain.options import MEDIA_TYPES, AudioFormat, RecordOptions
 from ..domain.recording import ACTIVE, TERMINAL, Recording, State
+from ..domain.service import RecordingService
 from ..errors import Conflict, EslRecorderError, InvalidArgument, NotFound
-from ..esl import events as ev
-from ..settings import AccountSettings
+from ..metrics import Metrics
+from ..settings import AccountSettings, BandwidthSettings
 from . import bandwidth_render as render
-from .bandwidth_calls import ACTIVE as CALL_ACTIVE
-from .bandwidth_calls import COMPLETED, STARTED, BwCall, CallBook
+from .bandwidth_calls import COMPLETED, BwCall, Wishes
 from .bandwidth_models import UNSUPPORTED_UPDATE, CreateCall, Page, UpdateCall, refuse
 from .base import Dialect, parse_model, read_params
-
-if TYPE_CHECKING:
-    from ..context import ApiContext
-    from ..domain.calls import Call
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "BandwidthAPI/v1 (esl_recorder)"
-MEDIA_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
 
 # Catapult v1 error categories (ap-docs methods/errors) and our codes, by HTTP status.
 ERRORS = {
@@ -58,10 +57,18 @@ class BandwidthDialect(Dialect):
                 "description": "Bandwidth API token (user) and secret (password)"}
     auth_challenge = 'Basic realm="Bandwidth API"'
 
-    def __init__(self, ctx: ApiContext) -> None:
-        super().__init__(ctx)
-        self._calls = CallBook(ctx.store)
-        self._dialer = Dialer(ctx.nodes, ctx.metrics)
+    def __init__(self, *, accounts: AccountBook, recordings: RecordingService,
+                 calls: CallService, outbox: Outbox, settings: BandwidthSettings,
+                 metrics: Metrics, clock: Callable[[], float],
+                 public_base_url: str = "") -> None:
+        super().__init__(metrics=metrics, public_base_url=public_base_url)
+        self._accounts = accounts
+        self._recordings = recordings
+        self._calls = calls
+        self._outbox = outbox
+        self._settings = settings
+        self._clock = clock
+        calls.subscribe(self.on_call)
 
     def rules(self) -> list[Rule]:
         r = self.rule
@@ -95,24 +102,20 @@ class BandwidthDialect(Dialect):
         params = read_params(request)
         spec = parse_model(CreateCall, params)
         spec.refuse_unsupported(params)
-        call = self._new_call(acct, user_id, spec, self.base_url(request))
-        bw = self.ctx.settings.bandwidth
-        dial = DialRequest(
+        wishes = self._wishes(user_id, spec, self.base_url(request))
+        bw = self._settings
+        call = self._calls.place(DialRequest(
             dial_string=bw.dial_string.replace("{to}", spec.to).replace("{from}", spec.from_),
-            application=bw.application, caller_id_number=spec.from_,
-            account_variable=self.ctx.settings.identity.account_variable, account=acct.id,
-            timeout_s=call.call_timeout)
-        prepared = self._dialer.prepare(call.id, dial)
-        call.node = prepared.node
-        self._calls.save(call)  # before the originate: its events must find the call
-        self._dialer.send(prepared, self._originate_failed)
-        log.info("call %s: created by user %s to %s", call.id, user_id, spec.to)
-        location = render.call_url(call.base, user_id, call.id)
+            application=bw.application, caller_id_number=spec.from_, destination=spec.to,
+            account=acct.id, timeout_s=wishes.call_timeout, source=self.name,
+            meta=wishes.to_meta()))
+        log.info("call %s: created by user %s to %s", call.uuid, user_id, spec.to)
+        location = render.call_url(wishes.base, user_id, call.uuid)
         return Response(status=201, headers={"Location": location})
 
     def get_call(self, request: Request, user_id: str, call_id: str) -> Response:
         call = self._call(request, user_id, call_id)
-        return self.json(render.call_doc(call, self.base_url(request), self.ctx.clock()))
+        return self.json(render.call_doc(call, self.base_url(request), self._clock()))
 
     def update_call(self, request: Request, user_id: str, call_id: str) -> Response:
         acct = self._account(request, user_id)
@@ -123,12 +126,12 @@ class BandwidthDialect(Dialect):
         if call.state == COMPLETED:
             raise Conflict(f"The call '{call_id}' is completed")
         if change.recording_file_format:
-            call.recording_file_format = change.recording_file_format
+            call.wishes.recording_file_format = change.recording_file_format
         if change.recording_enabled is True:
             self._enable(call)
         elif change.recording_enabled is False:
             self._disable(call)
-        self._calls.save(call)
+        self._calls.take_charge(call.call, self.name, call.wishes.to_meta())
         return Response(status=200)
 
     def call_events(self, request: Request, user_id: str, call_id: str) -> Response:
@@ -137,7 +140,7 @@ class BandwidthDialect(Dialect):
 
     def call_recordings(self, request: Request, user_id: str, call_id: str) -> Response:
         call = self._call(request, user_id, call_id)
-        recs = self.ctx.service.list(call.account, call_uuid=call.id, limit=1000)
+        recs = self._recordings.list(call.account, call_uuid=call.id, limit=1000)
         base = self.base_url(request)
         return self.json([render.recording_doc(r, base, user_id) for r in recs])
 
@@ -145,7 +148,7 @@ class BandwidthDialect(Dialect):
     def list_recordings(self, request: Request, user_id: str) -> Response:
         acct = self._account(request, user_id)
         page = parse_model(Page, request.args)
-        recs = self.ctx.service.list(acct.id, limit=page.size + 1,
+        recs = self._recordings.list(acct.id, limit=page.size + 1,
                                      offset=page.page * page.size)
         base = self.base_url(request)
         docs = [render.recording_doc(r, base, user_id) for r in recs[:page.size]]
@@ -164,41 +167,43 @@ class BandwidthDialect(Dialect):
         if render.media_name(rec) != name:
             raise NotFound(f"The media '{name}' could not be found")
         try:
-            path = self.ctx.service.media_path(rec.sid, acct.id)
+            path = self._recordings.media_path(rec.sid, acct.id)
         except NotFound:
             raise NotFound(f"The media '{name}' is not available (the recording is "
                            f"{render.resource_state(rec)})") from None
-        return send_file(path, request.environ, mimetype=MEDIA_TYPES[rec.options.format.value],
+        return send_file(path, request.environ, mimetype=MEDIA_TYPES[rec.options.format],
                          download_name=name, conditional=True)
 
     # notifications (on the ESL dispatcher: never block) ---------------------------------
-    def on_call(self, event: str, call: Call) -> None:
-        bw = self._calls.open_call(call.uuid)
-        if bw is None:
+    def on_call(self, event: CallEvent, call: Call) -> None:
+        if call.source != self.name:
             return
-        if event in (ev.CHANNEL_CREATE, ev.CHANNEL_ANSWER) and bw.recording_pending:
-            bw.recording_pending = False
-            self._calls.save(bw)
+        if event in (CallEvent.CREATED, CallEvent.ANSWERED) and call.meta.get(
+                "recording_pending"):
+            bw = self._view(call)
+            bw.wishes.recording_pending = False
+            self._calls.take_charge(call, self.name, bw.wishes.to_meta())
             gevent.spawn(self._start_quietly, bw)
-        if event == ev.CHANNEL_ANSWER and bw.state == STARTED:
-            bw.state, bw.answered_at = CALL_ACTIVE, call.answered_at or self.ctx.clock()
-            self._calls.save(bw)
-            self._notify(bw, "answer", render.call_event("answer", bw, bw.answered_at))
-        elif event in (ev.CHANNEL_HANGUP, ev.CHANNEL_HANGUP_COMPLETE):
-            self._complete(bw, call.hangup_cause, call.hungup_at)
+        if event is CallEvent.ANSWERED:
+            bw = self._view(call)
+            self._notify(bw, "answer", render.call_event("answer", bw, bw.answered_at or
+                                                         self._clock()))
+        elif event is CallEvent.ENDED:
+            self._completed(self._view(call))
 
     def on_recording(self, rec: Recording, previous: State) -> None:
         if rec.state not in TERMINAL or previous in TERMINAL:
             return
         call = self._calls.find(rec.call_uuid)
-        if call is None or call.account != rec.account:
+        if call is None or call.source != self.name or call.account != rec.account:
             return
         log.info("recording %s on call %s: %s", rec.sid, rec.call_uuid, rec.state.value)
-        self._notify(call, "recording", render.recording_event(rec, call))
+        bw = self._view(call)
+        self._notify(bw, "recording", render.recording_event(rec, bw))
 
     # helpers ---------------------------------------------------------------------------
     def _account(self, request: Request, user_id: str) -> AccountSettings:
-        return self.ctx.accounts.bandwidth(user_id, request.headers.get("Authorization"))
+        return self._accounts.bandwidth(user_id, request.headers.get("Authorization"))
 
     def _call(self, request: Request, user_id: str, call_id: str) -> BwCall:
         acct = self._account(request, user_id)
@@ -211,30 +216,32 @@ class BandwidthDialect(Dialect):
         if not render.is_call_id(call_id):
             raise missing
         known = self._calls.find(call_id)
-        if known is not None:
+        if known is not None and known.source == self.name:
             if known.account != acct.id:
                 raise missing
-            return known
+            return BwCall.of(known, user_id, base)
         try:
-            live = self.ctx.service.call(call_id, acct.id)
+            live = self._recordings.call(call_id, acct.id)
         except NotFound:
             raise missing from None
-        return BwCall.from_live(live, user_id, base)
+        return BwCall.of(live, user_id, base)
 
     def _recording(self, acct: AccountSettings, sid: str | None, shown: str) -> Recording:
         try:
             if sid is None:
                 raise NotFound(shown)
-            return self.ctx.service.get(sid, acct.id)
+            return self._recordings.get(sid, acct.id)
         except NotFound:
             raise NotFound(f"The recording '{shown}' could not be found") from None
 
-    def _new_call(self, acct: AccountSettings, user_id: str, spec: CreateCall,
-                  base: str) -> BwCall:
-        return BwCall(
-            id=new_call_uuid(), account=acct.id, user_id=user_id, base=base, direction="out",
-            from_=spec.from_, to=spec.to, created_at=self.ctx.clock(),
-            call_timeout=spec.call_timeout or self.ctx.settings.bandwidth.call_timeout,
+    def _view(self, call: Call) -> BwCall:
+        """A call this dialect placed or took charge of (its wishes name the user)."""
+        return BwCall.of(call, str(call.meta.get("user_id", "")), str(call.meta.get("base", "")))
+
+    def _wishes(self, user_id: str, spec: CreateCall, base: str) -> Wishes:
+        return Wishes(
+            user_id=user_id, base=base,
+            call_timeout=spec.call_timeout or self._settings.call_timeout,
             callback_url=spec.callback_url or "", callback_method=spec.callback_http_method,
             callback_timeout_ms=spec.callback_timeout, fallback_url=spec.fallback_url or "",
             tag=spec.tag, recording_enabled=spec.recording_enabled,
@@ -243,29 +250,29 @@ class BandwidthDialect(Dialect):
             recording_pending=spec.recording_enabled)
 
     def _enable(self, call: BwCall) -> None:
-        call.recording_enabled = True
+        call.wishes.recording_enabled = True
         if self._running(call.id):
             return
-        live = self.ctx.tracker.get(call.id)
-        if live is None or live.hungup:
-            call.recording_pending = True  # FreeSWITCH has not reported the call yet
+        if self._calls.live(call.id) is None:
+            call.wishes.recording_pending = True  # FreeSWITCH has not reported the call yet
             return
         self._start(call)
 
     def _disable(self, call: BwCall) -> None:
-        call.recording_enabled = call.recording_pending = False
+        call.wishes.recording_enabled = call.wishes.recording_pending = False
         for rec in self._running(call.id):
-            self.ctx.service.stop(rec.sid, account=call.account)
+            self._recordings.stop(rec.sid, account=call.account)
 
     def _running(self, call_id: str) -> list[Recording]:
-        return [r for r in self.ctx.service.for_call(call_id)
+        return [r for r in self._recordings.for_call(call_id)
                 if r.source == self.name and (r.state in ACTIVE or r.state is State.QUEUED)]
 
     def _start(self, call: BwCall) -> Recording:
-        options = RecordOptions(format=AudioFormat(call.recording_file_format),
-                                max_length_s=call.recording_max_duration, answered_only=True)
-        rec = self.ctx.service.start(call.id, options, account=call.account, source=self.name,
-                                     meta={"callId": call.id, "userId": call.user_id})
+        wishes = call.wishes
+        options = RecordOptions(format=AudioFormat(wishes.recording_file_format),
+                                max_length_s=wishes.recording_max_duration, answered_only=True)
+        rec = self._recordings.start(call.id, options, account=call.account, source=self.name,
+                                     meta={"callId": call.id, "userId": wishes.user_id})
         log.info("recording %s on call %s: recordingEnabled", rec.sid, call.id)
         return rec
 
@@ -275,29 +282,19 @@ class BandwidthDialect(Dialect):
         except EslRecorderError as exc:
             log.warning("call %s: recording from answer could not start: %s", call.id, exc)
 
-    def _originate_failed(self, call_id: str, cause: str) -> None:
-        call = self._calls.open_call(call_id)
-        live = self.ctx.tracker.get(call_id)
-        if call is None or (live is not None and not live.hungup):
-            return  # already ended by its events, or alive: its events will tell
-        self._complete(call, cause, None)
-
-    def _complete(self, call: BwCall, cause: str, at: float | None) -> None:
-        if call.state == COMPLETED:
-            return
-        call.state, call.cause = COMPLETED, cause or "NORMAL_CLEARING"
-        call.ended_at = at or self.ctx.clock()
-        call.recording_pending = False
-        self._calls.save(call)
+    def _completed(self, call: BwCall) -> None:
+        if call.wishes.recording_pending:
+            call.wishes.recording_pending = False
+            self._calls.take_charge(call.call, self.name, call.wishes.to_meta())
         log.info("call %s: completed (%s)", call.id, call.cause)
         self._notify(call, "hangup", render.call_event("hangup", call, call.ended_at))
 
     def _notify(self, call: BwCall, kind: str, doc: dict[str, Any]) -> None:
-        if not call.callback_url:
+        if not call.wishes.callback_url:
             return
         try:
             request = render.callback_request(call, doc, USER_AGENT)
         except InvalidArgument as exc:  # validated at create: only a changed rule gets here
             log.warning("call %s: %s event not sent: %s", call.id, kind, exc)
             return
-        self.ctx.outbox.enqueue(request, key=call.id, dialect=self.name, kind=kind)
+        self._outbox.enqueue(request, key=call.id, dialect=self.name, kind=kind)

@@ -14,12 +14,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..delivery.request import OutboundRequest
+from ..domain.names import SID_HEX
 from ..domain.recording import Recording, State
 from .bandwidth_calls import BwCall
 
 _CALL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_RECORDING_ID = re.compile(r"rec-([0-9a-f]{32})")
-_MEDIA_NAME = re.compile(r"(rec-[0-9a-f]{32})\.(?:wav|mp3)")
+_RECORDING_ID = re.compile(f"rec-({SID_HEX})")
+_MEDIA_NAME = re.compile(f"(rec-{SID_HEX})\\.(?:wav|mp3)")
 
 # Recording resource states: recording (running), saving (closed, not yet downloadable),
 # complete, error (nothing usable was saved).
@@ -109,7 +110,7 @@ def recording_event(rec: Recording, call: BwCall) -> dict[str, Any]:
         "callId": rec.call_uuid,
         "eventType": "recording",
         "recordingId": recording_id(rec.sid),
-        "recordingUri": recording_url(call.base, call.user_id, rec),
+        "recordingUri": recording_url(call.wishes.base, call.wishes.user_id, rec),
         "status": status,
         "state": status,
         "startTime": iso(rec.started_at or rec.created_at),
@@ -119,7 +120,7 @@ def recording_event(rec: Recording, call: BwCall) -> dict[str, Any]:
 
 def call_doc(call: BwCall, base: str, now: float) -> dict[str, Any]:
     """The call resource (`GET /calls/{callId}`)."""
-    url = call_url(base, call.user_id, call.id)
+    url = call_url(base, call.wishes.user_id, call.id)
     doc: dict[str, Any] = {
         "id": call.id,
         "direction": call.direction,
@@ -130,18 +131,18 @@ def call_doc(call: BwCall, base: str, now: float) -> dict[str, Any]:
         "activeTime": iso(call.answered_at),
         "endTime": iso(call.ended_at),
         "chargeableDuration": chargeable_seconds(call, now),
-        "callTimeout": call.call_timeout,
-        "callbackUrl": call.callback_url or None,
-        "callbackHttpMethod": call.callback_method.upper(),
-        "recordingEnabled": call.recording_enabled,
-        "recordingMaxDuration": call.recording_max_duration,
-        "recordingFileFormat": call.recording_file_format,
+        "callTimeout": call.wishes.call_timeout,
+        "callbackUrl": call.wishes.callback_url or None,
+        "callbackHttpMethod": call.wishes.callback_method.upper(),
+        "recordingEnabled": call.wishes.recording_enabled,
+        "recordingMaxDuration": call.wishes.recording_max_duration,
+        "recordingFileFormat": call.wishes.recording_file_format,
         "transcriptionEnabled": False,
         "recordings": f"{url}/recordings",
         "events": f"{url}/events",
     }
-    if call.tag:
-        doc["tag"] = call.tag
+    if call.wishes.tag:
+        doc["tag"] = call.wishes.tag
     return {k: v for k, v in doc.items() if v is not None}
 
 
@@ -158,7 +159,7 @@ def call_event(kind: str, call: BwCall, at: float | None) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "eventType": kind,
         "callId": call.id,
-        "callUri": call_url(call.base, call.user_id, call.id),
+        "callUri": call_url(call.wishes.base, call.wishes.user_id, call.id),
         "from": call.from_,
         "to": call.to,
         "callState": "active" if kind == "answer" else "completed",
@@ -166,8 +167,8 @@ def call_event(kind: str, call: BwCall, at: float | None) -> dict[str, Any]:
     }
     if kind == "hangup":
         doc["cause"] = call.cause or "NORMAL_CLEARING"
-    if call.tag:
-        doc["tag"] = call.tag
+    if call.wishes.tag:
+        doc["tag"] = call.wishes.tag
     return doc
 
 
@@ -186,17 +187,17 @@ def call_events(call: BwCall) -> list[dict[str, Any]]:
 def callback_request(call: BwCall, doc: dict[str, Any], user_agent: str) -> OutboundRequest:
     """The event as the call's callbackUrl wants it: a JSON POST, or a GET with the fields
     in the query; callbackTimeout (ms) and fallbackUrl go with it."""
-    timeout = call.callback_timeout_ms / 1000 if call.callback_timeout_ms else None
+    timeout = call.wishes.callback_timeout_ms / 1000 if call.wishes.callback_timeout_ms else None
     headers = {"User-Agent": user_agent}
-    if call.callback_method == "get":
-        return OutboundRequest("GET", _with_query(call.callback_url, doc), headers,
+    if call.wishes.callback_method == "get":
+        return OutboundRequest("GET", _with_query(call.wishes.callback_url, doc), headers,
                                timeout=timeout,
-                               fallback_url=call.fallback_url and _with_query(
-                                   call.fallback_url, doc))
+                               fallback_url=call.wishes.fallback_url and _with_query(
+                                   call.wishes.fallback_url, doc))
     headers["Content-Type"] = "application/json; charset=utf-8"
-    return OutboundRequest("POST", call.callback_url, headers,
+    return OutboundRequest("POST", call.wishes.callback_url, headers,
                            json.dumps(doc, separators=(",", ":")), timeout=timeout,
-                           fallback_url=call.fallback_url)
+                           fallback_url=call.wishes.fallback_url)
 
 
 def _with_query(url: str, doc: dict[str, Any]) -> str:

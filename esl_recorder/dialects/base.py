@@ -7,7 +7,6 @@ error body through `Dialect.error_body`; nothing escapes as a bare 500.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from abc import ABC, abstractmethod
@@ -18,21 +17,19 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
-from werkzeug.sansio.utils import get_current_url
 from werkzeug.wrappers import Request, Response
 
 from ..errors import Conflict, EslError, InvalidArgument, NotFound, RecordingError, Unauthorized
 
 if TYPE_CHECKING:
-    from ..context import ApiContext
-    from ..domain.calls import Call
     from ..domain.recording import Recording, State
+    from ..metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 Params = dict[str, Any]
-View = Callable[..., Response]  # view(request, **path_arguments) -> Response
+Endpoint = Callable[..., Response]  # endpoint(request, **path_arguments) -> Response
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -55,7 +52,7 @@ class Operation:
 
     dialect: Dialect
     name: str
-    view: View
+    view: Endpoint
     summary: str = ""
     request_model: type[BaseModel] | None = None
     response_status: int = 200
@@ -71,8 +68,9 @@ class Dialect(ABC):
     security: ClassVar[dict[str, Any]] = {}  # OpenAPI security scheme
     auth_challenge: ClassVar[str | None] = None  # WWW-Authenticate value on 401
 
-    def __init__(self, ctx: ApiContext) -> None:
-        self.ctx = ctx
+    def __init__(self, *, metrics: Metrics, public_base_url: str = "") -> None:
+        self._metrics = metrics
+        self._public_base_url = public_base_url
 
     # to implement -----------------------------------------------------------------------
     @abstractmethod
@@ -86,11 +84,8 @@ class Dialect(ABC):
     def on_recording(self, rec: Recording, previous: State) -> None:  # noqa: B027 (optional)
         """A recording this dialect started changed state (queue its callbacks here)."""
 
-    def on_call(self, event: str, call: Call) -> None:  # noqa: B027 (optional hook)
-        """A call event (every call; filter on what this dialect created)."""
-
     # shared -----------------------------------------------------------------------------
-    def rule(self, path: str, methods: list[str], name: str, view: View, *,
+    def rule(self, path: str, methods: list[str], name: str, view: Endpoint, *,
              summary: str = "", request_model: type[BaseModel] | None = None,
              response_status: int = 200) -> Rule:
         op = Operation(self, name, view, summary, request_model, response_status)
@@ -106,8 +101,8 @@ class Dialect(ABC):
         status, message = self.status_for(exc)
         if status >= 500 and not isinstance(exc, (RecordingError, EslError)):
             log.exception("%s: unexpected error", self.name)
-        if status == 401 and self.ctx is not None:
-            self.ctx.metrics.api_auth_failures.labels(dialect=self.name).inc()
+        if status == 401:
+            self._metrics.api_auth_failures.labels(dialect=self.name).inc()
         response = self.json(self.error_body(status, message), status)
         if status == 401 and self.auth_challenge:
             response.headers["WWW-Authenticate"] = self.auth_challenge
@@ -139,14 +134,7 @@ class Dialect(ABC):
 
     def base_url(self, request: Request) -> str:
         """Where clients reach this server: the setting, else the request's own host."""
-        return self.ctx.settings.http.public_base_url or _host_url(request.scheme, request.host)
-
-
-@functools.lru_cache(maxsize=256)
-def _host_url(scheme: str, host: str) -> str:
-    """`request.host_url` without its slash, built once per scheme and host: werkzeug makes
-    it an IRI (uri_to_iri) every time, a tenth of a create request's CPU."""
-    return get_current_url(scheme, host).rstrip("/")
+        return self._public_base_url or request.host_url.rstrip("/")
 
 
 # --- parameters --------------------------------------------------------------------------------

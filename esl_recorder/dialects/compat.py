@@ -25,7 +25,6 @@ existed when page 0 was served, so new recordings do not shift later pages.
 from __future__ import annotations
 
 import logging
-import re
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,23 +37,23 @@ from werkzeug.routing import Rule
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
-from ..accounts import vendor_id
-from ..delivery.outbox import OutboundRequest
-from ..domain.options import AudioFormat, RecordOptions
+from ..accounts import AccountBook, vendor_id
+from ..delivery.outbox import OutboundRequest, Outbox
+from ..domain.names import RECORDING_SID, check_uuid
+from ..domain.options import MEDIA_TYPES, AudioFormat, RecordOptions
 from ..domain.recording import Recording, State
+from ..domain.service import RecordingService
 from ..errors import Conflict, InvalidArgument, NotFound
-from ..esl import commands as cmd
+from ..metrics import Metrics
 from ..settings import AccountSettings
 from .base import Dialect, parse_model, read_params
 from .compat_params import FILTER_NAMES, CreateParams, PageParams, UpdateParams
 
 log = logging.getLogger(__name__)
 
-MEDIA_TYPES = {"wav": "audio/x-wav", "mp3": "audio/mpeg"}
 FORM = "application/x-www-form-urlencoded"
 TOO_SHORT, SILENT = "16101", "16102"  # Twilio's ErrorCode of an absent recording
 _EXTENSIONS = ("json", "wav", "mp3")
-_SID = re.compile(r"RE[0-9a-f]{32}")
 
 
 # --- rendering helpers -------------------------------------------------------------------------
@@ -153,6 +152,16 @@ class CompatDialect(Dialect):
     update_model: ClassVar[type[UpdateParams]]
     current_alias: ClassVar[str | None] = None  # sid meaning "the call's active recording"
 
+    def __init__(self, *, accounts: AccountBook, recordings: RecordingService, outbox: Outbox,
+                 metrics: Metrics, clock: Callable[[], float], default_format: str,
+                 public_base_url: str = "") -> None:
+        super().__init__(metrics=metrics, public_base_url=public_base_url)
+        self._accounts = accounts
+        self._recordings = recordings
+        self._outbox = outbox
+        self._clock = clock
+        self._default_format = default_format
+
     # to implement ---------------------------------------------------------------------
     @abstractmethod
     def authenticate(self, account_sid: str, request: Request) -> AccountSettings:
@@ -215,7 +224,7 @@ class CompatDialect(Dialect):
     def status_for(self, exc: Exception) -> tuple[int, str]:
         status, message = (422, str(exc)) if isinstance(exc, Conflict) else (
             super().status_for(exc))
-        return status, _SID.sub(lambda m: self.sid_out(m[0]), message)  # sids as shown
+        return status, RECORDING_SID.sub(lambda m: self.sid_out(m[0]), message)  # sids as shown
 
     def failure(self, exc: Exception, request: Request | None = None) -> Response:
         if isinstance(exc, NotFound) and request is not None:
@@ -231,7 +240,7 @@ class CompatDialect(Dialect):
         params = parse_model(self.create_model, read_params(request))
         view = View(account_sid, self.base_url(request), call_scope=True)
         meta = {"base_url": view.base_url, "callback": params.callback()}
-        rec = self.ctx.service.start(call_uuid, self.options(params), account=acct.id,
+        rec = self._recordings.start(call_uuid, self.options(params), account=acct.id,
                                      source=self.name, meta=meta)
         return self.json(self.render(rec, view))
 
@@ -240,7 +249,7 @@ class CompatDialect(Dialect):
         acct = self.authenticate(account_sid, request)
         rec = self._resource(acct, sid, self.call_in(call_sid))
         params = parse_model(self.update_model, read_params(request))
-        service = self.ctx.service
+        service = self._recordings
         if params.status == "paused":
             rec = service.pause(rec.sid, account=acct.id, behavior=params.pause_behavior())
         elif params.status == "in-progress":
@@ -268,8 +277,8 @@ class CompatDialect(Dialect):
         fmt = rec.options.format.value
         if ext not in (None, fmt):
             raise NotFound(f"recording {rec.sid} is not {ext} (no transcoding)")
-        path = self.ctx.service.media_path(rec.sid, acct.id)
-        return send_file(path, request.environ, mimetype=MEDIA_TYPES[fmt],
+        path = self._recordings.media_path(rec.sid, acct.id)
+        return send_file(path, request.environ, mimetype=MEDIA_TYPES[rec.options.format],
                          download_name=f"{self.sid_out(rec.sid)}.{fmt}", conditional=True)
 
     def _delete_call(self, request: Request, **args: str) -> Response:
@@ -284,7 +293,7 @@ class CompatDialect(Dialect):
     def _delete(self, acct: AccountSettings, text: str, call_uuid: str | None = None
                 ) -> Response:
         rec = self._resource(acct, text, call_uuid)
-        self.ctx.service.delete(rec.sid, acct.id)
+        self._recordings.delete(rec.sid, acct.id)
         return Response(status=204)
 
     def _list_call(self, request: Request, **args: str) -> Response:
@@ -302,10 +311,10 @@ class CompatDialect(Dialect):
         view = View(account_sid, self.base_url(request), call_scope=call_uuid is not None)
         if call_uuid is None and params.call_sid is not None:
             call_uuid = self._filter_call(params.call_sid)
-        now = self.ctx.clock()
+        now = self._clock()
         created_from, created_to = params.window(now)
         offset = params.page * params.page_size
-        recs = self.ctx.service.list(acct.id, call_uuid=call_uuid, created_from=created_from,
+        recs = self._recordings.list(acct.id, call_uuid=call_uuid, created_from=created_from,
                                      created_to=created_to, limit=params.page_size + 1,
                                      offset=offset)
         token = params.page_token or f"PT{int(now * 1e6) + 1:x}"
@@ -354,13 +363,13 @@ class CompatDialect(Dialect):
     def call_in(self, text: str) -> str:
         """A CallSid from a path: a FreeSWITCH channel UUID, else 404."""
         try:
-            return cmd.check_uuid(text)
+            return check_uuid(text)
         except InvalidArgument:
             raise NotFound(f"no call {text!r}") from None
 
     def _filter_call(self, text: str) -> str:
         try:
-            return cmd.check_uuid(text)
+            return check_uuid(text)
         except InvalidArgument:
             raise InvalidArgument("CallSid: not a call sid") from None
 
@@ -375,8 +384,8 @@ class CompatDialect(Dialect):
     def _recording(self, acct: AccountSettings, text: str, call_uuid: str | None,
                    media: bool) -> Recording:
         if call_uuid is not None and text == self.current_alias and not media:
-            return self.ctx.service.current(call_uuid, acct.id)
-        rec = self.ctx.service.get(self.sid_in(text), acct.id)
+            return self._recordings.current(call_uuid, acct.id)
+        rec = self._recordings.get(self.sid_in(text), acct.id)
         if call_uuid is not None and rec.call_uuid != call_uuid:
             raise NotFound(f"no recording {text} on call {call_uuid}")
         return rec
@@ -387,7 +396,7 @@ class CompatDialect(Dialect):
         event = callback_event(rec, previous)
         if not spec or event is None or event not in spec["events"]:
             return
-        acct = self.ctx.accounts.get(rec.account)
+        acct = self._accounts.get(rec.account)
         if acct is None:
             log.warning("recording %s: account %r is no longer configured: no %s callback",
                         rec.sid, rec.account, event)
@@ -396,7 +405,7 @@ class CompatDialect(Dialect):
         fields = self.callback_fields(rec, event, view)
         request = outbound(spec["url"], spec["method"], fields,
                            lambda url, signed: self.signature_headers(acct, url, signed))
-        self.ctx.outbox.enqueue(request, key=rec.sid, dialect=self.name,
+        self._outbox.enqueue(request, key=rec.sid, dialect=self.name,
                                 kind="recording-status")
         log.info("recording %s on call %s: %s callback queued (%s to %s)", rec.sid,
                  rec.call_uuid, event, spec["method"], urlsplit(spec["url"]).hostname)

@@ -18,13 +18,13 @@ Status callbacks are signed like Twilio's (`X-Twilio-Signature`, also sent as
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import Field
 from werkzeug.wrappers import Request
 
 from ..delivery.signing import twilio_signature
+from ..domain.names import RECORDING_SID
 from ..domain.options import PauseBehavior, RecordOptions, Track
 from ..domain.recording import Recording
 from ..errors import NotFound
@@ -45,7 +45,6 @@ from .compat_params import CreateParams, TrackName, UpdateParams
 
 API_VERSION = "2010-04-01"
 SOURCE = "StartCallRecordingApi"
-_SID = re.compile(r"RE[0-9a-f]{32}")
 _CODES = {400: 70002, 401: 20003, 404: 20404, 405: 20004, 413: 70002, 422: 20422,
           500: 20500, 503: 20503}
 
@@ -84,10 +83,10 @@ class LamlDialect(CompatDialect):
     current_alias = "Twilio.CURRENT"
 
     def authenticate(self, account_sid: str, request: Request) -> AccountSettings:
-        return self.ctx.accounts.laml(account_sid, request.headers.get("Authorization"))
+        return self._accounts.laml(account_sid, request.headers.get("Authorization"))
 
     def sid_in(self, text: str) -> str:
-        if not _SID.fullmatch(text):
+        if not RECORDING_SID.fullmatch(text):
             raise NotFound(f"no recording {text!r}")
         return text
 
@@ -97,7 +96,7 @@ class LamlDialect(CompatDialect):
         return RecordOptions(
             channels=2 if params.recording_channels == "dual" else 1,
             track=Track(params.recording_track), trim_silence=trim,
-            format=default_format(trim, self.ctx.settings.recording.default_format))
+            format=default_format(trim, self._default_format))
 
     def status_for(self, exc: Exception) -> tuple[int, str]:
         if isinstance(exc, UnsupportedMediaType):

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import Field
 from werkzeug.wrappers import Request
 
+from ..domain.names import RECORDING_SID
 from ..domain.options import RecordOptions, Track
 from ..domain.recording import Recording, State
 from ..errors import NotFound
@@ -42,7 +43,6 @@ from .compat import (
 from .compat_params import CreateParams, TrackName, UpdateParams
 
 SOURCE = "StartCallRecordingAPI"
-_SID = re.compile(r"RE([0-9a-f]{32})")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _ERRORS = {400: ("10015", "Bad Request"), 401: ("10009", "Authentication failed"),
            404: ("10005", "Resource not found"), 415: ("10014", "Unsupported Media Type")}
@@ -81,17 +81,17 @@ class TexmlDialect(CompatDialect):
     update_model = UpdateParams
 
     def authenticate(self, account_sid: str, request: Request) -> AccountSettings:
-        return self.ctx.accounts.texml(account_sid, request.headers.get("Authorization"))
+        return self._accounts.texml(account_sid, request.headers.get("Authorization"))
 
     def sid_in(self, text: str) -> str:
-        if _SID.fullmatch(text):
+        if RECORDING_SID.fullmatch(text):
             return text
         if _UUID.fullmatch(text):
             return "RE" + text.replace("-", "").lower()
         raise NotFound(f"no recording {text!r}")
 
     def sid_out(self, sid: str) -> str:
-        match = _SID.fullmatch(sid)
+        match = RECORDING_SID.fullmatch(sid)
         return str(uuid.UUID(hex=match.group(1))) if match else sid
 
     def options(self, params: Any) -> RecordOptions:
@@ -99,7 +99,7 @@ class TexmlDialect(CompatDialect):
         return RecordOptions(
             channels=2 if params.stereo() else 1, track=Track(params.recording_track),
             beep=params.play_beep,
-            format=default_format(False, self.ctx.settings.recording.default_format))
+            format=default_format(False, self._default_format))
 
     def error_body(self, status: int, message: str) -> Any:
         code, title = _ERRORS.get(status, ("10007" if status >= 500 else "10015",

@@ -1,24 +1,58 @@
-"""Calls known from FreeSWITCH events: node, direction, answer state and tenant identity."""
+"""Calls: one lifecycle for every dialect, fed by channel facts (domain.facts).
+
+created -> (ringing) -> answered -> (bridged) -> ended, with the times and the hangup cause
+FreeSWITCH reports. Listeners hear `CallEvent`s: created, answered, bridged, ended, and
+released once FreeSWITCH is done with the channel (the tracker then forgets it).
+
+A call a dialect placed or took charge of (`source` set) is saved through the repository at
+each step, with its `meta` (the dialect's own data, opaque here), so it outlives the
+channel; the others live in memory only.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
 
-from ..esl import events as ev
 from ..settings import IdentitySettings
+from .facts import (
+    ChannelAnswered,
+    ChannelBridged,
+    ChannelCreated,
+    ChannelFact,
+    ChannelHungup,
+    Identity,
+    LiveCall,
+)
 
 log = logging.getLogger(__name__)
+
+
+class CallState(StrEnum):
+    CREATED = "created"
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    BRIDGED = "bridged"
+    ENDED = "ended"
+
+
+class CallEvent(StrEnum):
+    CREATED = "created"
+    ANSWERED = "answered"
+    BRIDGED = "bridged"
+    ENDED = "ended"
+    RELEASED = "released"  # FreeSWITCH is done with the channel: no more events
 
 
 @dataclass(slots=True)
 class Call:
     uuid: str
     node: str
+    state: CallState = CallState.CREATED
     direction: str = ""
-    answered: bool = False
-    hungup: bool = False
     account: str = ""
     user: str = ""
     device: str = ""
@@ -30,25 +64,50 @@ class Call:
     hungup_at: float | None = None
     hangup_cause: str = ""
     identity_known: bool = True  # False for calls learned from a resync (no variables)
+    reported: bool = True  # FreeSWITCH has sent an event about it (False: just placed)
+    source: str = ""  # the dialect that placed it or took charge of it ("" for none)
+    meta: dict[str, Any] = field(default_factory=dict)  # that dialect's data
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_at is not None or self.state in (CallState.ANSWERED,
+                                                              CallState.BRIDGED)
+
+    @property
+    def hungup(self) -> bool:
+        return self.state is CallState.ENDED
+
+    def set_identity(self, identity: Identity) -> None:
+        if identity.account:  # a call learned from a resync is known once an event shows it
+            self.identity_known = True
+        self.account = identity.account or self.account
+        self.user = identity.user or self.user
+        self.device = identity.device or self.device
 
 
-CallListener = Callable[[str, Call], None]  # (event name, call)
+CallListener = Callable[[CallEvent, Call], None]
+
+
+class CallRepository(Protocol):
+    """Calls kept across restarts (the call half of ports.RecordingRepository)."""
+
+    def save_call(self, call: Call) -> None: ...
+
+    def load_call(self, uuid: str) -> Call | None: ...
+
+    def open_calls(self) -> list[Call]:
+        """Calls with a `source` that had not ended when last saved."""
 
 
 class CallTracker:
-    """Keeps the live calls of every node up to date from the subscribed events."""
+    """Keeps the live calls of every node up to date from channel facts."""
 
-    def __init__(self, identity: IdentitySettings) -> None:
+    def __init__(self, identity: IdentitySettings,
+                 repository: CallRepository | None = None) -> None:
         self._identity = identity
+        self._repository = repository
         self._calls: dict[str, Call] = {}
         self._listeners: list[CallListener] = []
-        self._handlers: Mapping[str, Callable[[Call, ev.HeaderSource], None]] = {
-            ev.CHANNEL_CREATE: self._on_create,
-            ev.CHANNEL_ANSWER: self._on_answer,
-            ev.CHANNEL_BRIDGE: self._on_bridge,
-            ev.CHANNEL_HANGUP: self._on_hangup,
-            ev.CHANNEL_HANGUP_COMPLETE: self._on_hangup_complete,
-        }
 
     def subscribe(self, listener: CallListener) -> None:
         self._listeners.append(listener)
@@ -62,97 +121,142 @@ class CallTracker:
     def calls(self, node: str | None = None) -> list[Call]:
         return [c for c in self._calls.values() if node is None or c.node == node]
 
-    def handle(self, node: str, event: ev.HeaderSource, name: str | None = None) -> Call | None:
-        """Apply one channel event; returns the call it concerned (or None)."""
-        name = name or event.get("Event-Name") or ""
-        handler = self._handlers.get(name)
-        uuid = ev.unique_id(event)
-        if handler is None or not uuid:
-            return None
-        call = self._calls.get(uuid)
+    @property
+    def identity(self) -> IdentitySettings:
+        return self._identity
+
+    # facts -----------------------------------------------------------------------------
+    def apply(self, fact: ChannelFact) -> Call | None:
+        """Apply one channel fact; returns the call it concerned (None: nothing to do)."""
+        call = self._calls.get(fact.uuid)
         if call is None:
-            if name == ev.CHANNEL_HANGUP_COMPLETE:
+            if isinstance(fact, ChannelHungup) and fact.complete:
                 return None
-            call = self._calls[uuid] = Call(uuid=uuid, node=node)
-            self._read_profile(call, event)
-            self._read_identity_vars(call, event)
-        elif name == ev.CHANNEL_ANSWER:
-            # identity variables may be set after CREATE (dialplan `set`): refresh them
-            self._read_identity_vars(call, event)
-        handler(call, event)
-        for listener in self._listeners:
-            listener(name, call)
-        if name == ev.CHANNEL_HANGUP_COMPLETE:
-            del self._calls[uuid]
+            call = self._calls[fact.uuid] = _from_fact(fact)
+        elif not call.reported or isinstance(fact, ChannelAnswered):
+            # placed by us, or identity variables set after CREATE (dialplan `set`)
+            _refresh(call, fact)
+        if isinstance(fact, ChannelCreated):
+            self._created(call, fact)
+        elif isinstance(fact, ChannelAnswered):
+            self._answered(call, fact)
+        elif isinstance(fact, ChannelBridged):
+            call.other_leg = fact.other_leg or call.other_leg
+            call.state = CallState.BRIDGED if call.state is not CallState.ENDED else call.state
+            self._announce(CallEvent.BRIDGED, call)
+        elif isinstance(fact, ChannelHungup):
+            self._hungup(call, fact)
         return call
 
-    def _read_profile(self, call: Call, event: ev.HeaderSource) -> None:
-        call.direction = ev.direction(event) or ""
-        call.caller = ev.caller_number(event) or ""
-        call.destination = ev.destination_number(event) or ""
-        call.created_at = ev.event_time(event) or 0.0
-        call.answered = ev.is_answered(event)
+    def _created(self, call: Call, fact: ChannelCreated) -> None:
+        if call.state is CallState.CREATED and fact.ringing:
+            call.state = CallState.RINGING
+        self._announce(CallEvent.CREATED, call)
 
-    def _on_create(self, call: Call, event: ev.HeaderSource) -> None:
-        log.debug("call %s created on %s", call.uuid, call.node)
+    def _answered(self, call: Call, fact: ChannelAnswered) -> None:
+        if call.answered_at is not None or call.state is CallState.ENDED:
+            return  # announced once
+        if call.state in (CallState.CREATED, CallState.RINGING):
+            call.state = CallState.ANSWERED
+        # never before the call's start: clocks of the API and of FreeSWITCH differ
+        call.answered_at = max(fact.at or call.created_at, call.created_at)
+        self._save(call)
+        self._announce(CallEvent.ANSWERED, call)
 
-    def _on_answer(self, call: Call, event: ev.HeaderSource) -> None:
-        call.answered = True
-        call.answered_at = ev.event_time(event)
+    def _hungup(self, call: Call, fact: ChannelHungup) -> None:
+        if call.state is not CallState.ENDED:
+            self.end(call, fact.cause, fact.at)
+        if fact.complete:
+            self._announce(CallEvent.RELEASED, call)
+            self._calls.pop(call.uuid, None)
 
-    def _on_bridge(self, call: Call, event: ev.HeaderSource) -> None:
-        call.other_leg = ev.other_leg(event) or call.other_leg
+    def end(self, call: Call, cause: str, at: float | None) -> None:
+        """The call is over (hangup, or an originate that failed before FreeSWITCH
+        reported the call)."""
+        call.state = CallState.ENDED
+        call.hungup_at = None if at is None else max(at, call.answered_at or call.created_at)
+        call.hangup_cause = cause or call.hangup_cause
+        self._save(call)
+        self._announce(CallEvent.ENDED, call)
 
-    def _on_hangup(self, call: Call, event: ev.HeaderSource) -> None:
-        call.hungup = True
-        call.hungup_at = ev.event_time(event)
-        call.hangup_cause = ev.hangup_cause(event) or ""
+    def release(self, call: Call) -> None:
+        """Forget a call FreeSWITCH will send nothing more about."""
+        self._announce(CallEvent.RELEASED, call)
+        self._calls.pop(call.uuid, None)
 
-    def _on_hangup_complete(self, call: Call, event: ev.HeaderSource) -> None:
-        if not call.hungup:
-            self._on_hangup(call, event)
+    def _announce(self, event: CallEvent, call: Call) -> None:
+        for listener in self._listeners:
+            listener(event, call)
 
-    def _read_identity_vars(self, call: Call, event: ev.HeaderSource) -> None:
-        ident = self._identity
-        account = ev.channel_var(event, ident.account_variable)
-        if account:  # a call learned from a resync has its identity once an event shows it
-            call.identity_known = True
-        call.account = account or call.account
-        call.user = ev.channel_var(event, ident.user_variable) or call.user
-        call.device = ev.channel_var(event, ident.device_variable) or call.device
+    def _save(self, call: Call) -> None:
+        if call.source and self._repository is not None:
+            self._repository.save_call(call)
 
-    def resync(self, node: str, rows: Iterable[Mapping[str, str]]) -> set[str]:
-        """Replace what we know of `node` with `show channels as json` rows.
+    # calls learned otherwise -----------------------------------------------------------
+    def place(self, call: Call) -> None:
+        """A call we are about to originate: known (and saved) before FreeSWITCH reports
+        it, so its first events find it."""
+        call.reported = False
+        self._calls[call.uuid] = call
+        self._save(call)
 
-        Returns the uuids present. Calls of that node not in the rows are dropped
-        (they ended while we were not listening)."""
+    def take_charge(self, call: Call, source: str, meta: dict[str, Any]) -> None:
+        """A dialect takes charge of a call (it is saved from now on)."""
+        call.source, call.meta = source, meta
+        self._save(call)
+
+    def resync(self, node: str, rows: Iterable[LiveCall]) -> set[str]:
+        """Replace what we know of `node` with FreeSWITCH's list of its calls.
+
+        Returns the uuids present. Calls of that node not in the list ended while we were
+        not listening: they are dropped, and those a dialect is in charge of end first
+        (cause unknown), so the dialect hears of it."""
         present: set[str] = set()
         for row in rows:
-            uuid = row.get("uuid", "")
-            if not uuid:
-                continue
-            present.add(uuid)
-            call = self._calls.get(uuid) or Call(uuid=uuid, node=node, identity_known=False)
-            call.direction = row.get("direction", call.direction)
-            call.answered = call.answered or row.get("callstate") == "ACTIVE"
-            call.caller = row.get("cid_num", call.caller)
-            call.destination = row.get("dest", call.destination)
-            self._calls[uuid] = call
-        for gone in [c.uuid for c in self.calls(node) if c.uuid not in present]:
-            del self._calls[gone]
+            present.add(row.uuid)
+            call = self._calls.get(row.uuid) or Call(uuid=row.uuid, node=node,
+                                                     identity_known=False)
+            call.direction = row.direction or call.direction
+            if row.answered and call.state in (CallState.CREATED, CallState.RINGING):
+                call.state = CallState.ANSWERED
+            call.caller = row.caller or call.caller
+            call.destination = row.destination or call.destination
+            self._calls[row.uuid] = call
+        for gone in [c for c in self.calls(node) if c.uuid not in present]:
+            if gone.source and gone.state is not CallState.ENDED:
+                self.end(gone, "", None)
+            del self._calls[gone.uuid]
         return present
 
     def adopt(self, call: Call) -> None:
         """Take a call known from the store (it is alive but missing from the resync)."""
-        call.hungup = False
+        if call.state is CallState.ENDED:
+            call.state = CallState.ANSWERED if call.answered_at else CallState.CREATED
+            call.hungup_at = None
         self._calls.setdefault(call.uuid, call)
 
-    def set_identity(self, uuid: str, account: str, user: str, device: str) -> None:
+    def set_identity(self, uuid: str, identity: Identity) -> None:
         call = self._calls.get(uuid)
         if call is not None:
-            call.account, call.user, call.device = account, user, device
+            call.account, call.user, call.device = (identity.account, identity.user,
+                                                    identity.device)
             call.identity_known = True
 
-    @property
-    def identity(self) -> IdentitySettings:
-        return self._identity
+
+def _from_fact(fact: ChannelFact) -> Call:
+    call = Call(uuid=fact.uuid, node=fact.node)
+    _refresh(call, fact)
+    call.created_at = fact.at or 0.0
+    if fact.answered:
+        call.state = CallState.ANSWERED
+    return call
+
+
+def _refresh(call: Call, fact: ChannelFact) -> None:
+    """The profile is what was first known (what a placed call was asked to do, or what
+    FreeSWITCH first said); the identity may be set later in the dialplan."""
+    call.reported = True
+    call.direction = call.direction or fact.direction
+    call.caller = call.caller or fact.caller
+    call.destination = call.destination or fact.destination
+    call.set_identity(fact.identity)

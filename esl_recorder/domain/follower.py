@@ -3,7 +3,6 @@ after a reconnect or a restart (reconcile / recover)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -11,23 +10,22 @@ from collections.abc import Callable
 import gevent
 import gevent.pool
 
-from ..errors import EslError, EslRecorderError
-from ..esl import commands as cmd
-from ..esl import events as ev
+from ..errors import EslRecorderError
 from ..metrics import Metrics
-from ..store.sqlite import Store
-from .calls import Call, CallTracker
+from .calls import Call, CallEvent, CallTracker
+from .facts import DtmfPressed, Identity, RecordingStarted, RecordingStopped
 from .finalize import Outcome, examine, stop_reason
+from .ports import CallControl, RecordingRepository
 from .recording import ACTIVE, Recording, State, StopReason
 from .registry import RecordingRegistry
-from .service import CommandChannel, RecordingService
+from .service import RecordingService
 
 log = logging.getLogger(__name__)
 
 
 class RecordingFollower:
     def __init__(self, service: RecordingService, registry: RecordingRegistry,
-                 tracker: CallTracker, store: Store, metrics: Metrics, *,
+                 tracker: CallTracker, store: RecordingRepository, metrics: Metrics, *,
                  workers: int = 4, hangup_grace_s: float = 5.0,
                  clock: Callable[[], float] = time.time) -> None:
         self._service = service
@@ -41,56 +39,53 @@ class RecordingFollower:
         self._finalizing: set[str] = set()
         tracker.subscribe(self.on_call_event)
 
-    # events (called on the dispatcher: never block) ------------------------------------
-    def on_record_start(self, node: str, event: ev.HeaderSource) -> None:
-        rec = self._known(ev.record_path(event), event)
+    # facts (called on the ESL dispatcher: never block) -----------------------------
+    def on_record_start(self, fact: RecordingStarted) -> None:
+        rec = self._known(fact.path, fact.call_uuid, "start")
         if rec is None:
             return
-        started = ev.event_time(event) or self._clock()
+        started = fact.at or self._clock()
         if rec.state is State.QUEUED:
             self._registry.transition(rec, State.IN_PROGRESS, started_at=started)
         elif rec.started_at is None:
             rec.started_at = started
             self._registry.save(rec)
 
-    def on_record_stop(self, node: str, event: ev.HeaderSource) -> None:
-        rec = self._known(ev.record_path(event), event)
+    def on_record_stop(self, fact: RecordingStopped) -> None:
+        rec = self._known(fact.path, fact.call_uuid, "stop")
         if rec is None or (rec.state is State.STOPPED and rec.cause):
             return
         call = self._tracker.get(rec.call_uuid)
-        cause = ev.completion_cause(event)
-        self._finish(rec, cause=cause, record_ms=ev.record_ms(event),
-                     ended_at=ev.event_time(event),
-                     reason=stop_reason(rec.stop_requested, cause, call is None or call.hungup))
+        self._finish(rec, cause=fact.cause, record_ms=fact.record_ms, ended_at=fact.at,
+                     reason=stop_reason(rec.stop_requested, fact.cause,
+                                        call is None or call.hungup))
 
-    def on_dtmf(self, node: str, event: ev.HeaderSource) -> None:
-        digit, uuid = ev.dtmf_digit(event), ev.unique_id(event)
-        if not digit or not uuid:
-            return
-        for rec in self._registry.for_call(uuid):
-            if rec.state in ACTIVE and digit in rec.options.terminators:
-                log.info("recording %s: DTMF terminator %s on call %s", rec.sid, digit, uuid)
+    def on_dtmf(self, fact: DtmfPressed) -> None:
+        for rec in self._registry.for_call(fact.call_uuid):
+            if rec.state in ACTIVE and fact.digit in rec.options.terminators:
+                log.info("recording %s: DTMF terminator %s on call %s", rec.sid, fact.digit,
+                         fact.call_uuid)
                 self._spawn(self._service.stop, rec.sid, reason=StopReason.TERMINATOR)
 
-    def on_call_event(self, name: str, call: Call) -> None:
+    def on_call_event(self, event: CallEvent, call: Call) -> None:
         recs = self._registry.for_call(call.uuid)
         if not recs:
             return
-        if name == ev.CHANNEL_ANSWER:
+        if event is CallEvent.ANSWERED:
             for rec in recs:
                 if rec.state is State.QUEUED:
                     self._spawn(self._service.begin, rec)
-        elif name in (ev.CHANNEL_HANGUP, ev.CHANNEL_HANGUP_COMPLETE):
-            self._on_hangup(call, recs, complete=name == ev.CHANNEL_HANGUP_COMPLETE)
+        elif event is CallEvent.ENDED:
+            self._on_hangup(call, recs)
+        elif event is CallEvent.RELEASED:
+            gevent.spawn_later(self._grace, self._sweep_call, call.uuid)
 
-    def _on_hangup(self, call: Call, recs: list[Recording], complete: bool) -> None:
+    def _on_hangup(self, call: Call, recs: list[Recording]) -> None:
         self._store.save_call(call)
         for rec in recs:
             if rec.state is State.QUEUED:
                 self._registry.transition(rec, State.ABSENT, stop_reason=StopReason.HANGUP,
                                           ended_at=call.hungup_at or self._clock())
-        if complete:
-            gevent.spawn_later(self._grace, self._sweep_call, call.uuid)
 
     def _sweep_call(self, call_uuid: str) -> None:
         """RECORD_STOP may come late under load, or be lost: finish from disk."""
@@ -152,23 +147,21 @@ class RecordingFollower:
         log.info("recovered %d unfinished recordings", len(recs))
         return recs
 
-    def reconcile(self, node: str, channel: CommandChannel) -> None:
+    def reconcile(self, node: str, control: CallControl) -> None:
         """On every (re)connect: resync calls, then check each unfinished recording."""
-        rows = json.loads(channel.api(cmd.show_channels_json()) or "{}").get("rows") or []
-        self._tracker.resync(node, rows)
+        self._tracker.resync(node, control.live_calls())
         for rec in self._registry.unfinished(node):
             try:
-                self._reconcile_one(rec, channel)
-            except (EslError, EslRecorderError) as exc:
+                self._reconcile_one(rec, control)
+            except EslRecorderError as exc:
                 log.error("recording %s: reconcile failed: %s", rec.sid, exc)
 
-    def _reconcile_one(self, rec: Recording, channel: CommandChannel) -> None:
+    def _reconcile_one(self, rec: Recording, control: CallControl) -> None:
         if rec.state is State.STOPPED:
             self._pool.spawn(self.finalize, rec)
             return
-        alive = channel.api(cmd.uuid_exists(rec.call_uuid)).strip() == "true"
-        recording = alive and cmd.is_recording_path_in_buglist(
-            channel.api(cmd.uuid_buglist(rec.call_uuid)), rec.path)
+        alive = control.call_exists(rec.call_uuid)
+        recording = alive and control.is_recording(rec.call_uuid, rec.path)
         if alive:
             self._adopt_call(rec)
         if recording:
@@ -197,16 +190,17 @@ class RecordingFollower:
         if live is None and stored is not None:
             self._tracker.adopt(stored)
         elif live is not None and stored is not None and not live.account:
-            self._tracker.set_identity(live.uuid, stored.account, stored.user, stored.device)
+            self._tracker.set_identity(live.uuid, Identity(stored.account, stored.user,
+                                                           stored.device))
 
-    def _known(self, path: str | None, event: ev.HeaderSource) -> Recording | None:
+    def _known(self, path: str, call_uuid: str, what: str) -> Recording | None:
         rec = self._registry.by_path(path) if path else None
         if rec is None:
             # Other tools' recordings on a shared FreeSWITCH: common, so keep it cheap.
             self._metrics.orphan_recordings.inc()
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("%s for a recording this daemon did not start: call %s path %s",
-                          event.get("Event-Name"), ev.unique_id(event), path)
+                log.debug("recording %s of a file this daemon did not start: call %s path %s",
+                          what, call_uuid, path)
         return rec
 
     def _spawn(self, fn: Callable[..., object], *args: object, **kwargs: object) -> None:

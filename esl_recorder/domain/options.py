@@ -40,6 +40,12 @@ class AudioFormat(StrEnum):
     MP3 = "mp3"
 
 
+# The Content-Type a recording's media is served with, in every dialect: audio/x-wav is
+# what Twilio-compatible APIs answer (and what browsers and the SDKs accept).
+MEDIA_TYPES: dict[AudioFormat, str] = {AudioFormat.WAV: "audio/x-wav",
+                                       AudioFormat.MP3: "audio/mpeg"}
+
+
 @dataclass(frozen=True)
 class SilenceDetection:
     initial_timeout_ms: int = 0  # stop if no speech at all for this long (0 = off)

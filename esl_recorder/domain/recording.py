@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from ..errors import Conflict
+from .names import new_sid
 from .options import RecordOptions
+
+__all__ = ["ACTIVE", "TERMINAL", "FileFacts", "Recording", "State", "StopReason", "new_sid"]
 
 
 class State(StrEnum):
@@ -49,11 +51,6 @@ class StopReason(StrEnum):
     EMPTY = "empty"
     ERROR = "error"
     LOST = "ended-while-disconnected"
-
-
-def new_sid() -> str:
-    """`RE` + 32 hex digits: unguessable, path-safe, Twilio-shaped."""
-    return "RE" + secrets.token_hex(16)
 
 
 @dataclass

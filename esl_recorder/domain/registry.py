@@ -9,8 +9,8 @@ from typing import Any
 
 from ..errors import NotFound
 from ..metrics import Metrics
-from ..store.sqlite import Store
 from .calls import Call
+from .ports import RecordingRepository
 from .recording import ACTIVE, TERMINAL, Recording, State
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ RecordingListener = Callable[[Recording, State], None]  # (recording, previous s
 
 
 class RecordingRegistry:
-    def __init__(self, store: Store, metrics: Metrics) -> None:
+    def __init__(self, store: RecordingRepository, metrics: Metrics) -> None:
         self._store = store
         self._metrics = metrics
         self._by_sid: dict[str, Recording] = {}

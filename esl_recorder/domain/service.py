@@ -5,44 +5,39 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import gevent.lock
 
-from ..errors import Conflict, EslError, EslTimeout, NotFound, RecordingError
-from ..esl import commands as cmd
+from ..errors import Conflict, NotFound, RecordingError
 from ..metrics import Children, Metrics
-from ..settings import RecordingSettings
-from ..store.sqlite import Store
+from ..settings import ACCOUNT_ID, RecordingSettings
 from .calls import Call, CallTracker
+from .facts import Identity
+from .names import check_path, check_uuid, new_sid
 from .options import PauseBehavior, RecordOptions, record_variables
-from .recording import ACTIVE, Recording, State, StopReason, new_sid
+from .ports import (
+    CallControl,
+    CallGone,
+    CommandRefused,
+    ControlTimeout,
+    RecordingAction,
+    RecordingRepository,
+)
+from .recording import ACTIVE, Recording, State, StopReason
 from .registry import RecordingRegistry
 
 log = logging.getLogger(__name__)
 
-_ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 NO_ACCOUNT = "_"  # directory for calls that carry no account variable
 
 
-class CommandChannel(Protocol):
-    """What the service needs of a node connection (esl.client.EslClient)."""
-
-    @property
-    def connected(self) -> bool: ...
-
-    def api(self, command: str, timeout: float | None = None) -> str: ...
-
-    def bgapi(self, command: str, timeout: float | None = None,
-              job_uuid: str | None = None) -> str: ...
-
-
 class RecordingService:
-    def __init__(self, settings: RecordingSettings, store: Store, registry: RecordingRegistry,
-                 tracker: CallTracker, nodes: Mapping[str, CommandChannel], metrics: Metrics,
+    def __init__(self, settings: RecordingSettings, store: RecordingRepository,
+                 registry: RecordingRegistry, tracker: CallTracker,
+                 nodes: Mapping[str, CallControl], metrics: Metrics,
                  clock: Callable[[], float] = time.time) -> None:
         self._settings = settings
         self._store = store
@@ -79,12 +74,12 @@ class RecordingService:
         ident = self._tracker.identity
         names = (ident.account_variable, ident.user_variable, ident.device_variable)
         try:
-            values = [node.api(cmd.uuid_getvar(call.uuid, n)).strip() for n in names]
-        except EslError as exc:
+            values = node.variables(call.uuid, names)
+        except CallGone:
+            return  # the caller answers NotFound: the call is not live
+        except RecordingError as exc:
             raise RecordingError(f"cannot read the identity of call {call.uuid}: {exc}") from exc
-        account, user, device = ("" if v in ("_undef_", "") or v.startswith("-ERR") else v
-                                 for v in values)
-        self._tracker.set_identity(call.uuid, account, user, device)
+        self._tracker.set_identity(call.uuid, Identity(*(values[n] for n in names)))
 
     def for_call(self, call_uuid: str) -> list[Recording]:
         return self._registry.for_call(call_uuid)
@@ -130,7 +125,7 @@ class RecordingService:
               source: str = "", meta: dict[str, Any] | None = None) -> Recording:
         """Persist a new recording, then start it now or, if it waits for answer, on
         CHANNEL_ANSWER. Raises NotFound, InvalidArgument, Conflict or RecordingError."""
-        call = self.call(cmd.check_uuid(call_uuid), account)
+        call = self.call(check_uuid(call_uuid), account)
         sid = new_sid()
         wanted = options.control_id
         options = options.validated(self._settings.max_length, default_control_id=sid)
@@ -155,13 +150,14 @@ class RecordingService:
                 return
             if rec.options.beep:
                 self._beep(rec)
-            command = cmd.uuid_record_start(rec.call_uuid, rec.path, rec.options.max_length_s,
-                                            record_variables(rec.options, rec.sid))
-            reply = self._send(rec, "start", command)
-            if cmd.is_error_reply(reply):
-                self._registry.transition(rec, State.FAILED, error=reply.strip(),
+            try:
+                with self._command(rec, "start") as node:
+                    node.start_recording(rec.call_uuid, rec.path, rec.options.max_length_s,
+                                         record_variables(rec.options, rec.sid))
+            except (CallGone, CommandRefused) as exc:
+                self._registry.transition(rec, State.FAILED, error=str(exc),
                                           stop_reason=StopReason.ERROR, ended_at=self._clock())
-                raise _command_failure(rec, reply)
+                raise _start_failure(rec, exc) from exc
             if rec.state is State.QUEUED:
                 self._registry.transition(rec, State.IN_PROGRESS,
                                           started_at=rec.started_at or self._clock())
@@ -179,24 +175,29 @@ class RecordingService:
                 return rec
             rec.stop_requested = reason
             self._registry.save(rec)
-            reply = self._send(rec, "stop", cmd.uuid_record(rec.call_uuid, "stop", rec.path))
-            if not cmd.is_error_reply(reply) and rec.state in ACTIVE:
+            try:
+                with self._command(rec, "stop") as node:
+                    node.control_recording(rec.call_uuid, RecordingAction.STOP, rec.path)
+            except (CallGone, CommandRefused):
+                # FreeSWITCH already closed it (limit, hangup): its RECORD_STOP is on the
+                # way and finishes the recording.
+                return rec
+            if rec.state in ACTIVE:
                 self._registry.transition(rec, State.STOPPED)
-            # An -ERR here means FreeSWITCH already closed it (limit, hangup): its
-            # RECORD_STOP is on the way and finishes the recording.
             return rec
 
     def pause(self, sid: str, *, account: str | None = None,
               behavior: PauseBehavior | None = None) -> Recording:
         rec = self.get(sid, account)
         behavior = behavior or rec.options.pause_behavior
-        action = "pause" if behavior is PauseBehavior.SKIP else "mask"
+        action = RecordingAction.PAUSE if behavior is PauseBehavior.SKIP else (
+            RecordingAction.MASK)
         with self._lock(sid):
             if rec.state is State.PAUSED:
                 return rec
             self._require(rec, State.IN_PROGRESS, "pause")
             self._checked(rec, action)
-            self._registry.transition(rec, State.PAUSED, paused_by=action)
+            self._registry.transition(rec, State.PAUSED, paused_by=action.value)
             return rec
 
     def resume(self, sid: str, *, account: str | None = None) -> Recording:
@@ -205,49 +206,56 @@ class RecordingService:
             if rec.state is State.IN_PROGRESS:
                 return rec
             self._require(rec, State.PAUSED, "resume")
-            self._checked(rec, "resume" if rec.paused_by == "pause" else "unmask")
+            self._checked(rec, RecordingAction.RESUME if rec.paused_by == "pause" else
+                          RecordingAction.UNMASK)
             self._registry.transition(rec, State.IN_PROGRESS, paused_by=None)
             return rec
 
     # helpers ---------------------------------------------------------------------------
     def _path_for(self, account: str, sid: str, ext: str) -> str:
-        if account and not _ACCOUNT.fullmatch(account):
+        if account and not ACCOUNT_ID.fullmatch(account):
             raise RecordingError(f"account {account!r} cannot name a directory")
         day = time.strftime("%Y/%m/%d", time.gmtime(self._clock()))
-        return cmd.check_path(f"{self._settings.root}/{account or NO_ACCOUNT}/{day}/{sid}.{ext}")
+        return check_path(f"{self._settings.root}/{account or NO_ACCOUNT}/{day}/{sid}.{ext}")
 
     def _require(self, rec: Recording, state: State, action: str) -> None:
         if rec.state is not state:
             raise Conflict(f"cannot {action} recording {rec.sid}: it is {rec.state.value}")
 
-    def _checked(self, rec: Recording, action: str) -> None:
-        reply = self._send(rec, action, cmd.uuid_record(rec.call_uuid, action, rec.path))
-        if cmd.is_error_reply(reply):
-            raise Conflict(f"FreeSWITCH refused to {action} recording {rec.sid}: "
-                           f"{reply.strip()}")
+    def _checked(self, rec: Recording, action: RecordingAction) -> None:
+        try:
+            with self._command(rec, action.value) as node:
+                node.control_recording(rec.call_uuid, action, rec.path)
+        except (CallGone, CommandRefused) as exc:
+            raise Conflict(f"FreeSWITCH refused to {action.value} recording {rec.sid}: "
+                           f"{exc}") from exc
 
     def _beep(self, rec: Recording) -> None:
-        command = cmd.uuid_broadcast_tone(rec.call_uuid, self._settings.beep_tone, "aleg")
-        reply = self._send(rec, "beep", command)
-        if cmd.is_error_reply(reply):
-            log.warning("beep before recording %s failed: %s", rec.sid, reply.strip())
+        try:
+            with self._command(rec, "beep") as node:
+                node.play(rec.call_uuid, self._settings.beep_tone, "aleg")
+        except (CallGone, CommandRefused) as exc:
+            log.warning("beep before recording %s failed: %s", rec.sid, exc)
 
-    def _send(self, rec: Recording, action: str, command: str) -> str:
+    @contextlib.contextmanager
+    def _command(self, rec: Recording, action: str) -> Iterator[CallControl]:
+        """The recording's node, with the command's result and duration counted."""
         node = self._nodes.get(rec.node)
         if node is None:
             raise RecordingError(f"node {rec.node!r} of recording {rec.sid} is not configured")
         started = time.monotonic()
         result = "ok"
         try:
-            reply = node.bgapi(command)
-            result = "error" if cmd.is_error_reply(reply) else "ok"
-            return reply
-        except EslTimeout as exc:
+            yield node
+        except (CallGone, CommandRefused):
+            result = "error"
+            raise
+        except ControlTimeout:
             result = "timeout"
-            raise RecordingError(f"FreeSWITCH did not answer {action} in time") from exc
-        except EslError as exc:
+            raise
+        except RecordingError:
             result = "disconnected"
-            raise RecordingError(f"FreeSWITCH node {rec.node} is not connected") from exc
+            raise
         finally:
             self._commands(action, result).inc()
             self._command_durations(action).observe(time.monotonic() - started)
@@ -270,7 +278,7 @@ def _check_control_id(wanted: str, others: list[Recording]) -> None:
         raise Conflict(f"control id {wanted!r} is already in use on this call")
 
 
-def _command_failure(rec: Recording, reply: str) -> RecordingError:
-    if "Cannot locate session" in reply:
+def _start_failure(rec: Recording, exc: CallGone | CommandRefused) -> RecordingError:
+    if isinstance(exc, CallGone):
         return NotFound(f"call {rec.call_uuid} is gone")
-    return RecordingError(f"FreeSWITCH could not start recording {rec.sid}: {reply.strip()}")
+    return RecordingError(f"FreeSWITCH could not start recording {rec.sid}: {exc.reason}")

@@ -8,32 +8,24 @@ quotes and backslashes; the `{}` block is URL-decoded and split on commas).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from ..domain.names import check_path, check_uuid
 from ..errors import InvalidArgument
+
+__all__ = ["check_path", "check_uuid"]  # re-exported: every builder checks with these
 
 RECORD_ACTIONS = ("start", "stop", "pause", "resume", "mask", "unmask")
 
-_UUID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-_PATH = re.compile(r"/(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_-][A-Za-z0-9_.-]*\.(?:wav|mp3)")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _VAR_VALUE = re.compile(r"[A-Za-z0-9_.:/+@-]{0,256}")
 _DTMF = re.compile(r"[0-9A-Da-d*#]{1,32}")
 _TONE = re.compile(r"tone_stream://[A-Za-z0-9%(),.;=-]{1,200}")
-_DIGITS_HEADER = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def check_uuid(uuid: str) -> str:
-    if not _UUID.fullmatch(uuid):
-        raise InvalidArgument(f"not a channel uuid: {uuid!r}")
-    return uuid
-
-
-def check_path(path: str) -> str:
-    """Absolute, space-free, no `..`, ending .wav/.mp3: the recording's key in FreeSWITCH."""
-    if not _PATH.fullmatch(path) or "/../" in path or "/./" in path:
-        raise InvalidArgument(f"not a safe absolute recording path: {path!r}")
-    return path
+_EVENT_NAME = re.compile(r"[A-Za-z0-9_:-]{1,64}")  # CUSTOM subclasses: sofia::register
+_FILE = re.compile(r"/(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_-][A-Za-z0-9_.-]*\.[A-Za-z0-9]{1,8}")
+_CAUSE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
+_EXTENSION = re.compile(r"[A-Za-z0-9_.+*#@-]{1,64}")
+_WORD = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def _vars_block(variables: Mapping[str, str | int | bool]) -> str:
@@ -64,13 +56,31 @@ def uuid_record(uuid: str, action: str, path: str) -> str:
     return f"uuid_record {check_uuid(uuid)} {action} {check_path(path)}"
 
 
-def uuid_broadcast_tone(uuid: str, tone: str, leg: str = "both") -> str:
-    """Play a tone_stream (the beep) into the call: FreeSWITCH has no beep option."""
-    if not _TONE.fullmatch(tone):
-        raise InvalidArgument(f"not a tone_stream: {tone!r}")
+def uuid_broadcast(uuid: str, media: str, leg: str = "both") -> str:
+    """Play a tone_stream (the beep: FreeSWITCH has no beep option) or an absolute file
+    path into the call."""
+    if not (_TONE.fullmatch(media) or (_FILE.fullmatch(media) and "/../" not in media)):
+        raise InvalidArgument(f"not a tone_stream or a safe file path: {media!r}")
     if leg not in ("aleg", "bleg", "both"):
         raise InvalidArgument(f"bad leg: {leg!r}")
-    return f"uuid_broadcast {check_uuid(uuid)} {tone} {leg}"
+    return f"uuid_broadcast {check_uuid(uuid)} {media} {leg}"
+
+
+def uuid_kill(uuid: str, cause: str = "NORMAL_CLEARING") -> str:
+    """Hang up a call with a hangup cause (FreeSWITCH's upper-case cause names)."""
+    if not _CAUSE.fullmatch(cause):
+        raise InvalidArgument(f"not a hangup cause: {cause!r}")
+    return f"uuid_kill {check_uuid(uuid)} {cause}"
+
+
+def uuid_transfer(uuid: str, extension: str, dialplan: str = "XML",
+                  context: str = "default") -> str:
+    """Send the call to `<extension> <dialplan> <context>`."""
+    if not _EXTENSION.fullmatch(extension) or extension.startswith("-"):
+        raise InvalidArgument(f"not a safe extension: {extension!r}")
+    if not _WORD.fullmatch(dialplan) or not _WORD.fullmatch(context):
+        raise InvalidArgument(f"not a safe dialplan/context: {dialplan!r} {context!r}")
+    return f"uuid_transfer {check_uuid(uuid)} {extension} {dialplan} {context}"
 
 
 _DIAL_STRING = re.compile(r"[A-Za-z0-9_.:/+@=;-]{1,512}")
@@ -111,17 +121,9 @@ def show_channels_json() -> str:
     return "show channels as json"
 
 
-def event_subscription(names: tuple[str, ...] | list[str]) -> str:
+def event_subscription(names: Sequence[str]) -> str:
+    """`event plain <names>`: the events a connection receives."""
     for name in names:
-        if not _DIGITS_HEADER.fullmatch(name):
+        if not _EVENT_NAME.fullmatch(name):
             raise InvalidArgument(f"bad event name: {name!r}")
     return "event plain " + " ".join(names)
-
-
-def is_error_reply(reply: str) -> bool:
-    """FreeSWITCH signals failure with -ERR or -USAGE at the start of the body."""
-    return reply.startswith("-")
-
-
-def is_recording_path_in_buglist(buglist: str, path: str) -> bool:
-    return f"<target>{path}</target>" in buglist

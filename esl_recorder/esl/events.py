@@ -1,6 +1,6 @@
 """Names of the events the daemon uses and accessors for the headers it reads.
 
-Domain code never spells a raw header name: it calls these functions. Each takes
+Only `esl.ingest` reads events (into domain facts), through these functions. Each takes
 anything with `.get(name) -> str | None` (esl.frames.Event).
 """
 
@@ -96,10 +96,6 @@ def completion_cause(ev: HeaderSource) -> str | None:
 def record_ms(ev: HeaderSource) -> int | None:
     raw = ev.get("variable_record_ms")
     return int(raw) if raw and raw.isdigit() else None
-
-
-def recording_var(ev: HeaderSource, name: str) -> str | None:
-    return ev.get("Recording-Variable-" + name)
 
 
 def dtmf_digit(ev: HeaderSource) -> str | None:

@@ -19,14 +19,14 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import gevent
 import gevent.event
 
-from ..domain.calls import Call
+from ..domain.calls import Call, CallState
 from ..domain.options import RecordOptions
+from ..domain.ports import OutboxItem
 from ..domain.recording import FileFacts, Recording, State, StopReason
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
     uuid TEXT PRIMARY KEY, node TEXT NOT NULL, direction TEXT, account TEXT,
     user_id TEXT, device TEXT, caller TEXT, destination TEXT, created_at REAL,
-    answered_at REAL, hungup_at REAL, hangup_cause TEXT);
+    answered_at REAL, hungup_at REAL, hangup_cause TEXT, state TEXT, source TEXT, meta TEXT);
 CREATE TABLE IF NOT EXISTS recordings (
     sid TEXT PRIMARY KEY, call_uuid TEXT NOT NULL, node TEXT NOT NULL, account TEXT,
     path TEXT NOT NULL UNIQUE, state TEXT NOT NULL, source TEXT, options TEXT NOT NULL,
@@ -57,10 +57,6 @@ CREATE INDEX IF NOT EXISTS outbox_pending_due ON outbox(next_attempt_at, id)
 CREATE INDEX IF NOT EXISTS outbox_pending_key ON outbox(key, id) WHERE state='pending';
 CREATE INDEX IF NOT EXISTS outbox_pending_target ON outbox(target, next_attempt_at, id)
     WHERE state='pending';
-CREATE TABLE IF NOT EXISTS api_calls (
-    id TEXT PRIMARY KEY, dialect TEXT NOT NULL, account TEXT NOT NULL,
-    open INTEGER NOT NULL, created_at REAL NOT NULL, data TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS api_calls_open ON api_calls(dialect, open);
 CREATE TABLE IF NOT EXISTS housekeeping (key TEXT PRIMARY KEY, value);
 """
 
@@ -81,24 +77,10 @@ _MARK_REWIND = "INSERT OR REPLACE INTO housekeeping(key, value) VALUES ('wal_rew
 _SAVED_CALLS_KEPT = 50_000  # last-written rows of live calls remembered (skip rewrites)
 _CALL_COLUMNS = (
     "uuid", "node", "direction", "account", "user_id", "device", "caller", "destination",
-    "created_at", "answered_at", "hungup_at", "hangup_cause",
+    "created_at", "answered_at", "hungup_at", "hangup_cause", "state", "source", "meta",
 )
+_CALL_COLUMNS_ADDED = ("state TEXT", "source TEXT", "meta TEXT")  # to a calls table of 0.x
 _TERMINAL_STATES = ("completed", "absent", "failed")
-
-
-@dataclass(frozen=True)
-class OutboxItem:
-    id: int
-    kind: str
-    key: str
-    target: str  # the receiver origin, scheme://host:port: its delivery lane
-    payload: dict[str, Any]
-    attempts: int
-    created_at: float
-    next_attempt_at: float
-    state: str
-    last_error: str | None
-    finished_at: float | None = None
 
 
 class Store:
@@ -114,6 +96,7 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        self._add_call_columns()
         self._saved_calls: dict[str, tuple[Any, ...]] = {}
 
     def close(self) -> None:
@@ -159,6 +142,12 @@ class Store:
         finally:
             keeper.close()
 
+    def _add_call_columns(self) -> None:
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(calls)")}
+        for column in _CALL_COLUMNS_ADDED:
+            if column.split()[0] not in have:
+                self._db.execute(f"ALTER TABLE calls ADD COLUMN {column}")
+
     # calls -----------------------------------------------------------------------------
     def save_call(self, call: Call) -> None:
         values = self._call_changes(call)
@@ -171,7 +160,8 @@ class Store:
         the only writer)."""
         values = (call.uuid, call.node, call.direction, call.account, call.user, call.device,
                   call.caller, call.destination, call.created_at, call.answered_at,
-                  call.hungup_at, call.hangup_cause)
+                  call.hungup_at, call.hangup_cause, call.state.value, call.source,
+                  json.dumps(call.meta))
         return None if self._saved_calls.get(call.uuid) == values else values
 
     def _remember_call(self, call: Call, values: tuple[Any, ...]) -> None:
@@ -183,15 +173,12 @@ class Store:
 
     def load_call(self, uuid: str) -> Call | None:
         row = self._db.execute("SELECT * FROM calls WHERE uuid=?", (uuid,)).fetchone()
-        if row is None:
-            return None
-        return Call(uuid=row["uuid"], node=row["node"], direction=row["direction"] or "",
-                    answered=row["answered_at"] is not None, hungup=row["hungup_at"] is not None,
-                    account=row["account"] or "", user=row["user_id"] or "",
-                    device=row["device"] or "", caller=row["caller"] or "",
-                    destination=row["destination"] or "", created_at=row["created_at"] or 0.0,
-                    answered_at=row["answered_at"], hungup_at=row["hungup_at"],
-                    hangup_cause=row["hangup_cause"] or "")
+        return None if row is None else _call_from_row(row)
+
+    def open_calls(self) -> list[Call]:
+        """Calls a dialect took charge of that had not ended when last saved."""
+        rows = self._db.execute("SELECT * FROM calls WHERE source<>'' AND state<>'ended'")
+        return [_call_from_row(r) for r in rows]
 
     # recordings ------------------------------------------------------------------------
     def save_recording(self, rec: Recording) -> None:
@@ -247,23 +234,6 @@ class Store:
 
     def delete_recording(self, sid: str) -> bool:
         return self._db.execute("DELETE FROM recordings WHERE sid=?", (sid,)).rowcount > 0
-
-    # calls placed through a dialect's API (their vendor data, JSON) ----------------------
-    def save_api_call(self, call_id: str, dialect: str, account: str, *, is_open: bool,
-                      created_at: float, data: dict[str, Any]) -> None:
-        self._upsert("api_calls", ("id", "dialect", "account", "open", "created_at", "data"),
-                     (call_id, dialect, account, int(is_open), created_at, json.dumps(data)))
-
-    def get_api_call(self, call_id: str, dialect: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT data FROM api_calls WHERE id=? AND dialect=?",
-                               (call_id, dialect)).fetchone()
-        return json.loads(row["data"]) if row else None
-
-    def open_api_call_ids(self, dialect: str) -> list[str]:
-        """Ids of a dialect's calls that had not ended when last saved."""
-        rows = self._db.execute("SELECT id FROM api_calls WHERE dialect=? AND open=1",
-                                (dialect,))
-        return [r["id"] for r in rows]
 
     # outbox ----------------------------------------------------------------------------
     def enqueue(self, kind: str, key: str, target: str, payload: dict[str, Any],
@@ -461,6 +431,18 @@ def _recording_from_row(row: sqlite3.Row) -> Recording:
         stop_reason=StopReason(row["stop_reason"]) if row["stop_reason"] else None,
         cause=row["cause"], fs_record_ms=row["fs_record_ms"], file=facts, error=row["error"],
         paused_by=row["paused_by"], meta=json.loads(row["meta"] or "{}"))
+
+
+def _call_from_row(row: sqlite3.Row) -> Call:
+    state = CallState(row["state"]) if row["state"] else (
+        CallState.ENDED if row["hungup_at"] is not None else CallState.CREATED)
+    return Call(uuid=row["uuid"], node=row["node"], direction=row["direction"] or "",
+                state=state, account=row["account"] or "", user=row["user_id"] or "",
+                device=row["device"] or "", caller=row["caller"] or "",
+                destination=row["destination"] or "", created_at=row["created_at"] or 0.0,
+                answered_at=row["answered_at"], hungup_at=row["hungup_at"],
+                hangup_cause=row["hangup_cause"] or "", source=row["source"] or "",
+                meta=json.loads(row["meta"] or "{}"))
 
 
 def _outbox_from_row(row: sqlite3.Row) -> OutboxItem:

@@ -186,7 +186,7 @@ def test_get_call_and_its_recordings_and_media(bw: Api, receiver: Receiver) -> N
         resource]
     assert bw.request("GET", f"{USERS}/recordings/{rec_id(rec)}", headers=ACME).json() == resource
     media = bw.request("GET", f"{USERS}/media/{rec_id(rec)}.wav", headers=ACME)
-    assert media.status_code == 200 and media.headers["Content-Type"] == "audio/wav"
+    assert media.status_code == 200 and media.headers["Content-Type"] == "audio/x-wav"
     with open(rec.path, "rb") as f:
         assert media.content == f.read()
 

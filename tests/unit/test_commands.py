@@ -57,14 +57,29 @@ def test_limit_range() -> None:
 
 
 def test_beep_is_a_tone_broadcast() -> None:
-    assert cmd.uuid_broadcast_tone(UUID, "tone_stream://%(250,0,1000)") == (
+    assert cmd.uuid_broadcast(UUID, "tone_stream://%(250,0,1000)") == (
         f"uuid_broadcast {UUID} tone_stream://%(250,0,1000) both")
+    assert cmd.uuid_broadcast(UUID, "/usr/share/sounds/hold.wav", "aleg") == (
+        f"uuid_broadcast {UUID} /usr/share/sounds/hold.wav aleg")
+    for media in ("/etc/passwd", "/a/../etc/x.wav", "hold.wav", "/x.wav both"):
+        with pytest.raises(InvalidArgument):
+            cmd.uuid_broadcast(UUID, media)
+
+
+def test_kill_and_transfer_take_only_safe_words() -> None:
+    assert cmd.uuid_kill(UUID, "USER_BUSY") == f"uuid_kill {UUID} USER_BUSY"
+    assert cmd.uuid_transfer(UUID, "1000", "XML", "default") == (
+        f"uuid_transfer {UUID} 1000 XML default")
+    for bad in (lambda: cmd.uuid_kill(UUID, "busy now"), lambda: cmd.uuid_kill(UUID, ""),
+                lambda: cmd.uuid_transfer(UUID, "-both"),
+                lambda: cmd.uuid_transfer(UUID, "1000 XML"),
+                lambda: cmd.uuid_transfer(UUID, "1000", "XML", "de fault")):
+        with pytest.raises(InvalidArgument):
+            bad()
+
+
+def test_event_subscription_names_only_event_names() -> None:
+    assert cmd.event_subscription(["CHANNEL_ANSWER", "DTMF"]) == (
+        "event plain CHANNEL_ANSWER DTMF")
     with pytest.raises(InvalidArgument):
-        cmd.uuid_broadcast_tone(UUID, "/etc/passwd")
-
-
-def test_buglist_lookup_matches_the_exact_target() -> None:
-    buglist = ("<media-bugs>\n <media-bug>\n  <function>session_record</function>\n"
-               f"  <target>{PATH}</target>\n </media-bug>\n</media-bugs>\n")
-    assert cmd.is_recording_path_in_buglist(buglist, PATH)
-    assert not cmd.is_recording_path_in_buglist(buglist, PATH[:-4] + "1.wav")
+        cmd.event_subscription(["CHANNEL_ANSWER\nexit"])

@@ -10,12 +10,11 @@ import gevent
 import pytest
 from prometheus_client import CollectorRegistry
 
-from esl_recorder.domain.calls import Call, CallTracker
+from esl_recorder.domain.calls import Call, CallState
 from esl_recorder.domain.options import RecordOptions
 from esl_recorder.domain.recording import FileFacts, Recording, State
 from esl_recorder.domain.registry import RecordingRegistry
 from esl_recorder.metrics import make_metrics
-from esl_recorder.settings import IdentitySettings
 from esl_recorder.store import sqlite as sqlite_store
 from esl_recorder.store.sqlite import Store
 
@@ -54,7 +53,7 @@ def test_saving_a_known_recording_updates_what_changes_and_keeps_the_rest(
 def test_an_unchanged_call_is_not_rewritten_and_a_changed_one_is(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     store = Store(str(db))
-    call = Call(uuid="u1", node="fs1", answered=True, account="acme", answered_at=2.0)
+    call = Call(uuid="u1", node="fs1", state=CallState.ANSWERED, account="acme", answered_at=2.0)
     store.save_call(call)
     conn = sqlite3.connect(db)  # someone else edits the row: a rewrite would undo it
     conn.execute("UPDATE calls SET caller='edited' WHERE uuid='u1'")
@@ -62,7 +61,7 @@ def test_an_unchanged_call_is_not_rewritten_and_a_changed_one_is(tmp_path: Path)
     conn.close()
     store.save_call(call)
     assert raw_row(db, "calls", "uuid", "u1")["caller"] == "edited"
-    call.hungup, call.hungup_at, call.hangup_cause = True, 9.0, "NORMAL_CLEARING"
+    call.state, call.hungup_at, call.hangup_cause = CallState.ENDED, 9.0, "NORMAL_CLEARING"
     store.save_call(call)
     assert store.load_call("u1") == call
 
@@ -159,23 +158,11 @@ def test_an_idle_daemons_wal_is_rewound_off_the_hub_and_only_after_new_commits(
     assert Store(str(db)).get_recording("RE40") == make("RE40")
 
 
-def test_a_resynced_call_knows_its_identity_once_an_event_shows_it() -> None:
-    ident = IdentitySettings()
-    tracker = CallTracker(ident)
-    tracker.resync("fs1", [{"uuid": "u1", "direction": "inbound", "callstate": "RINGING"}])
-    call = tracker.get("u1")
-    assert call is not None and not call.identity_known
-    answer = {"Event-Name": "CHANNEL_ANSWER", "Unique-ID": "u1",
-              f"variable_{ident.account_variable}": "acme"}
-    tracker.handle("fs1", answer)  # type: ignore[arg-type]
-    assert call.identity_known and call.account == "acme" and call.answered
-
-
 def test_a_new_recording_is_written_with_its_call_unless_the_call_is_unchanged(
         tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     store = Store(str(db))
-    call = Call(uuid="c1", node="fs1", answered=True, account="acme", answered_at=2.0)
+    call = Call(uuid="c1", node="fs1", state=CallState.ANSWERED, account="acme", answered_at=2.0)
     changes = store._db.total_changes
     store.insert_recording(make("RE1"), call)
     assert store._db.total_changes - changes == 2
@@ -191,7 +178,7 @@ def test_a_new_recording_is_written_with_its_call_unless_the_call_is_unchanged(
 
 def test_a_recording_that_cannot_be_written_leaves_no_call_row_behind(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "s.db"))
-    call = Call(uuid="c9", node="fs1", answered=True, account="acme", answered_at=2.0)
+    call = Call(uuid="c9", node="fs1", state=CallState.ANSWERED, account="acme", answered_at=2.0)
     broken = make("RE9", call="c9")
     broken.path = None  # type: ignore[assignment]  # NOT NULL: the insert fails
     with pytest.raises(sqlite3.IntegrityError):

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from esl_recorder.domain.calls import Call
+from esl_recorder.domain.calls import Call, CallState
 from esl_recorder.domain.options import RecordOptions, Track
 from esl_recorder.domain.recording import FileFacts, Recording, State, StopReason
 from esl_recorder.store.sqlite import Store
@@ -39,7 +39,7 @@ def test_list_filters_by_account_and_call(tmp_path: Path) -> None:
 
 def test_calls_round_trip(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "s.db"))
-    call = Call(uuid="u1", node="fs1", direction="inbound", answered=True, account="a",
+    call = Call(uuid="u1", node="fs1", direction="inbound", state=CallState.ANSWERED, account="a",
                 user="u", device="d", caller="100", destination="200", created_at=1.0,
                 answered_at=2.0)
     store.save_call(call)

@@ -1,0 +1,134 @@
+"""Calls for the dialects: find one (live, or kept by the repository), take charge of one,
+place one.
+
+Placing: a domain Call first (known, and saved, before FreeSWITCH rings anything), then
+the originate through the node's CallControl, awaited in its own greenlet (never by the
+API request). The A leg's uuid is ours (`origination_uuid`), and it carries the account
+channel variable, so the engine's tenancy applies to it like to any other call.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid as uuid_module
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+
+from ..errors import EslRecorderError, InvalidArgument, RecordingError
+from ..metrics import Metrics
+from .calls import Call, CallListener, CallState, CallTracker
+from .names import check_uuid
+from .ports import CallControl, ControlTimeout, Dialed, OriginateRequest, RecordingRepository
+
+log = logging.getLogger(__name__)
+
+RESULT_MARGIN_S = 15.0  # beyond the answer timeout, for FreeSWITCH to report the outcome
+LOST_CAUSE = "RESULT_UNKNOWN"  # no result: the node went away or did not say in time
+INVALID_CAUSE = "INVALID_NUMBER_FORMAT"  # the dial string could not be sent safely
+
+
+@dataclass(frozen=True)
+class DialRequest:
+    """One outbound call, as a dialect asks for it."""
+
+    dial_string: str  # the endpoint, e.g. sofia/gateway/gw/+15551234567
+    application: str  # what the answered call runs: &park() or `<ext> XML <context>`
+    caller_id_number: str
+    destination: str
+    account: str
+    timeout_s: int
+    source: str  # the dialect placing it
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def new_call_uuid() -> str:
+    return str(uuid_module.uuid4())
+
+
+class CallService:
+    def __init__(self, tracker: CallTracker, repository: RecordingRepository,
+                 nodes: Mapping[str, CallControl], metrics: Metrics,
+                 clock: Callable[[], float]) -> None:
+        self._tracker = tracker
+        self._repository = repository
+        self._nodes = nodes
+        self._metrics = metrics
+        self._clock = clock
+
+    def recover(self) -> int:
+        """At start-up: the calls dialects are in charge of, back in the tracker (the
+        first resync with their node keeps those FreeSWITCH still has)."""
+        calls = self._repository.open_calls()
+        for call in calls:
+            self._tracker.adopt(call)
+        log.info("recovered %d calls in the charge of a dialect", len(calls))
+        return len(calls)
+
+    def subscribe(self, listener: CallListener) -> None:
+        """Hear every call's events (created, answered, bridged, ended, released)."""
+        self._tracker.subscribe(listener)
+
+    def find(self, call_uuid: str) -> Call | None:
+        """A live call, else one the repository kept (a dialect's, or one recorded)."""
+        return self._tracker.get(call_uuid) or self._repository.load_call(call_uuid)
+
+    def live(self, call_uuid: str) -> Call | None:
+        """A call FreeSWITCH has reported and not yet hung up."""
+        call = self._tracker.get(call_uuid)
+        return call if call is not None and call.reported and not call.hungup else None
+
+    def take_charge(self, call: Call, source: str, meta: dict[str, Any]) -> None:
+        """`source` keeps `meta` with the call; the call is saved from now on."""
+        self._tracker.take_charge(call, source, meta)
+
+    def place(self, request: DialRequest, call_uuid: str | None = None) -> Call:
+        """Choose a connected node, record the call, send the originate in the
+        background. Raises RecordingError when no node is connected."""
+        node = next((name for name, n in self._nodes.items() if n.connected), None)
+        if node is None:
+            raise RecordingError("no FreeSWITCH node is connected: cannot place the call")
+        call = Call(uuid=check_uuid(call_uuid or new_call_uuid()), node=node,
+                    direction="outbound", account=request.account,
+                    caller=request.caller_id_number, destination=request.destination,
+                    created_at=self._clock(), source=request.source, meta=request.meta)
+        self._tracker.place(call)
+        ident = self._tracker.identity
+        originate = OriginateRequest(
+            call.uuid, request.dial_string, request.application,
+            {"origination_caller_id_number": request.caller_id_number,
+             ident.account_variable: request.account}, request.timeout_s)
+        gevent.spawn(self._run, self._nodes[node], call, originate)
+        log.info("call %s: originate queued for node %s", call.uuid, node)
+        return call
+
+    def _run(self, control: CallControl, call: Call, request: OriginateRequest) -> None:
+        result = "ok"
+        try:
+            dialed = control.originate(request, request.timeout_s + RESULT_MARGIN_S)
+        except InvalidArgument as exc:
+            log.warning("call %s: originate not sent: %s", call.uuid, exc)
+            result, dialed = "error", Dialed(call.uuid, INVALID_CAUSE)
+        except EslRecorderError as exc:
+            log.warning("call %s: no originate result from node %s: %s", call.uuid,
+                        call.node, exc)
+            result = "timeout" if isinstance(exc, ControlTimeout) else "disconnected"
+            dialed = Dialed(call.uuid, LOST_CAUSE)
+        if not dialed.answered:
+            result = "error" if result == "ok" else result
+            log.info("call %s: originate failed on node %s: %s", call.uuid, call.node,
+                     dialed.cause)
+            self._failed(call, dialed.cause)
+        self._metrics.fs_commands.labels(action="originate", result=result).inc()
+
+    def _failed(self, call: Call, cause: str) -> None:
+        """End a call FreeSWITCH never reported; one it reported ends by its own events."""
+        if call.reported or call.state is CallState.ENDED:
+            return
+        try:
+            self._tracker.end(call, cause, self._clock())
+            self._tracker.release(call)
+        except Exception:
+            log.exception("call %s: handling the failed originate failed", call.uuid)

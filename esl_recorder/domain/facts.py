@@ -1,0 +1,92 @@
+"""What happened on FreeSWITCH, in domain terms: one typed fact per kind of event.
+
+`esl.ingest` reads FreeSWITCH's events and hands these to the domain; nothing in the
+domain sees an event name or a header.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a call belongs to (the configured channel variables; "" when unset)."""
+
+    account: str = ""
+    user: str = ""
+    device: str = ""
+
+
+NO_IDENTITY = Identity()
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelFact:
+    """Every channel event carries the call's profile."""
+
+    uuid: str
+    node: str
+    at: float | None  # when FreeSWITCH says it happened (seconds since the epoch)
+    direction: str = ""  # "inbound" / "outbound", from FreeSWITCH's point of view
+    caller: str = ""
+    destination: str = ""
+    answered: bool = False  # the call was answered when the event was sent
+    identity: Identity = NO_IDENTITY
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelCreated(ChannelFact):
+    ringing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelAnswered(ChannelFact):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelBridged(ChannelFact):
+    other_leg: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHungup(ChannelFact):
+    cause: str = ""
+    complete: bool = False  # FreeSWITCH is done with the channel (CHANNEL_HANGUP_COMPLETE)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingStarted:
+    call_uuid: str
+    node: str
+    path: str
+    at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingStopped:
+    call_uuid: str
+    node: str
+    path: str
+    at: float | None
+    cause: str | None  # FreeSWITCH's completion cause (success-maxtime, empty-file, ...)
+    record_ms: int | None  # what FreeSWITCH says it wrote
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfPressed:
+    call_uuid: str
+    node: str
+    digit: str
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCall:
+    """One call FreeSWITCH has now (from its channel list)."""
+
+    uuid: str
+    direction: str  # "inbound" or "outbound", from FreeSWITCH's point of view
+    answered: bool
+    caller: str
+    destination: str

@@ -1,0 +1,38 @@
+"""The shapes of the names the domain hands out or accepts: call uuids, recording paths,
+recording sids. One place for each pattern; `esl.commands` checks them again before a
+name becomes a FreeSWITCH argument, with these same functions."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from ..errors import InvalidArgument
+
+CALL_UUID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+RECORDING_PATH = re.compile(r"/(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_-][A-Za-z0-9_.-]*\.(?:wav|mp3)")
+SID_HEX = "[0-9a-f]{32}"
+RECORDING_SID = re.compile(f"RE({SID_HEX})")  # group 1: the 32 hex digits
+
+
+def new_sid() -> str:
+    """`RE` + 32 hex digits: unguessable, path-safe, Twilio-shaped."""
+    return "RE" + secrets.token_hex(16)
+
+
+def is_sid(text: str) -> bool:
+    return RECORDING_SID.fullmatch(text) is not None
+
+
+def check_uuid(uuid: str) -> str:
+    """A call (channel) uuid: letters, digits, `_.-`, at most 128 characters."""
+    if not CALL_UUID.fullmatch(uuid):
+        raise InvalidArgument(f"not a channel uuid: {uuid!r}")
+    return uuid
+
+
+def check_path(path: str) -> str:
+    """Absolute, space-free, no `..`, ending .wav/.mp3: the recording's key in FreeSWITCH."""
+    if not RECORDING_PATH.fullmatch(path) or "/../" in path or "/./" in path:
+        raise InvalidArgument(f"not a safe absolute recording path: {path!r}")
+    return path

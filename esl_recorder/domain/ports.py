@@ -1,0 +1,177 @@
+"""What the domain needs from the world, declared here and implemented outside it.
+
+- `CallControl`: one FreeSWITCH node (esl.control implements it over the Event Socket).
+  Every method returns a typed result or raises one of the errors below; no reply text of
+  FreeSWITCH ever reaches the domain.
+- `RecordingRepository`: the recordings and calls kept across restarts (store.sqlite).
+- `OutboxStore` / `OutboxItem`: the durable queue of callbacks (store.sqlite), which
+  `delivery` fills and drains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from ..errors import NotFound, RecordingError
+from .calls import Call, CallRepository
+from .facts import LiveCall
+from .recording import Recording
+
+__all__ = ["LiveCall"]  # with the rest: a result of CallControl.live_calls
+
+# --- errors of CallControl ------------------------------------------------------------------
+
+
+class CallGone(NotFound):
+    """FreeSWITCH has no such call (any more)."""
+
+
+class CommandRefused(RecordingError):
+    """FreeSWITCH refused the command; `reason` is its own words (safe to show)."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        super().__init__(f"FreeSWITCH refused {action}: {reason}")
+        self.action = action
+        self.reason = reason
+
+
+class ControlUnavailable(RecordingError):
+    """The node is not connected (or the connection dropped while waiting)."""
+
+
+class ControlTimeout(RecordingError):
+    """The node did not answer in time."""
+
+
+# --- results of CallControl -----------------------------------------------------------------
+
+
+class RecordingAction(StrEnum):
+    """What can be done to a running recording (named by its path)."""
+
+    STOP = "stop"
+    PAUSE = "pause"  # the paused audio is left out
+    RESUME = "resume"  # undoes PAUSE
+    MASK = "mask"  # silence written while masked: the timeline is kept
+    UNMASK = "unmask"  # undoes MASK
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateRequest:
+    """An outbound call. `call_uuid` is ours, so the call is known before it rings."""
+
+    call_uuid: str
+    dial_string: str  # the endpoint, e.g. sofia/gateway/gw/+15551234567
+    application: str  # what the answered call runs: &park() or `<ext> XML <context>`
+    variables: Mapping[str, str | int | bool]
+    timeout_s: int  # how long it may ring
+
+
+@dataclass(frozen=True, slots=True)
+class Dialed:
+    """What became of an originate: answered, or the hangup cause FreeSWITCH gave."""
+
+    call_uuid: str
+    cause: str = ""  # empty when answered
+
+    @property
+    def answered(self) -> bool:
+        return not self.cause
+
+
+class CallControl(Protocol):
+    """One FreeSWITCH node. Raises CallGone, CommandRefused, ControlUnavailable,
+    ControlTimeout, or InvalidArgument for a value that cannot be sent safely."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    def start_recording(self, call_uuid: str, path: str, limit_s: int,
+                        variables: Mapping[str, str | int | bool]) -> None: ...
+
+    def control_recording(self, call_uuid: str, action: RecordingAction, path: str) -> None: ...
+
+    def play(self, call_uuid: str, media: str, leg: str = "aleg") -> None:
+        """Play a tone_stream (the beep) or a file into the call."""
+
+    def originate(self, request: OriginateRequest, timeout_s: float) -> Dialed:
+        """Returns once FreeSWITCH reports the result (answered, or failed with a cause)."""
+
+    def hangup(self, call_uuid: str, cause: str = "NORMAL_CLEARING") -> None: ...
+
+    def transfer(self, call_uuid: str, extension: str, dialplan: str = "XML",
+                 context: str = "default") -> None: ...
+
+    def variables(self, call_uuid: str, names: Sequence[str]) -> dict[str, str]:
+        """The call's channel variables; an unset one is ""."""
+
+    def live_calls(self) -> list[LiveCall]: ...
+
+    def call_exists(self, call_uuid: str) -> bool: ...
+
+    def is_recording(self, call_uuid: str, path: str) -> bool:
+        """Whether `path` is among the call's running recordings."""
+
+
+# --- state ----------------------------------------------------------------------------------
+
+
+class RecordingRepository(CallRepository, Protocol):
+    """Recordings and the calls they were made on, kept across restarts."""
+
+    def insert_recording(self, rec: Recording, call: Call | None = None) -> None: ...
+
+    def save_recording(self, rec: Recording) -> None: ...
+
+    def get_recording(self, sid: str) -> Recording | None: ...
+
+    def unfinished_recordings(self) -> list[Recording]: ...
+
+    def list_recordings(self, *, account: str | None = None, call_uuid: str | None = None,
+                        created_from: float | None = None, created_to: float | None = None,
+                        limit: int = 50, offset: int = 0) -> list[Recording]: ...
+
+    def delete_recording(self, sid: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    kind: str
+    key: str
+    target: str  # the receiver origin, scheme://host:port: its delivery lane
+    payload: dict[str, Any]
+    attempts: int
+    created_at: float
+    next_attempt_at: float
+    state: str
+    last_error: str | None
+    finished_at: float | None = None
+
+
+class OutboxStore(Protocol):
+    """The durable outbox rows (see store.sqlite for the semantics of each query)."""
+
+    def enqueue(self, kind: str, key: str, target: str, payload: dict[str, Any],
+                now: float) -> int: ...
+
+    def due(self, now: float, limit: int = 100, *, after: tuple[float, int] | None = None,
+            target: str | None = None) -> list[OutboxItem]: ...
+
+    def heads(self, keys: Iterable[str], now: float) -> list[OutboxItem]: ...
+
+    def next_attempt_after(self, now: float) -> float | None: ...
+
+    def finish_attempts(self, delivered: Iterable[tuple[int, float]],
+                        retried: Iterable[tuple[int, float, str]],
+                        dead: Iterable[tuple[int, float, str]]) -> None: ...
+
+    def outbox_count(self, state: str) -> int: ...
+
+    def purge_delivered(self, before: float, limit: int = 10_000) -> int: ...
+
+    def outbox_items(self, state: str | None = None, limit: int = 100, *,
+                     newest_first: bool = False) -> list[OutboxItem]: ...

@@ -1,0 +1,127 @@
+"""The daemon's ESL ingest path: one FreeSWITCH event in, one domain fact out, handed to
+the part of the domain that follows it (calls to the tracker, recordings and DTMF to the
+follower). BACKGROUND_JOB is the client's own (command results)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from ..domain.calls import CallTracker
+from ..domain.facts import (
+    ChannelAnswered,
+    ChannelBridged,
+    ChannelCreated,
+    ChannelFact,
+    ChannelHungup,
+    DtmfPressed,
+    Identity,
+    RecordingStarted,
+    RecordingStopped,
+)
+from ..domain.follower import RecordingFollower
+from ..metrics import Metrics
+from ..settings import IdentitySettings
+from . import events as ev
+from .frames import Event
+
+log = logging.getLogger(__name__)
+
+_RINGING = frozenset({"ringing", "early"})
+
+
+class FactReader:
+    """Reads the facts out of events (the identity variables are configured)."""
+
+    def __init__(self, identity: IdentitySettings) -> None:
+        self._vars = (identity.account_variable, identity.user_variable,
+                      identity.device_variable)
+
+    def identity(self, event: Event) -> Identity:
+        account, user, device = (ev.channel_var(event, name) or "" for name in self._vars)
+        return Identity(account, user, device)
+
+    def channel(self, node: str, event: Event) -> ChannelFact | None:
+        """The fact of a CHANNEL_* event (None without a Unique-ID or for another name)."""
+        kind = _CHANNEL_KINDS.get(event.name)
+        uuid = ev.unique_id(event)
+        if kind is None or not uuid:
+            return None
+        state = ev.answer_state(event)
+        common = (uuid, node, ev.event_time(event), ev.direction(event) or "",
+                  ev.caller_number(event) or "", ev.destination_number(event) or "",
+                  state == "answered", self.identity(event))
+        if kind is ChannelCreated:
+            return ChannelCreated(*common, ringing=state in _RINGING)
+        if kind is ChannelBridged:
+            return ChannelBridged(*common, other_leg=ev.other_leg(event) or "")
+        if kind is ChannelHungup:
+            return ChannelHungup(*common, cause=ev.hangup_cause(event) or "",
+                                 complete=event.name == ev.CHANNEL_HANGUP_COMPLETE)
+        return ChannelAnswered(*common)
+
+    @staticmethod
+    def record_start(node: str, event: Event) -> RecordingStarted:
+        return RecordingStarted(call_uuid=ev.unique_id(event) or "", node=node,
+                                path=ev.record_path(event) or "", at=ev.event_time(event))
+
+    @staticmethod
+    def record_stop(node: str, event: Event) -> RecordingStopped:
+        return RecordingStopped(call_uuid=ev.unique_id(event) or "", node=node,
+                                path=ev.record_path(event) or "", at=ev.event_time(event),
+                                cause=ev.completion_cause(event), record_ms=ev.record_ms(event))
+
+    @staticmethod
+    def dtmf(node: str, event: Event) -> DtmfPressed | None:
+        digit, uuid = ev.dtmf_digit(event), ev.unique_id(event)
+        return DtmfPressed(call_uuid=uuid, node=node, digit=digit) if digit and uuid else None
+
+
+_CHANNEL_KINDS: dict[str, type[ChannelFact]] = {
+    ev.CHANNEL_CREATE: ChannelCreated,
+    ev.CHANNEL_ANSWER: ChannelAnswered,
+    ev.CHANNEL_BRIDGE: ChannelBridged,
+    ev.CHANNEL_HANGUP: ChannelHungup,
+    ev.CHANNEL_HANGUP_COMPLETE: ChannelHungup,
+}
+
+
+class EventRouter:
+    """Dispatch table from event name to the domain; other events are ignored."""
+
+    def __init__(self, tracker: CallTracker, follower: RecordingFollower | None,
+                 metrics: Metrics, identity: IdentitySettings) -> None:
+        self._tracker = tracker
+        self._follower = follower
+        self._read = FactReader(identity)
+        metrics.calls_tracked.set_function(lambda: len(tracker))
+        self._handlers: dict[str, Callable[[str, Event], object]] = {
+            name: self._on_channel for name in _CHANNEL_KINDS}
+        if follower is not None:
+            self._handlers[ev.RECORD_START] = self._on_record_start
+            self._handlers[ev.RECORD_STOP] = self._on_record_stop
+            self._handlers[ev.DTMF] = self._on_dtmf
+
+    def handle(self, node: str, event: Event) -> None:
+        """Called by the ESL client's dispatcher (which already counted the event)."""
+        handler = self._handlers.get(event.name)
+        if handler is not None:
+            handler(node, event)
+
+    def _on_channel(self, node: str, event: Event) -> None:
+        fact = self._read.channel(node, event)
+        if fact is not None:
+            self._tracker.apply(fact)
+
+    def _on_record_start(self, node: str, event: Event) -> None:
+        assert self._follower is not None
+        self._follower.on_record_start(self._read.record_start(node, event))
+
+    def _on_record_stop(self, node: str, event: Event) -> None:
+        assert self._follower is not None
+        self._follower.on_record_stop(self._read.record_stop(node, event))
+
+    def _on_dtmf(self, node: str, event: Event) -> None:
+        fact = self._read.dtmf(node, event)
+        if fact is not None and self._follower is not None:
+            self._follower.on_dtmf(fact)
