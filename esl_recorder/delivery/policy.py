@@ -25,10 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from ..backoff import full_jitter
 from ..settings import DeliverySettings
 
 RETRYABLE_4XX = frozenset({408, 425, 429})
-MAX_EXPONENT = 40  # 2**40 initial delays is far beyond any max_delay
 
 
 class Verdict(Enum):
@@ -90,9 +90,7 @@ def retry_delay(attempts_before: int, settings: DeliverySettings,
                 rand: Callable[[], float], retry_after: float | None = None) -> float:
     """Full jitter: uniform in (0, min(max_delay, initial_delay * 2**attempts_before)],
     raised to the receiver's Retry-After (capped by max_delay) when it sent one."""
-    ceiling = min(settings.max_delay,
-                  settings.initial_delay * 2 ** min(attempts_before, MAX_EXPONENT))
-    delay = max(ceiling * rand(), ceiling / 1000)
+    delay = full_jitter(attempts_before, settings.initial_delay, settings.max_delay, rand)
     if retry_after is not None:
         delay = max(delay, min(retry_after, settings.max_delay))
     return delay

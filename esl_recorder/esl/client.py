@@ -1,11 +1,11 @@
-"""The daemon's one ESL client: greenswitch's InboundESL with what it lacks put back in.
+"""The daemon's one inbound ESL client (the project's own; greenswitch is only the
+baseline of bench/ingest.py, see the README's design section for why).
 
-What is replaced (see reference section 4.1): greenswitch's reader/parser (header forgery,
-lost bodies, death on malformed frames) by `esl.frames`; `send` without timeout and with a
-partial `sock.send` by timed `sendall` under a lock; an auth wait without timeout; `ValueError`
-on a bad password by `EslAuthError` plus retries; no reconnect by a supervisor greenlet with
-capped exponential backoff and full jitter; pending commands left hanging on disconnect by
-failing them at once with `EslDisconnected`.
+What it does that greenswitch's InboundESL does not (reference section 4.1): a frame parser
+that splits headers before URL-decoding and keeps bodies (`esl.frames`); a timeout on every
+command, with timed `sendall` under a lock; `EslAuthError` on a bad password, plus retries;
+reconnect by a supervisor greenlet with capped exponential backoff and full jitter; pending
+commands failed at once with `EslDisconnected` when the connection drops.
 
 Greenlets: a supervisor (connect, authenticate, subscribe, wait, back off, again); one reader
 per connection (256 KiB recv, parse, resolve replies and bgapi jobs, queue events); one
@@ -30,8 +30,8 @@ import gevent
 import gevent.event
 import gevent.lock
 import gevent.socket
-from greenswitch.esl import InboundESL
 
+from ..backoff import full_jitter
 from ..errors import (
     EslAuthError,
     EslCommandError,
@@ -41,6 +41,7 @@ from ..errors import (
     EslTimeout,
     InvalidArgument,
 )
+from .commands import event_subscription
 from .frames import (
     EVENT_CONTENT_TYPES,
     Event,
@@ -148,7 +149,7 @@ def _check_line(what: str, value: str) -> None:
         raise InvalidArgument(f"{what} must be a single line")
 
 
-class EslClient(InboundESL):
+class EslClient:
     """Inbound ESL connection to one FreeSWITCH node that stays up by itself."""
 
     def __init__(
@@ -163,11 +164,8 @@ class EslClient(InboundESL):
         metrics: Metrics | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(node.host, node.port, node.password, timeout=esl.connect_timeout)
         _check_line("node password", node.password)
-        for name in events:
-            if not name or any(c.isspace() for c in name):
-                raise InvalidArgument(f"bad event name {name!r}")
+        self._subscription = event_subscription(events) if events else ""
         self._node = node
         self.node_name: str = node.name  # read for every event: an attribute, not a property
         self._esl = esl
@@ -213,10 +211,6 @@ class EslClient(InboundESL):
         """True while authenticated and subscribed on a live connection."""
         conn = self._conn
         return conn is not None and conn.ready and not conn.closed.is_set()
-
-    @connected.setter
-    def connected(self, value: bool) -> None:
-        """greenswitch's __init__ assigns this; the state lives in the connection."""
 
     @property
     def last_error(self) -> str | None:
@@ -289,19 +283,6 @@ class EslClient(InboundESL):
             return str(self._wait(result, deadline, f"bgapi {command.split(' ', 1)[0]}"))
         finally:
             conn.jobs.pop(job, None)
-
-    # greenswitch entry points, redirected -------------------------------------------
-
-    def connect(self) -> None:
-        """greenswitch API: here it starts the background connection (see start())."""
-        self.start()
-
-    def send(self, data: str) -> Message:
-        """greenswitch API: raw command with the default timeout; returns the reply."""
-        return self._call(data, None)
-
-    def register_handle(self, name: str, handler: Callable[..., Any]) -> None:
-        raise TypeError("EslClient dispatches every event to on_event")
 
     # ------------------------------------------------------------------ commands
 
@@ -381,10 +362,8 @@ class EslClient(InboundESL):
             failures += 1
 
     def _backoff(self, failures: int) -> float:
-        """Full jitter: uniform(0, min(max_delay, initial * 2**failures))."""
-        cap = min(self._esl.reconnect_max_delay,
-                  self._esl.reconnect_initial_delay * (2 ** min(failures, 32)))
-        return self._rng.uniform(0.0, cap)
+        return full_jitter(failures, self._esl.reconnect_initial_delay,
+                           self._esl.reconnect_max_delay, self._rng.random)
 
     def _open(self) -> _Connection | None:
         try:
@@ -429,11 +408,10 @@ class EslClient(InboundESL):
         reply = self._request(conn, f"auth {self._node.password}", deadline)
         if reply.reply_text != "+OK accepted":
             raise EslAuthError(f"authentication refused by {self._address}")
-        if self._events:
-            line = "event plain " + " ".join(self._events)
-            reply = self._request(conn, line, self._deadline(None))
+        if self._subscription:
+            reply = self._request(conn, self._subscription, self._deadline(None))
             if not reply.reply_text.startswith("+OK"):
-                raise EslCommandError(line, reply.reply_text)
+                raise EslCommandError(self._subscription, reply.reply_text)
         if conn.closed.is_set():
             raise EslDisconnected(f"connection to {self._address} closed during setup")
 

@@ -196,10 +196,10 @@ class SignallingRandom(random.Random):
         self.draws = 0
         self._drawn = gevent.event.Event()
 
-    def uniform(self, a: float, b: float) -> float:
+    def random(self) -> float:
         self.draws += 1
         self._drawn.set()
-        return super().uniform(a, b)
+        return super().random()
 
     def wait_draws(self, n: int, timeout: float = 5.0) -> None:
         with gevent.Timeout(timeout, AssertionError(f"only {self.draws} backoff draws")):
