@@ -21,7 +21,7 @@ import random
 import socket as _stdsocket
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, cast
@@ -42,6 +42,17 @@ from ..errors import (
     InvalidArgument,
 )
 from .commands import event_subscription
+from .connection import (
+    CONNECTED,
+    DISCONNECTED,
+    EVENTS,
+    Connection,
+    Inbox,
+    NullMetric,
+    SendTimeout,
+    check_line,
+    describe,
+)
 from .frames import (
     EVENT_CONTENT_TYPES,
     Event,
@@ -64,89 +75,8 @@ EventHandler = Callable[["EslClient", Event], None]
 ClientHook = Callable[["EslClient"], None]
 
 RECV_SIZE = 256 * 1024  # a bigger read means fewer syscalls and handoffs per event
-_EVENTS, _CONNECTED, _DISCONNECTED = 0, 1, 2
 _event_name = attrgetter("name")
 _STOP = object()  # returned by a message handler: end this connection
-
-
-class _SendTimeout(Exception):
-    pass
-
-
-class _Null:
-    """Stand-in for a metric when no Metrics are given."""
-
-    def labels(self, *args: Any, **kwargs: Any) -> _Null:
-        return self
-
-    def inc(self, amount: float = 1) -> None:
-        pass
-
-    def set(self, value: float) -> None:
-        pass
-
-    def set_function(self, fn: Callable[[], float]) -> None:
-        pass
-
-
-_Item = tuple[int, "_Connection", list[Event] | None]
-
-
-class _Inbox:
-    """Unbounded FIFO between the reader and the dispatcher (cheaper than gevent.queue).
-
-    Events travel in batches, one per received chunk; `events` counts single events.
-    """
-
-    def __init__(self) -> None:
-        self._items: deque[_Item] = deque()
-        self._wake = gevent.event.Event()
-        self.events = 0
-
-    def put(self, item: _Item) -> None:
-        self._items.append(item)
-        if item[2]:
-            self.events += len(item[2])
-        if not self._wake.is_set():
-            self._wake.set()
-
-    def get(self) -> _Item:
-        while not self._items:
-            self._wake.clear()
-            self._wake.wait()
-        return self._items.popleft()
-
-
-class _Connection:
-    """One TCP connection: socket, parser, FIFO of pending replies, bgapi jobs."""
-
-    def __init__(self, sock: Any, parser: FrameParser, seq: int) -> None:
-        self.sock = sock
-        self.parser = parser
-        self.seq = seq
-        self.pending: deque[gevent.event.AsyncResult] = deque()
-        self.jobs: dict[str, gevent.event.AsyncResult] = {}
-        self.send_lock = gevent.lock.Semaphore()
-        self.auth_request = gevent.event.Event()
-        self.handshake_done = gevent.event.Event()
-        self.closed = gevent.event.Event()
-        self.ready = False
-        self.announced = False
-        self.rejected = False
-        self.close_reason = ""
-        self.reader: gevent.Greenlet | None = None
-        self.batch: list[Event] = []  # events of the chunk being read
-
-
-def _describe(data: str) -> str:
-    """A command's name for messages: `api uuid_record`, `auth` (never its arguments)."""
-    words = data.split("\n", 1)[0].split(" ", 2)
-    return " ".join(words[:2]) if words[0] in ("api", "bgapi") else words[0]
-
-
-def _check_line(what: str, value: str) -> None:
-    if "\n" in value or "\r" in value:
-        raise InvalidArgument(f"{what} must be a single line")
 
 
 class EslClient:
@@ -164,7 +94,7 @@ class EslClient:
         metrics: Metrics | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        _check_line("node password", node.password)
+        check_line("node password", node.password)
         self._subscription = event_subscription(events) if events else ""
         self._node = node
         self.node_name: str = node.name  # read for every event: an attribute, not a property
@@ -175,9 +105,9 @@ class EslClient:
         self._on_disconnect = on_disconnect
         self._rng = rng or random.Random()
         self._address = f"{node.host}:{node.port}"
-        self._conn: _Connection | None = None  # the ready connection, if any
-        self._latest: _Connection | None = None  # the newest connection, ready or not
-        self._inbox = _Inbox()
+        self._conn: Connection | None = None  # the ready connection, if any
+        self._latest: Connection | None = None  # the newest connection, ready or not
+        self._inbox = Inbox()
         self._ready = gevent.event.Event()
         self._stopping = False
         self._supervisor: gevent.Greenlet | None = None
@@ -191,7 +121,7 @@ class EslClient:
     def _init_metrics(self, metrics: Metrics | None) -> None:
         node = self._node.name
         self._metrics = metrics
-        null = _Null()
+        null = NullMetric()
         self._m_connected = metrics.esl_connected.labels(node=node) if metrics else null
         self._m_reconnects = metrics.esl_reconnects.labels(node=node) if metrics else null
         self._m_auth = metrics.esl_auth_failures.labels(node=node) if metrics else null
@@ -251,12 +181,12 @@ class EslClient:
 
     def api(self, command: str, timeout: float | None = None) -> str:
         """Run `api <command>` and return its output as is (a -ERR is not raised)."""
-        _check_line("api command", command)
+        check_line("api command", command)
         return self._text(self._call(f"api {command}", timeout))
 
     def command(self, line: str, timeout: float | None = None) -> str:
         """Send one raw socket command (e.g. `filter ...`) and return its Reply-Text."""
-        _check_line("command", line)
+        check_line("command", line)
         return self._text(self._call(line, timeout))
 
     def bgapi(self, command: str, timeout: float | None = None,
@@ -266,7 +196,7 @@ class EslClient:
         Needs BACKGROUND_JOB among the subscribed events. When FreeSWITCH refuses the
         command itself (Reply-Text not +OK) that Reply-Text is returned.
         """
-        _check_line("bgapi command", command)
+        check_line("bgapi command", command)
         if not {"BACKGROUND_JOB", "ALL", "all"} & set(self._events):
             raise RuntimeError("bgapi needs BACKGROUND_JOB in the subscribed events")
         if job_uuid and any(c.isspace() for c in job_uuid):  # ours need no check
@@ -289,7 +219,7 @@ class EslClient:
     def _deadline(self, timeout: float | None) -> float:
         return time.monotonic() + (self._esl.command_timeout if timeout is None else timeout)
 
-    def _live(self) -> _Connection:
+    def _live(self) -> Connection:
         conn = self._conn
         if conn is None or self._stopping or conn.closed.is_set():
             raise EslDisconnected(f"not connected to node {self._node.name} ({self._address})")
@@ -311,9 +241,9 @@ class EslClient:
         except gevent.Timeout:
             raise EslTimeout(f"{what}: no reply from node {self._node.name} in time") from None
 
-    def _request(self, conn: _Connection, data: str, deadline: float) -> Message:
+    def _request(self, conn: Connection, data: str, deadline: float) -> Message:
         """Write one command and wait for its reply, all before `deadline`."""
-        what = _describe(data)
+        what = describe(data)
         result = gevent.event.AsyncResult()
         if not conn.send_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             raise EslTimeout(f"{what}: socket busy on node {self._node.name}")
@@ -327,11 +257,11 @@ class EslClient:
         reply: Message = self._wait(result, deadline, what)
         return reply
 
-    def _write(self, conn: _Connection, payload: bytes, deadline: float, what: str) -> None:
+    def _write(self, conn: Connection, payload: bytes, deadline: float, what: str) -> None:
         try:
-            with gevent.Timeout(max(0.001, deadline - time.monotonic()), _SendTimeout):
+            with gevent.Timeout(max(0.001, deadline - time.monotonic()), SendTimeout):
                 conn.sock.sendall(payload)
-        except _SendTimeout:
+        except SendTimeout:
             self._close(conn, "write timed out")  # a partial command would desync the FIFO
             raise EslTimeout(f"{what}: write to node {self._node.name} timed out") from None
         except OSError as exc:
@@ -365,7 +295,7 @@ class EslClient:
         return full_jitter(failures, self._esl.reconnect_initial_delay,
                            self._esl.reconnect_max_delay, self._rng.random)
 
-    def _open(self) -> _Connection | None:
+    def _open(self) -> Connection | None:
         try:
             sock = self._dial()
         except OSError as exc:
@@ -373,9 +303,9 @@ class EslClient:
                                logging.WARNING)
             return None
         self._seq += 1
-        conn = _Connection(sock, FrameParser(self._malformed), self._seq)
+        conn = Connection(sock, FrameParser(self._malformed), self._seq)
         self._latest = conn
-        self._inbox.put((_CONNECTED, conn, None))
+        self._inbox.put((CONNECTED, conn, None))
         conn.reader = gevent.spawn(self._read_loop, conn)
         try:
             self._handshake(conn)
@@ -397,7 +327,7 @@ class EslClient:
         sock.setsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_KEEPALIVE, 1)
         return sock
 
-    def _handshake(self, conn: _Connection) -> None:
+    def _handshake(self, conn: Connection) -> None:
         limit = self._esl.connect_timeout
         deadline = time.monotonic() + limit
         if not conn.auth_request.wait(limit):
@@ -415,12 +345,12 @@ class EslClient:
         if conn.closed.is_set():
             raise EslDisconnected(f"connection to {self._address} closed during setup")
 
-    def _fail_open(self, conn: _Connection, kind: str, message: str, level: int) -> None:
+    def _fail_open(self, conn: Connection, kind: str, message: str, level: int) -> None:
         self._close(conn, message)
         conn.handshake_done.set()
         self._note_failure(kind, message, level)
 
-    def _mark_ready(self, conn: _Connection) -> None:
+    def _mark_ready(self, conn: Connection) -> None:
         conn.ready = True
         self._conn = conn
         self._last_error = None
@@ -446,7 +376,7 @@ class EslClient:
         else:
             log.debug("ESL node %s: %s (attempt %d)", self._node.name, message, self._streak_len)
 
-    def _close(self, conn: _Connection, reason: str) -> None:
+    def _close(self, conn: Connection, reason: str) -> None:
         """Idempotent: close the socket, fail whatever waits on this connection."""
         if conn.closed.is_set():
             return
@@ -476,7 +406,7 @@ class EslClient:
 
     # ------------------------------------------------------------------ reader
 
-    def _read_loop(self, conn: _Connection) -> None:
+    def _read_loop(self, conn: Connection) -> None:
         reason = "closed by FreeSWITCH"
         try:
             reason = self._read_until_end(conn)
@@ -488,9 +418,9 @@ class EslClient:
         finally:
             self._flush(conn)
             self._close(conn, reason)
-            self._inbox.put((_DISCONNECTED, conn, None))
+            self._inbox.put((DISCONNECTED, conn, None))
 
-    def _read_until_end(self, conn: _Connection) -> str:
+    def _read_until_end(self, conn: Connection) -> str:
         recv, parser = conn.sock.recv, conn.parser
         feed = parser.feed_events
         while True:
@@ -508,7 +438,7 @@ class EslClient:
             self._flush(conn)
             gevent.sleep(0)  # let waiters and the dispatcher run between chunks
 
-    def _sort(self, conn: _Connection, items: list[Message | PlainEvent]) -> str | None:
+    def _sort(self, conn: Connection, items: list[Message | PlainEvent]) -> str | None:
         """Events to the batch, other messages handled now; a reason when the link must end."""
         append, on_message = conn.batch.append, self._on_message
         for item in items:
@@ -520,7 +450,7 @@ class EslClient:
                 return self._stop_reason(conn, item)
         return None
 
-    def _on_plain_event(self, conn: _Connection, msg: Message) -> None:
+    def _on_plain_event(self, conn: Connection, msg: Message) -> None:
         try:
             event: Event = PlainEvent.from_bytes(msg.body)
         except EslError as exc:
@@ -529,14 +459,14 @@ class EslClient:
         conn.batch.append(event)
 
     @staticmethod
-    def _resolve_jobs(conn: _Connection, batch: list[Event]) -> None:
+    def _resolve_jobs(conn: Connection, batch: list[Event]) -> None:
         for event in batch:
             if event.name == "BACKGROUND_JOB":
                 job = conn.jobs.pop(event.get("Job-UUID") or "", None)
                 if job is not None:
                     job.set(event.body or "")
 
-    def _flush(self, conn: _Connection) -> None:
+    def _flush(self, conn: Connection) -> None:
         """Hand this chunk's events to the dispatcher in one go, and count them."""
         batch = conn.batch
         if not batch:
@@ -546,21 +476,21 @@ class EslClient:
             self._resolve_jobs(conn, batch)
         for name, n in Counter(map(_event_name, batch)).items():
             self._event_counter(name).inc(n)
-        self._inbox.put((_EVENTS, conn, batch))
+        self._inbox.put((EVENTS, conn, batch))
 
     def _event_counter(self, name: str) -> Any:
         counter = self._m_events.get(name)
         if counter is None:
             counter = self._m_events[name] = (
-                self._metrics.esl_events.labels(event=name) if self._metrics else _Null())
+                self._metrics.esl_events.labels(event=name) if self._metrics else NullMetric())
         return counter
 
-    def _stop_reason(self, conn: _Connection, msg: Message) -> str:
+    def _stop_reason(self, conn: Connection, msg: Message) -> str:
         if msg.content_type == "text/rude-rejection":
             return "rejected by FreeSWITCH's ACL"
         return "disconnect notice from FreeSWITCH"
 
-    def _on_message(self, conn: _Connection, msg: Message) -> object:
+    def _on_message(self, conn: Connection, msg: Message) -> object:
         ctype = msg.content_type
         if ctype in EVENT_CONTENT_TYPES:
             self._on_event_message(conn, msg)
@@ -583,14 +513,14 @@ class EslClient:
             log.debug("ESL node %s: ignoring %s message", self._node.name, ctype)
         return None
 
-    def _on_reply(self, conn: _Connection, msg: Message) -> None:
+    def _on_reply(self, conn: Connection, msg: Message) -> None:
         if not conn.pending:
             log.warning("ESL node %s: %s with no command waiting: %r", self._node.name,
                         msg.content_type, msg.reply_text or msg.body[:80])
             return
         conn.pending.popleft().set(msg)
 
-    def _on_event_message(self, conn: _Connection, msg: Message) -> None:
+    def _on_event_message(self, conn: Connection, msg: Message) -> None:
         try:
             event = parse_event(msg)
         except EslError as exc:
@@ -611,9 +541,9 @@ class EslClient:
             kind, conn, batch = inbox.get()
             if batch is not None:
                 self._deliver_batch(batch)
-            elif kind == _CONNECTED:
+            elif kind == CONNECTED:
                 self._connected(conn)
-            elif kind == _DISCONNECTED and conn.announced:
+            elif kind == DISCONNECTED and conn.announced:
                 conn.announced = False
                 self._hook(self._on_disconnect, "on_disconnect")
 
@@ -632,7 +562,7 @@ class EslClient:
         log.exception("ESL node %s: on_event failed for %s (Unique-ID %s)",
                       self._node.name, event.name, event.get("Unique-ID"))
 
-    def _connected(self, conn: _Connection) -> None:
+    def _connected(self, conn: Connection) -> None:
         conn.handshake_done.wait()
         if conn.ready:
             conn.announced = True
