@@ -23,7 +23,7 @@ NO_IDENTITY = Identity()
 
 @dataclass(frozen=True, slots=True)
 class ChannelFact:
-    """Every channel event carries the call's profile."""
+    """A channel event: created and answered carry the call's profile and identity."""
 
     uuid: str
     node: str

@@ -40,6 +40,14 @@ class RecordingFollower:
         tracker.subscribe(self.on_call_event)
 
     # facts (called on the ESL dispatcher: never block) -----------------------------
+    def follows(self, path: str) -> bool:
+        """Whether `path` is a recording of ours. Other tools' recordings on a shared
+        FreeSWITCH are common: counted, and their events are not read further."""
+        if self._registry.by_path(path) is not None:
+            return True
+        self._metrics.orphan_recordings.inc()
+        return False
+
     def on_record_start(self, fact: RecordingStarted) -> None:
         rec = self._known(fact.path, fact.call_uuid, "start")
         if rec is None:
@@ -196,11 +204,8 @@ class RecordingFollower:
     def _known(self, path: str, call_uuid: str, what: str) -> Recording | None:
         rec = self._registry.by_path(path) if path else None
         if rec is None:
-            # Other tools' recordings on a shared FreeSWITCH: common, so keep it cheap.
-            self._metrics.orphan_recordings.inc()
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("recording %s of a file this daemon did not start: call %s path %s",
-                          what, call_uuid, path)
+            log.debug("recording %s of a file this daemon did not start: call %s path %s",
+                      what, call_uuid, path)
         return rec
 
     def _spawn(self, fn: Callable[..., object], *args: object, **kwargs: object) -> None:

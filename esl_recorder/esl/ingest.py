@@ -42,34 +42,38 @@ class FactReader:
         return Identity(account, user, device)
 
     def channel(self, node: str, event: Event) -> ChannelFact | None:
-        """The fact of a CHANNEL_* event (None without a Unique-ID or for another name)."""
+        """The fact of a CHANNEL_* event (None without a Unique-ID or for another name).
+
+        Only CREATE and ANSWER carry the profile and identity (what the tracker reads):
+        every header read is a search through the event, and most events are others'."""
         kind = _CHANNEL_KINDS.get(event.name)
         uuid = ev.unique_id(event)
         if kind is None or not uuid:
             return None
-        state = ev.answer_state(event)
-        common = (uuid, node, ev.event_time(event), ev.direction(event) or "",
-                  ev.caller_number(event) or "", ev.destination_number(event) or "",
-                  state == "answered", self.identity(event))
-        if kind is ChannelCreated:
-            return ChannelCreated(*common, ringing=state in _RINGING)
+        at = ev.event_time(event)
         if kind is ChannelBridged:
-            return ChannelBridged(*common, other_leg=ev.other_leg(event) or "")
+            return ChannelBridged(uuid, node, at, other_leg=ev.other_leg(event) or "")
         if kind is ChannelHungup:
-            return ChannelHungup(*common, cause=ev.hangup_cause(event) or "",
+            return ChannelHungup(uuid, node, at, cause=ev.hangup_cause(event) or "",
                                  complete=event.name == ev.CHANNEL_HANGUP_COMPLETE)
-        return ChannelAnswered(*common)
+        state = ev.answer_state(event)
+        profile = (uuid, node, at, ev.direction(event) or "", ev.caller_number(event) or "",
+                   ev.destination_number(event) or "", state == "answered",
+                   self.identity(event))
+        if kind is ChannelCreated:
+            return ChannelCreated(*profile, ringing=state in _RINGING)
+        return ChannelAnswered(*profile)
 
     @staticmethod
-    def record_start(node: str, event: Event) -> RecordingStarted:
-        return RecordingStarted(call_uuid=ev.unique_id(event) or "", node=node,
-                                path=ev.record_path(event) or "", at=ev.event_time(event))
+    def record_start(node: str, event: Event, path: str) -> RecordingStarted:
+        return RecordingStarted(call_uuid=ev.unique_id(event) or "", node=node, path=path,
+                                at=ev.event_time(event))
 
     @staticmethod
-    def record_stop(node: str, event: Event) -> RecordingStopped:
-        return RecordingStopped(call_uuid=ev.unique_id(event) or "", node=node,
-                                path=ev.record_path(event) or "", at=ev.event_time(event),
-                                cause=ev.completion_cause(event), record_ms=ev.record_ms(event))
+    def record_stop(node: str, event: Event, path: str) -> RecordingStopped:
+        return RecordingStopped(call_uuid=ev.unique_id(event) or "", node=node, path=path,
+                                at=ev.event_time(event), cause=ev.completion_cause(event),
+                                record_ms=ev.record_ms(event))
 
     @staticmethod
     def dtmf(node: str, event: Event) -> DtmfPressed | None:
@@ -115,11 +119,15 @@ class EventRouter:
 
     def _on_record_start(self, node: str, event: Event) -> None:
         assert self._follower is not None
-        self._follower.on_record_start(self._read.record_start(node, event))
+        path = ev.record_path(event) or ""
+        if self._follower.follows(path):  # the path first: most are others' recordings
+            self._follower.on_record_start(self._read.record_start(node, event, path))
 
     def _on_record_stop(self, node: str, event: Event) -> None:
         assert self._follower is not None
-        self._follower.on_record_stop(self._read.record_stop(node, event))
+        path = ev.record_path(event) or ""
+        if self._follower.follows(path):
+            self._follower.on_record_stop(self._read.record_stop(node, event, path))
 
     def _on_dtmf(self, node: str, event: Event) -> None:
         fact = self._read.dtmf(node, event)
