@@ -59,10 +59,13 @@ class RecordingService:
         return rec
 
     def call(self, call_uuid: str, account: str | None = None) -> Call:
+        """A live call: FreeSWITCH has reported it (a call being placed is not one yet)
+        and it has not hung up."""
         call = self._tracker.get(call_uuid)
         if call is not None and not call.identity_known:
             self._fetch_identity(call)
-        if call is None or call.hungup or (account is not None and call.account != account):
+        if (call is None or not call.reported or call.hungup
+                or (account is not None and call.account != account)):
             raise NotFound(f"no live call {call_uuid}")
         return call
 
