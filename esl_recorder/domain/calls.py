@@ -133,8 +133,11 @@ class CallTracker:
             if isinstance(fact, ChannelHungup) and fact.complete:
                 return None
             call = self._calls[fact.uuid] = _from_fact(fact)
-        elif not call.reported or isinstance(fact, ChannelAnswered):
-            # placed by us, or identity variables set after CREATE (dialplan `set`)
+        elif not call.reported:  # placed by us: from now on its times are FreeSWITCH's
+            if fact.at is not None:
+                call.created_at = fact.at
+            _refresh(call, fact)
+        elif isinstance(fact, ChannelAnswered):  # identity variables set after CREATE
             _refresh(call, fact)
         if isinstance(fact, ChannelCreated):
             self._created(call, fact)
@@ -158,7 +161,8 @@ class CallTracker:
             return  # announced once
         if call.state in (CallState.CREATED, CallState.RINGING):
             call.state = CallState.ANSWERED
-        # never before the call's start: clocks of the API and of FreeSWITCH differ
+        # never before the call's start (a placed call's start is the API's clock until
+        # FreeSWITCH reports it)
         call.answered_at = max(fact.at or call.created_at, call.created_at)
         self._save(call)
         self._announce(CallEvent.ANSWERED, call)
