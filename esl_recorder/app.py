@@ -107,8 +107,9 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
                                                   controls, metrics)
         controls[node.name] = EslCallControl(client)
     accounts = AccountBook(settings.accounts)
-    outbox = Outbox(store, settings.delivery, metrics, clock, targets=delivery_targets(settings))
-    dialects = _dialects(settings, accounts, service, calls, outbox, metrics, clock)
+    targets = delivery_targets(settings)
+    outbox = Outbox(store, settings.delivery, metrics, clock, targets=targets)
+    dialects = _dialects(settings, accounts, service, calls, outbox, metrics, clock, targets)
     _route_recordings(dialects, recordings)
     api = ApiApp(dialects, _ops(prometheus, clients), settings.http, metrics)
     return App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
@@ -117,19 +118,19 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
 
 def _dialects(settings: Settings, accounts: AccountBook, service: RecordingService,
               calls: CallService, outbox: Outbox, metrics: Metrics,
-              clock: Callable[[], float]) -> list[Dialect]:
+              clock: Callable[[], float], targets: TargetPolicy) -> list[Dialect]:
     """Each dialect gets the services it uses, no more."""
     base_url = settings.http.public_base_url or ""
 
     def compat(kind: type[LamlDialect] | type[TexmlDialect]) -> Dialect:
         return kind(accounts=accounts, recordings=service, outbox=outbox, metrics=metrics,
                     clock=clock, default_format=settings.recording.default_format,
-                    public_base_url=base_url)
+                    public_base_url=base_url, targets=targets)
 
     return [compat(LamlDialect), compat(TexmlDialect),
             BandwidthDialect(accounts=accounts, recordings=service, calls=calls,
                              outbox=outbox, settings=settings.bandwidth, metrics=metrics,
-                             clock=clock, public_base_url=base_url)]
+                             clock=clock, public_base_url=base_url, targets=targets)]
 
 
 def delivery_targets(settings: Settings) -> TargetPolicy:

@@ -1,9 +1,13 @@
 """Bandwidth Catapult v1: calls with recordingEnabled, recordings and media under /v1/users.
 
 `POST /calls` originates a call through FreeSWITCH (recording from answer when asked);
-`POST /calls/{callId}` switches recording on and off, each on→off window one recording.
-Call events (answer, hangup) and the `recording` event go as JSON to the call's
-callbackUrl through the outbox, keyed by callId so one call's events arrive in order.
+`POST /calls/{callId}` switches recording on and off, each on→off window one recording,
+hangs the call up (`state` completed) or transfers it (`state` transferring: uuid_transfer
+to `transferTo` in the XML dialplan's `bandwidth.transfer_context`). `GET /calls` lists the
+user's calls (page, size, sortOrder, from, to; Link headers). Call events (answer,
+transfer, timeout when FreeSWITCH gave up waiting for an answer, hangup) and the
+`recording` event go as JSON to the call's callbackUrl through the outbox, keyed by callId
+so one call's events arrive in order.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..accounts import AccountBook
 from ..delivery.outbox import Outbox
+from ..delivery.targets import TargetPolicy
 from ..domain.call_service import CallService, DialRequest
 from ..domain.calls import Call, CallEvent
 from ..domain.options import MEDIA_TYPES, AudioFormat, RecordOptions
@@ -29,7 +34,14 @@ from ..metrics import Metrics
 from ..settings import AccountSettings, BandwidthSettings
 from . import bandwidth_render as render
 from .bandwidth_calls import COMPLETED, BwCall, Wishes
-from .bandwidth_models import UNSUPPORTED_UPDATE, CreateCall, Page, UpdateCall, refuse
+from .bandwidth_models import (
+    UNSUPPORTED_UPDATE,
+    CallQuery,
+    CreateCall,
+    Page,
+    UpdateCall,
+    refuse,
+)
 from .base import Dialect, parse_model, read_params
 
 log = logging.getLogger(__name__)
@@ -60,8 +72,8 @@ class BandwidthDialect(Dialect):
     def __init__(self, *, accounts: AccountBook, recordings: RecordingService,
                  calls: CallService, outbox: Outbox, settings: BandwidthSettings,
                  metrics: Metrics, clock: Callable[[], float],
-                 public_base_url: str = "") -> None:
-        super().__init__(metrics=metrics, public_base_url=public_base_url)
+                 public_base_url: str = "", targets: TargetPolicy | None = None) -> None:
+        super().__init__(metrics=metrics, public_base_url=public_base_url, targets=targets)
         self._accounts = accounts
         self._recordings = recordings
         self._calls = calls
@@ -77,11 +89,14 @@ class BandwidthDialect(Dialect):
             r("/<user_id>/calls", ["POST"], "create_call", self.create_call,
               summary="Create an outbound call (recordingEnabled records it from answer)",
               request_model=CreateCall, response_status=201),
+            r("/<user_id>/calls", ["GET"], "list_calls", self.list_calls,
+              summary="The user's calls, newest first (page, size, sortOrder, from, to)"),
             r(call, ["GET"], "get_call", self.get_call, summary="Fetch a call"),
             r(call, ["POST"], "update_call", self.update_call,
-              summary="Turn recording on or off on an active call", request_model=UpdateCall),
+              summary="Turn recording on or off, hang up (state completed) or transfer "
+                      "(state transferring, transferTo)", request_model=UpdateCall),
             r(f"{call}/events", ["GET"], "call_events", self.call_events,
-              summary="A call's events (create, answer, hangup)"),
+              summary="A call's events (create, answer, transfer, timeout, hangup)"),
             r(f"{call}/recordings", ["GET"], "call_recordings", self.call_recordings,
               summary="A call's recordings"),
             r("/<user_id>/recordings", ["GET"], "list_recordings", self.list_recordings,
@@ -90,6 +105,9 @@ class BandwidthDialect(Dialect):
               self.get_recording, summary="Fetch a recording"),
             r("/<user_id>/media/<name>", ["GET"], "get_media", self.get_media,
               summary="Download a recording's media file"),
+            r("/<user_id>/media/<name>", ["DELETE"], "delete_media", self.delete_media,
+              summary="Delete a finished recording's media (and the recording)",
+              response_status=200),
         ]
 
     def error_body(self, status: int, message: str) -> Any:
@@ -102,6 +120,8 @@ class BandwidthDialect(Dialect):
         params = read_params(request)
         spec = parse_model(CreateCall, params)
         spec.refuse_unsupported(params)
+        self.check_target("callbackUrl", spec.callback_url)
+        self.check_target("fallbackUrl", spec.fallback_url)
         wishes = self._wishes(user_id, spec, self.base_url(request))
         bw = self._settings
         call = self._calls.place(DialRequest(
@@ -132,7 +152,29 @@ class BandwidthDialect(Dialect):
         elif change.recording_enabled is False:
             self._disable(call)
         self._calls.take_charge(call.call, self.name, call.wishes.to_meta())
+        if change.state == "completed":
+            self._calls.hangup(call.call)
+        elif change.state == "transferring" and change.transfer_to:
+            self._transfer(call, change.transfer_to)
         return Response(status=200)
+
+    def list_calls(self, request: Request, user_id: str) -> Response:
+        acct = self._account(request, user_id)
+        query = parse_model(CallQuery, read_params(request))
+        base = self.base_url(request)
+        calls = [] if query.bridge_id or query.conference_id else self._calls.list(
+            acct.id, self.name, caller=query.from_, destination=query.to,
+            newest_first=query.sort_order == "desc", limit=query.size + 1,
+            offset=query.page * query.size)
+        now = self._clock()
+        docs = [render.call_doc(BwCall.of(c, user_id, base), base, now)
+                for c in calls[:query.size]]
+        filters = [(k, v) for k in ("from", "to", "sortOrder")
+                   if isinstance(v := request.args.get(k), str)]
+        link = render.page_links(f"{render.user_url(base, user_id)}/calls", query.page,
+                                 query.size, has_next=len(calls) > query.size,
+                                 filters=filters)
+        return self.json(docs, headers={"Link": link})
 
     def call_events(self, request: Request, user_id: str, call_id: str) -> Response:
         call = self._call(request, user_id, call_id)
@@ -173,6 +215,17 @@ class BandwidthDialect(Dialect):
                            f"{render.resource_state(rec)})") from None
         return send_file(path, request.environ, mimetype=MEDIA_TYPES[rec.options.format],
                          download_name=name, conditional=True)
+
+    def delete_media(self, request: Request, user_id: str, name: str) -> Response:
+        """The media is the recording's file: deleting it deletes the recording (a running
+        one is refused with 409)."""
+        acct = self._account(request, user_id)
+        rec = self._recording(acct, render.sid_of_media(name), name)
+        if render.media_name(rec) != name:
+            raise NotFound(f"The media '{name}' could not be found")
+        self._recordings.delete(rec.sid, acct.id)
+        log.info("recording %s on call %s: media %s deleted", rec.sid, rec.call_uuid, name)
+        return Response(status=200)
 
     # notifications (on the ESL dispatcher: never block) ---------------------------------
     def on_call(self, event: CallEvent, call: Call) -> None:
@@ -282,11 +335,20 @@ class BandwidthDialect(Dialect):
         except EslRecorderError as exc:
             log.warning("call %s: recording from answer could not start: %s", call.id, exc)
 
+    def _transfer(self, call: BwCall, to: str) -> None:
+        self._calls.transfer(call.call, to, self._settings.transfer_context)
+        at = max(self._clock(), call.answered_at or call.created_at)  # never before answer
+        call.wishes.transfers.append([at, to])
+        self._calls.take_charge(call.call, self.name, call.wishes.to_meta())
+        self._notify(call, "transfer", render.transfer_event(call, to, at))
+
     def _completed(self, call: BwCall) -> None:
         if call.wishes.recording_pending:
             call.wishes.recording_pending = False
             self._calls.take_charge(call.call, self.name, call.wishes.to_meta())
         log.info("call %s: completed (%s)", call.id, call.cause)
+        if call.timed_out:
+            self._notify(call, "timeout", render.call_event("timeout", call, call.ended_at))
         self._notify(call, "hangup", render.call_event("hangup", call, call.ended_at))
 
     def _notify(self, call: BwCall, kind: str, doc: dict[str, Any]) -> None:

@@ -8,13 +8,16 @@ recording was switched on through the API (the dialect takes charge of it then).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ..domain.calls import Call
 
 DIALECT = "bandwidth"
 STARTED, ACTIVE, COMPLETED = "started", "active", "completed"
+# hangup causes of a call FreeSWITCH stopped ringing because no one answered in time
+# (originate_timeout gives NO_ANSWER; a progress or allotted timeout the others)
+TIMEOUT_CAUSES = frozenset({"NO_ANSWER", "PROGRESS_TIMEOUT", "ALLOTTED_TIMEOUT"})
 
 
 @dataclass
@@ -33,6 +36,7 @@ class Wishes:
     recording_max_duration: int = 3600
     recording_file_format: str = "wav"
     recording_pending: bool = False  # start recording as soon as FreeSWITCH knows the call
+    transfers: list[list[Any]] = field(default_factory=list)  # [time, transferTo] each
 
     def to_meta(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,6 +100,12 @@ class BwCall:
         if not self.call.hungup:
             return None
         return self.call.hungup_at or self.call.answered_at or self.call.created_at
+
+    @property
+    def timed_out(self) -> bool:
+        """Ended unanswered because no one answered within its callTimeout."""
+        return (self.call.hungup and not self.call.answered
+                and self.call.hangup_cause in TIMEOUT_CAUSES)
 
     @property
     def cause(self) -> str:

@@ -1,8 +1,10 @@
 """Bandwidth Catapult v1 request bodies: create a call, update a call, list pages.
 
-Booleans arrive as JSON `true` or as the string `"true"` (seed 000 sends strings, SDKs send
-booleans): both are accepted. `to` and `from` end up in a FreeSWITCH command, so they must be
-a phone number, a SIP-safe token or a `sip:user@host` URI, nothing else.
+JSON `null` means "not given" for every field, as Catapult treats it (the v1 SDK sends
+every option it was not given as null). Booleans arrive as JSON `true` or as the string
+`"true"` (seed 000 sends strings, SDKs send booleans): both are accepted. `to` and `from`
+end up in a FreeSWITCH command, so they must be a phone number, a SIP-safe token or a
+`sip:user@host` URI, nothing else.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..delivery.request import check_url
 from ..errors import InvalidArgument
@@ -22,7 +24,7 @@ _TAG_MAX = 256
 
 # Parameters of these calls that this server does not implement: refused, never ignored.
 UNSUPPORTED_CREATE = ("bridgeId", "conferenceId", "sipHeaders")
-UNSUPPORTED_UPDATE = ("state", "transferTo", "transferCallerId", "whisperAudio")
+UNSUPPORTED_UPDATE = ("transferCallerId", "whisperAudio", "callbackUrl")
 
 
 def _endpoint(value: str) -> str:
@@ -46,7 +48,18 @@ def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-class CreateCall(RequestModel):
+class BwModel(RequestModel):
+    """A Catapult request: a null field is a field not given."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
+
+
+class CreateCall(BwModel):
     """`POST /v1/users/{userId}/calls`."""
 
     from_: str = Field(alias="from", max_length=300)
@@ -74,21 +87,46 @@ class CreateCall(RequestModel):
                                   "this server")
 
 
-class UpdateCall(RequestModel):
-    """`POST /v1/users/{userId}/calls/{callId}`: recording on/off and its format."""
+class UpdateCall(BwModel):
+    """`POST /v1/users/{userId}/calls/{callId}`: recording on/off and its format; `state`
+    completed (hang up) or transferring (to `transferTo`)."""
 
+    state: Literal["completed", "transferring"] | None = None
     recording_enabled: bool | None = Field(None, alias="recordingEnabled")
     recording_file_format: Literal["wav", "mp3"] | None = Field(
         None, alias="recordingFileFormat")
+    transfer_to: str | None = Field(None, alias="transferTo", max_length=300)
 
-    lower_enums = field_validator("recording_file_format", mode="before")(_lower)
+    check_endpoints = field_validator("transfer_to")(_endpoint)
+    lower_enums = field_validator("state", "recording_file_format", mode="before")(_lower)
+
+    @model_validator(mode="after")
+    def _transfer_needs_target(self) -> UpdateCall:
+        if self.state == "transferring" and not self.transfer_to:
+            raise ValueError("transferTo: required when state is transferring")
+        if self.transfer_to and self.state != "transferring":
+            raise ValueError("transferTo: only with state transferring")
+        return self
 
 
-class Page(RequestModel):
+class Page(BwModel):
     """`?page=0&size=25` of list resources (size at most 1000)."""
 
     page: int = Field(0, ge=0, le=1_000_000)
     size: int = Field(25, ge=1, le=1000)
+
+
+class CallQuery(Page):
+    """`GET /calls`: paging, sortOrder and the filters that apply here. This server has
+    no bridges or conferences, so a bridgeId or conferenceId filter matches no call."""
+
+    from_: str | None = Field(None, alias="from", max_length=300)
+    to: str | None = Field(None, max_length=300)
+    bridge_id: str | None = Field(None, alias="bridgeId", max_length=300)
+    conference_id: str | None = Field(None, alias="conferenceId", max_length=300)
+    sort_order: Literal["asc", "desc"] = Field("desc", alias="sortOrder")
+
+    lower_enums = field_validator("sort_order", mode="before")(_lower)
 
 
 def refuse(params: dict[str, Any], names: tuple[str, ...]) -> None:

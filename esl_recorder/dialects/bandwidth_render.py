@@ -93,14 +93,18 @@ def resource_state(rec: Recording) -> str:
     return _RESOURCE_STATE[rec.state]
 
 
-def page_links(url: str, page: int, size: int, *, has_next: bool) -> str:
-    """The `Link` header of a list page: first, previous and next pages."""
+def page_links(url: str, page: int, size: int, *, has_next: bool,
+               filters: list[tuple[str, str]] | None = None) -> str:
+    """The `Link` header of a list page: first, previous and next pages (with the
+    request's filters kept)."""
     links = [(0, "first")]
     if page > 0:
         links.append((page - 1, "previous"))
     if has_next:
         links.append((page + 1, "next"))
-    return ", ".join(f'<{url}?page={p}&size={size}>; rel="{rel}"' for p, rel in links)
+    kept = [(k, v) for k, v in filters or []]
+    return ", ".join(f'<{url}?{urlencode([*kept, ("page", p), ("size", size)])}>; rel="{rel}"'
+                     for p, rel in links)
 
 
 def recording_event(rec: Recording, call: BwCall) -> dict[str, Any]:
@@ -155,7 +159,8 @@ def chargeable_seconds(call: BwCall, now: float) -> int:
 
 
 def call_event(kind: str, call: BwCall, at: float | None) -> dict[str, Any]:
-    """The `answer` and `hangup` callbacks (ap-docs apiCallbacks/answer, hangup)."""
+    """The `answer`, `hangup` and `timeout` callbacks (ap-docs apiCallbacks/answer,
+    hangup, timeout: the last has no callState)."""
     doc: dict[str, Any] = {
         "eventType": kind,
         "callId": call.id,
@@ -165,6 +170,8 @@ def call_event(kind: str, call: BwCall, at: float | None) -> dict[str, Any]:
         "callState": "active" if kind == "answer" else "completed",
         "time": iso(at),
     }
+    if kind == "timeout":
+        del doc["callState"]
     if kind == "hangup":
         doc["cause"] = call.cause or "NORMAL_CLEARING"
     if call.wishes.tag:
@@ -172,13 +179,28 @@ def call_event(kind: str, call: BwCall, at: float | None) -> dict[str, Any]:
     return doc
 
 
+def transfer_event(call: BwCall, to: str, at: float) -> dict[str, Any]:
+    """The call was sent to `to` (state transferring): the answer event's fields, with
+    callState transferring and transferTo."""
+    doc = call_event("answer", call, at)
+    doc.update(eventType="transfer", callState="transferring", transferTo=to)
+    return doc
+
+
 def call_events(call: BwCall) -> list[dict[str, Any]]:
-    """`GET /calls/{callId}/events`: create, answer and hangup, as far as they happened."""
+    """`GET /calls/{callId}/events`: create, answer, transfers, timeout and hangup, as far as
+    they happened, in the order they happen in a call's life (a transfer's time is the
+    API's clock, the others FreeSWITCH's: ordering by time could mix the two clocks)."""
     events: list[dict[str, Any]] = [{"id": "create", "time": iso(call.created_at),
                                      "name": "create"}]
     if call.answered_at is not None:
         events.append({"id": "answer", "time": iso(call.answered_at), "name": "answer"})
+    for n, (at, to) in enumerate(call.wishes.transfers):
+        events.append({"id": f"transfer-{n + 1}", "time": iso(float(at)), "name": "transfer",
+                       "data": to})
     if call.ended_at is not None:
+        if call.timed_out:
+            events.append({"id": "timeout", "time": iso(call.ended_at), "name": "timeout"})
         events.append({"id": "hangup", "time": iso(call.ended_at), "name": "hangup",
                        "data": call.cause})
     return events

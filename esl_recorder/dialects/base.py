@@ -11,7 +11,7 @@ import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
+from ..delivery.targets import TargetPolicy, TargetRefused
 from ..errors import Conflict, EslError, InvalidArgument, NotFound, RecordingError, Unauthorized
 
 if TYPE_CHECKING:
@@ -65,12 +66,15 @@ class Dialect(ABC):
 
     name: ClassVar[str] = ""
     prefix: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()  # more prefixes serving the same routes
     security: ClassVar[dict[str, Any]] = {}  # OpenAPI security scheme
     auth_challenge: ClassVar[str | None] = None  # WWW-Authenticate value on 401
 
-    def __init__(self, *, metrics: Metrics, public_base_url: str = "") -> None:
+    def __init__(self, *, metrics: Metrics, public_base_url: str = "",
+                 targets: TargetPolicy | None = None) -> None:
         self._metrics = metrics
         self._public_base_url = public_base_url
+        self._targets = targets if targets is not None else TargetPolicy()
 
     # to implement -----------------------------------------------------------------------
     @abstractmethod
@@ -90,6 +94,32 @@ class Dialect(ABC):
              response_status: int = 200) -> Rule:
         op = Operation(self, name, view, summary, request_model, response_status)
         return Rule(self.prefix + path, methods=methods, endpoint=op)
+
+    def aliased(self, rules: list[Rule]) -> list[Rule]:
+        """`rules` again under each alias prefix (operation names get the alias)."""
+        out = []
+        for alias in self.aliases:
+            tag = "_" + alias.strip("/").replace("/", "_").replace("-", "")
+            for rule in rules:
+                op = rule.endpoint
+                assert isinstance(op, Operation)
+                out.append(Rule(alias + rule.rule[len(self.prefix):], methods=rule.methods,
+                                endpoint=replace(op, name=op.name + tag)))
+        return out
+
+    def owns(self, path: str) -> bool:
+        """Whether `path` is under this dialect (its unknown paths get its error shape)."""
+        return any(path == p or path.startswith(p + "/") for p in (self.prefix, *self.aliases))
+
+    def check_target(self, name: str, url: str | None) -> None:
+        """Refuse, at request time, a callback URL whose literal address or localhost name
+        deliveries may not reach (`name` is the parameter as the vendor spells it)."""
+        if not url:
+            return
+        try:
+            self._targets.check_url(url)
+        except TargetRefused as exc:
+            raise InvalidArgument(f"{name}: {exc}") from None
 
     def run(self, op: Operation, request: Request, args: Mapping[str, Any]) -> Response:
         try:

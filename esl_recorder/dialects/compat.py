@@ -39,6 +39,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..accounts import AccountBook, vendor_id
 from ..delivery.outbox import OutboundRequest, Outbox
+from ..delivery.targets import TargetPolicy
 from ..domain.names import RECORDING_SID, check_uuid
 from ..domain.options import MEDIA_TYPES, AudioFormat, RecordOptions
 from ..domain.recording import Recording, State
@@ -154,8 +155,8 @@ class CompatDialect(Dialect):
 
     def __init__(self, *, accounts: AccountBook, recordings: RecordingService, outbox: Outbox,
                  metrics: Metrics, clock: Callable[[], float], default_format: str,
-                 public_base_url: str = "") -> None:
-        super().__init__(metrics=metrics, public_base_url=public_base_url)
+                 public_base_url: str = "", targets: TargetPolicy | None = None) -> None:
+        super().__init__(metrics=metrics, public_base_url=public_base_url, targets=targets)
         self._accounts = accounts
         self._recordings = recordings
         self._outbox = outbox
@@ -238,6 +239,7 @@ class CompatDialect(Dialect):
         acct = self.authenticate(account_sid, request)
         call_uuid = self.call_in(call_sid)
         params = parse_model(self.create_model, read_params(request))
+        self.check_target("RecordingStatusCallback", params.callback_url)
         view = View(account_sid, self.base_url(request), call_scope=True)
         meta = {"base_url": view.base_url, "callback": params.callback()}
         rec = self._recordings.start(call_uuid, self.options(params), account=acct.id,

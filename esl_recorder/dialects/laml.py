@@ -1,4 +1,6 @@
-"""SignalWire LaML (Twilio-compatible) recordings under /api/laml/2010-04-01 (seed 001).
+"""SignalWire LaML (Twilio-compatible) recordings under /api/laml/2010-04-01 (seed 001), and
+under /2010-04-01 as SignalWire also serves them (the signalwire 2.x SDK's paths); every
+unknown path under either prefix answers in LaML's error shape.
 
 Mapping: RecordingChannels mono (default) / dual → 1 / 2 channels; RecordingTrack inbound /
 outbound / both → Track (a dual recording holds both tracks: dual with one track is a 400);
@@ -21,6 +23,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import Field
+from werkzeug.routing import Rule
 from werkzeug.wrappers import Request
 
 from ..delivery.signing import twilio_signature
@@ -44,6 +47,7 @@ from .compat import (
 from .compat_params import CreateParams, TrackName, UpdateParams
 
 API_VERSION = "2010-04-01"
+SHORT_PREFIX = f"/{API_VERSION}"  # SignalWire serves both; the signalwire 2.x SDK uses this one
 SOURCE = "StartCallRecordingApi"
 _CODES = {400: 70002, 401: 20003, 404: 20404, 405: 20004, 413: 70002, 422: 20422,
           500: 20500, 503: 20503}
@@ -74,6 +78,7 @@ class LamlUpdate(UpdateParams):
 class LamlDialect(CompatDialect):
     name = "laml"
     prefix = f"/api/laml/{API_VERSION}"
+    aliases = (SHORT_PREFIX,)
     security = {"type": "http", "scheme": "basic",
                 "description": "Basic base64(project_id:token)"}
     auth_challenge = 'Basic realm="LaML"'
@@ -81,6 +86,10 @@ class LamlDialect(CompatDialect):
     create_model = LamlCreate
     update_model = LamlUpdate
     current_alias = "Twilio.CURRENT"
+
+    def rules(self) -> list[Rule]:
+        rules = super().rules()
+        return rules + self.aliased(rules)
 
     def authenticate(self, account_sid: str, request: Request) -> AccountSettings:
         return self._accounts.laml(account_sid, request.headers.get("Authorization"))

@@ -21,7 +21,15 @@ from ..errors import EslRecorderError, InvalidArgument, RecordingError
 from ..metrics import Metrics
 from .calls import Call, CallListener, CallState, CallTracker
 from .names import check_uuid
-from .ports import CallControl, ControlTimeout, Dialed, OriginateRequest, RecordingRepository
+from .ports import (
+    CallControl,
+    CallGone,
+    ControlTimeout,
+    ControlUnavailable,
+    Dialed,
+    OriginateRequest,
+    RecordingRepository,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +87,34 @@ class CallService:
         """A call FreeSWITCH has reported and not yet hung up."""
         call = self._tracker.get(call_uuid)
         return call if call is not None and call.reported and not call.hungup else None
+
+    def list(self, account: str, source: str, *, caller: str | None = None,
+             destination: str | None = None, newest_first: bool = True, limit: int = 25,
+             offset: int = 0) -> list[Call]:
+        """An account's calls placed or taken charge of by `source`, as known now (a live
+        call's newest state is the tracker's)."""
+        kept = self._repository.list_calls(account=account, source=source, caller=caller,
+                                           destination=destination, newest_first=newest_first,
+                                           limit=limit, offset=offset)
+        return [self._tracker.get(c.uuid) or c for c in kept]
+
+    def hangup(self, call: Call, cause: str = "NORMAL_CLEARING") -> None:
+        """Ask FreeSWITCH to hang the call up; it ends by its own events."""
+        self._control(call).hangup(call.uuid, cause)
+        log.info("call %s: hangup sent to node %s (%s)", call.uuid, call.node, cause)
+
+    def transfer(self, call: Call, extension: str, context: str) -> None:
+        """Send the call to `extension` in the XML dialplan's `context` (uuid_transfer)."""
+        self._control(call).transfer(call.uuid, extension, "XML", context)
+        log.info("call %s: transferred to %s in context %s", call.uuid, extension, context)
+
+    def _control(self, call: Call) -> CallControl:
+        if call.hungup:
+            raise CallGone(f"the call {call.uuid} has ended")
+        control = self._nodes.get(call.node)
+        if control is None or not control.connected:
+            raise ControlUnavailable(f"FreeSWITCH node {call.node!r} is not connected")
+        return control
 
     def take_charge(self, call: Call, source: str, meta: dict[str, Any]) -> None:
         """`source` keeps `meta` with the call; the call is saved from now on."""

@@ -98,6 +98,11 @@ class CallRepository(Protocol):
     def open_calls(self) -> list[Call]:
         """Calls with a `source` that had not ended when last saved."""
 
+    def list_calls(self, *, account: str, source: str, caller: str | None = None,
+                   destination: str | None = None, newest_first: bool = True,
+                   limit: int = 25, offset: int = 0) -> list[Call]:
+        """An account's calls of one `source`, by creation time."""
+
 
 class CallTracker:
     """Keeps the live calls of every node up to date from channel facts."""

@@ -89,7 +89,7 @@ class ApiApp:
         return Response(body, status=exc.code, content_type="application/json")
 
     def _owner(self, path: str) -> Dialect | None:
-        return next((d for d in self.dialects if path.startswith(d.prefix)), None)
+        return next((d for d in self.dialects if d.owns(path)), None)
 
     def _owner_name(self, path: str) -> str:
         owner = self._owner(path)

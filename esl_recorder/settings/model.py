@@ -219,6 +219,10 @@ class BandwidthSettings:
                     "'1000 XML default'.")
     call_timeout: Annotated[int, Strict(), AfterValidator(between(1, 300))] = Field(
         default=60, description="Default seconds to wait for answer (callTimeout).")
+    transfer_context: NodeName = Field(
+        default="default",
+        description="XML dialplan context a call is sent to by state=transferring "
+                    "(uuid_transfer <call> <transferTo> XML <context>).")
 
 
 @dataclass(frozen=True, config=SECTION)

@@ -180,6 +180,22 @@ class Store:
         rows = self._db.execute("SELECT * FROM calls WHERE source<>'' AND state<>'ended'")
         return [_call_from_row(r) for r in rows]
 
+    def list_calls(self, *, account: str, source: str, caller: str | None = None,
+                   destination: str | None = None, newest_first: bool = True,
+                   limit: int = 25, offset: int = 0) -> list[Call]:
+        """An account's calls of one `source` (a dialect's), by creation time."""
+        where, args = ["account=?", "source=?"], [account, source]
+        for column, value in (("caller", caller), ("destination", destination)):
+            if value is not None:
+                where.append(f"{column}=?")
+                args.append(value)
+        order = "DESC" if newest_first else "ASC"
+        rows = self._db.execute(
+            f"SELECT * FROM calls WHERE {' AND '.join(where)} "
+            f"ORDER BY created_at {order}, uuid {order} LIMIT ? OFFSET ?",
+            (*args, limit, offset))
+        return [_call_from_row(r) for r in rows]
+
     # recordings ------------------------------------------------------------------------
     def save_recording(self, rec: Recording) -> None:
         """Update the changing columns of a known recording, else insert it whole."""

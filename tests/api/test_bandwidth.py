@@ -414,7 +414,9 @@ def test_malformed_bodies_get_the_bandwidth_error_shape(bw: Api, data: bytes, co
 def test_bad_updates_and_unknown_ids(bw: Api) -> None:
     call_id = create(bw)
     for body in ({"recordingEnabled": "sometimes"}, {"recordingFileFormat": "flac"},
-                 {"recordingEnabled": True, "state": "completed"}, {"transferTo": "+1555"}):
+                 {"recordingEnabled": True, "state": "rejected"}, {"transferTo": "+1555"},
+                 {"state": "transferring"}, {"state": "transferring", "transferTo": "a b"},
+                 {"state": "transferring", "transferTo": "+1555", "whisperAudio": {"x": 1}}):
         r = bw.request("POST", f"{USERS}/calls/{call_id}", json=body, headers=ACME)
         error(r, 400, "bad-request")
     for path in (f"/calls/{NO_CALL}", "/calls/not-a-uuid", f"/calls/{NO_CALL}/recordings",

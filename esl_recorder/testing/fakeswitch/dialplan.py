@@ -75,6 +75,9 @@ def _answer(core: SwitchCore, ch: Channel, emit: bool = True) -> None:
         core.emit(ch, "CHANNEL_ANSWER")
 
 
+NO_ANSWER = "no_answer"  # an extension that never answers (the originate times out)
+
+
 def originate(
     core: SwitchCore, dial: str, target: str, variables: dict[str, str] | None = None
 ) -> tuple[Channel, list[Channel]]:
@@ -89,6 +92,9 @@ def originate(
     chan_vars = parse_vars(match.group("vars") or "")
     chan_vars.update(variables or {})
     a_ext = target.lstrip("&") if target.lstrip("&") in EXTENSIONS else "park"
+    if dest == NO_ANSWER:  # rings past originate_timeout: FreeSWITCH gives up
+        _no_route(core, dest, "NO_ANSWER")
+        raise OriginateError("NO_ANSWER")
     if dest not in EXTENSIONS:
         _no_route(core, dest)
         raise OriginateError("NO_ROUTE_DESTINATION")
@@ -143,17 +149,17 @@ def after_originate(core: SwitchCore, legs: list[Channel]) -> None:
             core.outbound(a.peer)
 
 
-def _no_route(core: SwitchCore, dest: str) -> None:
+def _no_route(core: SwitchCore, dest: str, why: str = "NO_ROUTE_DESTINATION") -> None:
     call = Call()
     a, b = _pair(core, call, dest, "no_such_extension_", "park")
     a.name, b.name = f"loopback/{dest}-a", f"loopback/{dest}-b"
     core.emit(a, "CHANNEL_CREATE")
     core.emit(b, "CHANNEL_CREATE")
-    cause = {"Hangup-Cause": "NO_ROUTE_DESTINATION"}
+    cause = {"Hangup-Cause": why}
     for ch in (b, a):
         ch.hungup = True
         ch.hangup_us = core.now_us()
-        ch.hangup_cause = "NO_ROUTE_DESTINATION"
+        ch.hangup_cause = why
         core.emit(ch, "CHANNEL_HANGUP", overrides=cause)
     for ch in (b, a):
         core.emit(ch, "CHANNEL_HANGUP_COMPLETE", overrides=cause)
