@@ -214,6 +214,8 @@ def daemon_settings(tmp: str, media: str, switch_port: int) -> Any:
         "recording": {"root": media},
         "store": {"path": f"{tmp}/state.db"},
         "http": {"port": 0},
+        # the create form's callback is on loopback, refused at request time unless allowed
+        "delivery": {"allowed_networks": ["127.0.0.1/32"]},
         "accounts": [ACCOUNT],
     }, source="<bench/latency>", env={})
 
