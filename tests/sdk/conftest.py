@@ -1,0 +1,128 @@
+"""Vendor SDKs driven unchanged, each in a virtualenv of its own (their pins conflict:
+signalwire 2.x needs twilio 6.54, the test extra has twilio 9), over a real port against
+the simulator.
+
+`sdk_python(name)` makes (once; reused while its pins are unchanged) a virtualenv under
+`~/.cache/esl_recorder/sdk-venvs/<name>-<hash of the pins>` (outside the clone;
+ESL_RECORDER_SDK_CACHE moves it) with pip from the package index. `SdkDriver` runs a
+driver script of `tests/sdk/drivers/` in it: one JSON command per line in, one JSON result
+per line out, so a test interleaves SDK steps with simulator steps. The base URL and an
+optional CA bundle are the driver's arguments: HTTPS plugs in without changing a driver.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import venv
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api.conftest import ACCOUNTS, Api, api, receiver  # noqa: F401
+from daemon.conftest import daemon_factory, switch  # noqa: F401
+
+DRIVERS = Path(__file__).parent / "drivers"
+PINS = {
+    "bandwidth": ["bandwidth-sdk>=3,<4"],
+    "signalwire": ["signalwire>=2,<3"],
+    "telnyx": ["telnyx>=4,<5"],
+}
+
+
+def cache_root() -> Path:
+    default = Path.home() / ".cache" / "esl_recorder" / "sdk-venvs"
+    return Path(os.environ.get("ESL_RECORDER_SDK_CACHE", default))
+
+
+def make_venv(name: str) -> Path:
+    pins = PINS[name]
+    digest = hashlib.sha256("\n".join(pins).encode()).hexdigest()[:12]
+    home = cache_root() / f"{name}-{digest}"
+    python = home / "bin" / "python"
+    if (home / ".ready").exists():
+        return python
+    venv.EnvBuilder(with_pip=True, clear=True).create(home)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *pins], check=True,
+                   stdout=subprocess.DEVNULL, timeout=600)
+    (home / ".ready").write_text("\n".join(pins) + "\n")
+    return python
+
+
+@pytest.fixture(scope="session")
+def sdk_python() -> Callable[[str], Path]:
+    made: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in made:
+            made[name] = make_venv(name)
+        return made[name]
+
+    return get
+
+
+class SdkDriver:
+    """A driver process: `step({"op": ...})` returns its `ok` value or raises SdkError."""
+
+    def __init__(self, python: Path, script: str, args: list[str]) -> None:
+        self._proc = subprocess.Popen([str(python), str(DRIVERS / script), *args],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      text=True, bufsize=1)
+
+    def step(self, command: dict[str, Any]) -> Any:
+        result = self.call(command)
+        if "error" in result:
+            raise SdkError(result["error"])
+        return result["ok"]
+
+    def call(self, command: dict[str, Any]) -> dict[str, Any]:
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.write(json.dumps(command) + "\n")
+        self._proc.stdin.flush()
+        line = self._proc.stdout.readline()
+        assert line, f"the driver exited ({self._proc.poll()})"
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
+class SdkError(AssertionError):
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(f"SDK error: {error}")
+        self.status = error.get("status")
+        self.message = error.get("message")
+
+
+@pytest.fixture
+def ca_bundle() -> str:
+    """The CA bundle the SDKs trust: none over plain HTTP (an HTTPS fixture overrides it)."""
+    return ""
+
+
+@pytest.fixture
+def start_driver(sdk_python: Callable[[str], Path]) -> Iterator[Callable[..., SdkDriver]]:
+    started: list[SdkDriver] = []
+
+    def start(name: str, script: str, *args: str) -> SdkDriver:
+        driver = SdkDriver(sdk_python(name), script, list(args))
+        started.append(driver)
+        return driver
+
+    yield start
+    for driver in started:
+        driver.close()
+
+
+__all__ = ["ACCOUNTS", "Api", "SdkDriver", "SdkError", "sys"]
