@@ -15,8 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,21 +38,41 @@ PINS = {
 
 def cache_root() -> Path:
     default = Path.home() / ".cache" / "esl_recorder" / "sdk-venvs"
-    return Path(os.environ.get("ESL_RECORDER_SDK_CACHE", default))
+    root = Path(os.environ.get("ESL_RECORDER_SDK_CACHE", default))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The first run makes the virtualenvs (pip from the index): more than the suite's
+    per-test timeout allows."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.timeout(900))
 
 
 def make_venv(name: str) -> Path:
+    """The SDK's virtualenv, made in a scratch directory and renamed into place, so a run
+    killed half-way or a second run at the same time never uses a half-made one."""
     pins = PINS[name]
     digest = hashlib.sha256("\n".join(pins).encode()).hexdigest()[:12]
     home = cache_root() / f"{name}-{digest}"
-    python = home / "bin" / "python"
-    if (home / ".ready").exists():
-        return python
-    venv.EnvBuilder(with_pip=True, clear=True).create(home)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", *pins], check=True,
-                   stdout=subprocess.DEVNULL, timeout=600)
-    (home / ".ready").write_text("\n".join(pins) + "\n")
-    return python
+    if not (home / ".ready").exists():
+        scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache_root()))
+        venv.EnvBuilder(with_pip=True, clear=True).create(scratch)
+        subprocess.run([str(scratch / "bin" / "python"), "-m", "pip", "install", "-q",
+                        *pins], check=True, stdout=subprocess.DEVNULL, timeout=600)
+        (scratch / ".ready").write_text("\n".join(pins) + "\n")
+        try:
+            scratch.rename(home)
+        except OSError:  # another run made it first, or a half-made one is in the way
+            if not (home / ".ready").exists():
+                shutil.rmtree(home, ignore_errors=True)
+                scratch.rename(home)
+            else:
+                shutil.rmtree(scratch, ignore_errors=True)
+    return home / "bin" / "python"
 
 
 @pytest.fixture(scope="session")
