@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import venv
 from collections.abc import Callable, Iterator
@@ -25,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api.conftest import ACCOUNTS, Api, api, receiver  # noqa: F401
-from daemon.conftest import daemon_factory, switch  # noqa: F401
+from api.conftest import api, receiver  # noqa: F401 (fixtures)
+from daemon.conftest import daemon_factory, switch  # noqa: F401 (fixtures)
 
 DRIVERS = Path(__file__).parent / "drivers"
 PINS = {
@@ -145,6 +144,3 @@ def start_driver(sdk_python: Callable[[str], Path]) -> Iterator[Callable[..., Sd
     yield start
     for driver in started:
         driver.close()
-
-
-__all__ = ["ACCOUNTS", "Api", "SdkDriver", "SdkError", "sys"]
