@@ -12,16 +12,9 @@ import os
 import struct
 from dataclasses import dataclass
 
+from .recording import FileFacts
+
 _CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class AudioFacts:
-    duration_ms: int
-    channels: int
-    sample_rate: int
-    size: int
-    sha256: str
 
 
 class AudioError(Exception):
@@ -36,7 +29,7 @@ def sha256_of(path: str) -> str:
     return digest.hexdigest()
 
 
-def inspect(path: str) -> AudioFacts:
+def inspect(path: str) -> FileFacts:
     """Duration, channels, rate, size and sha256 of a .wav or .mp3 file."""
     if path.endswith(".wav"):
         layout = read_wav_layout(path)
@@ -47,7 +40,7 @@ def inspect(path: str) -> AudioFacts:
         duration, channels, rate = _mp3_duration(path)
     else:
         raise AudioError(f"unknown audio format: {path}")
-    return AudioFacts(duration, channels, rate, os.path.getsize(path), sha256_of(path))
+    return FileFacts(duration, channels, rate, os.path.getsize(path), sha256_of(path))
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ class Outcome:
     facts: FileFacts | None
     error: str | None
     repaired: bool = False
-    trimmed_ms: int = 0
 
 
 def stop_reason(requested: StopReason | None, cause: str | None, hungup: bool) -> StopReason:
@@ -49,12 +48,10 @@ def examine(path: str, cause: str | None, trim: bool) -> Outcome:
         return Outcome(State.FAILED, None, f"recording file is missing ({cause})")
     try:
         repaired = path.endswith(".wav") and audio.repair_wav_header(path)
-        trimmed = audio.trim_wav_silence(path) if trim else 0
+        if trim:
+            audio.trim_wav_silence(path)
         facts = audio.inspect(path)
     except (OSError, audio.AudioError) as exc:
         return Outcome(State.FAILED, None, f"unreadable recording file: {exc}")
-    file_facts = FileFacts(facts.duration_ms, facts.channels, facts.sample_rate, facts.size,
-                           facts.sha256)
     absent = cause in ABSENT_CAUSES or facts.duration_ms == 0
-    return Outcome(State.ABSENT if absent else State.COMPLETED, file_facts, None, repaired,
-                   trimmed)
+    return Outcome(State.ABSENT if absent else State.COMPLETED, facts, None, repaired)

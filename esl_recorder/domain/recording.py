@@ -53,8 +53,10 @@ class StopReason(StrEnum):
     LOST = "ended-while-disconnected"
 
 
-@dataclass
+@dataclass(frozen=True)
 class FileFacts:
+    """What the closed recording file itself says (read by domain.audio.inspect)."""
+
     duration_ms: int
     channels: int
     sample_rate: int
