@@ -3,6 +3,7 @@
 WAV: FreeSWITCH (libsndfile) writes 16-bit PCM with a 44-byte header whose RIFF and
 data sizes are only correct once the file is closed; a crash leaves them stale.
 MP3: duration from the MPEG frame headers (mod_shout writes CBR Layer III).
+Files are read in fixed chunks: memory stays flat however long the recording.
 """
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
 
 from .recording import FileFacts
 
@@ -101,36 +106,58 @@ def trim_wav_silence(path: str, threshold: int = 200, keep_ms: int = 100) -> int
     """Cut leading and trailing silence (frames whose samples all stay under
     `threshold`), keeping `keep_ms` of margin. Returns the milliseconds removed."""
     layout = read_wav_layout(path)
-    with open(path, "rb") as fh:
-        fh.seek(layout.data_offset)
-        data = fh.read(layout.data_size - layout.data_size % layout.block_align)
-    first, last = _loud_span(data, layout.block_align, threshold)
-    frames = len(data) // layout.block_align
+    frames = layout.data_size // layout.block_align
+    first, last = _loud_span(path, layout, threshold)
     margin = layout.sample_rate * keep_ms // 1000
     start, end = (0, 0) if first < 0 else (max(0, first - margin), min(frames, last + 1 + margin))
     if (start, end) == (0, frames):
         return 0
-    kept = data[start * layout.block_align:end * layout.block_align]
-    _rewrite_wav(path, layout, kept)
+    _rewrite_wav(path, layout, start * layout.block_align, end * layout.block_align)
     return (frames - (end - start)) * 1000 // layout.sample_rate
 
 
-def _loud_span(data: bytes, block_align: int, threshold: int) -> tuple[int, int]:
-    samples = memoryview(data).cast("h")
-    per_frame = block_align // 2
-    loud = [i // per_frame for i, s in enumerate(samples) if abs(s) >= threshold]
-    return (loud[0], loud[-1]) if loud else (-1, -1)
+def _loud_span(path: str, layout: WavLayout, threshold: int) -> tuple[int, int]:
+    """Indexes of the first and last frame holding a sample at or above `threshold` in
+    magnitude, or (-1, -1). 16-bit PCM only."""
+    if layout.block_align != 2 * layout.channels:
+        raise AudioError(f"not 16-bit PCM (block align {layout.block_align}): {path}")
+    frame_bytes = layout.block_align
+    first = last = -1
+    with open(path, "rb") as fh:
+        fh.seek(layout.data_offset)
+        for base, chunk in _frame_chunks(fh, layout.data_size // frame_bytes, frame_bytes):
+            samples = np.frombuffer(chunk, dtype="<i2").reshape(-1, layout.channels)
+            loud = ((samples >= threshold) | (samples <= -threshold)).any(axis=1)
+            hits = np.flatnonzero(loud)
+            if hits.size:
+                first = base + int(hits[0]) if first < 0 else first
+                last = base + int(hits[-1])
+    return first, last
 
 
-def _rewrite_wav(path: str, layout: WavLayout, data: bytes) -> None:
+def _frame_chunks(fh: BinaryIO, frames: int, frame_bytes: int) -> Iterator[tuple[int, bytes]]:
+    """(index of the first frame, bytes) of `frames` whole frames read from `fh`."""
+    per_chunk = max(1, _CHUNK // frame_bytes)
+    for base in range(0, frames, per_chunk):
+        data = fh.read(min(per_chunk, frames - base) * frame_bytes)
+        if not data:
+            return
+        yield base, data[: len(data) - len(data) % frame_bytes]
+
+
+def _rewrite_wav(path: str, layout: WavLayout, start: int, end: int) -> None:
+    """Replace the file with its header and data bytes [start, end), sizes set."""
     tmp = path + ".trim"
-    with open(path, "rb") as src:
+    size = end - start
+    with open(path, "rb") as src, open(tmp, "wb") as out:
         header = bytearray(src.read(layout.data_offset))
-    struct.pack_into("<I", header, 4, layout.data_offset - 8 + len(data))
-    struct.pack_into("<I", header, layout.data_offset - 4, len(data))
-    with open(tmp, "wb") as out:
+        struct.pack_into("<I", header, 4, layout.data_offset - 8 + size)
+        struct.pack_into("<I", header, layout.data_offset - 4, size)
         out.write(header)
-        out.write(data)
+        src.seek(layout.data_offset + start)
+        while size > 0 and (chunk := src.read(min(_CHUNK, size))):
+            out.write(chunk)
+            size -= len(chunk)
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, path)

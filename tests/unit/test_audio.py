@@ -3,6 +3,7 @@ import struct
 import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from esl_recorder.domain import audio
@@ -81,3 +82,54 @@ def test_mp3_duration_from_frame_headers(tmp_path: Path) -> None:
     facts = audio.inspect(str(p))
     assert (facts.channels, facts.sample_rate) == (1, 8000)
     assert facts.duration_ms == 50 * 576 * 1000 // 8000
+
+
+def _write_pcm(path: Path, samples: np.ndarray, rate: int = 8000) -> None:
+    """Write frames x channels int16 samples as a 16-bit PCM WAV."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(samples.shape[1])
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.astype("<i2").tobytes())
+
+
+def test_trim_keeps_exactly_the_loud_span_and_its_margin(tmp_path: Path) -> None:
+    rate, frames = 8000, 8000 * 5
+    samples = np.zeros((frames, 2), dtype=np.int16)
+    samples[:, 0] = 150  # under the threshold (200) on every frame: still silence
+    samples[12_000, 1] = -32768  # the first loud frame: only its right sample, at full scale
+    samples[12_001:20_000, 0] = 3000
+    samples[27_999, 1] = 200  # the last loud frame: exactly the threshold
+    p = tmp_path / "stereo.wav"
+    _write_pcm(p, samples, rate)
+    margin = rate * 100 // 1000
+    start, end = 12_000 - margin, 27_999 + 1 + margin
+    removed = audio.trim_wav_silence(str(p), keep_ms=100)
+    assert removed == (frames - (end - start)) * 1000 // rate
+    with wave.open(str(p)) as w:
+        assert (w.getnchannels(), w.getnframes()) == (2, end - start)
+        assert w.readframes(end - start) == samples[start:end].tobytes()
+    assert audio.inspect(str(p)).duration_ms == (end - start) * 1000 // rate
+
+
+def test_trim_finds_loud_frames_across_read_chunks(tmp_path: Path) -> None:
+    # 80 s of stereo 8 kHz is 2.5 MB: read in several chunks, the loud span crossing them
+    frames = 8000 * 80
+    samples = np.zeros((frames, 2), dtype=np.int16)
+    first, last = 262_143, 524_289
+    samples[first, 0] = 5000
+    samples[last, 1] = -5000
+    p = tmp_path / "long.wav"
+    _write_pcm(p, samples)
+    audio.trim_wav_silence(str(p), keep_ms=0)
+    with wave.open(str(p)) as w:
+        assert w.getnframes() == last - first + 1
+        kept = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
+    assert kept[0, 0] == 5000 and kept[-1, 1] == -5000
+
+
+def test_trim_of_a_silent_file_leaves_no_audio(tmp_path: Path) -> None:
+    p = tmp_path / "silent.wav"
+    _write_pcm(p, np.full((8000, 1), -199, dtype=np.int16))
+    assert audio.trim_wav_silence(str(p)) == 1000
+    assert audio.inspect(str(p)).duration_ms == 0
