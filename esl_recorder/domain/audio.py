@@ -2,7 +2,7 @@
 
 WAV: FreeSWITCH (libsndfile) writes 16-bit PCM with a 44-byte header whose RIFF and
 data sizes are only correct once the file is closed; a crash leaves them stale.
-MP3: duration from the MPEG frame headers (mod_shout writes CBR Layer III).
+MP3: duration, channels and rate read by mutagen (mod_shout writes CBR Layer III).
 Files are read in fixed chunks: memory stays flat however long the recording.
 """
 
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import mutagen.mp3
 import numpy as np
 
 from .recording import FileFacts
@@ -42,7 +43,7 @@ def inspect(path: str) -> FileFacts:
         duration = frames * 1000 // layout.sample_rate
         channels, rate = layout.channels, layout.sample_rate
     elif path.endswith(".mp3"):
-        duration, channels, rate = _mp3_duration(path)
+        duration, channels, rate = _mp3_facts(path)
     else:
         raise AudioError(f"unknown audio format: {path}")
     return FileFacts(duration, channels, rate, os.path.getsize(path), sha256_of(path))
@@ -163,53 +164,11 @@ def _rewrite_wav(path: str, layout: WavLayout, start: int, end: int) -> None:
     os.replace(tmp, path)
 
 
-# MPEG audio: [version][layer] -> bitrate table (kbit/s); Layer III only (mod_shout).
-_MP3_BITRATES = {
-    3: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),  # MPEG-1
-    2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),  # MPEG-2
-    0: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),  # MPEG-2.5
-}
-_MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
-
-
-def _mp3_duration(path: str) -> tuple[int, int, int]:
-    with open(path, "rb") as fh:
-        data = fh.read()
-    pos = _skip_id3(data)
-    frames = samples_total = 0
-    rate = channels = 0
-    while pos + 4 <= len(data):
-        header = _mp3_frame(data, pos)
-        if header is None:
-            pos += 1
-            continue
-        length, rate, channels, samples = header
-        frames += 1
-        samples_total += samples
-        pos += length
-    if not frames:
-        raise AudioError(f"no MPEG audio frames in {path}")
-    return samples_total * 1000 // rate, channels, rate
-
-
-def _skip_id3(data: bytes) -> int:
-    if data[:3] != b"ID3" or len(data) < 10:
-        return 0
-    size = (data[6] << 21) | (data[7] << 14) | (data[8] << 7) | data[9]
-    return 10 + size
-
-
-def _mp3_frame(data: bytes, pos: int) -> tuple[int, int, int, int] | None:
-    b1, b2, b3 = data[pos + 1], data[pos + 2], data[pos + 3]
-    if data[pos] != 0xFF or (b1 & 0xE0) != 0xE0:
-        return None
-    version, layer = (b1 >> 3) & 3, (b1 >> 1) & 3
-    bitrate_idx, rate_idx = b2 >> 4, (b2 >> 2) & 3
-    if version == 1 or layer != 1 or bitrate_idx in (0, 15) or rate_idx == 3:
-        return None
-    rate = _MP3_RATES[version][rate_idx]
-    bitrate = _MP3_BITRATES[version][bitrate_idx] * 1000
-    samples = 1152 if version == 3 else 576
-    length = samples // 8 * bitrate // rate + ((b2 >> 1) & 1)
-    channels = 1 if (b3 >> 6) == 3 else 2
-    return length, rate, channels, samples
+def _mp3_facts(path: str) -> tuple[int, int, int]:
+    """(duration ms, channels, sample rate) from the MPEG headers (and a Xing/LAME one)."""
+    try:
+        with open(path, "rb") as fh:
+            info = mutagen.mp3.MPEGInfo(fh)
+    except mutagen.MutagenError as exc:
+        raise AudioError(f"no MPEG audio frames in {path}: {exc}") from None
+    return round(info.length * 1000), info.channels, info.sample_rate

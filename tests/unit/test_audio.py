@@ -3,6 +3,7 @@ import struct
 import wave
 from pathlib import Path
 
+import lameenc
 import numpy as np
 import pytest
 
@@ -133,3 +134,30 @@ def test_trim_of_a_silent_file_leaves_no_audio(tmp_path: Path) -> None:
     _write_pcm(p, np.full((8000, 1), -199, dtype=np.int16))
     assert audio.trim_wav_silence(str(p)) == 1000
     assert audio.inspect(str(p)).duration_ms == 0
+
+
+@pytest.mark.parametrize(("seconds", "rate", "channels", "kbps"),
+                         [(3, 8000, 1, 16), (60, 8000, 1, 16), (20, 16000, 2, 32),
+                          (10, 44100, 2, 128)])
+def test_mp3_duration_of_a_lame_encoded_file(tmp_path: Path, seconds: int, rate: int,
+                                             channels: int, kbps: int) -> None:
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(kbps)
+    encoder.set_in_sample_rate(rate)
+    encoder.set_channels(channels)
+    encoder.set_quality(7)
+    t = np.arange(seconds * rate) / rate
+    tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2")
+    p = tmp_path / "lame.mp3"
+    p.write_bytes(encoder.encode(np.repeat(tone, channels).tobytes()) + encoder.flush())
+    facts = audio.inspect(str(p))
+    assert (facts.channels, facts.sample_rate) == (channels, rate)
+    # LAME adds its encoder delay and pads the last frame: at most ~1,700 samples more
+    assert seconds * 1000 <= facts.duration_ms <= seconds * 1000 + 1700 * 1000 // rate
+
+
+def test_mp3_without_frames_is_not_audio(tmp_path: Path) -> None:
+    p = tmp_path / "x.mp3"
+    p.write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x05hello" + b"\x00" * 5000)
+    with pytest.raises(audio.AudioError):
+        audio.inspect(str(p))
