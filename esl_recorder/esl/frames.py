@@ -24,7 +24,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 from xml.etree import ElementTree
 
 from ..errors import EslProtocolError
@@ -384,26 +383,16 @@ class Event(ABC):
         return f"<{type(self).__name__} {self.name} Unique-ID={self.get('Unique-ID')}>"
 
 
-# header name -> (b"\n<name>: ", the bytes a lookup searches for; is it a tail header?)
-_KEYS: dict[str, tuple[bytes, bool]] = {}
+# header name -> b"\n<name>: ", the bytes a lookup searches for
+_KEYS: dict[str, bytes] = {}
 _NAMES: dict[bytes, str] = {}  # Event-Name values seen by the parser's fast path, decoded once
-
-# Events FreeSWITCH never sends with a body: every line of their text is a header line,
-# so a lookup needs no check against a body (a value never holds a raw newline).
-_BODYLESS = frozenset({
-    "CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP",
-    "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY", "CHANNEL_STATE", "CHANNEL_EXECUTE",
-    "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_PARK", "CHANNEL_UNPARK", "CHANNEL_PROGRESS",
-    "CHANNEL_PROGRESS_MEDIA", "RECORD_START", "RECORD_STOP", "DTMF",
-})
-# Headers FreeSWITCH appends after the channel variables: found faster from the end.
-_TAIL_PREFIXES = ("Record-", "Recording-Variable-")
 _LENGTH_LINE = b"\nContent-Length: "
+# Headers FreeSWITCH writes after the channel variables, at the end of the header block.
+_TAIL_HEADERS = ("Record-", "Recording-Variable-")
 
 
-def _key(header: str) -> tuple[bytes, bool]:
-    key = (("\n" + header + ": ").encode("utf-8", "surrogatepass"),
-           header.startswith(_TAIL_PREFIXES))
+def _key(header: str) -> bytes:
+    key = ("\n" + header + ": ").encode("utf-8", "surrogatepass")
     if len(_KEYS) < 4096:
         _KEYS[header] = key
     return key
@@ -420,8 +409,8 @@ def _header_end(raw: bytes, start: int, end: int) -> int:
     """Index of the blank line ending the header block of raw[start:end] (`end` if none).
 
     FreeSWITCH URL-encodes every value, so a raw newline only ends a header line, and a body
-    only ever follows a last `Content-Length: N` header. Searching for that header is about
-    four times cheaper than scanning 3 KB of short lines for a blank one.
+    only ever follows a last `Content-Length: N` header: without that header, the event ends
+    with its blank line.
     """
     p = raw.find(_LENGTH_LINE, start - 1, end)  # raw[start - 1] is a newline
     if p < 0:
@@ -437,13 +426,15 @@ class PlainEvent(Event):
     """text/event-plain, kept as the received bytes: header values found and decoded on demand.
 
     The event is `raw[start:end]` (header lines, then the body if any); `raw` may be a whole
-    received buffer, so nothing is copied or decoded up front. `raw[start - 1]` must be a
-    newline (in a stream it ends the envelope), so every header line, the first included, is
-    found by one search for `\\n<Name>: `. Values are URL-decoded one at a time, after the line
-    was found: an encoded `%0A` can never make a header.
+    received buffer, so nothing is copied or decoded up front. The end of the header block
+    is found once, when the event is made, and every lookup stays inside it: body text is
+    never taken for a header, whatever the event's name. `raw[start - 1]` must be a newline
+    (in a stream it ends the envelope), so every header line, the first included, is found
+    by one search for `\\n<Name>: `. Values are URL-decoded one at a time, after the line was
+    found: an encoded `%0A` can never make a header.
     """
 
-    __slots__ = ("_cache", "_clean", "_end", "_hend", "_raw", "_start")
+    __slots__ = ("_end", "_hend", "_raw", "_start")
 
     content_type = "text/event-plain"  # a class attribute: it shadows Event's slot
 
@@ -453,18 +444,10 @@ class PlainEvent(Event):
         self._raw = raw
         self._start = start
         self._end = end
-        self._cache: dict[str, str | None] | None = None  # values found by get()
-        if name is None:
-            name = self._first_name()
-        self.name = name
-        if name in _BODYLESS:
-            self._clean = self._hend = end
-        else:
-            self._clean = start - 1  # no `Content-Length` header line starts before this
-            self._hend = -1  # end of the header block, found only when needed
+        self._hend = _header_end(raw, start, end)
+        self.name = self._first_name() if name is None else name
 
     def _first_name(self) -> str:
-        self._clean, self._hend = self._start - 1, -1
         name = self.get("Event-Name")
         if not name:
             raise EslProtocolError("event without Event-Name")
@@ -475,51 +458,20 @@ class PlainEvent(Event):
         """The event whose text (header lines, blank line, body) is `data`."""
         return cls(b"\n" + data, 1, len(data) + 1)
 
-    def _header_end(self) -> int:
-        if self._hend < 0:
-            self._hend = _header_end(self._raw, self._start, self._end)
-        return self._hend
-
-    def _in_header_block(self, idx: int) -> bool:
-        """Is the line starting after the newline at `idx` a header line (not body text)?
-
-        A body only follows a `Content-Length` header, so when none starts before `idx` the
-        line is a header; the checked prefix grows with each lookup and is never rescanned.
-        """
-        if self._raw.find(_LENGTH_LINE, self._clean, idx) < 0:
-            self._clean = idx
-            return True
-        return idx < self._header_end()
-
     def get(self, header: str, default: str | None = None) -> str | None:
-        # One frame for the whole lookup: this runs a few times for every event received.
-        cache = self._cache
-        if cache is not None and header in cache:
-            value = cache[header]
-            return default if value is None else value
-        raw, end = self._raw, self._end
-        key, tail = _KEYS.get(header) or _key(header)
-        if tail and self._clean == end:  # bodyless: the last match is as good as the first
-            idx = raw.rfind(key, self._start - 1, end)
-        else:
-            idx = raw.find(key, self._start - 1, end)
-        if idx < 0 or (idx > self._clean and not self._in_header_block(idx)):
-            value = None
-        else:
-            idx += len(key)
-            stop = raw.find(b"\n", idx, end)
-            value = raw[idx : end if stop < 0 else stop].decode("utf-8", "replace")
-            if "%" in value:  # decoded only now that the line is split off
-                value = unquote(value, errors="replace")
-        if cache is None:  # most events are asked for one or two headers
-            self._cache = {header: value}
-        else:
-            cache[header] = value
-        return default if value is None else value
+        raw, hend = self._raw, self._hend
+        key = _KEYS.get(header) or _key(header)
+        search = raw.rfind if header.startswith(_TAIL_HEADERS) else raw.find
+        idx = search(key, self._start - 1, hend)
+        if idx < 0:
+            return default
+        idx += len(key)
+        stop = raw.find(b"\n", idx, hend)
+        return fs_url_decode(raw[idx : hend if stop < 0 else stop].decode("utf-8", "replace"))
 
     def headers(self) -> dict[str, str]:
         out: dict[str, str] = {}
-        block = self._raw[self._start : self._header_end()].decode("utf-8", "replace")
+        block = self._raw[self._start : self._hend].decode("utf-8", "replace")
         for line in block.split("\n"):
             name, sep, value = line.partition(": ")
             if sep and name not in out:
@@ -528,7 +480,7 @@ class PlainEvent(Event):
 
     @property
     def body(self) -> str | None:
-        raw = self._raw[self._header_end() + 2 : self._end]
+        raw = self._raw[self._hend + 2 : self._end]
         return raw.decode("utf-8", "replace") if raw else None
 
 

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from esl_support import ClientFactory, Recorder
 
 from esl_recorder.errors import EslProtocolError
 from esl_recorder.esl.frames import (
@@ -20,6 +21,7 @@ from esl_recorder.esl.frames import (
     parse_event,
     serialize_plain_event,
 )
+from esl_recorder.testing.fakeswitch import FakeSwitch
 from esl_recorder.testing.transcripts import read_blocks, received_stream, wire_dir
 
 CAPTURES = sorted(wire_dir().glob("*.txt"))
@@ -199,7 +201,7 @@ def test_lookup_matches_whole_names_only() -> None:
     }))[0][0])
     assert event.get("Unique-ID") is None
     assert event.get("Caller-Unique-ID") == "caller"
-    assert event.get("Unique-ID") is None  # cached miss stays a miss
+    assert event.get("Unique-ID") is None  # asked again: still a miss
 
 
 def test_header_values_decoded_only_once() -> None:
@@ -311,10 +313,7 @@ def test_body_holding_header_lines_and_content_length() -> None:
         {"Event-Name": "BACKGROUND_JOB", "Job-UUID": "real"}, body))[0][0])
     assert event.body == body
     assert event.get("Job-UUID") == "real" and event.get("Unique-ID") is None
-    uncached = parse_event(_parse_all(serialize_plain_event(
-        {"Event-Name": "BACKGROUND_JOB", "Job-UUID": "real"}, body))[0][0])
-    uncached._cache = None  # type: ignore[attr-defined]
-    assert uncached.get("Event-Name") == "BACKGROUND_JOB"
+    assert event.get("Event-Name") == "BACKGROUND_JOB"
     assert event.get("Content-Length") == str(len(body))
     assert event.headers() == {"Event-Name": "BACKGROUND_JOB", "Job-UUID": "real",
                                "Content-Length": str(len(body))}
@@ -433,6 +432,43 @@ def test_feed_events_tail_headers_found_from_the_end_are_the_real_ones() -> None
     assert event.get("Record-File-Path") == "/real path.wav"
     assert event.get("Record-Completion-Cause") == "success-maxtime"
     assert event.get("Recording-Variable-x") is None
+
+
+FORGED_BODY = "Record-File-Path: /forged.wav\nUnique-ID: forged\nOther-Leg-Unique-ID: forged\n"
+
+
+def _stop_with_forged_body(name: str) -> bytes:
+    """A RECORD_STOP-shaped event (named `name`) whose body holds a later header line."""
+    return serialize_plain_event({"Event-Name": name, "Unique-ID": "u",
+                                  "Record-File-Path": "/real.wav"},
+                                 FORGED_BODY)
+
+
+@pytest.mark.parametrize("name", ["RECORD_STOP", "CUSTOM", "CHANNEL_HANGUP"])
+def test_headers_come_from_the_header_block_whatever_the_event(name: str) -> None:
+    wire = _stop_with_forged_body(name)
+    (event,) = FrameParser().feed_events(wire)
+    ((msg,), _) = _parse_all(wire)
+    for ev in (event, parse_event(msg)):
+        assert ev.name == name
+        assert ev.get("Record-File-Path") == "/real.wav"
+        assert ev.get("Unique-ID") == "u"
+        assert ev.get("Other-Leg-Unique-ID") is None
+        assert ev.headers()["Record-File-Path"] == "/real.wav"
+        assert ev.body == FORGED_BODY
+
+
+def test_headers_from_the_header_block_through_the_client(
+        make_client: ClientFactory, recorder: Recorder, tmp_path: Path) -> None:
+    with FakeSwitch(recordings_root=str(tmp_path)) as fs:
+        client = make_client(fs.address)
+        client.start()
+        assert client.wait_connected(5)
+        fs.wait_for_command("event ")
+        fs.inject_raw(_stop_with_forged_body("RECORD_STOP"))
+        recorder.wait(lambda: recorder.count("event:RECORD_STOP") == 1)
+    (stop,) = recorder.events
+    assert stop.get("Record-File-Path") == "/real.wav"
 
 
 def test_feed_events_hands_odd_frames_to_the_checking_path() -> None:
