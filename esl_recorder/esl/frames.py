@@ -109,21 +109,11 @@ def _parse_envelope(block: bytes) -> tuple[dict[str, str], int]:
     return headers, bad
 
 
-_CTYPES: dict[bytes, str] = {}  # Content-Type values seen by the fast path, decoded once
 # How FreeSWITCH frames every event; one C-level match replaces the generic envelope parse.
 _EVENT_HEAD = re.compile(rb"Content-Length: ([0-9]{1,9})\nContent-Type: ([a-z/-]{1,40})\n\n").match
 # A plain event as FreeSWITCH frames it, up to the end of its first line (the Event-Name).
 _PLAIN_HEAD = re.compile(rb"Content-Length: ([0-9]{1,9})\nContent-Type: text/event-plain\n\n"
                          rb"Event-Name: ([A-Z0-9_]{1,64})\n").match
-
-
-def _event_ctype(raw: bytes) -> str:
-    ctype = _CTYPES.get(raw)
-    if ctype is None:
-        ctype = raw.decode("ascii")
-        if len(_CTYPES) < 32:
-            _CTYPES[raw] = ctype
-    return ctype
 
 
 def _content_length(headers: Mapping[str, str]) -> int:
@@ -225,7 +215,7 @@ class FrameParser:
         n, first = len(buf), pos
         self._need = 0
         hint, self._scan_from = self._scan_from, 0  # only valid for the frame at `first`
-        ctypes, names, append = _CTYPES, _NAMES, out.append
+        append = out.append
         while pos < n:
             if events and (plain := _PLAIN_HEAD(buf, pos)) is not None:
                 length, raw_name = plain.groups()
@@ -235,8 +225,7 @@ class FrameParser:
                     self._need = end - pos
                     return pos
                 if plain.end() <= end:  # else: a broken frame, for the checking path
-                    append(PlainEvent(buf, start, end, names.get(raw_name)
-                                      or _event_name(raw_name)))
+                    append(PlainEvent(buf, start, end, raw_name.decode("ascii")))
                     pos = end
                     continue
             head = _EVENT_HEAD(buf, pos)
@@ -253,7 +242,7 @@ class FrameParser:
             if end > n:
                 self._need = end - pos
                 return pos
-            ctype = ctypes.get(raw_type) or _event_ctype(raw_type)
+            ctype = raw_type.decode("ascii")
             append(Message(ctype, {"Content-Length": length.decode(), "Content-Type": ctype},
                            buf[start:end]))
             self.others += 1
@@ -383,26 +372,9 @@ class Event(ABC):
         return f"<{type(self).__name__} {self.name} Unique-ID={self.get('Unique-ID')}>"
 
 
-# header name -> b"\n<name>: ", the bytes a lookup searches for
-_KEYS: dict[str, bytes] = {}
-_NAMES: dict[bytes, str] = {}  # Event-Name values seen by the parser's fast path, decoded once
 _LENGTH_LINE = b"\nContent-Length: "
 # Headers FreeSWITCH writes after the channel variables, at the end of the header block.
 _TAIL_HEADERS = ("Record-", "Recording-Variable-")
-
-
-def _key(header: str) -> bytes:
-    key = ("\n" + header + ": ").encode("utf-8", "surrogatepass")
-    if len(_KEYS) < 4096:
-        _KEYS[header] = key
-    return key
-
-
-def _event_name(raw: bytes) -> str:
-    name = raw.decode("ascii")
-    if len(_NAMES) < 1024:
-        _NAMES[raw] = name
-    return name
 
 
 def _header_end(raw: bytes, start: int, end: int) -> int:
@@ -460,7 +432,7 @@ class PlainEvent(Event):
 
     def get(self, header: str, default: str | None = None) -> str | None:
         raw, hend = self._raw, self._hend
-        key = _KEYS.get(header) or _key(header)
+        key = ("\n" + header + ": ").encode()
         search = raw.rfind if header.startswith(_TAIL_HEADERS) else raw.find
         idx = search(key, self._start - 1, hend)
         if idx < 0:
