@@ -136,6 +136,19 @@ def test_trim_of_a_silent_file_leaves_no_audio(tmp_path: Path) -> None:
     assert audio.inspect(str(p)).duration_ms == 0
 
 
+def test_trim_refuses_what_is_not_16_bit_pcm(tmp_path: Path) -> None:
+    p = tmp_path / "u8.wav"
+    with wave.open(str(p), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(1)
+        w.setframerate(8000)
+        w.writeframes(bytes([128]) * 8000)
+    before = p.read_bytes()
+    with pytest.raises(audio.AudioError):
+        audio.trim_wav_silence(str(p))
+    assert p.read_bytes() == before
+
+
 @pytest.mark.parametrize(("seconds", "rate", "channels", "kbps"),
                          [(3, 8000, 1, 16), (60, 8000, 1, 16), (20, 16000, 2, 32),
                           (10, 44100, 2, 128)])
