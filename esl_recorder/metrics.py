@@ -30,10 +30,10 @@ COMPLETION_CAUSES = (
 
 
 class HotCounter:
-    """A label-less counter for the event hot path: a plain int, exported at scrape time.
+    """A label-less counter for a per-event path: a plain int, exported at scrape time.
 
-    prometheus_client's Counter takes a lock on every inc() (about 2 µs under gevent);
-    only the hub thread increments this one, so no lock is needed.
+    prometheus_client's Counter takes a lock on every inc() (a gevent lock once threading
+    is patched); only the hub thread increments this one, so it needs none.
     """
 
     def __init__(self, name: str, documentation: str, *, namespace: str,
@@ -49,44 +49,6 @@ class HotCounter:
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(self.name, self.documentation)
         family.add_metric([], self.value)
-        yield family
-
-
-class _HotChild:
-    __slots__ = ("value",)
-
-    def __init__(self) -> None:
-        self.value = 0
-
-    def inc(self, amount: int = 1) -> None:
-        self.value += amount
-
-
-class HotLabeledCounter:
-    """HotCounter with one label (e.g. the event name): one plain int per label value."""
-
-    def __init__(self, name: str, documentation: str, label: str, *, namespace: str,
-                 registry: CollectorRegistry) -> None:
-        self.name = f"{namespace}_{name}"
-        self.documentation = documentation
-        self.label = label
-        self._children: dict[str, _HotChild] = {}
-        registry.register(self)
-
-    def labels(self, **labels: str) -> _HotChild:
-        """The child for `label=value` (bind it once, then call its inc())."""
-        if set(labels) != {self.label}:
-            raise ValueError(f"{self.name} takes exactly the label {self.label!r}")
-        value = labels[self.label]
-        child = self._children.get(value)
-        if child is None:
-            child = self._children[value] = _HotChild()
-        return child
-
-    def collect(self) -> Iterator[Metric]:
-        family = CounterMetricFamily(self.name, self.documentation, labels=[self.label])
-        for value, child in list(self._children.items()):
-            family.add_metric([value], child.value)
         yield family
 
 
@@ -114,7 +76,7 @@ class Metrics:
     esl_connected: Gauge
     esl_reconnects: Counter
     esl_auth_failures: Counter
-    esl_events: HotLabeledCounter
+    esl_events: Counter
     esl_malformed_frames: Counter
     esl_event_queue_depth: Gauge
     fs_commands: Counter
@@ -149,8 +111,8 @@ def make_metrics(registry: CollectorRegistry) -> Metrics:
                                ["node"], namespace=ns, registry=registry),
         esl_auth_failures=Counter("esl_auth_failures", "ESL password refusals",
                                   ["node"], namespace=ns, registry=registry),
-        esl_events=HotLabeledCounter("esl_events", "Events received, by event name", "event",
-                                     namespace=ns, registry=registry),
+        esl_events=Counter("esl_events", "Events received, by event name", ["event"],
+                           namespace=ns, registry=registry),
         esl_malformed_frames=Counter("esl_malformed_frames", "Frames that could not be parsed",
                                      ["node"], namespace=ns, registry=registry),
         esl_event_queue_depth=Gauge("esl_event_queue_depth", "Events read but not yet handled",

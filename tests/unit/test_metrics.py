@@ -1,4 +1,4 @@
-"""The hot-path counters: plain ints exported at scrape time."""
+"""The metrics registry: labelled children, exported in the text format."""
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -37,3 +37,12 @@ def test_children_are_the_metrics_own_labelled_children() -> None:
     text = generate_latest(registry).decode()
     assert ('esl_recorder_http_requests_total{dialect="laml",operation="create_recording_json",'
             'status="200"} 1.0') in text
+
+
+def test_the_orphan_counter_counts_without_labels_and_is_exported() -> None:
+    registry = CollectorRegistry()
+    metrics = make_metrics(registry)
+    metrics.orphan_recordings.inc()
+    metrics.orphan_recordings.inc(2)
+    text = generate_latest(registry).decode()
+    assert "esl_recorder_orphan_recordings_total 3.0" in text
