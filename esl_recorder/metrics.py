@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, Metric
@@ -50,25 +49,6 @@ class HotCounter:
         family = CounterMetricFamily(self.name, self.documentation)
         family.add_metric([], self.value)
         yield family
-
-
-class Children:
-    """A labelled metric's children, each looked up once: `labels()` validates the label
-    values and takes the metric's lock on every call (~6 us each, several per request);
-    a child never changes once made. For label values from a small fixed set only."""
-
-    __slots__ = ("_children", "_metric")
-
-    def __init__(self, metric: Any) -> None:
-        self._metric = metric
-        self._children: dict[tuple[str, ...], Any] = {}
-
-    def __call__(self, *values: str) -> Any:
-        """The child for these label values, in the metric's label order."""
-        child = self._children.get(values)
-        if child is None:
-            child = self._children[values] = self._metric.labels(*values)
-        return child
 
 
 @dataclass(frozen=True)

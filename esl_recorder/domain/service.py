@@ -12,7 +12,7 @@ from typing import Any
 import gevent.lock
 
 from ..errors import Conflict, NotFound, RecordingError
-from ..metrics import Children, Metrics
+from ..metrics import Metrics
 from ..settings import ACCOUNT_ID, RecordingSettings
 from .calls import Call, CallTracker
 from .facts import Identity
@@ -44,9 +44,7 @@ class RecordingService:
         self._registry = registry
         self._tracker = tracker
         self._nodes = nodes
-        self._started = Children(metrics.recordings_started)
-        self._commands = Children(metrics.fs_commands)
-        self._command_durations = Children(metrics.fs_command_duration)
+        self._metrics = metrics
         self._clock = clock
         self._locks: dict[str, gevent.lock.RLock] = {}
         registry.subscribe(self._drop_lock_when_done)
@@ -164,7 +162,7 @@ class RecordingService:
             if rec.state is State.QUEUED:
                 self._registry.transition(rec, State.IN_PROGRESS,
                                           started_at=rec.started_at or self._clock())
-            self._started(rec.options.format.value).inc()
+            self._metrics.recordings_started.labels(rec.options.format.value).inc()
 
     def stop(self, sid: str, *, account: str | None = None,
              reason: StopReason = StopReason.REQUESTED) -> Recording:
@@ -260,8 +258,9 @@ class RecordingService:
             result = "disconnected"
             raise
         finally:
-            self._commands(action, result).inc()
-            self._command_durations(action).observe(time.monotonic() - started)
+            seconds = time.monotonic() - started
+            self._metrics.fs_commands.labels(action, result).inc()
+            self._metrics.fs_command_duration.labels(action).observe(seconds)
             log.debug("recording %s: %s -> %s", rec.sid, action, result)
 
     def _lock(self, sid: str) -> gevent.lock.RLock:

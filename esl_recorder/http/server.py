@@ -22,7 +22,7 @@ from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
 from ..dialects.base import Dialect, Operation
-from ..metrics import Children, Metrics
+from ..metrics import Metrics
 from ..settings import HttpSettings
 from .openapi import openapi_document
 from .ops import OPS_PATHS, WsgiApp
@@ -43,8 +43,7 @@ class ApiApp:
                            strict_slashes=False, merge_slashes=False)
         self._ops = ops
         self._settings = settings
-        self._requests = Children(metrics.http_requests)
-        self._durations = Children(metrics.http_request_duration)
+        self._metrics = metrics
         self._openapi = json.dumps(openapi_document(self.url_map)).encode()
         # Routes match on path and method alone (no host rules, no redirects): one adapter
         # serves every request instead of a bind_to_environ per request.
@@ -98,8 +97,8 @@ class ApiApp:
     def _observe(self, request: Request, response: Response, dialect: str, operation: str,
                  seconds: float) -> None:
         status = response.status_code
-        self._requests(dialect, operation, str(status)).inc()
-        self._durations(dialect).observe(seconds)
+        self._metrics.http_requests.labels(dialect, operation, str(status)).inc()
+        self._metrics.http_request_duration.labels(dialect).observe(seconds)
         if self._settings.access_log:
             access_log.info(json.dumps({
                 "method": request.method, "path": request.path, "status": status,

@@ -1,40 +1,19 @@
-"""The metrics registry: labelled children, exported in the text format."""
+"""The metrics registry: every metric declared once, exported with its labels."""
 
-import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from esl_recorder.metrics import Children, make_metrics
+from esl_recorder.metrics import make_metrics
 
 
-def test_event_counter_children_are_bound_once_and_exported() -> None:
+def test_labelled_counters_are_exported_by_label() -> None:
     registry = CollectorRegistry()
     metrics = make_metrics(registry)
-    create = metrics.esl_events.labels(event="CHANNEL_CREATE")
-    assert metrics.esl_events.labels(event="CHANNEL_CREATE") is create
-    create.inc()
-    create.inc(4)
+    metrics.esl_events.labels(event="CHANNEL_CREATE").inc(5)
     metrics.esl_events.labels(event="DTMF").inc()
+    metrics.http_requests.labels("laml", "create_recording_json", "200").inc()
     text = generate_latest(registry).decode()
     assert 'esl_recorder_esl_events_total{event="CHANNEL_CREATE"} 5.0' in text
     assert 'esl_recorder_esl_events_total{event="DTMF"} 1.0' in text
-
-
-def test_event_counter_takes_only_its_label() -> None:
-    metrics = make_metrics(CollectorRegistry())
-    with pytest.raises(ValueError):
-        metrics.esl_events.labels(node="fs1")
-
-
-def test_children_are_the_metrics_own_labelled_children() -> None:
-    registry = CollectorRegistry()
-    metrics = make_metrics(registry)
-    requests = Children(metrics.http_requests)
-    child = requests("laml", "create_recording_json", "200")
-    assert child is metrics.http_requests.labels(
-        dialect="laml", operation="create_recording_json", status="200")
-    assert requests("laml", "create_recording_json", "200") is child
-    child.inc()
-    text = generate_latest(registry).decode()
     assert ('esl_recorder_http_requests_total{dialect="laml",operation="create_recording_json",'
             'status="200"} 1.0') in text
 
@@ -46,3 +25,10 @@ def test_the_orphan_counter_counts_without_labels_and_is_exported() -> None:
     metrics.orphan_recordings.inc(2)
     text = generate_latest(registry).decode()
     assert "esl_recorder_orphan_recordings_total 3.0" in text
+
+
+def test_every_recording_command_and_result_is_exported_before_any_is_sent() -> None:
+    registry = CollectorRegistry()
+    make_metrics(registry)
+    text = generate_latest(registry).decode()
+    assert 'esl_recorder_fs_commands_total{action="mask",result="timeout"} 0.0' in text
