@@ -13,7 +13,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from gevent.pywsgi import WSGIHandler, WSGIServer
@@ -60,11 +60,8 @@ class ApiApp:
         request.max_content_length = self._settings.max_body_bytes
         response, dialect, operation = self._dispatch(request)
         response.headers.setdefault("Cache-Control", "no-store")
-        seconds = time.perf_counter() - started
-        body = response(environ, start_response)
-        observed = _ObservedSized if hasattr(body, "__len__") else _Observed
-        return observed(body, lambda: self._observe(request, response, dialect, operation,
-                                                    seconds))
+        self._observe(request, response, dialect, operation, time.perf_counter() - started)
+        return response(environ, start_response)
 
     def _dispatch(self, request: Request) -> tuple[Response, str, str]:
         if request.path == "/openapi.json":
@@ -106,38 +103,6 @@ class ApiApp:
                 "duration_ms": round(seconds * 1000, 2),
                 "bytes": response.content_length, "remote": request.remote_addr,
             }, separators=(",", ":")))
-
-
-class _Observed:
-    """A response body that runs `observe` when the server closes it, which pywsgi does once
-    the response is sent: the request's metrics and access-log line do not delay it."""
-
-    __slots__ = ("_body", "_observe")
-
-    def __init__(self, body: Iterable[bytes], observe: Callable[[], None]) -> None:
-        self._body = body
-        self._observe = observe
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self._observe()
-
-
-class _ObservedSized(_Observed):
-    """The same for a body of known chunks (pywsgi sums their lengths when the response
-    has no Content-Length instead of switching to chunked encoding)."""
-
-    __slots__ = ()
-
-    def __len__(self) -> int:
-        return len(self._body)  # type: ignore[arg-type]
 
 
 class TimeoutHandler(WSGIHandler):
