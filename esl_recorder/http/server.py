@@ -118,29 +118,6 @@ class TimeoutHandler(WSGIHandler):
             self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().handle()
 
-    def handle_one_response(self) -> None:
-        corked = _cork(self.socket, True)
-        try:
-            super().handle_one_response()
-        finally:
-            if corked:
-                _cork(self.socket, False)
-
-
-_TCP_CORK: int | None = getattr(socket, "TCP_CORK", None)
-
-
-def _cork(sock: socket.socket, on: bool) -> bool:
-    """TCP_CORK (Linux) on or off: while on, a response's head and body leave as one
-    segment when it is taken off, not as two (pywsgi sends them separately)."""
-    if _TCP_CORK is None:
-        return False
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, _TCP_CORK, int(on))
-    except OSError:  # not a TCP socket
-        return False
-    return True
-
 
 def make_server(app: WsgiApp, settings: HttpSettings) -> WSGIServer:
     handler = type("Handler", (TimeoutHandler,), {"timeout": settings.request_timeout})
