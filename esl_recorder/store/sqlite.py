@@ -3,10 +3,9 @@
 Every write is committed before the daemon acknowledges anything (a new recording and its
 call in one transaction, other writes each in their own), so `kill -9` at any moment loses
 nothing acknowledged (WAL + synchronous=NORMAL survives a process crash; use FULL for power
-loss). All access happens on the gevent hub thread
-through one connection; each method is one statement group with no greenlet switch. The
-daemon moves WAL checkpoints (which flush the disk) to a worker thread with a connection of
-its own (`checkpoint_in_background`), so commits on the hub rarely wait for a disk flush.
+loss). All access happens on the gevent hub thread through one connection; each method is
+one statement group with no greenlet switch. WAL checkpoints, which flush the disk, run in a
+worker thread on a connection of their own (`checkpoint_in_background`).
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import json
 import logging
 import os
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -57,7 +55,6 @@ CREATE INDEX IF NOT EXISTS outbox_pending_due ON outbox(next_attempt_at, id)
 CREATE INDEX IF NOT EXISTS outbox_pending_key ON outbox(key, id) WHERE state='pending';
 CREATE INDEX IF NOT EXISTS outbox_pending_target ON outbox(target, next_attempt_at, id)
     WHERE state='pending';
-CREATE TABLE IF NOT EXISTS housekeeping (key TEXT PRIMARY KEY, value);
 """
 
 # A recording's columns fixed when it is created (they carry most indexes), then the ones
@@ -71,9 +68,7 @@ _REC_CHANGING = (
 )
 _REC_COLUMNS = _REC_FIXED + _REC_CHANGING
 _REC_UPDATE = f"UPDATE recordings SET {', '.join(c + '=?' for c in _REC_CHANGING)} WHERE sid=?"
-_HUB_CHECKPOINT_PAGES = 10_000  # WAL pages (40 MB) before a commit checkpoints (and rewinds)
-_WAL_KEPT_BYTES = 0  # a rewound WAL is cut back to its first commit: later ones append
-_MARK_REWIND = "INSERT OR REPLACE INTO housekeeping(key, value) VALUES ('wal_rewound_at', ?)"
+_HUB_CHECKPOINT_PAGES = 10_000  # the WAL's size (40 MB) at which a commit checkpoints it
 _SAVED_CALLS_KEPT = 50_000  # last-written rows of live calls remembered (skip rewrites)
 _CALL_COLUMNS = (
     "uuid", "node", "direction", "account", "user_id", "device", "caller", "destination",
@@ -106,41 +101,25 @@ class Store:
         self._db.close()
 
     def checkpoint_in_background(self, interval: float = 0.5) -> None:
-        """Copy the WAL into the database every `interval` seconds from a worker thread,
-        on a second connection (`_WalKeeper`), so the disk flushes of checkpoints stay off
-        the hub. Durability is unchanged: a commit is durable once in the WAL.
-
-        SQLite rewinds a WAL whose every frame is copied in the next commit, whichever
-        connection makes it; that commit flushes the new WAL header to disk and truncates
-        the old frames (about 0.2 ms a MB on ext4 mounted with discard: 4-5 ms after a
-        1.5 s burst at 200 new recordings/s). The keeper makes that commit itself once
-        the daemon is idle, so the first request after a pause does not pay for it. Under
-        steady load a pass usually copies every frame in a gap between requests; then the
-        hub's next commit rewinds a WAL of one pass (about 1 ms), and when no pass can
-        catch up, the hub's own checkpoint at `_HUB_CHECKPOINT_PAGES` bounds the WAL.
-
-        A rewound WAL is truncated to its first commit, so every later commit appends to
-        fresh blocks. Rewritten in place instead, its frames (4,120 bytes: not
-        page-aligned) straddle file pages, and each page the kernel has dropped from its
-        cache since the last pass must be read from disk inside a commit (a few ms each,
-        often, where a memory reclaimer drops idle cache)."""
+        """Copy the WAL into the database every `interval` seconds from a worker thread, so
+        commits on the hub do not wait for a checkpoint's disk flush. A commit still
+        checkpoints when the WAL reaches _HUB_CHECKPOINT_PAGES (the worker cannot keep up)."""
         if self._path == ":memory:" or self._checkpoints is not None:
             return
         self._db.execute(f"PRAGMA wal_autocheckpoint={_HUB_CHECKPOINT_PAGES}")
-        self._db.execute(f"PRAGMA journal_size_limit={_WAL_KEPT_BYTES}")
         self._checkpoints = gevent.spawn(self._checkpoint_loop, interval)
 
     def _checkpoint_loop(self, interval: float) -> None:
-        keeper = _WalKeeper(self._path)
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         pool = gevent.get_hub().threadpool
         try:
             while not self._closing.wait(interval):
                 try:
-                    pool.apply(keeper.run_once)
+                    pool.apply(_checkpoint, (conn,))
                 except sqlite3.Error as exc:
                     log.warning("WAL checkpoint of %s failed: %s", self._path, exc)
         finally:
-            keeper.close()
+            conn.close()
 
     def _add_call_columns(self) -> None:
         have = {row[1] for row in self._db.execute("PRAGMA table_info(calls)")}
@@ -363,47 +342,14 @@ class Store:
         self._db.execute(_upsert_sql(table, tuple(columns)), values)
 
 
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
 @functools.cache  # a few fixed (table, columns) pairs: built once each
 def _upsert_sql(table: str, columns: tuple[str, ...]) -> str:
     placeholders = ",".join("?" * len(columns))
     return f"INSERT OR REPLACE INTO {table}({','.join(columns)}) VALUES({placeholders})"
-
-
-class _WalKeeper:
-    """Runs in a worker thread on a connection of its own (see
-    `Store.checkpoint_in_background`): copies the WAL into the database and, once nothing
-    else has been committed for a whole pass and every frame is copied, makes the rewinding
-    commit (one row). It then leaves the WAL alone until another connection commits:
-    copying its own frame would hand the next rewind back to the hub. It never rewinds
-    under load, where its commit would hold up the hub's (the writer lock is held through
-    the flush)."""
-
-    def __init__(self, path: str) -> None:
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.execute(f"PRAGMA journal_size_limit={_WAL_KEPT_BYTES}")
-        self._last_version: int | None = None  # data_version at the previous pass
-        self._rewound_at_version: int | None = None
-
-    def run_once(self) -> bool:
-        """One pass; True when it rewound the WAL."""
-        version = self._data_version()
-        idle = version == self._last_version
-        self._last_version = version
-        if version == self._rewound_at_version:
-            return False  # nothing committed elsewhere since the rewind
-        busy, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        if not idle or busy or frames <= 0 or copied < frames:
-            return False
-        self._conn.execute(_MARK_REWIND, (time.time(),))  # a commit of its own
-        self._rewound_at_version = self._last_version = self._data_version()
-        return True
-
-    def _data_version(self) -> int:
-        """Changes when another connection commits (never for this one's own commits)."""
-        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
-
-    def close(self) -> None:
-        self._conn.close()
 
 
 def _filters(**conditions: str | None) -> tuple[str, tuple[str, ...]]:

@@ -2,7 +2,6 @@
 anything: recordings updated in place, unchanged calls not rewritten, a call's recordings
 found by index, WAL checkpoints off the committing connection."""
 
-import itertools
 import sqlite3
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from esl_recorder.domain.options import RecordOptions
 from esl_recorder.domain.recording import FileFacts, Recording, State
 from esl_recorder.domain.registry import RecordingRegistry
 from esl_recorder.metrics import make_metrics
-from esl_recorder.store import sqlite as sqlite_store
 from esl_recorder.store.sqlite import Store
 
 
@@ -92,70 +90,6 @@ def test_background_checkpoints_copy_the_wal_into_the_database(tmp_path: Path) -
             gevent.sleep(0.01)
     store.close()
     assert Store(str(db)).get_recording("RE199") == make("RE199")
-
-
-def test_a_rewound_wal_is_cut_back_so_later_commits_append(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rewinding a long WAL and overwriting it in place reads back every file page a frame
-    straddles that the kernel has dropped from its cache since (a disk read inside a commit);
-    cut back to its first commit, the WAL only ever grows by appending."""
-    monkeypatch.setattr(sqlite_store, "_HUB_CHECKPOINT_PAGES", 30)
-    wal = tmp_path / "s.db-wal"
-    store = Store(str(tmp_path / "s.db"))
-    store.checkpoint_in_background(interval=3600)  # only the committing connection rewinds
-    sizes = []
-    for i in range(120):
-        store.save_recording(make(f"RE{i}"))
-        sizes.append(wal.stat().st_size)
-    store.close()
-    assert max(sizes) > 100 * 1024
-    cut = [after for before, after in itertools.pairwise(sizes) if after < before]
-    assert cut  # rewound at least once, each time down to the rewinding commit's frames
-    assert all(after < 10 * 4096 for after in cut)
-
-
-def wal_salts(wal: Path) -> bytes:
-    """The WAL header's salts: new every time the WAL is rewound."""
-    with wal.open("rb") as f:
-        return f.read(24)[16:24]
-
-
-def test_an_idle_daemons_wal_is_rewound_off_the_hub_and_only_after_new_commits(
-        tmp_path: Path) -> None:
-    """A rewind costs its commit a disk flush and a truncation. Copied by a plain
-    checkpoint, the WAL is rewound by the hub's next commit (the first request after a
-    pause pays); the keeper rewinds it in its own thread instead, then leaves it alone
-    until the hub has committed again (no flushes while idle)."""
-    db, wal = tmp_path / "s.db", tmp_path / "s.db-wal"
-    store = Store(str(db))
-    for i in range(20):
-        store.save_recording(make(f"RE{i}"))
-    plain = sqlite3.connect(db)
-    plain.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-    plain.close()
-    before = wal_salts(wal)
-    store.save_recording(make("RE20"))
-    assert wal_salts(wal) != before  # the hub's commit rewound the WAL
-
-    keeper = sqlite_store._WalKeeper(str(db))
-    try:
-        for i in range(21, 40):
-            store.save_recording(make(f"RE{i}"))
-        before = wal_salts(wal)
-        assert not keeper.run_once()  # copies, but the hub was just busy
-        assert wal_salts(wal) == before
-        assert keeper.run_once()  # nothing committed since: idle
-        rewound = wal_salts(wal)
-        assert rewound != before and wal.stat().st_size < 3 * 4096
-        assert not keeper.run_once() and wal_salts(wal) == rewound  # idle: left alone
-        store.save_recording(make("RE40"))
-        assert wal_salts(wal) == rewound  # the hub appended: no rewind in its commit
-        assert not keeper.run_once() and keeper.run_once()
-        assert wal_salts(wal) != rewound
-    finally:
-        keeper.close()
-        store.close()
-    assert Store(str(db)).get_recording("RE40") == make("RE40")
 
 
 def test_a_new_recording_is_written_with_its_call_unless_the_call_is_unchanged(
