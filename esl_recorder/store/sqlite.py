@@ -69,7 +69,6 @@ _REC_CHANGING = (
 _REC_COLUMNS = _REC_FIXED + _REC_CHANGING
 _REC_UPDATE = f"UPDATE recordings SET {', '.join(c + '=?' for c in _REC_CHANGING)} WHERE sid=?"
 _HUB_CHECKPOINT_PAGES = 10_000  # the WAL's size (40 MB) at which a commit checkpoints it
-_SAVED_CALLS_KEPT = 50_000  # last-written rows of live calls remembered (skip rewrites)
 _CALL_COLUMNS = (
     "uuid", "node", "direction", "account", "user_id", "device", "caller", "destination",
     "created_at", "answered_at", "hungup_at", "hangup_cause", "state", "source", "meta",
@@ -92,7 +91,6 @@ class Store:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
         self._add_call_columns()
-        self._saved_calls: dict[str, tuple[Any, ...]] = {}
 
     def close(self) -> None:
         self._closing.set()
@@ -129,26 +127,7 @@ class Store:
 
     # calls -----------------------------------------------------------------------------
     def save_call(self, call: Call) -> None:
-        values = self._call_changes(call)
-        if values is not None:
-            self._upsert("calls", _CALL_COLUMNS, values)
-            self._remember_call(call, values)
-
-    def _call_changes(self, call: Call) -> tuple[Any, ...] | None:
-        """The call's row, or None when it is already committed as is (this connection is
-        the only writer)."""
-        values = (call.uuid, call.node, call.direction, call.account, call.user, call.device,
-                  call.caller, call.destination, call.created_at, call.answered_at,
-                  call.hungup_at, call.hangup_cause, call.state.value, call.source,
-                  json.dumps(call.meta))
-        return None if self._saved_calls.get(call.uuid) == values else values
-
-    def _remember_call(self, call: Call, values: tuple[Any, ...]) -> None:
-        self._saved_calls.pop(call.uuid, None)
-        if call.hungup_at is None:
-            if len(self._saved_calls) >= _SAVED_CALLS_KEPT:
-                del self._saved_calls[next(iter(self._saved_calls))]
-            self._saved_calls[call.uuid] = values
+        self._upsert("calls", _CALL_COLUMNS, _call_values(call))
 
     def load_call(self, uuid: str) -> Call | None:
         row = self._db.execute("SELECT * FROM calls WHERE uuid=?", (uuid,)).fetchone()
@@ -182,17 +161,12 @@ class Store:
             self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
 
     def insert_recording(self, rec: Recording, call: Call | None = None) -> None:
-        """Write a new recording whole (no UPDATE attempt first: its sid is new), and its
-        call if that changed, in one transaction: one commit on the request path instead of
-        two, and never a recording without its call."""
-        call_values = self._call_changes(call) if call is not None else None
-        if call is None or call_values is None:
-            self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
-            return
+        """Write a new recording, and its call when given, in one transaction: never a
+        recording without its call."""
         with self._transaction():
-            self._upsert("calls", _CALL_COLUMNS, call_values)
+            if call is not None:
+                self._upsert("calls", _CALL_COLUMNS, _call_values(call))
             self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
-        self._remember_call(call, call_values)
 
     def get_recording(self, sid: str) -> Recording | None:
         row = self._db.execute("SELECT * FROM recordings WHERE sid=?", (sid,)).fetchone()
@@ -357,6 +331,14 @@ def _filters(**conditions: str | None) -> tuple[str, tuple[str, ...]]:
     if not used:
         return "", ()
     return "WHERE " + " AND ".join(f"{k}=?" for k in used), tuple(used.values())
+
+
+def _call_values(call: Call) -> tuple[Any, ...]:
+    """Values of _CALL_COLUMNS."""
+    return (call.uuid, call.node, call.direction, call.account, call.user, call.device,
+            call.caller, call.destination, call.created_at, call.answered_at,
+            call.hungup_at, call.hangup_cause, call.state.value, call.source,
+            json.dumps(call.meta))
 
 
 def _recording_values(rec: Recording) -> tuple[Any, ...]:
