@@ -91,7 +91,13 @@ def cmd_outbox(ns: argparse.Namespace) -> int:
     show = import_entry("esl_recorder.delivery.listing", "show_outbox")
     if show is None:
         return EXIT_FAILURE
-    return int(show(settings.store.path, ns.state, ns.limit, ns.json))
+    from .errors import StoreError
+
+    try:
+        return int(show(settings.store.path, ns.state, ns.limit, ns.json))
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 def config_path(explicit: str | None, env: dict[str, str] | None = None) -> str:
@@ -145,7 +151,7 @@ def warn_unknown_env(settings: Settings) -> None:
 def cmd_run(ns: argparse.Namespace) -> int:
     import logging
 
-    from .errors import ConfigError
+    from .errors import ConfigError, StoreError
     from .logsetup import configure_logging, register_secret
     from .settings import secret_values
 
@@ -162,7 +168,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
         return EXIT_FAILURE
     try:
         return int(run(settings))
-    except ConfigError as exc:
+    except (ConfigError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

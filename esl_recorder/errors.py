@@ -20,6 +20,10 @@ class ConfigError(EslRecorderError):
         super().__init__(f"{source}: {key}: {problem}")
 
 
+class StoreError(EslRecorderError):
+    """The store's database cannot be used by this version (e.g. a newer schema)."""
+
+
 class EslError(EslRecorderError):
     """Anything that went wrong talking to FreeSWITCH."""
 

@@ -26,40 +26,12 @@ from ..domain.calls import Call, CallState
 from ..domain.options import RecordOptions
 from ..domain.ports import OutboxItem
 from ..domain.recording import FileFacts, Recording, State, StopReason
+from .schema import migrate
 
 log = logging.getLogger(__name__)
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
-    uuid TEXT PRIMARY KEY, node TEXT NOT NULL, direction TEXT, account TEXT,
-    user_id TEXT, device TEXT, caller TEXT, destination TEXT, created_at REAL,
-    answered_at REAL, hungup_at REAL, hangup_cause TEXT, state TEXT, source TEXT, meta TEXT);
-CREATE TABLE IF NOT EXISTS recordings (
-    sid TEXT PRIMARY KEY, call_uuid TEXT NOT NULL, node TEXT NOT NULL, account TEXT,
-    path TEXT NOT NULL UNIQUE, state TEXT NOT NULL, source TEXT, options TEXT NOT NULL,
-    created_at REAL, started_at REAL, ended_at REAL, stop_requested TEXT, stop_reason TEXT,
-    cause TEXT, fs_record_ms INTEGER, duration_ms INTEGER, channels INTEGER,
-    sample_rate INTEGER, size INTEGER, sha256 TEXT, error TEXT, paused_by TEXT, meta TEXT);
-DROP INDEX IF EXISTS recordings_state;
-CREATE INDEX IF NOT EXISTS recordings_call ON recordings(call_uuid);
-CREATE INDEX IF NOT EXISTS recordings_account ON recordings(account, created_at);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL,
-    target TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL,
-    next_attempt_at REAL NOT NULL, last_error TEXT, finished_at REAL);
-DROP INDEX IF EXISTS outbox_due;
-DROP INDEX IF EXISTS outbox_key;
-CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state, id);
-CREATE INDEX IF NOT EXISTS outbox_pending_due ON outbox(next_attempt_at, id)
-    WHERE state='pending';
-CREATE INDEX IF NOT EXISTS outbox_pending_key ON outbox(key, id) WHERE state='pending';
-CREATE INDEX IF NOT EXISTS outbox_pending_target ON outbox(target, next_attempt_at, id)
-    WHERE state='pending';
-"""
 
 # A recording's columns fixed when it is created (they carry most indexes), then the ones
-# that change: saving an existing recording updates only the latter, so SQLite rewrites the
-# row and the state index, not every index.
+# that change: saving an existing recording updates only the latter.
 _REC_FIXED = ("sid", "call_uuid", "node", "account", "path", "source", "options", "created_at")
 _REC_CHANGING = (
     "state", "started_at", "ended_at", "stop_requested", "stop_reason", "cause",
@@ -73,7 +45,6 @@ _CALL_COLUMNS = (
     "uuid", "node", "direction", "account", "user_id", "device", "caller", "destination",
     "created_at", "answered_at", "hungup_at", "hangup_cause", "state", "source", "meta",
 )
-_CALL_COLUMNS_ADDED = ("state TEXT", "source TEXT", "meta TEXT")  # to a calls table of 0.x
 _TERMINAL_STATES = ("completed", "absent", "failed")
 
 
@@ -89,8 +60,11 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)
-        self._add_call_columns()
+        try:
+            migrate(self._db, path)
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         self._closing.set()
@@ -118,12 +92,6 @@ class Store:
                     log.warning("WAL checkpoint of %s failed: %s", self._path, exc)
         finally:
             conn.close()
-
-    def _add_call_columns(self) -> None:
-        have = {row[1] for row in self._db.execute("PRAGMA table_info(calls)")}
-        for column in _CALL_COLUMNS_ADDED:
-            if column.split()[0] not in have:
-                self._db.execute(f"ALTER TABLE calls ADD COLUMN {column}")
 
     # calls -----------------------------------------------------------------------------
     def save_call(self, call: Call) -> None:
