@@ -140,10 +140,6 @@ class Store:
         row = self._db.execute("SELECT * FROM recordings WHERE sid=?", (sid,)).fetchone()
         return _recording_from_row(row) if row else None
 
-    def recording_by_path(self, path: str) -> Recording | None:
-        row = self._db.execute("SELECT * FROM recordings WHERE path=?", (path,)).fetchone()
-        return _recording_from_row(row) if row else None
-
     def unfinished_recordings(self) -> list[Recording]:
         rows = self._db.execute(
             "SELECT * FROM recordings WHERE state NOT IN (?,?,?) ORDER BY created_at",
@@ -251,22 +247,6 @@ class Store:
         rows = self._db.execute(f"SELECT * FROM outbox {where} ORDER BY id {order} LIMIT ?",
                                 (*args, limit))
         return [_outbox_from_row(r) for r in rows]
-
-    def mark_delivered(self, item_id: int, now: float) -> None:
-        self._db.execute("UPDATE outbox SET state='delivered', attempts=attempts+1, "
-                         "finished_at=? WHERE id=?", (now, item_id))
-
-    def reschedule(self, item_id: int, next_at: float, error: str) -> None:
-        self._db.execute("UPDATE outbox SET attempts=attempts+1, next_attempt_at=?, "
-                         "last_error=? WHERE id=?", (next_at, error[:500], item_id))
-
-    def mark_dead(self, item_id: int, now: float, error: str) -> None:
-        self._db.execute("UPDATE outbox SET state='dead', attempts=attempts+1, finished_at=?, "
-                         "last_error=? WHERE id=?", (now, error[:500], item_id))
-
-    def outbox_counts(self) -> dict[str, int]:
-        rows = self._db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")
-        return {state: n for state, n in rows}
 
     # helpers ---------------------------------------------------------------------------
     @contextlib.contextmanager

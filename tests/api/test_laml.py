@@ -388,7 +388,7 @@ def test_no_callback_url_means_no_callbacks(api: Api) -> None:
     sid = create(api, uuid, RecordingStatusCallbackEvent="completed")["sid"]
     finish(api, uuid)
     wait_done(api, sid)
-    assert api.daemon.app.store.outbox_counts() == {}
+    assert api.daemon.app.store.outbox_items() == []
 
 
 def test_public_base_url_is_used_for_recording_urls(daemon_factory: Any, switch: Any,

@@ -6,6 +6,7 @@ import base64
 import io
 import logging
 import sqlite3
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -13,10 +14,16 @@ from urllib.parse import parse_qsl
 import pytest
 
 from esl_recorder.delivery.outbox import USER_AGENT, OutboundRequest
+from esl_recorder.store.sqlite import Store
 
 from .conftest import Harness, HarnessFactory, Scripted
 
 Receivers = Callable[..., Scripted]
+
+
+def states(store: Store) -> dict[str, int]:
+    """How many of the outbox's items are in each state."""
+    return dict(Counter(item.state for item in store.outbox_items(limit=100_000)))
 
 
 def body_of(environ: dict[str, Any]) -> dict[str, str]:
@@ -97,7 +104,7 @@ def test_a_receiver_down_for_a_while_then_back_gets_everything(
     got = r.wait(30)
     assert sorted(int(g.form["i"]) for g in got) == list(range(30))
     harness.wait_for(lambda: harness.count("delivered") == 30)
-    assert harness.store.outbox_counts() == {"delivered": 30}
+    assert states(harness.store) == {"delivered": 30}
     assert harness.metric("callback_attempts_total", result="delivered") == 30
     assert harness.metric("callback_attempts_total", result="retry") >= 30
     first = harness.store.outbox_items("delivered", 1)[0]
@@ -139,7 +146,7 @@ def test_a_backlog_bigger_than_memory_is_delivered_once_and_in_order(
         sent = list(range(15 if k < 40 else 5))
         assert [int(g.form["n"]) for g in got if g.form["key"] == f"RE{k}"] == sent
     h.wait_for(lambda: h.count("delivered") == 800)
-    assert h.store.outbox_counts() == {"delivered": 800}
+    assert states(h.store) == {"delivered": 800}
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 302])
@@ -223,8 +230,8 @@ def test_delivered_items_are_forgotten_after_max_age_dead_ones_kept(
     h.send(ok.url(), key="RE1")
     h.send(gone.url(), key="RE2")
     h.wait_for(lambda: h.count("delivered") == 1 and h.count("dead") == 1)
-    assert h.store.outbox_counts() == {"delivered": 1, "dead": 1}
-    h.wait_for(lambda: h.store.outbox_counts() == {"dead": 1}, what="the purge")
+    assert states(h.store) == {"delivered": 1, "dead": 1}
+    h.wait_for(lambda: states(h.store) == {"dead": 1}, what="the purge")
 
 
 def test_the_fallback_url_is_tried_when_the_url_fails(harness: Harness,
@@ -288,4 +295,4 @@ def test_requests_that_cannot_be_sent_are_refused_at_enqueue(
 
     with pytest.raises(InvalidArgument):
         OutboundRequest(method, url, headers=headers)
-    assert harness.store.outbox_counts() == {}
+    assert states(harness.store) == {}

@@ -25,7 +25,7 @@ def test_recordings_survive_reopening(tmp_path: Path) -> None:
     loaded = again.get_recording("RE1")
     assert loaded == rec
     assert [r.sid for r in again.unfinished_recordings()] == ["RE1"]
-    assert again.recording_by_path("/r/RE2.wav") is not None
+    assert again.get_recording("RE2") == make("RE2", State.COMPLETED)
 
 
 def test_list_filters_by_account_and_call(tmp_path: Path) -> None:
@@ -53,9 +53,9 @@ def test_outbox_keeps_order_per_key(tmp_path: Path) -> None:
     store.enqueue("cb", "RE1", "http://x/a", {"n": 2}, now=10)
     other = store.enqueue("cb", "RE2", "http://x/b", {"n": 3}, now=10)
     assert [i.id for i in store.due(now=10)] == [first, other]
-    store.reschedule(first, next_at=20, error="receiver down")
+    store.finish_attempts(delivered=[], retried=[(first, 20, "receiver down")], dead=[])
     assert [i.id for i in store.due(now=15)] == [other]  # RE1's second waits behind its first
-    store.mark_delivered(first, now=21)
+    store.finish_attempts(delivered=[(first, 21)], retried=[], dead=[])
     assert [i.payload["n"] for i in store.due(now=21)] == [2, 3]
-    store.mark_dead(other, now=22, error="expired")
-    assert store.outbox_counts() == {"delivered": 1, "pending": 1, "dead": 1}
+    store.finish_attempts(delivered=[], retried=[], dead=[(other, 22, "expired")])
+    assert [store.outbox_count(s) for s in ("delivered", "pending", "dead")] == [1, 1, 1]
