@@ -17,15 +17,6 @@ from . import __version__
 
 RECORD_ACTIONS = ("start", "stop", "pause", "resume", "mask", "unmask", "beep")
 COMMAND_RESULTS = ("ok", "error", "timeout", "disconnected")
-COMPLETION_CAUSES = (
-    "success-maxtime",
-    "success-silence",
-    "no-input-timeout",
-    "input-too-short",
-    "empty-file",
-    "uri-failure",
-    "unknown",
-)
 
 
 class HotCounter:
