@@ -169,16 +169,15 @@ def _client_for(node: NodeSettings, esl: EslSettings, router: EventRouter,
                      on_connect=on_connect, metrics=metrics)
 
 
-# The young generation is collected after 20,000 net allocations instead of 700: a request
-# allocates thousands of short-lived objects (freed by reference counting, not by the
-# collector), so the default runs a young/middle collection inside nearly every request.
+# A request allocates thousands of short-lived objects that reference counting frees: with
+# CPython's default (700, 10, 10) the cyclic collector would run inside nearly every request.
 GC_THRESHOLDS = (20_000, 20, 20)
 
 
 def freeze_startup_objects() -> None:
-    """What was built before serving lives as long as the daemon: move it out of the
-    cyclic collector's reach, so no full collection rescans it (pauses of 100+ ms with
-    the modules loaded, which every request in flight waits out)."""
+    """What was built before serving lives as long as the daemon: keep it out of every
+    collection (gc.freeze), so a full collection scans only what came after, and raise the
+    collection thresholds to GC_THRESHOLDS."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
 
