@@ -1,10 +1,8 @@
-"""The outbox's SQLite queries: order, cursors, batches, purge, and the indexes they use."""
+"""The outbox's SQLite queries: order, cursors, batches, purge."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -71,27 +69,3 @@ def test_old_delivered_items_are_purged_dead_and_pending_kept(store: Store) -> N
                           dead=[(dead, 50.0, "HTTP 410")])
     assert store.purge_delivered(before=150.0) == 1
     assert sorted(i.id for i in store.outbox_items()) == [recent, dead, pending]
-
-
-@pytest.mark.parametrize("query, index", [
-    ("due", "outbox_pending_due"), ("due_target", "outbox_pending_target"),
-    ("heads", "outbox_pending_key"), ("next", "outbox_pending_due")])
-def test_queries_walk_the_partial_pending_indexes(store: Store, query: str,
-                                                  index: str) -> None:
-    """The delivered history can grow to millions of rows: no query may scan it."""
-    plans: list[str] = []
-    real = store._db
-
-    class Explaining:
-        def execute(self, sql: str, args: Any = ()) -> sqlite3.Cursor:
-            if sql.lstrip().upper().startswith("SELECT"):
-                plans.extend(r[3] for r in real.execute("EXPLAIN QUERY PLAN " + sql, args))
-            return real.execute(sql, args)
-
-    store._db = Explaining()  # type: ignore[assignment]
-    {"due": lambda: store.due(10.0), "due_target": lambda: store.due(10.0, target=A),
-     "heads": lambda: store.heads(["K"], 10.0),
-     "next": lambda: store.next_attempt_after(10.0)}[query]()
-    store._db = real
-    assert any(index in p for p in plans), plans
-    assert not any(p.startswith("SCAN") and "outbox" in p for p in plans), plans
