@@ -17,7 +17,7 @@ Callbacks use N/2 keys (two per recording, like in-progress then completed), so 
 ordering is exercised. The enqueue cost alone (one committed insert) is printed as well.
 --history ROWS first writes that many delivered callbacks into the store (a daemon that
 has run for a while): the outbox reads only its partial indexes of pending rows, so the
-rates should not move (500,000 rows: 4,177/s backlog, 3,218/s live on 2 shared cores).
+rates should not move.
 The last line is `callbacks/s: <N>`, the lower of the two phases' rates.
 """
 

@@ -75,8 +75,7 @@ PASSWORD = "ClueCon"
 # store stays on disk: its commits are part of what is measured.
 MEDIA_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
 RATE = 200.0  # requests/s: what the daemon, the simulator and this generator sustain on 2
-# shared cores with room to spare (a request costs the daemon ~1.05 ms of CPU, the
-# simulator ~0.3 ms)
+# shared cores with room to spare
 # A round during which the canary (an otherwise idle process waking every millisecond) was
 # held up this long is disturbed: the whole machine stopped (this VM stalls for 20-250 ms
 # every few seconds, idle or not), which says nothing about the code under test. Well
@@ -184,8 +183,8 @@ def role_switch() -> None:
             reserve_descriptors(int(n))
             uuids = [switch.inbound_call("tone_a", {variable: account}, answered=True)
                      for _ in range(int(n))]
-            # FreeSWITCH has no collector pauses: keep the stand-in's out too (its young
-            # collections came every few requests and a full one once a run, 12 ms)
+            # FreeSWITCH has no collector pauses: keep the stand-in's out of the daemon's
+            # latency too
             gc.freeze()
             gc.disable()
             _say(" ".join(uuids))
@@ -195,9 +194,9 @@ def role_switch() -> None:
 def reserve_descriptors(files: int) -> None:
     """Grow this process's descriptor table now for `files` more open files (the WAV file
     of every recording stays open). Grown later, one doubling at a time while the rounds
-    run, each growth waits for an RCU grace period (synchronize_rcu in expand_files: 4-23
-    ms here) inside the simulator's one event loop, holding every ESL reply; FreeSWITCH
-    opens recording files in the session's own thread."""
+    run, each growth waits for an RCU grace period (synchronize_rcu in expand_files)
+    inside the simulator's one event loop, holding every ESL reply; FreeSWITCH opens
+    recording files in the session's own thread."""
     limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     top = 1024 + files
     if limit != resource.RLIM_INFINITY:
