@@ -72,12 +72,13 @@ def test_default_is_a_mono_mix(switch: FakeSwitch, events: WireClient, tmp_path:
 
 
 @pytest.mark.parametrize(
-    ("variables", "channels", "expect"),
+    ("variables", "channels", "expect", "frames"),
     [
-        ("RECORD_STEREO=true", 2, [(880,), (440,)]),
-        ("RECORD_STEREO_SWAP=true", 2, [(440,), (880,)]),
-        ("RECORD_READ_ONLY=true", 1, [(880,)]),
-        ("RECORD_WRITE_ONLY=true", 1, [(440,)]),
+        ("RECORD_STEREO=true", 2, [(880,), (440,)], 8000),
+        ("RECORD_STEREO_SWAP=true", 2, [(440,), (880,)], 8000),
+        ("RECORD_READ_ONLY=true", 1, [(880,)], 8000),
+        # FreeSWITCH's write-only files miss their first ~200 ms (1.78 s for 2 s captured)
+        ("RECORD_WRITE_ONLY=true", 1, [(440,)], 6400),
     ],
 )
 def test_channel_layout(
@@ -87,11 +88,12 @@ def test_channel_layout(
     variables: str,
     channels: int,
     expect: list[tuple[int]],
+    frames: int,
 ) -> None:
     path = tmp_path / "x.wav"
     record(switch, events, path, 1.0, f" 0 {{{variables}}}")
     info = read_wav(str(path))
-    assert info.channels == channels and info.frames == 8000
+    assert info.channels == channels and info.frames == frames
     for samples, (present,) in zip(info.samples, expect, strict=True):
         a440, a880 = tones(samples)
         heard, absent = (a440, a880) if present == 440 else (a880, a440)

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 VERSION = "FreeSWITCH Version 1.11.3-dev~64bit ( 64bit)"
 NO_CHANNEL = "-ERR No such channel!\n"
 NO_SESSION = "-ERR Cannot locate session!\n"
+NO_REPLY = "-ERR no reply\n"
 CHANNEL_FIELDS = [
     "uuid",
     "direction",
@@ -196,7 +197,7 @@ def _uuid_dump(api: Api, args: str) -> str:
 def _uuid_buglist(api: Api, args: str) -> str:
     ch = _locate(api, args.split(" ")[0])
     if ch is None:
-        return NO_CHANNEL
+        return NO_REPLY  # FreeSWITCH writes nothing; mod_event_socket says so
     parts = ["<media-bugs>\n"]
     for rec in ch.recordings:
         parts.append(
@@ -228,7 +229,7 @@ def _uuid_broadcast(api: Api, args: str) -> str:
         return "-USAGE: <uuid> <path> [aleg|bleg|both]\n"
     ch = _locate(api, parts[0])
     if ch is None:
-        return NO_SESSION
+        return "-ERR invalid uuid\n"
     leg = parts[2] if len(parts) > 2 else "aleg"
     other = ch.bridged or ch.peer
     targets: list[Channel | None] = {"bleg": [other], "both": [ch, other]}.get(leg, [ch])

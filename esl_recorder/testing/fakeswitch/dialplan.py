@@ -93,16 +93,17 @@ def originate(
     chan_vars.update(variables or {})
     a_ext = target.lstrip("&") if target.lstrip("&") in EXTENSIONS else "park"
     if dest == NO_ANSWER:  # rings past originate_timeout: FreeSWITCH gives up
-        _no_route(core, dest, "NO_ANSWER")
+        _no_route(core, dest, chan_vars, "NO_ANSWER")
         raise OriginateError("NO_ANSWER")
     if dest not in EXTENSIONS:
-        _no_route(core, dest)
+        _no_route(core, dest, chan_vars)
         raise OriginateError("NO_ROUTE_DESTINATION")
     call = Call(kind="bridge" if dest == "bridge_tone_b" else "loopback")
     prefix = "" if dest == "tone_b" else f"{dest}_"
     a, b = _pair(core, call, dest, prefix, a_ext)
     _use_origination_uuid(core, a, chan_vars.get("origination_uuid"))
     a.variables.update(chan_vars)
+    b.variables.update(chan_vars)  # mod_loopback gives the B leg the A leg's variables
     core.emit(a, "CHANNEL_CREATE")
     core.emit(b, "CHANNEL_CREATE")
     core.emit(b, "CHANNEL_EXECUTE_COMPLETE", "set")
@@ -149,10 +150,14 @@ def after_originate(core: SwitchCore, legs: list[Channel]) -> None:
             core.outbound(a.peer)
 
 
-def _no_route(core: SwitchCore, dest: str, why: str = "NO_ROUTE_DESTINATION") -> None:
+def _no_route(core: SwitchCore, dest: str, chan_vars: dict[str, str],
+              why: str = "NO_ROUTE_DESTINATION") -> None:
     call = Call()
     a, b = _pair(core, call, dest, "no_such_extension_", "park")
     a.name, b.name = f"loopback/{dest}-a", f"loopback/{dest}-b"
+    _use_origination_uuid(core, a, chan_vars.get("origination_uuid"))
+    for ch in (a, b):
+        ch.variables.update(chan_vars)
     core.emit(a, "CHANNEL_CREATE")
     core.emit(b, "CHANNEL_CREATE")
     cause = {"Hangup-Cause": why}
