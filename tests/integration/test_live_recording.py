@@ -1,4 +1,7 @@
-"""The recording scenarios of tests/daemon, against a real FreeSWITCH.
+"""The engine's recording options no REST dialect reaches (sample rate, minimum and maximum
+length, DTMF terminator, hangup), against a real FreeSWITCH, through the daemon's domain service
+(as tests/daemon drive it against the simulator). The dialects' own flows and options are in
+test_dialects.py.
 
 Run: ESL_RECORDER_FS=host:port[:password] pytest tests/integration
 The server needs freeswitch/ (rectest dialplan, mod_loopback, mod_shout for mp3) and must
@@ -25,15 +28,14 @@ from esl_recorder.settings import settings_from_mapping
 
 from .conftest import FreeSwitchAddress
 
-ROOT = os.environ.get("ESL_RECORDER_FS_RECORDINGS", "/tmp/esl_recorder_it")
-
 
 @pytest.fixture
 def live(freeswitch: FreeSwitchAddress, tmp_path: Path) -> Iterator[Daemon]:
     settings = settings_from_mapping({
         "nodes": [{"name": "fs1", "host": freeswitch.host, "port": freeswitch.port,
                    "password": freeswitch.password}],
-        "recording": {"root": ROOT}, "store": {"path": str(tmp_path / "state.db")},
+        "recording": {"root": os.path.join(freeswitch.recordings, tmp_path.name)},
+        "store": {"path": str(tmp_path / "state.db")},
         "http": {"port": 0},
     }, env={})
     app: App = build_app(settings)
