@@ -74,6 +74,10 @@ install_config() {  # the project's runtime configuration, refreshed on every ca
   rm -rf "$dest" && mv "$dest.new" "$dest"
 }
 
+mkdir -p "$CACHE"
+exec 9>"$CACHE/freeswitch-$KEY.lock"
+flock 9  # one build per key at a time: a second CI run on the machine waits, then reuses it
+
 if [[ -f "$PREFIX/.complete" && -x "$PREFIX/bin/freeswitch" ]]; then
   install_config
   say "reusing FreeSWITCH build at $PREFIX"
@@ -82,7 +86,6 @@ if [[ -f "$PREFIX/.complete" && -x "$PREFIX/bin/freeswitch" ]]; then
 fi
 
 T_ALL=$SECONDS
-mkdir -p "$CACHE"
 WORK="$CACHE/build-$KEY"
 LOGS="$CACHE/freeswitch-$KEY.logs"
 rm -rf "$WORK" "$PREFIX" "$LOGS"

@@ -35,10 +35,13 @@ def record_vars(sid: str, stereo: bool = False, read: bool = False, write: bool 
 
 
 def originate(s: Session, uuid: str, ext: str = "tone_a", leg: str = "tone_b") -> None:
-    """The call of the captures, placed as the daemon places calls (bgapi, our uuid)."""
+    """The call of the captures, placed as the daemon places calls: bgapi with its own
+    Job-UUID header, our uuid for the A leg."""
+    job = str(uuid_module.uuid5(uuid_module.NAMESPACE_OID, uuid))
     s.send("originate", f"bgapi originate {{origination_uuid={uuid},"
-           f"esl_recorder_account_id=acme}}loopback/{leg}/rectest {ext} XML rectest")
-    s.wait_event("BACKGROUND_JOB")
+           f"esl_recorder_account_id=acme}}loopback/{leg}/rectest {ext} XML rectest\n"
+           f"Job-UUID: {job}")
+    s.wait_event("BACKGROUND_JOB", lambda h: h.get("Job-UUID") == job)
     s.wait_event("CHANNEL_ANSWER", lambda h: h.get("Unique-ID") == uuid)
 
 
@@ -151,6 +154,7 @@ def errors(s: Session, uuid: str) -> None:
     s.send("bgapi unknown extension", f"bgapi originate {{origination_uuid={uuid}}}"
            "loopback/no_such_extension/rectest tone_a XML rectest")
     s.wait_event("BACKGROUND_JOB")
+    s.settle("CHANNEL_HANGUP_COMPLETE", 2)
 
 
 SCENARIOS: dict[str, Scenario] = {

@@ -77,8 +77,8 @@ def test_default_is_a_mono_mix(switch: FakeSwitch, events: WireClient, tmp_path:
         ("RECORD_STEREO=true", 2, [(880,), (440,)], 8000),
         ("RECORD_STEREO_SWAP=true", 2, [(440,), (880,)], 8000),
         ("RECORD_READ_ONLY=true", 1, [(880,)], 8000),
-        # FreeSWITCH's write-only files miss their first ~200 ms (1.78 s for 2 s captured)
-        ("RECORD_WRITE_ONLY=true", 1, [(440,)], 6400),
+        # FreeSWITCH's write-only files miss their first ~240 ms (1.78 s for 2 s captured)
+        ("RECORD_WRITE_ONLY=true", 1, [(440,)], 6080),
     ],
 )
 def test_channel_layout(

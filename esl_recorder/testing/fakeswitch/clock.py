@@ -27,6 +27,9 @@ class ManualClock:
     def stop(self) -> None:
         return None
 
+    def catch_up(self) -> None:
+        return None  # only advance() moves this clock
+
     def advance(self, seconds: float) -> None:
         self._target += max(seconds, 0.0)
         while (self._done + 1) * FRAME_SECONDS <= self._target + 1e-9:
@@ -41,6 +44,7 @@ class RealtimeClock:
         self._tick = tick
         self._greenlet: gevent.Greenlet | None = None
         self._done = 0
+        self._origin: float | None = None
 
     def start(self) -> None:
         if self._greenlet is None:
@@ -54,15 +58,22 @@ class RealtimeClock:
     def advance(self, seconds: float) -> None:
         raise RuntimeError("advance() needs FakeSwitch(clock='manual')")
 
+    def catch_up(self) -> None:
+        """Run the ticks already due, so a command lands at the media time of the wall clock
+        (FreeSWITCH's media threads do not wait for a greenlet to be scheduled)."""
+        if self._origin is None:
+            return
+        due = int((time.monotonic() - self._origin) / FRAME_SECONDS)
+        while self._done < due:
+            self._done += 1
+            try:
+                self._tick()
+            except Exception:
+                log.exception("media tick failed")
+
     def _run(self) -> None:
-        origin = time.monotonic() - self._done * FRAME_SECONDS
+        self._origin = time.monotonic() - self._done * FRAME_SECONDS
         while True:
-            due = int((time.monotonic() - origin) / FRAME_SECONDS)
-            while self._done < due:
-                self._done += 1
-                try:
-                    self._tick()
-                except Exception:
-                    log.exception("media tick failed")
-            next_at = origin + (self._done + 1) * FRAME_SECONDS
+            self.catch_up()
+            next_at = self._origin + (self._done + 1) * FRAME_SECONDS
             gevent.sleep(max(next_at - time.monotonic(), 0.001))

@@ -157,6 +157,7 @@ class FakeSwitch:
             session.deliver(event)
 
     def execute_api(self, line: str) -> tuple[str, list[Callable[[], None]]]:
+        self._clock.catch_up()
         return Api(self.core).execute(line)
 
     def run_locked(self, action: Callable[[], None]) -> None:
