@@ -36,7 +36,8 @@ LOCAL_CONFIG = "conf/esl_recorder.yaml"
 SYSTEM_CONFIG = "/etc/esl_recorder/esl_recorder.yaml"
 # ESL_RECORDER_* variables that are not settings (so check-config does not warn about them).
 NON_SETTING_ENV = frozenset({CONFIG_ENV, "ESL_RECORDER_FS", "ESL_RECORDER_FS_RECORDINGS",
-                             "ESL_RECORDER_WIRE_DIR"})
+                             "ESL_RECORDER_FS_DIR", "ESL_RECORDER_FS_CTL", "ESL_RECORDER_FS_SRC",
+                             "ESL_RECORDER_CACHE", "ESL_RECORDER_WIRE_DIR"})
 
 
 def main(argv: list[str] | None = None) -> int:
