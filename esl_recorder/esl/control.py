@@ -29,9 +29,10 @@ from . import commands as cmd
 
 log = logging.getLogger(__name__)
 
-# What FreeSWITCH says when the uuid names no channel: uuid_record/uuid_broadcast say
-# "Cannot locate session!", uuid_kill/uuid_getvar/uuid_transfer "No such channel!".
-_GONE = ("cannot locate session", "no such channel")
+# What FreeSWITCH says when the uuid names no channel: uuid_record says "Cannot locate
+# session!", uuid_broadcast "invalid uuid", uuid_kill/uuid_getvar/uuid_transfer "No such
+# channel!" (each checked against the live server by tests/differential).
+_GONE = ("cannot locate session", "invalid uuid", "no such channel")
 _CAUSE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")  # hangup cause names: NO_ANSWER, USER_BUSY...
 UNKNOWN_CAUSE = "DESTINATION_OUT_OF_ORDER"  # an originate -ERR without a cause name
 
