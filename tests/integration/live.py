@@ -180,7 +180,8 @@ class DaemonProcess:
             "http": {"host": "127.0.0.1", "port": self.http_port},
             "esl": {"connect_timeout": 2, "command_timeout": 5,
                     "reconnect_initial_delay": 0.1, "reconnect_max_delay": 0.5},
-            "delivery": {"initial_delay": 0.05, "max_delay": 0.2},
+            "delivery": {"initial_delay": 0.05, "max_delay": 0.2,
+                         "allowed_networks": ["127.0.0.0/8"]},  # the tests' receivers
             "accounts": ACCOUNTS,
             "bandwidth": {"dial_string": "loopback/{to}/rectest",
                           "application": "tone_a XML rectest"},
