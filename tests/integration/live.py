@@ -183,8 +183,10 @@ class DaemonProcess:
             "delivery": {"initial_delay": 0.05, "max_delay": 0.2,
                          "allowed_networks": ["127.0.0.0/8"]},  # the tests' receivers
             "accounts": ACCOUNTS,
-            "bandwidth": {"dial_string": "loopback/{to}/rectest",
-                          "application": "tone_a XML rectest"},
+            # `&echo()` runs on the A leg at once; an extension would go through a transfer
+            # that, on a busy machine, once left the leg asleep in CS_ROUTING with no media
+            # (FreeSWITCH log: "State ROUTING going to sleep"; the recording came out empty)
+            "bandwidth": {"dial_string": "loopback/{to}/rectest", "application": "&echo()"},
         }
         for name, values in self.extra.items():
             data[name] = {**data.get(name, {}), **values}
