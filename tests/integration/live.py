@@ -39,6 +39,10 @@ TEXML = f"/v2/texml/Accounts/{ACME_TEXML[0]}"
 TEXML_AUTH = {"Authorization": f"Bearer {ACME_TEXML[1]}"}
 BW = f"/v1/users/{ACME_BW[0]}"
 BW_AUTH = {"Authorization": basic(ACME_BW[1], ACME_BW[2])}
+SETUP_ATTEMPTS = 3
+# What the rectest extensions run once answered (freeswitch/dialplan/rectest.xml).
+EXTENSION_APPLICATIONS = {"tone_a": ("playback",), "tone_b": ("playback",),
+                          "silence": ("park",), "echo": ("echo",)}
 
 
 def eventually(check: Callable[[], T | None], timeout: float = 10.0, what: str = "it",
@@ -60,6 +64,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def running_its_extension(api: Callable[[str], str], uuid: str, ext: str,
+                          timeout: float = 5.0) -> bool:
+    """Whether the A leg of a rectest call got to its extension's application. Under load
+    FreeSWITCH now and then leaves a freshly transferred loopback leg asleep in ROUTING (its
+    log says "State ROUTING going to sleep"): such a call sends no audio, and a test about the
+    daemon must not start on it."""
+    wanted = EXTENSION_APPLICATIONS.get(ext)
+    if wanted is None:
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if api(f"uuid_getvar {uuid} current_application").strip() in wanted:
+            return True
+        gevent.sleep(0.05)
+    return False
+
+
 class Esl:
     """A raw inbound ESL connection to the live server (our own, not the daemon's)."""
 
@@ -75,15 +96,18 @@ class Esl:
              **variables: str) -> str:
         """`originate {vars}loopback/<leg>/rectest <ext> XML rectest` with a uuid we choose:
         the A leg sends <ext>'s tone (tone_a: 440 Hz) and hears <leg>'s (tone_b: 880 Hz)."""
-        uuid = str(uuid_module.uuid4())
-        variables = {"origination_uuid": uuid, **variables}
-        if account:
-            variables[ACCOUNT_VARIABLE] = account
-        block = ",".join(f"{k}={v}" for k, v in variables.items())
-        reply = self.api(f"originate {{{block}}}loopback/{leg}/rectest {ext} XML rectest")
-        assert reply.startswith("+OK "), reply
-        self.placed.append(uuid)
-        return uuid
+        for _ in range(SETUP_ATTEMPTS):
+            uuid = str(uuid_module.uuid4())
+            block = ",".join(f"{k}={v}" for k, v in {
+                "origination_uuid": uuid, **variables,
+                **({ACCOUNT_VARIABLE: account} if account else {})}.items())
+            reply = self.api(f"originate {{{block}}}loopback/{leg}/rectest {ext} XML rectest")
+            assert reply.startswith("+OK "), reply
+            self.placed.append(uuid)
+            if running_its_extension(self.api, uuid, ext):
+                return uuid
+            self.hangup(uuid)
+        raise AssertionError(f"FreeSWITCH left {SETUP_ATTEMPTS} calls to {ext} in ROUTING")
 
     def exists(self, uuid: str) -> bool:
         return self.api(f"uuid_exists {uuid}").strip() == "true"

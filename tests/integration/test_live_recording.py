@@ -27,6 +27,7 @@ from esl_recorder.domain.recording import Recording, State, StopReason
 from esl_recorder.settings import settings_from_mapping
 
 from .conftest import FreeSwitchAddress
+from .live import SETUP_ATTEMPTS, running_its_extension
 
 
 @pytest.fixture
@@ -47,11 +48,16 @@ def live(freeswitch: FreeSwitchAddress, tmp_path: Path) -> Iterator[Daemon]:
 
 
 def originate(daemon: Daemon, ext: str = "tone_a") -> str:
-    reply = daemon.app.clients["fs1"].api(f"originate loopback/tone_b/rectest {ext} XML rectest")
-    assert reply.startswith("+OK "), reply
-    uuid = reply.split()[1]
-    daemon.wait_call(uuid)
-    return uuid
+    client = daemon.app.clients["fs1"]
+    for _ in range(SETUP_ATTEMPTS):
+        reply = client.api(f"originate loopback/tone_b/rectest {ext} XML rectest")
+        assert reply.startswith("+OK "), reply
+        uuid = reply.split()[1]
+        if running_its_extension(client.api, uuid, ext):
+            daemon.wait_call(uuid)
+            return uuid
+        client.api(f"uuid_kill {uuid}")
+    raise AssertionError(f"FreeSWITCH left {SETUP_ATTEMPTS} calls to {ext} in ROUTING")
 
 
 def record(daemon: Daemon, seconds: float, **options: object) -> Recording:
