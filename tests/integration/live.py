@@ -210,7 +210,8 @@ class DaemonProcess:
             # `&echo()` runs on the A leg at once; an extension would go through a transfer
             # that, on a busy machine, once left the leg asleep in CS_ROUTING with no media
             # (FreeSWITCH log: "State ROUTING going to sleep"; the recording came out empty)
-            "bandwidth": {"dial_string": "loopback/{to}/rectest", "application": "&echo()"},
+            "bandwidth": {"dial_string": "loopback/{to}/rectest", "application": "&echo()",
+                          "transfer_context": "rectest"},
         }
         for name, values in self.extra.items():
             data[name] = {**data.get(name, {}), **values}

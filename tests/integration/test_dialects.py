@@ -10,6 +10,7 @@ hears) 440 Hz; the inbound track is 880 Hz, the outbound one 440 Hz.
 
 from __future__ import annotations
 
+import json
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ from .live import (
     DaemonProcess,
     Esl,
     eventually,
+    running_its_extension,
 )
 
 
@@ -254,4 +256,50 @@ def test_bandwidth_recording_max_duration_stops_the_recording(
     info = analyse(str(media_file(daemon, rec["media"], BW_AUTH, tmp_path / "limit.wav")))
     # FreeSWITCH counts the limit in whole wall-clock seconds: it ends between 1 and 2 s in
     assert info.channels == 1 and 1.0 <= info.duration <= 2.1, info.duration
+    esl.hangup(call_id)
+
+
+def bw_events(daemon: DaemonProcess, call_id: str) -> list[str]:
+    return [e["name"] for e in daemon.json("GET", f"{BW}/calls/{call_id}/events",
+                                           headers=BW_AUTH)]
+
+
+def callback(receiver: Receiver, event_type: str) -> dict[str, Any]:
+    """The first callback of that type the receiver got (waiting for it)."""
+    def found() -> dict[str, Any] | None:
+        docs = [json.loads(r.body) for r in receiver.received]
+        return next((d for d in docs if d["eventType"] == event_type), None)
+    return eventually(found, 15, f"a {event_type} callback")
+
+
+def test_bandwidth_state_completed_hangs_the_call_up(
+        daemon: DaemonProcess, esl: Esl, receiver: Receiver) -> None:
+    call_id = bw_create(daemon, receiver, recordingEnabled=True)
+    eventually(lambda: bw_recordings(daemon, call_id), 10, "the recording")
+    r = daemon.request("POST", f"{BW}/calls/{call_id}", json={"state": "completed"},
+                       headers=BW_AUTH)
+    assert r.status_code == 200, r.text
+    eventually(lambda: not esl.exists(call_id), 10, "FreeSWITCH to hang the call up")
+    eventually(lambda: daemon.json("GET", f"{BW}/calls/{call_id}",
+                                   headers=BW_AUTH)["state"] == "completed", 10,
+               "the call to show completed")
+    assert callback(receiver, "hangup")["cause"] == "NORMAL_CLEARING"
+    assert eventually(lambda: bw_recordings(daemon, call_id)[0]["state"] == "complete", 15,
+                      "the recording to complete")
+    assert bw_events(daemon, call_id)[:2] == ["create", "answer"]
+
+
+def test_bandwidth_state_transferring_moves_the_call_in_the_dialplan(
+        daemon: DaemonProcess, esl: Esl, receiver: Receiver) -> None:
+    call_id = bw_create(daemon, receiver)
+    eventually(lambda: daemon.json("GET", f"{BW}/calls/{call_id}",
+                                   headers=BW_AUTH)["state"] == "active", 10, "the answer")
+    r = daemon.request("POST", f"{BW}/calls/{call_id}",
+                       json={"state": "transferring", "transferTo": "tone_a"}, headers=BW_AUTH)
+    assert r.status_code == 200, r.text
+    eventually(lambda: running_its_extension(esl.api, call_id, "tone_a"), 10,
+               "the call to run tone_a's playback after the transfer")
+    assert esl.exists(call_id)
+    assert callback(receiver, "transfer")["transferTo"] == "tone_a"
+    assert bw_events(daemon, call_id)[-1] == "transfer"
     esl.hangup(call_id)
