@@ -212,7 +212,7 @@ def daemon_settings(tmp: str, media: str, switch_port: int) -> Any:
                    "password": PASSWORD}],
         "recording": {"root": media},
         "store": {"path": f"{tmp}/state.db"},
-        "http": {"port": 0},
+        "http": {"port": 0, "max_connections_per_client": 1000},  # every client is on 127.0.0.1
         # the create form's callback is on loopback, refused at request time unless allowed
         "delivery": {"allowed_networks": ["127.0.0.1/32"]},
         "accounts": [ACCOUNT],

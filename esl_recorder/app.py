@@ -68,7 +68,7 @@ class App:
         self.outbox.start()
         for client in self.clients.values():
             client.start()
-        self.http = make_server(self.api, self.settings.http)
+        self.http = make_server(self.api, self.settings.http, self.settings.source)
         self.http.start()
         log.info("esl_recorder up: http on %s:%d, nodes %s", self.settings.http.host,
                  self.http.server_port, ", ".join(self.clients))

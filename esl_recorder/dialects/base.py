@@ -33,6 +33,8 @@ Params = dict[str, Any]
 Endpoint = Callable[..., Response]  # endpoint(request, **path_arguments) -> Response
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# Where the HTTP server puts the URL clients reach it at (http/links.py works it out).
+BASE_URL_KEY = "esl_recorder.base_url"
 
 
 class UnsupportedMediaType(InvalidArgument):
@@ -163,8 +165,11 @@ class Dialect(ABC):
                         content_type="application/json; charset=utf-8")
 
     def base_url(self, request: Request) -> str:
-        """Where clients reach this server: the setting, else the request's own host."""
-        return self._public_base_url or request.host_url.rstrip("/")
+        """Where clients reach this server: the setting, else what the HTTP server worked
+        out (never the request's unchecked Host header), else the server's own name."""
+        environ = request.environ
+        return (self._public_base_url or environ.get(BASE_URL_KEY)
+                or f"{request.scheme}://{environ['SERVER_NAME']}:{environ['SERVER_PORT']}")
 
 
 # --- parameters --------------------------------------------------------------------------------
@@ -204,6 +209,8 @@ def _json_object(body: bytes) -> Params:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidArgument(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidArgument("the JSON body is nested too deeply") from None
     if not isinstance(doc, dict):
         raise InvalidArgument("the JSON body must be an object")
     return doc

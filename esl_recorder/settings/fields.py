@@ -166,6 +166,20 @@ def networks(v: tuple[str, ...]) -> tuple[str, ...]:
     return v
 
 
+HOST_PORT = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])"
+                       r"(?::[0-9]{1,5})?")
+
+
+def host_names(v: tuple[str, ...]) -> tuple[str, ...]:
+    """Each entry a host name or bracketed IPv6 address, with an optional `:port`."""
+    for entry in v:
+        if not HOST_PORT.fullmatch(entry):
+            raise ValueError(f"{entry!r} is not a host name (e.g. rec.example.com or "
+                             "rec.example.com:8443)")
+    return tuple(entry.lower() for entry in v)
+
+
 # --- types -----------------------------------------------------------------------------------
 
 
@@ -188,3 +202,6 @@ BaseUrl = Annotated[str, Strict(), AfterValidator(base_url)]
 LogLevel = Annotated[str, Strict(), AfterValidator(log_level)]
 Networks = Annotated[tuple[str, ...], NoDecode, BeforeValidator(comma_list),
                      AfterValidator(networks)]
+HostNames = Annotated[tuple[str, ...], NoDecode, BeforeValidator(comma_list),
+                      AfterValidator(host_names)]
+OptionalPath = Annotated[str, Strict(), AfterValidator(optional(absolute_path))]
