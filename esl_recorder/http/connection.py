@@ -191,7 +191,7 @@ class ApiHandler(WSGIHandler):
         ok = bool(super().read_request(raw_requestline))
         coding = self.headers.get("transfer-encoding")
         if coding is not None and coding.strip().lower() != "chunked":
-            raise ValueError(f"unsupported Transfer-Encoding {coding[:40]!r}: send "
+            raise ValueError("unsupported Transfer-Encoding; send "
                              "Content-Length or chunked")
         return ok
 
@@ -224,9 +224,10 @@ class ApiHandler(WSGIHandler):
             self._problem("headers", "a header line longer than 65536 bytes")
             return ("431", error_reply(431, "Request Header Fields Too Large",
                                        "a header line longer than 65536 bytes"))
-        self._problem("malformed", f"malformed request: {message[:200]}")
-        return ("400", error_reply(400, "Bad Request", "malformed request: "
-                                   + _printable(message)[:200]))
+        # pywsgi's words up to the client's bytes (which may hold anything, secrets too)
+        what = _printable(message.split(":", 1)[0].split(";", 1)[0])[:80]
+        self._problem("malformed", f"malformed request: {what}")
+        return ("400", error_reply(400, "Bad Request", f"malformed request: {what}"))
 
     def handle_error(self, t: type[BaseException], v: BaseException, tb: Any) -> None:
         if isinstance(v, OSError):  # the client went away, timed out or broke TLS mid-way
@@ -238,7 +239,7 @@ class ApiHandler(WSGIHandler):
         self._send_error_response_if_possible(500)
 
     def log_error(self, msg: str, *args: Any) -> None:
-        self._problem("malformed", (msg % args if args else msg)[:200])
+        self._problem("malformed", _printable(msg.split("%", 1)[0])[:80])
 
     def _deadline_passed(self) -> bool:
         return time.monotonic() >= self.deadline.ends
