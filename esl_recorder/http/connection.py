@@ -55,10 +55,10 @@ class Served(Protocol):
 class Deadline(io.RawIOBase):
     """The connection's reads, each allowed only what is left of the request's deadline."""
 
-    def __init__(self, sock: socket.socket, seconds: float) -> None:
+    def __init__(self, sock: socket.socket, seconds: float, ends: float | None = None) -> None:
         self._sock = sock
         self.seconds = seconds
-        self.ends = time.monotonic() + seconds
+        self.ends = time.monotonic() + seconds if ends is None else ends
         self.received = 0  # bytes of the current request read so far
 
     def restart(self) -> None:
@@ -139,13 +139,14 @@ class ApiHandler(WSGIHandler):
             if with_tls is not None:
                 self.socket = with_tls.wrap_socket(self.socket, server_side=True,
                                                    do_handshake_on_connect=False)
+                self.socket.settimeout(self.deadline.remaining())
                 self.socket.do_handshake()
             elif not self._plain_http():
                 return False
         except (ssl.SSLError, OSError) as exc:
             self._problem("tls" if with_tls else "timeout", _tls_problem(exc, bool(with_tls)))
             return False
-        self.deadline = Deadline(self.socket, seconds)
+        self.deadline = Deadline(self.socket, seconds, self.deadline.ends)  # the same deadline
         self.rfile = io.BufferedReader(self.deadline, 8192)
         self._local = self.socket.getsockname()[:2]
         return True

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,13 +65,18 @@ def test_the_twilio_sdk_works_over_https(make_api: ApiFactory, tls_files: TlsFil
     assert client.recordings(created.sid).fetch().sid == created.sid
 
 
-def test_tls_older_than_1_2_is_refused(make_api: ApiFactory, tls_files: TlsFiles) -> None:
+def test_tls_1_2_is_the_oldest_accepted(make_api: ApiFactory, tls_files: TlsFiles) -> None:
+    """TLS 1.2 is served; older versions are off in the server's context (this machine's
+    OpenSSL will not even offer them as a client, so a handshake cannot show it)."""
     api = make_api(**tls_settings(tls_files))
+    server = api.daemon.app.http
+    assert server is not None and server.tls_context is not None
+    assert server.tls_context.minimum_version == ssl.TLSVersion.TLSv1_2
     context = ssl.create_default_context(cafile=str(tls_files.ca_file))
-    context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_1
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
     with socket.create_connection(("127.0.0.1", port_of(api)), timeout=10) as raw, \
-            pytest.raises(ssl.SSLError):
-        context.wrap_socket(raw, server_hostname="127.0.0.1")
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        assert tls.version() == "TLSv1.2"
 
 
 def test_reload_tls_gives_new_connections_the_new_certificate(
@@ -159,3 +167,28 @@ def test_plain_http_on_the_tls_port_is_one_info_line(make_api: ApiFactory, tls_f
     lines = [r for r in caplog.records if "TLS handshake failed" in r.getMessage()]
     assert len(lines) == 1 and lines[0].levelno == logging.INFO and lines[0].exc_info is None
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_client_that_never_completes_the_handshake_is_cut_off_at_the_deadline(
+        make_api: ApiFactory, tls_files: TlsFiles) -> None:
+    api = make_api(request_timeout=0.5, **tls_settings(tls_files))
+    with socket.create_connection(("127.0.0.1", port_of(api)), timeout=5) as conn:
+        conn.sendall(b"\x16\x03\x01")  # the start of a ClientHello, and no more
+        assert conn.recv(65536) == b""  # closed by the server (a timeout here fails)
+
+
+def test_run_with_a_missing_certificate_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "conf.yaml"
+    config.write_text(
+        f"nodes: [{{name: fs1, host: 127.0.0.1, port: 1}}]\n"
+        f"store: {{path: {tmp_path / 'state.db'}}}\n"
+        f"recording: {{root: {tmp_path / 'recordings'}}}\n"
+        f"http: {{port: 0, tls_cert: {tmp_path / 'nope.pem'}, tls_key: {tmp_path / 'k.pem'}}}\n")
+    done = subprocess.run([sys.executable, "-m", "esl_recorder", "run", "-c", str(config)],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "ESL_RECORDER_LOG_LEVEL": "ERROR"})
+    assert done.returncode == 2, done
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {config}: http.tls_cert: cannot read "
+                      f"'{tmp_path / 'nope.pem'}': No such file or directory"], done.stderr
+    assert "Traceback" not in done.stderr
