@@ -46,8 +46,9 @@ CALL_ARGS = {"CallSid", "call_sid", "call_id"}
 RECORDING_ARGS = {"Sid", "recording_sid", "recording_id", "name"}
 FORM = "application/x-www-form-urlencoded"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-# pywsgi answers a request line of 8 KiB or more with a bare 414 before any application
-# sees it: paths and queries here stay below that (ids alone go up to 2500 characters).
+# A request line of 8 KiB or more is answered 414 by the server before any dialect sees it
+# (tests/edge/test_limits.py): paths and queries here stay below that (ids alone go up to
+# 2500 characters).
 LINE_MAX = 8000
 EXAMPLES = settings(max_examples=350, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
