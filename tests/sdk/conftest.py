@@ -24,8 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api.conftest import api, receiver  # noqa: F401 (fixtures)
-from daemon.conftest import daemon_factory, switch  # noqa: F401 (fixtures)
+import requests
+import trustme
+from api.conftest import ACCOUNTS, Api, receiver  # noqa: F401 (fixtures)
+from daemon.conftest import DaemonFactory, daemon_factory, switch  # noqa: F401 (fixtures)
+
+from esl_recorder.testing.fakeswitch import FakeSwitch
 
 DRIVERS = Path(__file__).parent / "drivers"
 PINS = {
@@ -126,10 +130,44 @@ class SdkError(AssertionError):
         self.message = error.get("message")
 
 
+@pytest.fixture(params=["http", "https"])
+def tls(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """Every SDK test runs twice: over plain HTTP, and over HTTPS with a throwaway CA
+    (trustme) whose certificate the daemon serves (http.tls_cert / http.tls_key)."""
+    if request.param == "http":
+        return {}
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    files = {"tls_cert": tmp_path / "cert.pem", "tls_key": tmp_path / "key.pem",
+             "ca": tmp_path / "ca.pem"}
+    leaf.cert_chain_pems[0].write_to_path(str(files["tls_cert"]))
+    leaf.private_key_pem.write_to_path(str(files["tls_key"]))
+    ca.cert_pem.write_to_path(str(files["ca"]))
+    return {k: str(v) for k, v in files.items()}
+
+
 @pytest.fixture
-def ca_bundle() -> str:
-    """The CA bundle the SDKs trust: none over plain HTTP (an HTTPS fixture overrides it)."""
-    return ""
+def api(daemon_factory: DaemonFactory, switch: FakeSwitch,  # noqa: F811
+        tls: dict[str, str]) -> Iterator[Api]:
+    """tests/api's daemon with the test accounts, over http or https (`tls`)."""
+    http = {k: v for k, v in tls.items() if k != "ca"}
+    daemon = daemon_factory(accounts=ACCOUNTS, http=http,
+                            delivery={"initial_delay": 0.05, "max_delay": 0.2})
+    assert daemon.app.clients["fs1"].wait_connected(5)
+    assert daemon.app.http is not None
+    scheme = "https" if tls else "http"
+    with requests.Session() as session:
+        if tls:
+            session.verify = tls["ca"]
+            session.trust_env = False  # REQUESTS_CA_BUNDLE would win over verify
+        yield Api(daemon, switch, f"{scheme}://127.0.0.1:{daemon.app.http.server_port}",
+                  session)
+
+
+@pytest.fixture
+def ca_bundle(tls: dict[str, str]) -> str:
+    """The CA bundle the SDKs trust: none over plain HTTP."""
+    return tls.get("ca", "")
 
 
 @pytest.fixture

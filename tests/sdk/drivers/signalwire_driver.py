@@ -22,6 +22,10 @@ base, project, token = sys.argv[1:4]
 client = Client(project, token, signalwire_space_url=urlsplit(base).netloc)
 if not base.startswith("https://"):
     client.api.base_url = base
+elif len(sys.argv) > 4 and sys.argv[4]:
+    # twilio 6.54 sends through Session.send, which never reads REQUESTS_CA_BUNDLE: the CA
+    # goes to the session the SDK's own http client holds (configuration, as the base URL)
+    client.http_client.session.verify = sys.argv[4]
 
 
 def doc(rec):
