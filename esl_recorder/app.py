@@ -8,7 +8,6 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import gevent
 import gevent.event
@@ -34,8 +33,15 @@ from .esl.client import EslClient
 from .esl.control import EslCallControl
 from .esl.frames import Event
 from .esl.ingest import EventRouter
-from .http.ops import ops_app
+from .http.ops import Readiness, WsgiApp, ops_app
 from .http.server import ApiApp, make_server
+from .lifecycle import (
+    InFlight,
+    check_state_dirs,
+    listen_error,
+    reload_log_level,
+    store_writable,
+)
 from .metrics import Metrics, make_metrics
 from .settings import EslSettings, NodeSettings, Settings
 from .store.sqlite import Store
@@ -58,40 +64,83 @@ class App:
     accounts: AccountBook
     outbox: Outbox
     api: ApiApp
+    ops: WsgiApp
     clients: dict[str, EslClient] = field(default_factory=dict)
     http: WSGIServer | None = None
+    metrics_http: WSGIServer | None = None
+    in_flight: InFlight | None = None
 
     def start(self) -> None:
+        """Listen first (a busy port fails before anything else starts), then recover,
+        attach to every node and serve."""
+        self.in_flight = InFlight(self.api)
+        self.http = self._listen(self.in_flight, self.settings.http.port, "http.port")
+        if self.settings.http.metrics_port:
+            self.metrics_http = self._listen(self.ops, self.settings.http.metrics_port,
+                                             "http.metrics_port")
         self.store.checkpoint_in_background()
         self.follower.recover()
         self.calls.recover()
         self.outbox.start()
         for client in self.clients.values():
             client.start()
-        self.http = make_server(self.api, self.settings.http, self.settings.source)
-        self.http.start()
+        for server in (self.http, self.metrics_http):
+            if server is not None:
+                server.start()
         log.info("esl_recorder up: http on %s:%d, nodes %s", self.settings.http.host,
                  self.http.server_port, ", ".join(self.clients))
 
-    def readiness(self) -> dict[str, bool]:
-        return {name: client.connected for name, client in self.clients.items()}
+    def _listen(self, wsgi: WsgiApp, port: int, key: str) -> WSGIServer:
+        server = make_server(wsgi, self.settings.http, self.settings.source)
+        server.set_listener((self.settings.http.host, port))
+        try:
+            server.init_socket()
+        except OSError as exc:
+            if self.http is not None:
+                self.http.close()
+            raise listen_error(self.settings, key, port, exc) from None
+        return server
 
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.http is not None:
-            self.http.stop(timeout=1)
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop listening, let requests in flight finish (within `timeout` seconds), detach
+        from FreeSWITCH (recordings keep running there: the next start reconciles them),
+        finish the outbox's current writes and close the store. True if nothing in flight
+        had to be cut off."""
+        deadline = time.monotonic() + timeout
+        for server in (self.http, self.metrics_http):
+            if server is not None:
+                server.close()
+        finished = self.in_flight.drain(timeout) if self.in_flight is not None else True
+        if not finished:
+            log.warning("grace period over with %d requests unanswered",
+                        self.in_flight.active if self.in_flight else 0)
+        for server in (self.http, self.metrics_http):
+            if server is not None:
+                server.stop(timeout=0.1)
         for client in self.clients.values():
             client.stop()
-        self.follower.drain(timeout)
+        self.follower.drain(max(0.1, deadline - time.monotonic()))
         self.outbox.stop()
         self.store.close()
         log.info("esl_recorder stopped")
+        return finished
+
+    def reload(self) -> None:
+        """SIGHUP: the log level from the configuration file, and the TLS files when the
+        HTTP server serves TLS."""
+        reload_log_level(self.settings)
+        reload_tls = getattr(self.http, "reload_tls", None)
+        if callable(reload_tls):
+            reload_tls()
 
 
 def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None,
               clock: Callable[[], float] = time.time) -> App:
     prometheus = prometheus or CollectorRegistry()
     metrics = make_metrics(prometheus)
+    check_state_dirs(settings)
     store = Store(settings.store.path)
+    metrics.outbox_oldest_pending_age.set_function(lambda: _oldest_pending_age(store, clock))
     tracker = CallTracker(settings.identity, store)
     recordings = RecordingRegistry(store, metrics)
     controls: dict[str, CallControl] = {}
@@ -111,9 +160,28 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     outbox = Outbox(store, settings.delivery, metrics, clock, targets=targets)
     dialects = _dialects(settings, accounts, service, calls, outbox, metrics, clock, targets)
     _route_recordings(dialects, recordings)
-    api = ApiApp(dialects, _ops(prometheus, clients), settings.http, metrics)
+    readiness = _Readiness(settings.store.path, clients)
+    ops = ops_app(prometheus, readiness)
+    api = ApiApp(dialects, ops, settings.http, metrics)
     return App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
-               follower, router, accounts, outbox, api, clients)
+               follower, router, accounts, outbox, api, ops, clients)
+
+
+def _oldest_pending_age(store: Store, clock: Callable[[], float]) -> float:
+    oldest = store.outbox_items("pending", 1)
+    return max(0.0, clock() - oldest[0].created_at) if oldest else 0.0
+
+
+class _Readiness:
+    """What /readyz reports, read at request time."""
+
+    def __init__(self, store_path: str, clients: dict[str, EslClient]) -> None:
+        self._store_path = store_path
+        self._clients = clients
+
+    def __call__(self) -> Readiness:
+        return Readiness(store_writable(self._store_path),
+                         {name: c.connected for name, c in self._clients.items()})
 
 
 def _dialects(settings: Settings, accounts: AccountBook, service: RecordingService,
@@ -138,10 +206,6 @@ def delivery_targets(settings: Settings) -> TargetPolicy:
     own = [(settings.http.host, settings.http.port)]
     own += [(node.host, node.port) for node in settings.nodes]
     return TargetPolicy.build(settings.delivery.allowed_networks, own=own)
-
-
-def _ops(prometheus: CollectorRegistry, clients: dict[str, EslClient]) -> Callable[..., Any]:
-    return ops_app(prometheus, lambda: {n: c.connected for n, c in clients.items()})
 
 
 def _route_recordings(dialects: list[Dialect], recordings: RecordingRegistry) -> None:
@@ -183,14 +247,20 @@ def freeze_startup_objects() -> None:
 
 
 def run(settings: Settings) -> int:
-    """Run until SIGTERM or SIGINT; returns the process exit status."""
+    """Run until SIGTERM or SIGINT (exit 0 after at most lifecycle.grace_period seconds of
+    shutdown); SIGHUP reloads. Start-up failures raise ConfigError (exit 2)."""
     app = build_app(settings)
     stopping = gevent.event.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stopping.set)
-    app.start()
+    gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(app.reload))
+    try:
+        app.start()
+    except BaseException:
+        app.store.close()
+        raise
     freeze_startup_objects()
     stopping.wait()
-    log.info("signal received: stopping")
-    app.stop()
+    log.info("signal received: stopping (grace %.0f s)", settings.lifecycle.grace_period)
+    app.stop(timeout=settings.lifecycle.grace_period)
     return 0

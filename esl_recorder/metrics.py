@@ -7,6 +7,7 @@ Never a call UUID, recording SID, URL or path.
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,6 +18,8 @@ from . import __version__
 
 RECORD_ACTIONS = ("start", "stop", "pause", "resume", "mask", "unmask", "beep")
 COMMAND_RESULTS = ("ok", "error", "timeout", "disconnected")
+
+UPLOAD_RESULTS = ("delivered", "retry", "dead")
 
 
 class HotCounter:
@@ -67,13 +70,16 @@ class Metrics:
     callback_delivery_duration: Histogram
     callbacks_pending: Gauge
     callbacks_dead: Gauge
+    # lifecycle helper: uploads, outbox age, build info
+    upload_attempts: Counter
+    outbox_oldest_pending_age: Gauge
 
 
 def make_metrics(registry: CollectorRegistry) -> Metrics:
     """Create and register every metric on `registry` (one per daemon or per test)."""
     ns = "esl_recorder"
     Info("build", "Build information", namespace=ns, registry=registry).info(
-        {"version": __version__}
+        {"version": __version__, "python": platform.python_version()}
     )
     m = Metrics(
         esl_connected=Gauge("esl_connected", "1 while the ESL connection to a node is up",
@@ -138,8 +144,18 @@ def make_metrics(registry: CollectorRegistry) -> Metrics:
                                 registry=registry),
         callbacks_dead=Gauge("callbacks_dead", "Callbacks given up after delivery.max_age "
                              "(computed at scrape time)", namespace=ns, registry=registry),
+        upload_attempts=Counter("upload_attempts", "Recording upload attempts, by result "
+                                "(delivered, retry, dead); declared ahead of uploads so "
+                                "dashboards and alerts have the series", ["result"],
+                                namespace=ns, registry=registry),
+        outbox_oldest_pending_age=Gauge(
+            "outbox_oldest_pending_age_seconds", "Age of the oldest item waiting in the "
+            "outbox, 0 when none (computed at scrape time)", namespace=ns, registry=registry),
     )
+    for result in UPLOAD_RESULTS:
+        m.upload_attempts.labels(result=result)
     for action in RECORD_ACTIONS:
         for result in COMMAND_RESULTS:
             m.fs_commands.labels(action=action, result=result)
     return m
+

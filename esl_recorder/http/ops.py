@@ -1,12 +1,20 @@
-"""Operations endpoints: GET /metrics (Prometheus), /healthz (alive), /readyz (nodes up)."""
+"""Operations endpoints: GET /metrics (Prometheus), /healthz (alive), /readyz (ready to work).
+
+/metrics goes through prometheus-client's own exposition: the OpenMetrics format when the
+scraper asks for it (`Accept: application/openmetrics-text`), the text format otherwise.
+/readyz is 200 only when the store is writable and every configured node is connected; its
+JSON body says which part is not.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -14,32 +22,58 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 OPS_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
 
 
-def ops_app(registry: CollectorRegistry, readiness: Callable[[], dict[str, bool]]) -> WsgiApp:
+@dataclass(frozen=True)
+class Readiness:
+    """What /readyz reports: the store and each configured node."""
+
+    store_writable: bool
+    nodes: Mapping[str, bool]
+
+    @property
+    def ready(self) -> bool:
+        return self.store_writable and bool(self.nodes) and all(self.nodes.values())
+
+    def document(self) -> dict[str, Any]:
+        return {"ready": self.ready,
+                "store": {"writable": self.store_writable},
+                "nodes": {name: {"connected": up} for name, up in self.nodes.items()}}
+
+
+def ops_app(registry: CollectorRegistry, readiness: Callable[[], Readiness]) -> WsgiApp:
     """A WSGI app for the three operations paths; anything else is 404."""
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if path not in OPS_PATHS:
+            return _reply(start_response, "404 Not Found", {"error": "not found"})
         if method not in ("GET", "HEAD"):
-            return _reply(start_response, "405 Method Not Allowed", {"error": "GET only"})
+            return _reply(start_response, "405 Method Not Allowed", {"error": "GET only"},
+                          [("Allow", "GET, HEAD")])
         if path == "/metrics":
-            body = generate_latest(registry)
-            start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST),
-                                      ("Content-Length", str(len(body)))])
-            return [body]
+            return _metrics(registry, environ, start_response)
         if path == "/healthz":
             return _reply(start_response, "200 OK", {"status": "ok"})
-        if path == "/readyz":
-            nodes = readiness()
-            ready = bool(nodes) and all(nodes.values())
-            status = "200 OK" if ready else "503 Service Unavailable"
-            return _reply(start_response, status, {"ready": ready, "nodes": nodes})
-        return _reply(start_response, "404 Not Found", {"error": "not found"})
+        state = readiness()
+        status = "200 OK" if state.ready else "503 Service Unavailable"
+        return _reply(start_response, status, state.document())
 
     return app
 
 
-def _reply(start_response: StartResponse, status: str, doc: dict[str, Any]) -> list[bytes]:
+def _metrics(registry: CollectorRegistry, environ: dict[str, Any],
+             start_response: StartResponse) -> list[bytes]:
+    encoder, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
+    body = encoder(registry)
+    start_response("200 OK", [("Content-Type", content_type),
+                              ("Content-Length", str(len(body))),
+                              ("Cache-Control", "no-store")])
+    return [body]
+
+
+def _reply(start_response: StartResponse, status: str, doc: dict[str, Any],
+           headers: list[tuple[str, str]] | None = None) -> list[bytes]:
     body = json.dumps(doc).encode()
     start_response(status, [("Content-Type", "application/json"),
-                            ("Content-Length", str(len(body)))])
+                            ("Content-Length", str(len(body))),
+                            ("Cache-Control", "no-store"), *(headers or [])])
     return [body]

@@ -205,6 +205,10 @@ class HttpSettings:
                           "limit); more are refused."))
     access_log: Bool = Field(
         default=True, description="Log one JSON line per API request.")
+    metrics_port: Annotated[int, Strict(), AfterValidator(between(0, 65535))] = Field(
+        default=0,
+        description="Separate TCP port (on http.host) for /metrics, /healthz and /readyz; "
+                    "0: they are served on http.port only.")
 
     @model_validator(mode="after")
     def tls_pair(self) -> HttpSettings:
@@ -261,6 +265,15 @@ class LogSettings:
         default="INFO", description="Lowest level logged: DEBUG, INFO, WARNING, ERROR.")
     format: Annotated[str, Strict(), AfterValidator(one_of("text", "json"))] = Field(
         default="text", description="Log line format: text, or json (one object per line).")
+
+
+@dataclass(frozen=True, config=SECTION)
+class LifecycleSettings:
+    grace_period: Seconds = Field(
+        default=20.0,
+        description="Seconds SIGTERM waits for requests in flight and the outbox before "
+                    "exiting (keep it below systemd's TimeoutStopSec and compose's "
+                    "stop_grace_period, 30 s).")
 
 
 @dataclass(frozen=True, config=SECTION, repr=False)
@@ -356,6 +369,7 @@ class Settings(BaseSettings):
         description="API accounts (tenants), each with its credentials per dialect; none: every "
                     "API route answers 401.")
     log: LogSettings = LogSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
     source: str = Field(
         default="<defaults>", exclude=True,
         description="Where the settings came from (the YAML file); not a setting.")

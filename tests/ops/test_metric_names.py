@@ -23,8 +23,6 @@ TARGET_LABELS = {"instance", "job"}
 NOT_YET_EXPORTED = {
     "esl_recorder_esl_event_lag_seconds_bucket",
     "esl_recorder_esl_last_event_timestamp_seconds",
-    "esl_recorder_outbox_oldest_pending_age_seconds",
-    "esl_recorder_upload_attempts_total",
 }
 
 SAMPLE_SUFFIXES = {
