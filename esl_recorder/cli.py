@@ -5,13 +5,16 @@
     esl-recorder check-config [-c FILE]   print every effective setting, secrets masked
     esl-recorder outbox [-c FILE] [--state dead|pending|delivered|all] [--limit N] [--json]
                                           list callbacks in the outbox (dead ones by default)
+    esl-recorder demo [--port N]          the daemon with the built-in FreeSWITCH simulator, a
+                                          demo call recorded, until Ctrl-C (esl_recorder.demo)
     esl-recorder fakeswitch [ARGS...]     run the FreeSWITCH simulator (esl_recorder.testing)
 
 The config file is `-c FILE`, else $ESL_RECORDER_CONFIG, else `conf/esl_recorder.yaml` if it
 exists, else `/etc/esl_recorder/esl_recorder.yaml`.
 
 Exit codes: 0 success or clean stop; 1 the daemon or simulator failed at run time;
-2 bad command line or configuration (one `error: <file>: <key>: <problem>` line, no traceback).
+2 bad command line, configuration or start-up failure (a directory it cannot write, a port in
+use: one `error: <file>: <key>: <problem>` line naming the setting to change, no traceback).
 
 gevent monkey-patching happens first thing in `main()`, before anything that uses sockets,
 threads or time is imported; this module only imports the standard library at the top.
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_fakeswitch(args[1:])
     ns = build_parser().parse_args(args)
     handler = {"run": cmd_run, "check-config": cmd_check_config,
-               "outbox": cmd_outbox}[ns.command]
+               "outbox": cmd_outbox, "demo": cmd_demo}[ns.command]
     return handler(ns)
 
 
@@ -71,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
                               f"else {SYSTEM_CONFIG})")
         if name == "outbox":
             add_outbox_arguments(cmd)
+    demo = sub.add_parser("demo", help="try it without FreeSWITCH: the daemon with the built-in "
+                          "simulator, a demo call recorded, until Ctrl-C",
+                          description="Start the daemon and the FreeSWITCH simulator in this "
+                          "process on loopback, record a demo call through the HTTP API, "
+                          "print what to try next, and serve until Ctrl-C.")
+    demo.add_argument("--port", type=int, default=0, metavar="N",
+                      help="HTTP port of the API (default: a free one)")
     sub.add_parser("fakeswitch", help="run the FreeSWITCH simulator "
                    "(--host, --port, --password, --recordings-root; see fakeswitch --help)")
     return parser
@@ -172,6 +182,26 @@ def cmd_run(ns: argparse.Namespace) -> int:
     except (ConfigError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def cmd_demo(ns: argparse.Namespace) -> int:
+    import logging
+
+    from .errors import ConfigError
+    from .logsetup import configure_logging
+    from .settings import LogSettings
+
+    configure_logging(LogSettings(level="WARNING"))
+    run_demo = import_entry("esl_recorder.demo", "run_demo")
+    if run_demo is None:
+        return EXIT_FAILURE
+    try:
+        return int(run_demo(port=ns.port))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        logging.shutdown()
 
 
 def cmd_fakeswitch(argv: list[str]) -> int:

@@ -15,7 +15,8 @@ from esl_recorder.testing.fakeswitch.server import FakeSwitch
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fakeswitch", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8021)
+    parser.add_argument("--port", type=int, default=0,
+                        help="TCP port (default: a free one, printed; 8021 is a real FreeSWITCH's)")
     parser.add_argument("--password", default="ClueCon")
     parser.add_argument("--recordings-root", default=None, help="base for relative paths")
     return parser
