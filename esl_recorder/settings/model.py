@@ -207,8 +207,8 @@ class HttpSettings:
         default=True, description="Log one JSON line per API request.")
     metrics_port: Annotated[int, Strict(), AfterValidator(between(0, 65535))] = Field(
         default=0,
-        description="Separate TCP port (on http.host) for /metrics, /healthz and /readyz; "
-                    "0: they are served on http.port only.")
+        description="A second TCP port on http.host serving only /metrics, /healthz and "
+                    "/readyz (they stay on http.port too); 0: none.")
 
     @model_validator(mode="after")
     def tls_pair(self) -> HttpSettings:

@@ -1,0 +1,86 @@
+"""/metrics, /healthz and /readyz over a real port: prometheus-client's exposition with
+content negotiation, the build info, the outbox age computed at scrape time, the optional
+metrics port."""
+
+from __future__ import annotations
+
+import platform
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from daemon.conftest import Daemon, DaemonFactory
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from esl_recorder import __version__
+from esl_recorder.app import build_app
+
+OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+
+def base(daemon: Daemon) -> str:
+    assert daemon.app.http is not None
+    return f"http://127.0.0.1:{daemon.app.http.server_port}"
+
+
+def test_metrics_are_openmetrics_when_asked_and_text_otherwise(daemon: Daemon) -> None:
+    text = requests.get(f"{base(daemon)}/metrics", timeout=5)
+    assert text.status_code == 200
+    assert text.headers["Content-Type"].startswith("text/plain")
+    assert not text.text.rstrip().endswith("# EOF")
+    om = requests.get(f"{base(daemon)}/metrics", timeout=5,
+                      headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert om.status_code == 200
+    assert om.headers["Content-Type"].startswith(OPENMETRICS)
+    assert om.text.endswith("# EOF\n")
+    assert "esl_recorder_recordings_active" in om.text
+
+
+def test_build_info_names_the_version_and_python(daemon: Daemon) -> None:
+    text = requests.get(f"{base(daemon)}/metrics", timeout=5).text
+    info = {s.name: s for f in text_string_to_metric_families(text) for s in f.samples}
+    sample = info["esl_recorder_build_info"]
+    assert sample.labels == {"version": __version__, "python": platform.python_version()}
+    assert sample.value == 1
+
+
+def test_outbox_oldest_pending_age_is_read_from_the_store_at_scrape_time(
+        tmp_settings: Callable[..., Any]) -> None:
+    now = [1000.0]
+    app = build_app(tmp_settings(), clock=lambda: now[0])
+    try:
+        def age() -> float:
+            text = generate_latest(app.prometheus).decode()
+            return next(s.value for f in text_string_to_metric_families(text)
+                        for s in f.samples
+                        if s.name == "esl_recorder_outbox_oldest_pending_age_seconds")
+
+        assert age() == 0
+        app.store.enqueue("callback", "k1", "http://127.0.0.1:9", {}, now=900.0)
+        app.store.enqueue("callback", "k2", "http://127.0.0.1:9", {}, now=990.0)
+        assert age() == 100
+        now[0] = 1060.0
+        assert age() == 160
+    finally:
+        app.store.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def test_a_metrics_port_serves_the_ops_paths_only(daemon_factory: DaemonFactory) -> None:
+    port = free_port()
+    daemon = daemon_factory(http={"metrics_port": port})
+    assert daemon.app.clients["fs1"].wait_connected(5)
+    ops = f"http://127.0.0.1:{port}"
+    assert "esl_recorder_build_info" in requests.get(f"{ops}/metrics", timeout=5).text
+    assert requests.get(f"{ops}/healthz", timeout=5).json() == {"status": "ok"}
+    assert requests.get(f"{ops}/readyz", timeout=5).status_code == 200
+    assert requests.get(f"{ops}/openapi.json", timeout=5).status_code == 404
+    assert requests.get(f"{base(daemon)}/metrics", timeout=5).status_code == 200
