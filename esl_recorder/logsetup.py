@@ -7,12 +7,13 @@ Both formats show those extras; JSON puts them in the object.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import threading
 import time
 from typing import Any, TextIO
+
+from pythonjsonlogger.json import JsonFormatter as BaseJsonFormatter
 
 from .settings import MASK, LogSettings
 
@@ -88,21 +89,22 @@ class TextFormatter(logging.Formatter):
         return mask_secrets(line) if _secrets else line
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, message, extras, exc_info if any."""
+class JsonFormatter(BaseJsonFormatter):
+    """One JSON object per line (python-json-logger): ts, level, logger, message, then the
+    extras as fields of their own (call_uuid, recording_sid, node, ...), exc_info if any."""
+
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(name)s %(message)s",
+                         rename_fields={"levelname": "level", "name": "logger"},
+                         json_default=str, json_ensure_ascii=False)
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord,
+                   message_dict: dict[str, Any]) -> None:
+        log_data["ts"] = iso_time(record.created)
+        super().add_fields(log_data, record, message_dict)
 
     def format(self, record: logging.LogRecord) -> str:
-        doc: dict[str, Any] = {
-            "ts": iso_time(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in extras(record).items():
-            doc.setdefault(key, value)
-        if record.exc_info:
-            doc["exc_info"] = self.formatException(record.exc_info)
-        line = json.dumps(doc, default=str, ensure_ascii=False)
+        line = super().format(record)
         return mask_secrets(line) if _secrets else line
 
 
@@ -110,6 +112,11 @@ def iso_time(created: float) -> str:
     """UTC, millisecond precision: `2026-11-20T22:20:01.123Z`."""
     whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
     return f"{whole}.{int(created % 1 * 1000):03d}Z"
+
+
+def set_level(level: str) -> None:
+    """The root logger's level (SIGHUP applies the configuration file's log.level)."""
+    logging.getLogger().setLevel(level)
 
 
 def configure_logging(log: LogSettings, stream: TextIO | None = None) -> None:
