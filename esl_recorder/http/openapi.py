@@ -13,18 +13,71 @@ from ..dialects.base import Operation
 
 _ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
-OPS = {
-    "/metrics": "Prometheus metrics (text exposition format)",
-    "/healthz": "Liveness: the process answers",
-    "/readyz": "Readiness: every configured FreeSWITCH node is connected",
-    "/openapi.json": "This document",
+ERRORS = {
+    "400": "invalid request",
+    "401": "missing or wrong credentials",
+    "404": "no such resource for this account",
+    "409": "the resource is not in a state that allows this",
+    "413": "request body larger than http.max_body_bytes",
+    "503": "FreeSWITCH did not carry out the command (node down or command failed)",
 }
+
+_JSON = "application/json"
+_READY = {"type": "object", "required": ["ready", "store", "nodes"], "properties": {
+    "ready": {"type": "boolean"},
+    "store": {"type": "object", "properties": {"writable": {"type": "boolean"}}},
+    "nodes": {"type": "object", "additionalProperties": {
+        "type": "object", "properties": {"connected": {"type": "boolean"}}}}}}
+
+
+def _ops_paths() -> dict[str, Any]:
+    def get(summary: str, responses: dict[str, Any]) -> dict[str, Any]:
+        return {"get": {"summary": summary, "security": [], "tags": ["operations"],
+                        "responses": responses}}
+
+    ready = {"content": {_JSON: {"schema": _READY}}}
+    return {
+        "/metrics": get("Prometheus metrics: the text format, or OpenMetrics when the Accept "
+                        "header asks for it", {"200": {"description": "OK", "content": {
+                            "text/plain": {"schema": {"type": "string"}},
+                            "application/openmetrics-text": {"schema": {"type": "string"}}}}}),
+        "/healthz": get("Liveness: the process answers", {"200": {
+            "description": "OK", "content": {_JSON: {"schema": {
+                "type": "object", "properties": {"status": {"const": "ok"}}}}}}}),
+        "/readyz": get("Readiness: the store is writable and every configured FreeSWITCH node "
+                       "is connected", {"200": {"description": "ready", **ready},
+                                        "503": {"description": "not ready", **ready}}),
+        "/openapi.json": get("This document", {"200": {
+            "description": "OK", "content": {_JSON: {"schema": {"type": "object"}}}}}),
+    }
+
+
+def schema_of(example: Any) -> dict[str, Any]:
+    """A JSON schema that the example (a dialect's error document) is an instance of."""
+    if isinstance(example, dict):
+        return {"type": "object", "required": sorted(example),
+                "properties": {k: schema_of(v) for k, v in example.items()}}
+    if isinstance(example, list):
+        return {"type": "array", "items": schema_of(example[0]) if example else {}}
+    if isinstance(example, bool):
+        return {"type": "boolean"}
+    if isinstance(example, int):
+        return {"type": "integer"}
+    if isinstance(example, float):
+        return {"type": "number"}
+    return {"type": "string"} if isinstance(example, str) else {}
+
+
+def _errors(dialect: Any) -> dict[str, Any]:
+    """The error responses in the dialect's own shape."""
+    return {status: {"description": text, "content": {_JSON: {
+                "schema": schema_of(dialect.error_body(int(status), text)),
+                "example": dialect.error_body(int(status), text)}}}
+            for status, text in ERRORS.items()}
 
 
 def openapi_document(url_map: Map) -> dict[str, Any]:
-    paths: dict[str, Any] = {p: {"get": {"summary": s, "security": [],
-                                         "responses": {"200": {"description": "OK"}}}}
-                             for p, s in OPS.items()}
+    paths: dict[str, Any] = _ops_paths()
     schemes: dict[str, Any] = {}
     for rule in url_map.iter_rules():
         op = rule.endpoint
@@ -49,9 +102,7 @@ def _operation(op: Operation, arguments: set[str], scheme: str) -> dict[str, Any
         "parameters": [{"name": a, "in": "path", "required": True, "schema": {"type": "string"}}
                        for a in sorted(arguments)],
         "responses": {str(op.response_status): {"description": "success"},
-                      "400": {"description": "invalid request"},
-                      "401": {"description": "missing or wrong credentials"},
-                      "404": {"description": "no such resource for this account"}},
+                      **_errors(op.dialect)},
     }
     if op.request_model is not None:
         schema = op.request_model.model_json_schema(by_alias=True)
