@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import gevent
+import gevent.event
 import pytest
 import requests
 import yaml
@@ -33,10 +34,29 @@ AUTH = basic(*ACME_LAML)
 
 
 class Process:
-    def __init__(self, proc: subprocess.Popen[str], port: int) -> None:
+    def __init__(self, proc: subprocess.Popen[str], port: int, config: Path) -> None:
         self.proc = proc
         self.port = port
+        self.config = config
         self.url = f"http://127.0.0.1:{port}"
+        self.lines: list[str] = []
+        self._more = gevent.event.Event()
+        gevent.spawn(self._read)
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            self._more.set()
+
+    def wait_line(self, pattern: str, timeout: float = 5.0) -> str:
+        with gevent.Timeout(timeout, AssertionError(f"no {pattern!r} in {self.lines}")):
+            while True:
+                self._more.clear()
+                found = next((x for x in self.lines if re.search(pattern, x)), None)
+                if found:
+                    return found
+                self._more.wait()
 
 
 @pytest.fixture
@@ -59,8 +79,7 @@ def daemon_process(switch: FakeSwitch, tmp_path: Path) -> Iterator[Process]:
         with gevent.Timeout(20, AssertionError("the daemon did not come up")):
             while not (up := re.search(r"http on 127\.0\.0\.1:(\d+)", proc.stderr.readline())):
                 pass
-        gevent.spawn(proc.stderr.read)  # keep the pipe drained
-        daemon = Process(proc, int(up.group(1)))
+        daemon = Process(proc, int(up.group(1)), config)
         with gevent.Timeout(10, AssertionError("the daemon never got ready")):
             while requests.get(f"{daemon.url}/readyz", timeout=5).status_code != 200:
                 gevent.sleep(0.05)
@@ -147,6 +166,20 @@ def test_sigterm_answers_accepted_requests_exits_0_and_the_restart_reconciles(
     switch.advance(1.0)
     switch.hangup(uuid)
     daemon.wait_state(first_sid, State.COMPLETED)
+
+
+def test_sighup_reloads_the_log_level_and_keeps_serving(daemon_process: Process) -> None:
+    config = yaml.safe_load(daemon_process.config.read_text())
+    daemon_process.config.write_text(yaml.safe_dump({**config, "log": {"level": "DEBUG"}}))
+    daemon_process.proc.send_signal(signal.SIGHUP)
+    daemon_process.wait_line(r"reloaded: log level DEBUG")
+    assert requests.get(f"{daemon_process.url}/healthz", timeout=5).status_code == 200
+    daemon_process.config.write_text("log: [not, a, mapping\n")
+    daemon_process.proc.send_signal(signal.SIGHUP)
+    daemon_process.wait_line(r"reload refused, keeping the running settings")
+    assert daemon_process.proc.poll() is None
+    daemon_process.proc.send_signal(signal.SIGTERM)
+    assert daemon_process.proc.wait(timeout=GRACE + 1) == 0
 
 
 def _json(data: bytes) -> dict[str, Any]:
