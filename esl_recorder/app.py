@@ -120,7 +120,7 @@ class App:
         for client in self.clients.values():
             client.stop()
         self.follower.drain(max(0.1, deadline - time.monotonic()))
-        self.outbox.stop()
+        self.outbox.stop(timeout=max(0.1, deadline - time.monotonic()))
         self.store.close()
         log.info("esl_recorder stopped")
         return finished

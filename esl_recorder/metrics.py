@@ -100,11 +100,13 @@ def make_metrics(registry: CollectorRegistry) -> Metrics:
             "fs_command_duration_seconds", "Time from sending a command to its result",
             ["action"], namespace=ns, registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)),
-        recordings_started=Counter("recordings_started", "Recordings FreeSWITCH started",
-                                   ["format"], namespace=ns, registry=registry),
-        recordings_finished=Counter("recordings_finished", "Recordings finished, by final state "
-                                    "and FreeSWITCH completion cause", ["state", "cause"],
-                                    namespace=ns, registry=registry),
+        recordings_started=Counter("recordings_started", "Recordings FreeSWITCH started, by "
+                                   "the dialect that asked (none: adopted or policy) and format",
+                                   ["dialect", "format"], namespace=ns, registry=registry),
+        recordings_finished=Counter("recordings_finished", "Recordings finished, by dialect, "
+                                    "final state and FreeSWITCH completion cause",
+                                    ["dialect", "state", "cause"], namespace=ns,
+                                    registry=registry),
         recordings_active=Gauge("recordings_active", "Recordings in progress or paused",
                                 namespace=ns, registry=registry),
         recording_duration=Histogram(

@@ -136,7 +136,8 @@ class RecordingFollower:
 
     def _observe(self, rec: Recording, outcome: Outcome) -> None:
         m = self._metrics
-        m.recordings_finished.labels(state=rec.state.value, cause=rec.cause or "unknown").inc()
+        m.recordings_finished.labels(dialect=rec.source or "none", state=rec.state.value,
+                                     cause=rec.cause or "unknown").inc()
         if outcome.facts:
             m.recording_duration.observe(outcome.facts.duration_ms / 1000)
             m.recording_size.observe(outcome.facts.size)

@@ -162,7 +162,8 @@ class RecordingService:
             if rec.state is State.QUEUED:
                 self._registry.transition(rec, State.IN_PROGRESS,
                                           started_at=rec.started_at or self._clock())
-            self._metrics.recordings_started.labels(rec.options.format.value).inc()
+            self._metrics.recordings_started.labels(rec.source or "none",
+                                                    rec.options.format.value).inc()
 
     def stop(self, sid: str, *, account: str | None = None,
              reason: StopReason = StopReason.REQUESTED) -> Recording:

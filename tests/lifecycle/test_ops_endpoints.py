@@ -10,12 +10,15 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
+from api.conftest import ACCOUNTS, ACME_LAML
 from daemon.conftest import Daemon, DaemonFactory
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from esl_recorder import __version__
 from esl_recorder.app import build_app
+from esl_recorder.domain.recording import State
+from esl_recorder.testing.fakeswitch import FakeSwitch
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
@@ -84,3 +87,27 @@ def test_a_metrics_port_serves_the_ops_paths_only(daemon_factory: DaemonFactory)
     assert requests.get(f"{ops}/readyz", timeout=5).status_code == 200
     assert requests.get(f"{ops}/openapi.json", timeout=5).status_code == 404
     assert requests.get(f"{base(daemon)}/metrics", timeout=5).status_code == 200
+
+
+def test_recordings_are_counted_by_the_dialect_that_asked(daemon_factory: DaemonFactory,
+                                                           switch: FakeSwitch) -> None:
+    daemon = daemon_factory(accounts=ACCOUNTS)
+    assert daemon.app.clients["fs1"].wait_connected(5)
+    uuid = switch.inbound_call("tone_a", {"esl_recorder_account_id": "acme"}, answered=True)
+    daemon.wait_call(uuid)
+    created = requests.post(
+        f"{base(daemon)}/api/laml/2010-04-01/Accounts/{ACME_LAML[0]}/Calls/{uuid}/"
+        "Recordings.json", auth=ACME_LAML, timeout=5)
+    assert created.status_code == 200, created.text
+    switch.advance(1.0)
+    switch.hangup(uuid)
+    daemon.wait_state(created.json()["sid"], State.COMPLETED)
+    text = requests.get(f"{base(daemon)}/metrics", timeout=5).text
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(text) for s in f.samples}
+    started = ("esl_recorder_recordings_started_total",
+               (("dialect", "laml"), ("format", "wav")))
+    assert samples[started] == 1
+    finished = [(dict(labels), value) for (name, labels), value in samples.items()
+                if name == "esl_recorder_recordings_finished_total" and value]
+    assert [(f["dialect"], f["state"], v) for f, v in finished] == [("laml", "completed", 1)]
