@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import gevent
 import gevent.event
-from gevent.pywsgi import WSGIServer
 from prometheus_client import CollectorRegistry
 
 from .accounts import AccountBook
@@ -34,7 +33,7 @@ from .esl.control import EslCallControl
 from .esl.frames import Event
 from .esl.ingest import EventRouter
 from .http.ops import Readiness, WsgiApp, ops_app
-from .http.server import ApiApp, make_server
+from .http.server import ApiApp, ApiServer, make_server
 from .lifecycle import (
     InFlight,
     check_state_dirs,
@@ -66,8 +65,8 @@ class App:
     api: ApiApp
     ops: WsgiApp
     clients: dict[str, EslClient] = field(default_factory=dict)
-    http: WSGIServer | None = None
-    metrics_http: WSGIServer | None = None
+    http: ApiServer | None = None
+    metrics_http: ApiServer | None = None
     in_flight: InFlight | None = None
 
     def start(self) -> None:
@@ -90,7 +89,7 @@ class App:
         log.info("esl_recorder up: http on %s:%d, nodes %s", self.settings.http.host,
                  self.http.server_port, ", ".join(self.clients))
 
-    def _listen(self, wsgi: WsgiApp, port: int, key: str) -> WSGIServer:
+    def _listen(self, wsgi: WsgiApp, port: int, key: str) -> ApiServer:
         server = make_server(wsgi, self.settings.http, self.settings.source)
         server.set_listener((self.settings.http.host, port))
         try:
@@ -129,9 +128,9 @@ class App:
         """SIGHUP: the log level from the configuration file, and the TLS files when the
         HTTP server serves TLS."""
         reload_log_level(self.settings)
-        reload_tls = getattr(self.http, "reload_tls", None)
-        if callable(reload_tls):
-            reload_tls()
+        for server in (self.http, self.metrics_http):
+            if server is not None and server.tls_context is not None:
+                server.reload_tls()
 
 
 def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None,
