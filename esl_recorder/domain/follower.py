@@ -15,7 +15,7 @@ from ..metrics import Metrics
 from .calls import Call, CallEvent, CallTracker
 from .facts import DtmfPressed, Identity, RecordingStarted, RecordingStopped
 from .finalize import Outcome, examine, stop_reason
-from .ports import CallControl, RecordingRepository
+from .ports import CallControl, RecordingRepository, StoreUnavailable
 from .recording import ACTIVE, Recording, State, StopReason
 from .registry import RecordingRegistry
 from .service import RecordingService
@@ -54,7 +54,7 @@ class RecordingFollower:
             return
         started = fact.at or self._clock()
         if rec.state is State.QUEUED:
-            self._registry.transition(rec, State.IN_PROGRESS, started_at=started)
+            self._registry.settle(rec, State.IN_PROGRESS, started_at=started)
         elif rec.started_at is None:
             rec.started_at = started
             self._registry.save(rec)
@@ -89,11 +89,14 @@ class RecordingFollower:
             gevent.spawn_later(self._grace, self._sweep_call, call.uuid)
 
     def _on_hangup(self, call: Call, recs: list[Recording]) -> None:
-        self._store.save_call(call)
+        try:
+            self._store.save_call(call)
+        except StoreUnavailable as exc:
+            log.warning("call %s: hangup not saved: %s", call.uuid, exc)
         for rec in recs:
             if rec.state is State.QUEUED:
-                self._registry.transition(rec, State.ABSENT, stop_reason=StopReason.HANGUP,
-                                          ended_at=call.hungup_at or self._clock())
+                self._registry.settle(rec, State.ABSENT, stop_reason=StopReason.HANGUP,
+                                      ended_at=call.hungup_at or self._clock())
 
     def _sweep_call(self, call_uuid: str) -> None:
         """RECORD_STOP may come late under load, or be lost: finish from disk."""
@@ -109,9 +112,9 @@ class RecordingFollower:
                 ended_at: float | None, reason: StopReason) -> None:
         if rec.terminal or rec.sid in self._finalizing:
             return
-        self._registry.transition(rec, State.STOPPED, cause=cause, stop_reason=reason,
-                                  fs_record_ms=record_ms, ended_at=ended_at or self._clock())
-        self._pool.spawn(self.finalize, rec)
+        self._registry.settle(rec, State.STOPPED, cause=cause, stop_reason=reason,
+                              fs_record_ms=record_ms, ended_at=ended_at or self._clock(),
+                              then=lambda: self._pool.spawn(self.finalize, rec))
 
     def finalize(self, rec: Recording) -> None:
         """Read the closed file in a worker thread, then record the final state."""
@@ -131,7 +134,7 @@ class RecordingFollower:
             log.warning("recording %s: repaired a stale WAV header (%s)", rec.sid, rec.path)
         if rec.terminal:
             return
-        self._registry.transition(rec, outcome.state, file=outcome.facts, error=outcome.error)
+        self._registry.settle(rec, outcome.state, file=outcome.facts, error=outcome.error)
         self._observe(rec, outcome)
 
     def _observe(self, rec: Recording, outcome: Outcome) -> None:
@@ -175,8 +178,8 @@ class RecordingFollower:
             self._adopt_call(rec)
         if recording:
             if rec.state is State.QUEUED:
-                self._registry.transition(rec, State.IN_PROGRESS,
-                                          started_at=rec.started_at or self._clock())
+                self._registry.settle(rec, State.IN_PROGRESS,
+                                      started_at=rec.started_at or self._clock())
             log.info("recording %s still running on call %s", rec.sid, rec.call_uuid)
         elif rec.state is State.QUEUED:
             self._reconcile_queued(rec, alive)
@@ -188,8 +191,8 @@ class RecordingFollower:
     def _reconcile_queued(self, rec: Recording, alive: bool) -> None:
         call = self._tracker.get(rec.call_uuid)
         if not alive or call is None:
-            self._registry.transition(rec, State.ABSENT, stop_reason=StopReason.HANGUP,
-                                      ended_at=self._clock())
+            self._registry.settle(rec, State.ABSENT, stop_reason=StopReason.HANGUP,
+                                  ended_at=self._clock())
         elif call.answered or not rec.options.answered_only:
             self._spawn(self._service.begin, rec)
 

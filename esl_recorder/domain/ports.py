@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -44,6 +45,14 @@ class ControlUnavailable(RecordingError):
 
 class ControlTimeout(RecordingError):
     """The node did not answer in time."""
+
+
+# --- errors of the store --------------------------------------------------------------------
+
+
+class StoreUnavailable(RecordingError):
+    """The store could not be written (disk full, read-only, locked past its timeout):
+    whatever the write was part of was rolled back as a whole."""
 
 
 # --- results of CallControl -----------------------------------------------------------------
@@ -120,7 +129,17 @@ class CallControl(Protocol):
 
 
 class RecordingRepository(CallRepository, Protocol):
-    """Recordings and the calls they were made on, kept across restarts."""
+    """Recordings and the calls they were made on, kept across restarts. Every write raises
+    StoreUnavailable when the store cannot take it."""
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """One transaction around every write made inside it (the outbox's included): all
+        are committed when the block ends, or none when it raises. Nests."""
+
+    @property
+    def writable(self) -> bool:
+        """Whether the last write succeeded (rechecked with a small probe write at most
+        once a second while it did not): the store's health for readiness."""
 
     def insert_recording(self, rec: Recording, call: Call | None = None) -> None: ...
 

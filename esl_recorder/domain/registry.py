@@ -1,21 +1,31 @@
-"""Recordings in flight, indexed by sid, path and call; every change persisted first,
-then announced to listeners (the delivery layer turns announcements into callbacks)."""
+"""Recordings in flight, indexed by sid, path and call. Every change and what its listeners
+write because of it (the dialects' callbacks in the outbox) are one transaction: both are
+committed, or neither is and the recording is as it was (StoreUnavailable is raised).
+
+A fact FreeSWITCH reported (`settle`) cannot be refused: when the store cannot take it, it
+is kept in order, per recording, and applied again once a second until the store can."""
 
 from __future__ import annotations
 
+import copy
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import NotFound
+import gevent
+
+from ..errors import Conflict, NotFound
 from ..metrics import Metrics
 from .calls import Call
-from .ports import RecordingRepository
+from .ports import RecordingRepository, StoreUnavailable
 from .recording import ACTIVE, TERMINAL, Recording, State
 
 log = logging.getLogger(__name__)
 
 RecordingListener = Callable[[Recording, State], None]  # (recording, previous state)
+SETTLE_RETRY = 1.0  # seconds between attempts to write facts the store could not take
+Fact = tuple[Recording, State, dict[str, Any], Callable[[], object] | None]
 
 
 class RecordingRegistry:
@@ -27,16 +37,29 @@ class RecordingRegistry:
         self._by_call: dict[str, dict[str, Recording]] = {}  # call uuid -> sid -> recording
         self._listeners: list[RecordingListener] = []
         self._active: set[str] = set()
+        self._unsettled: deque[Fact] = deque()
+        self._settler: gevent.Greenlet | None = None
 
     def subscribe(self, listener: RecordingListener) -> None:
         self._listeners.append(listener)
 
     def add(self, rec: Recording, call: Call | None = None) -> None:
-        """Persist a new recording (with its call, when given, in the same commit) before
-        anything is sent to FreeSWITCH."""
-        self._store.insert_recording(rec, call)
+        """Persist a new recording (with its call, when given, and what its listeners write,
+        in the same commit) before anything is sent to FreeSWITCH."""
+        with self._store.atomic():
+            self._store.insert_recording(rec, call)
+            self._announce(rec, rec.state)
         self._index(rec)
-        self._announce(rec, rec.state)
+
+    def discard(self, rec: Recording) -> None:
+        """Forget a queued recording whose create was answered with an error before
+        anything reached FreeSWITCH: no resource is left behind an error."""
+        self._store.delete_recording(rec.sid)
+        self._by_sid.pop(rec.sid, None)
+        self._by_path.pop(rec.path, None)
+        self._unindex_call(rec)
+        log.info("recording %s on call %s discarded: it was never started", rec.sid,
+                 rec.call_uuid)
 
     def load_unfinished(self) -> list[Recording]:
         recs = self._store.unfinished_recordings()
@@ -68,12 +91,22 @@ class RecordingRegistry:
         self._store.save_recording(rec)
 
     def transition(self, rec: Recording, state: State, **changes: Any) -> None:
-        """Move `rec` to `state` (validated), apply `changes`, persist, announce."""
+        """Move `rec` to `state` (validated), apply `changes`, persist and announce in one
+        transaction. On StoreUnavailable `rec` is left as it was."""
         previous = rec.state
+        before = copy.copy(rec)
+        before.meta = copy.deepcopy(rec.meta)
         rec.move(state)
         for name, value in changes.items():
             setattr(rec, name, value)
-        self._store.save_recording(rec)
+        try:
+            with self._store.atomic():
+                self._store.save_recording(rec)
+                if previous is not rec.state:
+                    self._announce(rec, previous)
+        except StoreUnavailable:
+            vars(rec).update(vars(before))
+            raise
         if rec.state in TERMINAL:
             self._by_sid.pop(rec.sid, None)
             self._by_path.pop(rec.path, None)
@@ -82,7 +115,46 @@ class RecordingRegistry:
         if previous is not rec.state:
             log.info("recording %s on call %s: %s -> %s", rec.sid, rec.call_uuid,
                      previous.value, rec.state.value)
-            self._announce(rec, previous)
+
+    def settle(self, rec: Recording, state: State, *, then: Callable[[], object] | None = None,
+               **changes: Any) -> None:
+        """A transition FreeSWITCH already made happen: applied now, or kept (after any
+        earlier ones kept for the same recording) until the store can take it; `then` runs
+        once it is applied."""
+        if not self.unsettled(rec.sid):
+            try:
+                self.transition(rec, state, **changes)
+                if then is not None:
+                    then()
+                return
+            except StoreUnavailable as exc:
+                log.warning("recording %s on call %s: %s kept until the store can be "
+                            "written: %s", rec.sid, rec.call_uuid, state.value, exc)
+        self._unsettled.append((rec, state, changes, then))
+        if self._settler is None or self._settler.dead:
+            self._settler = gevent.spawn(self._settle_kept)
+
+    def unsettled(self, sid: str) -> bool:
+        """Whether facts of this recording wait for the store."""
+        return any(fact[0].sid == sid for fact in self._unsettled)
+
+    def _settle_kept(self) -> None:
+        while self._unsettled:
+            gevent.sleep(SETTLE_RETRY)
+            while self._unsettled:
+                rec, state, changes, then = self._unsettled[0]
+                try:
+                    self.transition(rec, state, **changes)
+                    if then is not None:
+                        then()
+                except StoreUnavailable:
+                    break
+                except Conflict as exc:  # overtaken by a later fact already applied
+                    log.warning("recording %s: kept %s dropped: %s", rec.sid, state.value, exc)
+                except Exception:
+                    log.exception("recording %s: kept %s could not be applied", rec.sid,
+                                  state.value)
+                self._unsettled.popleft()
 
     def _index(self, rec: Recording) -> None:
         self._by_sid[rec.sid] = rec
@@ -105,8 +177,11 @@ class RecordingRegistry:
         self._metrics.recordings_active.set(len(self._active))
 
     def _announce(self, rec: Recording, previous: State) -> None:
+        """Inside the change's transaction: a listener that cannot write undoes it all."""
         for listener in self._listeners:
             try:
                 listener(rec, previous)
+            except StoreUnavailable:
+                raise
             except Exception:
                 log.exception("listener failed for recording %s", rec.sid)

@@ -23,8 +23,10 @@ from .ports import (
     CallGone,
     CommandRefused,
     ControlTimeout,
+    ControlUnavailable,
     RecordingAction,
     RecordingRepository,
+    StoreUnavailable,
 )
 from .recording import ACTIVE, Recording, State, StopReason
 from .registry import RecordingRegistry
@@ -79,7 +81,10 @@ class RecordingService:
         except CallGone:
             return  # the caller answers NotFound: the call is not live
         except RecordingError as exc:
-            raise RecordingError(f"cannot read the identity of call {call.uuid}: {exc}") from exc
+            # Whose call it is cannot be told: to every account it is not theirs, answered
+            # exactly like a missing one (a 503 would tell others that it exists).
+            log.warning("call %s: identity unknown while %s: %s", call.uuid, call.node, exc)
+            return
         self._tracker.set_identity(call.uuid, Identity(*(values[n] for n in names)))
 
     def for_call(self, call_uuid: str) -> list[Recording]:
@@ -141,7 +146,15 @@ class RecordingService:
         log.log(logging.DEBUG if begin_now else logging.INFO,
                 "recording %s queued on call %s (%s)", sid, call.uuid, rec.path)
         if begin_now:
-            self.begin(rec)
+            try:
+                self.begin(rec)
+            except ControlUnavailable:
+                # Never sent: the error answer leaves no recording behind it.
+                self._registry.discard(rec)
+                raise
+            except ControlTimeout as exc:
+                raise ControlTimeout(f"{exc}; recording {sid} may have started: its "
+                                     "outcome is reported as usual") from exc
         return rec
 
     def begin(self, rec: Recording) -> None:
@@ -160,8 +173,16 @@ class RecordingService:
                                           stop_reason=StopReason.ERROR, ended_at=self._clock())
                 raise _start_failure(rec, exc) from exc
             if rec.state is State.QUEUED:
-                self._registry.transition(rec, State.IN_PROGRESS,
-                                          started_at=rec.started_at or self._clock())
+                try:
+                    self._registry.transition(rec, State.IN_PROGRESS,
+                                              started_at=rec.started_at or self._clock())
+                except StoreUnavailable:
+                    self._undo_start(rec)
+                    raise
+            elif self._registry.unsettled(rec.sid):  # its RECORD_START could not be saved
+                self._undo_start(rec)
+                raise StoreUnavailable(f"recording {rec.sid} could not be saved and was "
+                                       "stopped; it is reported failed")
             self._metrics.recordings_started.labels(rec.source or "none",
                                                     rec.options.format.value).inc()
 
@@ -214,6 +235,20 @@ class RecordingService:
             return rec
 
     # helpers ---------------------------------------------------------------------------
+    def _undo_start(self, rec: Recording) -> None:
+        """FreeSWITCH started a recording the store could not mark started: stop it, and
+        have it end `failed` once the store can be written (the error answer says so)."""
+        log.error("recording %s on call %s: started, but the store cannot be written: "
+                  "stopping it", rec.sid, rec.call_uuid)
+        rec.stop_requested = StopReason.ERROR
+        try:
+            with self._command(rec, "stop") as node:
+                node.control_recording(rec.call_uuid, RecordingAction.STOP, rec.path)
+        except RecordingError as exc:
+            log.warning("recording %s: stop after a failed save: %s", rec.sid, exc)
+        self._registry.settle(rec, State.FAILED, stop_reason=StopReason.ERROR,
+                              ended_at=self._clock(), error="the store could not be written")
+
     def _path_for(self, account: str, sid: str, ext: str) -> str:
         if account and not ACCOUNT_ID.fullmatch(account):
             raise RecordingError(f"account {account!r} cannot name a directory")

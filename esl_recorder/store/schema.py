@@ -42,6 +42,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS outbox_pending_target ON outbox(target, next_attempt_at, id)
         WHERE state='pending';
     """,
+    # 2: one row rewritten by the probe that tells when a store that could not be written
+    # (disk full, read-only) can be again
+    """
+    CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY CHECK (id = 1),
+        probed_at REAL, pad BLOB);
+    """,
 )
 
 # A database written before the schema was versioned has user_version 0 and migration 1's

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -24,7 +25,7 @@ import gevent.event
 
 from ..domain.calls import Call, CallState
 from ..domain.options import RecordOptions
-from ..domain.ports import OutboxItem
+from ..domain.ports import OutboxItem, StoreUnavailable
 from ..domain.recording import FileFacts, Recording, State, StopReason
 from .schema import migrate
 
@@ -46,6 +47,8 @@ _CALL_COLUMNS = (
     "created_at", "answered_at", "hungup_at", "hangup_cause", "state", "source", "meta",
 )
 _TERMINAL_STATES = ("completed", "absent", "failed")
+PROBE_EVERY = 1.0  # seconds between probe writes while the store is not writable
+_PROBE_BYTES = 16_384  # what a probe writes: a few pages, like a create and its callback
 
 
 class Store:
@@ -53,6 +56,9 @@ class Store:
         self._path = path
         self._checkpoints: gevent.Greenlet | None = None
         self._closing = gevent.event.Event()
+        self._depth = 0  # nesting of atomic() blocks: only the outermost commits
+        self._writable = True
+        self._probed_at = 0.0
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -95,7 +101,8 @@ class Store:
 
     # calls -----------------------------------------------------------------------------
     def save_call(self, call: Call) -> None:
-        self._upsert("calls", _CALL_COLUMNS, _call_values(call))
+        with self.atomic():
+            self._upsert("calls", _CALL_COLUMNS, _call_values(call))
 
     def load_call(self, uuid: str) -> Call | None:
         row = self._db.execute("SELECT * FROM calls WHERE uuid=?", (uuid,)).fetchone()
@@ -125,13 +132,14 @@ class Store:
     # recordings ------------------------------------------------------------------------
     def save_recording(self, rec: Recording) -> None:
         """Update the changing columns of a known recording, else insert it whole."""
-        if self._db.execute(_REC_UPDATE, (*_changing_values(rec), rec.sid)).rowcount == 0:
-            self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
+        with self.atomic():
+            if self._db.execute(_REC_UPDATE, (*_changing_values(rec), rec.sid)).rowcount == 0:
+                self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
 
     def insert_recording(self, rec: Recording, call: Call | None = None) -> None:
         """Write a new recording, and its call when given, in one transaction: never a
         recording without its call."""
-        with self._transaction():
+        with self.atomic():
             if call is not None:
                 self._upsert("calls", _CALL_COLUMNS, _call_values(call))
             self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
@@ -166,14 +174,16 @@ class Store:
         return [_recording_from_row(r) for r in rows]
 
     def delete_recording(self, sid: str) -> bool:
-        return self._db.execute("DELETE FROM recordings WHERE sid=?", (sid,)).rowcount > 0
+        with self.atomic():
+            return self._db.execute("DELETE FROM recordings WHERE sid=?", (sid,)).rowcount > 0
 
     # outbox ----------------------------------------------------------------------------
     def enqueue(self, kind: str, key: str, target: str, payload: dict[str, Any],
                 now: float) -> int:
-        cur = self._db.execute(
-            "INSERT INTO outbox(kind,key,target,payload,created_at,next_attempt_at) "
-            "VALUES(?,?,?,?,?,?)", (kind, key, target, json.dumps(payload), now, now))
+        with self.atomic():
+            cur = self._db.execute(
+                "INSERT INTO outbox(kind,key,target,payload,created_at,next_attempt_at) "
+                "VALUES(?,?,?,?,?,?)", (kind, key, target, json.dumps(payload), now, now))
         return int(cur.lastrowid or 0)
 
     def due(self, now: float, limit: int = 100, *, after: tuple[float, int] | None = None,
@@ -217,7 +227,7 @@ class Store:
                         dead: Iterable[tuple[int, float, str]]) -> None:
         """Record many attempts' results in one transaction: (id, now) delivered,
         (id, next_at, error) to retry, (id, now, error) given up."""
-        with self._transaction():
+        with self.atomic():
             self._db.executemany("UPDATE outbox SET state='delivered', attempts=attempts+1, "
                                  "finished_at=? WHERE id=?",
                                  [(now, item_id) for item_id, now in delivered])
@@ -235,10 +245,11 @@ class Store:
 
     def purge_delivered(self, before: float, limit: int = 10_000) -> int:
         """Forget up to `limit` delivered items finished before `before`; returns how many."""
-        return self._db.execute(
-            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox INDEXED BY outbox_state "
-            "WHERE state='delivered' AND finished_at<? ORDER BY id LIMIT ?)",
-            (before, limit)).rowcount
+        with self.atomic():
+            return self._db.execute(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox INDEXED BY "
+                "outbox_state WHERE state='delivered' AND finished_at<? ORDER BY id LIMIT ?)",
+                (before, limit)).rowcount
 
     def outbox_items(self, state: str | None = None, limit: int = 100, *,
                      newest_first: bool = False) -> list[OutboxItem]:
@@ -250,15 +261,55 @@ class Store:
 
     # helpers ---------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """Several statements committed together, or rolled back together."""
-        self._db.execute("BEGIN IMMEDIATE")
+    def atomic(self) -> Iterator[None]:
+        """Every write inside committed together, or none; nests (the outermost commits).
+        A store that cannot be written raises StoreUnavailable and turns `writable` false."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            except sqlite3.OperationalError as exc:  # the outermost block rolls back
+                self._unwritable(exc)
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
         try:
+            self._db.execute("BEGIN IMMEDIATE")
             yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:  # SQLITE_FULL may have rolled it back already
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                self._unwritable(exc)
             raise
-        self._db.execute("COMMIT")
+        finally:
+            self._depth = 0
+        self._writable = True
+
+    @property
+    def writable(self) -> bool:
+        if not self._writable and time.monotonic() - self._probed_at >= PROBE_EVERY:
+            self._probe()
+        return self._writable
+
+    def _probe(self) -> None:
+        self._probed_at = time.monotonic()
+        with contextlib.suppress(StoreUnavailable):
+            with self.atomic():
+                self._db.execute("INSERT OR REPLACE INTO health(id, probed_at, pad) "
+                                 "VALUES(1, ?, zeroblob(?))", (time.time(), _PROBE_BYTES))
+            log.warning("store %s can be written again", self._path)
+
+    def _unwritable(self, exc: sqlite3.OperationalError) -> None:
+        if self._writable:
+            log.error("store %s cannot be written (%s): requests are refused until it can",
+                      self._path, exc)
+        self._writable = False
+        self._probed_at = time.monotonic()
+        raise StoreUnavailable(f"the store cannot be written ({exc})") from exc
 
     def _upsert(self, table: str, columns: Iterable[str], values: tuple[Any, ...]) -> None:
         self._db.execute(_upsert_sql(table, tuple(columns)), values)
