@@ -147,7 +147,10 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
                                metrics, clock)
     calls = CallService(tracker, store, controls, metrics, clock)
     follower = RecordingFollower(service, recordings, tracker, store, metrics,
-                                 workers=settings.recording.finalize_workers, clock=clock)
+                                 workers=settings.recording.finalize_workers,
+                                 truncation_tolerance_s=settings.recording.truncation_tolerance,
+                                 unfinished_timeout_s=settings.recording.unfinished_timeout,
+                                 clock=clock)
     router = EventRouter(tracker, follower, metrics, settings.identity)
     clients: dict[str, EslClient] = {}
     for node in settings.nodes:

@@ -86,7 +86,9 @@ def duration_s(rec: Recording) -> int:
 
 
 def error_code(rec: Recording) -> str | None:
-    if rec.state not in (State.ABSENT, State.FAILED):
+    """Twilio's code of an absent recording; a failed one (the file could not be written
+    whole, FreeSWITCH refused it) has none of its own: not "too short"."""
+    if rec.state is not State.ABSENT:
         return None
     return SILENT if rec.cause == "no-input-timeout" else TOO_SHORT
 

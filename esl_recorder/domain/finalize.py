@@ -11,6 +11,7 @@ from .recording import FileFacts, State, StopReason
 
 log = logging.getLogger(__name__)
 
+WRITE_FAILED = "FreeSWITCH could not write the whole file (uri-failure: is its disk full?)"
 ABSENT_CAUSES = frozenset({"empty-file", "input-too-short", "no-input-timeout"})
 _REASON_BY_CAUSE = {
     "success-maxtime": StopReason.MAX_LENGTH,
@@ -27,6 +28,7 @@ class Outcome:
     facts: FileFacts | None
     error: str | None
     repaired: bool = False
+    truncated: bool = False  # shorter than FreeSWITCH recorded, by more than the tolerance
 
 
 def stop_reason(requested: StopReason | None, cause: str | None, hungup: bool) -> StopReason:
@@ -38,20 +40,30 @@ def stop_reason(requested: StopReason | None, cause: str | None, hungup: bool) -
     return StopReason.HANGUP if hungup or cause is None else StopReason.SILENCE
 
 
-def examine(path: str, cause: str | None, trim: bool) -> Outcome:
-    """Read the file (blocking I/O: run it in a worker thread)."""
-    if cause == "uri-failure":
-        return Outcome(State.FAILED, None, "FreeSWITCH could not write the file (uri-failure)")
+def examine(path: str, cause: str | None, trim: bool, expected_ms: int | None = None,
+            tolerance_ms: int = 2000) -> Outcome:
+    """Read the file (blocking I/O: run it in a worker thread). `expected_ms` is how long
+    FreeSWITCH recorded (its record_ms): a file shorter than that by more than
+    `tolerance_ms` was not written whole (a full disk) and the recording failed."""
     if not os.path.exists(path):
         if cause in ABSENT_CAUSES or cause is None:
             return Outcome(State.ABSENT, None, None)
         return Outcome(State.FAILED, None, f"recording file is missing ({cause})")
     try:
         repaired = path.endswith(".wav") and audio.repair_wav_header(path)
-        if trim:
+        if trim and cause != "uri-failure":
             audio.trim_wav_silence(path)
         facts = audio.inspect(path)
     except (OSError, audio.AudioError) as exc:
+        if cause == "uri-failure":
+            return Outcome(State.FAILED, None, WRITE_FAILED)
         return Outcome(State.FAILED, None, f"unreadable recording file: {exc}")
+    if cause == "uri-failure":  # the facts say how much was saved before the write failed
+        return Outcome(State.FAILED, facts, WRITE_FAILED, repaired)
     absent = cause in ABSENT_CAUSES or facts.duration_ms == 0
+    if not absent and expected_ms is not None and (
+            facts.duration_ms + tolerance_ms < expected_ms):
+        return Outcome(State.FAILED, facts,
+                       f"truncated: the file holds {facts.duration_ms / 1000:.1f} s of the "
+                       f"{expected_ms / 1000:.1f} s FreeSWITCH recorded", repaired, True)
     return Outcome(State.ABSENT if absent else State.COMPLETED, facts, None, repaired)

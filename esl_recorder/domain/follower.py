@@ -27,6 +27,7 @@ class RecordingFollower:
     def __init__(self, service: RecordingService, registry: RecordingRegistry,
                  tracker: CallTracker, store: RecordingRepository, metrics: Metrics, *,
                  workers: int = 4, hangup_grace_s: float = 5.0,
+                 truncation_tolerance_s: float = 2.0, unfinished_timeout_s: float = 300.0,
                  clock: Callable[[], float] = time.time) -> None:
         self._service = service
         self._registry = registry
@@ -35,6 +36,9 @@ class RecordingFollower:
         self._metrics = metrics
         self._pool = gevent.pool.Pool(workers)
         self._grace = hangup_grace_s
+        self._tolerance_ms = round(truncation_tolerance_s * 1000)
+        self._unfinished_timeout = unfinished_timeout_s
+        self._sweeper: gevent.Greenlet | None = None
         self._clock = clock
         self._finalizing: set[str] = set()
         tracker.subscribe(self.on_call_event)
@@ -129,7 +133,8 @@ class RecordingFollower:
     def _finalize(self, rec: Recording) -> None:
         hub = gevent.get_hub()
         outcome: Outcome = hub.threadpool.apply(
-            examine, (rec.path, rec.cause, rec.options.trim_silence))
+            examine, (rec.path, rec.cause, rec.options.trim_silence, rec.fs_record_ms,
+                      self._tolerance_ms))
         if outcome.repaired:
             log.warning("recording %s: repaired a stale WAV header (%s)", rec.sid, rec.path)
         if rec.terminal:
@@ -139,18 +144,71 @@ class RecordingFollower:
 
     def _observe(self, rec: Recording, outcome: Outcome) -> None:
         m = self._metrics
-        m.recordings_finished.labels(dialect=rec.source or "none", state=rec.state.value,
-                                     cause=rec.cause or "unknown").inc()
+        cause = "truncated" if outcome.truncated else rec.cause or "unknown"
+        m.recordings_finished.labels(dialect=rec.source or "none", state=outcome.state.value,
+                                     cause=cause).inc()
+        if outcome.state is State.FAILED:
+            log.warning("recording %s on call %s failed (%s): %s", rec.sid, rec.call_uuid,
+                        cause, outcome.error)
         if outcome.facts:
             m.recording_duration.observe(outcome.facts.duration_ms / 1000)
             m.recording_size.observe(outcome.facts.size)
 
     def drain(self, timeout: float) -> None:
-        """Let finalizations in progress finish (on shutdown)."""
+        """Stop sweeping; let finalizations in progress finish (on shutdown)."""
+        if self._sweeper is not None:
+            self._sweeper.kill()
         self._pool.join(timeout=timeout)
+
+    # the sweeper: no recording stays unfinished for ever -------------------------------
+    def _sweep_forever(self) -> None:
+        interval = min(max(self._unfinished_timeout / 4, 0.05), 30.0)
+        while True:
+            gevent.sleep(interval)
+            try:
+                self.sweep()
+            except Exception:
+                log.exception("sweeping unfinished recordings failed")
+
+    def sweep(self) -> None:
+        """End what waited too long: a recording queued for `unfinished_timeout` (FreeSWITCH
+        never confirmed it: a silent node), or running that long past its call's end or
+        past its length limit (its RECORD_STOP was lost): finished from disk."""
+        now, limit = self._clock(), self._unfinished_timeout
+        for rec in self._registry.unfinished():
+            if rec.sid in self._finalizing or self._registry.unsettled(rec.sid):
+                continue
+            call = self._tracker.get(rec.call_uuid)
+            if rec.state is State.QUEUED:
+                if now - rec.created_at > limit:
+                    log.warning("recording %s on call %s: still queued after %.0f s; failed",
+                                rec.sid, rec.call_uuid, now - rec.created_at)
+                    self._registry.settle(rec, State.FAILED, stop_reason=StopReason.ERROR,
+                                          ended_at=now,
+                                          error=f"not started within {limit:.0f} s")
+                continue
+            if not self._service.connected(rec.node):
+                continue  # the reconnect's reconcile settles it
+            ended = call.hungup_at if call is not None and call.hungup else None
+            if call is None or call.hungup:
+                late = ended is None or now - ended > limit
+            else:
+                late = now - (rec.started_at or rec.created_at) > (
+                    rec.options.max_length_s + limit)
+            if late and (now - rec.created_at > limit):
+                log.warning("recording %s on call %s: unfinished %.0f s after its end; "
+                            "finishing from disk", rec.sid, rec.call_uuid, limit)
+                self._finish(rec, cause=rec.cause, record_ms=rec.fs_record_ms, ended_at=None,
+                             reason=rec.stop_requested or StopReason.LOST)
 
     # restart and reconnect ---------------------------------------------------------------
     def recover(self) -> list[Recording]:
+        """Load unfinished recordings (finalizing the stopped ones) and start the sweeper."""
+        if self._sweeper is None:
+            self._sweeper = gevent.spawn(self._sweep_forever)
+        return self._recover()
+
+    def _recover(self) -> list[Recording]:
         """At start-up: reload what was in flight; finish what FreeSWITCH already closed."""
         recs = self._registry.load_unfinished()
         for rec in recs:

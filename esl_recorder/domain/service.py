@@ -90,6 +90,11 @@ class RecordingService:
     def for_call(self, call_uuid: str) -> list[Recording]:
         return self._registry.for_call(call_uuid)
 
+    def connected(self, node: str) -> bool:
+        """Whether FreeSWITCH node `node` is connected now."""
+        control = self._nodes.get(node)
+        return control is not None and control.connected
+
     def list(self, account: str, *, call_uuid: str | None = None,
              created_from: float | None = None, created_to: float | None = None,
              limit: int = 50, offset: int = 0) -> list[Recording]:

@@ -147,6 +147,14 @@ class RecordingSettings:
         description="What FreeSWITCH plays as the beep before a recording.")
     finalize_workers: Annotated[int, Strict(), AfterValidator(between(1, 64))] = Field(
         default=4, description="Greenlets that finalize finished recording files.")
+    truncation_tolerance: Seconds = Field(
+        default=2.0,
+        description="A file shorter than the time FreeSWITCH recorded by more than this many "
+                    "seconds was not written whole: the recording ends failed.")
+    unfinished_timeout: Seconds = Field(
+        default=300.0,
+        description="Seconds a recording may stay queued, or running past its call or its "
+                    "length limit, before it is ended (failed, or finished from disk).")
 
 
 @dataclass(frozen=True, config=SECTION)

@@ -468,3 +468,28 @@ def test_hangup_without_speech_under_silence_detection_is_no_input(
     switch.hangup(uuid)
     stop = dict(event_headers(client.read()))
     assert stop["Record-Completion-Cause"] == "no-input-timeout"
+
+
+def test_a_recordings_disk_that_fills_is_reported_as_freeswitch_does(
+        switch: FakeSwitch, events: WireClient, tmp_path: Path) -> None:
+    """record_disk_full.txt: the recording goes on, RECORD_STOP says uri-failure with the
+    whole time in record_ms, the file is a valid wav of what fitted; on the full disk a new
+    recording gets -ERR and leaves a 0-byte file."""
+    switch.recordings_disk.limit(65536)
+    path = tmp_path / "full.wav"
+    stop = stop_headers(record(switch, events, path, 8.0))
+    assert stop["Record-Completion-Cause"] == "uri-failure"
+    assert stop["variable_record_completion_cause"] == "uri-failure"
+    assert int(stop["variable_record_ms"]) == 8000
+    assert stop["variable_record_file_size"] == "65536"
+    assert os.path.getsize(path) == 65536
+    wav = read_wav(str(path))
+    assert (wav.rate, wav.channels, wav.frames) == (8000, 1, (65536 - 44) // 2)
+    uuid = switch.originate()
+    second = tmp_path / "second.wav"
+    assert events.api(f"uuid_record {uuid} start {second}") == "-ERR Cannot record session!\n"
+    assert os.path.getsize(second) == 0
+    assert not [m for m in events.pending() if event_name(m) == "RECORD_START"]
+    switch.recordings_disk.unlimited()
+    stop = stop_headers(record(switch, events, tmp_path / "third.wav", 1.0, uuid=uuid))
+    assert stop["Record-Completion-Cause"] == "success-maxtime"

@@ -1,9 +1,16 @@
-"""Finding 6 of issue 13: an answer that is an error leaves no recording behind it."""
+"""Finding 6 of issue 13: an answer that is an error leaves no recording behind it, and no
+recording stays queued or running for ever."""
 
 from __future__ import annotations
 
-from api.compat_helpers import LAML, LAML_AUTH, TEXML, TEXML_AUTH
-from api.conftest import Api
+import requests
+from api.compat_helpers import LAML, LAML_AUTH, TEXML, TEXML_AUTH, start_commands
+from api.conftest import ACCOUNTS, Api
+from api.receiver import Receiver
+from daemon.conftest import DaemonFactory
+
+from esl_recorder.domain.recording import State
+from esl_recorder.testing.fakeswitch import FakeSwitch
 
 
 def test_a_create_refused_while_freeswitch_is_unreachable_leaves_nothing(api: Api) -> None:
@@ -24,3 +31,22 @@ def test_a_create_refused_while_freeswitch_is_unreachable_leaves_nothing(api: Ap
     r = api.request("POST", f"{LAML}/Calls/{laml_call}/Recordings.json", headers=LAML_AUTH)
     assert r.status_code == 200, r.text
     assert [rec.sid for rec in api.daemon.service.list("acme")] == [r.json()["sid"]]
+
+
+def test_a_recording_never_stays_queued_past_the_configured_time(
+        daemon_factory: DaemonFactory, switch: FakeSwitch, receiver: Receiver) -> None:
+    daemon = daemon_factory(accounts=ACCOUNTS, recording={"unfinished_timeout": 0.3},
+                            delivery={"initial_delay": 0.05, "max_delay": 0.2})
+    assert daemon.app.clients["fs1"].wait_connected(5) and daemon.app.http is not None
+    with requests.Session() as http:
+        api = Api(daemon, switch, f"http://127.0.0.1:{daemon.app.http.server_port}", http)
+        uuid = api.call(answered=False)  # waits for an answer that never comes
+        r = api.request("POST", f"{LAML}/Calls/{uuid}/Recordings.json", headers=LAML_AUTH,
+                        data={"RecordingStatusCallback": receiver.url(),
+                              "RecordingStatusCallbackEvent": "absent"})
+        assert (r.status_code, r.json()["status"]) == (200, "queued"), r.text
+        rec = daemon.wait_state(r.json()["sid"], State.FAILED)
+        assert rec.error is not None and rec.error.startswith("not started within")
+        (got,) = receiver.wait(1)
+        assert got.form["RecordingStatus"] == "absent"
+        assert start_commands(switch, uuid) == []

@@ -14,6 +14,7 @@ from gevent.lock import RLock
 from esl_recorder.testing.fakeswitch import media, templates
 from esl_recorder.testing.fakeswitch.channels import Channel, FrameSet, new_uuid
 from esl_recorder.testing.fakeswitch.templates import Headers
+from esl_recorder.testing.fakeswitch.wavfile import Disk
 from esl_recorder.testing.fakeswitch.wire import Event
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class SwitchCore:
         self.core_uuid = new_uuid()
         self.base_time = time.time() if start_time is None else start_time
         self.sound_prefix = sound_prefix
+        self.disk = Disk()  # the recordings file system: limit() it to make it fill
         self.channels: dict[str, Channel] = {}
         self.listeners: list[Listener] = []
         self.ticks = 0

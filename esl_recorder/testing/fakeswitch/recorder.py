@@ -12,6 +12,7 @@ from esl_recorder.testing.fakeswitch import media
 from esl_recorder.testing.fakeswitch.channels import Channel
 from esl_recorder.testing.fakeswitch.wavfile import (
     AudioWriter,
+    Disk,
     Mp3Writer,
     RawWriter,
     WavWriter,
@@ -116,6 +117,8 @@ class Recording:
     silent_ms: int = 0
     elapsed_ms: int = 0
     write_lead: int = 0  # write-only frames left out so far (WRITE_ONLY_LEAD_FRAMES)
+    disk: Disk | None = None  # the recordings file system (unlimited when None)
+    write_failed: bool = False  # the file system filled: the rest is counted, not written
 
     @property
     def flags(self) -> dict[str, object]:
@@ -150,7 +153,7 @@ class Recording:
             ]
         if self.fmt == "mp3":
             return [Mp3Writer(self.path, opts.channels, opts.rate, opts.append)]
-        return [WavWriter(self.path, opts.channels, opts.rate, opts.append)]
+        return [WavWriter(self.path, opts.channels, opts.rate, opts.append, self.disk)]
 
     def feed(self, read: media.Frame, write: media.Frame, now_wall: float) -> str | None:
         """Write one 20 ms tick; return a completion cause when the recording must stop."""
@@ -172,6 +175,15 @@ class Recording:
         if self.masked:
             read, write = media.silence(), media.silence()
         self.frames += len(read)
+        if self.write_failed:
+            return
+        try:
+            self._write_frames(read, write)
+        except OSError as exc:  # FreeSWITCH goes on recording: only RECORD_STOP tells
+            log.info("recording %s: write failed (%s); counting on", self.path, exc)
+            self.write_failed = True
+
+    def _write_frames(self, read: media.Frame, write: media.Frame) -> None:
         if self.fmt == "native":
             self.writers[0].write(read)
             self.writers[1].write(write)
@@ -239,6 +251,8 @@ class Recording:
             cause = "input-too-short"
             self._delete()
             values["RECORD_DISCARDED"] = "true"
+        if self.write_failed:
+            cause = "uri-failure"
         values["record_completion_cause"] = cause
         return cause, values
 

@@ -85,7 +85,8 @@ def start(
     fmt = file_format(path)
     if fmt is None:
         return _fail(core, ch, None, options, hangup)
-    rec = Recording(ch, path, fmt, options, limit, rec_vars, start_wall=core.now())
+    rec = Recording(ch, path, fmt, options, limit, rec_vars, start_wall=core.now(),
+                    disk=core.disk)
     try:
         rec.open()
     except RecordError as exc:

@@ -23,6 +23,7 @@ from esl_recorder.testing.fakeswitch.clock import ManualClock, RealtimeClock
 from esl_recorder.testing.fakeswitch.commands import Api
 from esl_recorder.testing.fakeswitch.core import SwitchCore
 from esl_recorder.testing.fakeswitch.session import Session
+from esl_recorder.testing.fakeswitch.wavfile import Disk
 from esl_recorder.testing.fakeswitch.wire import Event
 
 log = logging.getLogger(__name__)
@@ -266,6 +267,13 @@ class FakeSwitch:
     def send_dtmf(self, uuid: str, digits: str) -> None:
         with self.core.lock:
             dialplan.dtmf(self.core, self._channel(uuid), digits, "APP")
+
+    @property
+    def recordings_disk(self) -> Disk:
+        """The recordings file system: `limit(n)` leaves n free bytes, after which writes
+        fail the way record_disk_full.txt shows (uri-failure at stop, a valid shorter
+        file; a recording started on the full disk gets -ERR); `unlimited()` frees it."""
+        return self.core.disk
 
     def channels(self) -> list[dict[str, str]]:
         """Live channels: uuid, name, direction, state, answer state and variables."""

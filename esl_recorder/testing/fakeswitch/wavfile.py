@@ -7,12 +7,45 @@ simulated crash leaves a file whose RIFF/data sizes are stale.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import struct
 from array import array
 from typing import BinaryIO, Protocol
 
 HEADER_SIZE = 44
+
+
+class Disk:
+    """The recordings file system's free space: unlimited, or a number of bytes that the
+    writers use up. Once it is used up a write stores what fits and fails with ENOSPC, the
+    way FreeSWITCH's file system filled in record_disk_full.txt."""
+
+    def __init__(self) -> None:
+        self.free: int | None = None
+
+    def limit(self, free_bytes: int) -> None:
+        self.free = max(free_bytes, 0)
+
+    def unlimited(self) -> None:
+        self.free = None
+
+    def put(self, file: BinaryIO, raw: bytes) -> int:
+        """Write what fits of `raw`; returns how many bytes that was."""
+        n = len(raw) if self.free is None else min(len(raw), self.free)
+        if n:
+            file.write(raw[:n])
+            file.flush()
+        if self.free is not None:
+            self.free -= n
+        return n
+
+
+def _put_all(disk: Disk, file: BinaryIO, raw: bytes) -> int:
+    n = disk.put(file, raw)
+    if n < len(raw):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return n
 
 
 class AudioWriter(Protocol):
@@ -39,11 +72,13 @@ def wav_header(channels: int, rate: int, data_bytes: int) -> bytes:
 class WavWriter:
     """Interleaved 16-bit PCM; `append=True` continues an existing file with the same layout."""
 
-    def __init__(self, path: str, channels: int, rate: int, append: bool = False) -> None:
+    def __init__(self, path: str, channels: int, rate: int, append: bool = False,
+                 disk: Disk | None = None) -> None:
         self.path = path
         self.channels = channels
         self.rate = rate
         self.data_bytes = 0
+        self._disk = disk or Disk()
         self._file: BinaryIO
         if append and os.path.exists(path) and os.path.getsize(path) >= HEADER_SIZE:
             self._file = open(path, "r+b")  # noqa: SIM115 - kept open while recording
@@ -51,14 +86,19 @@ class WavWriter:
             self._file.seek(0, os.SEEK_END)
         else:
             self._file = open(path, "wb")  # noqa: SIM115
-            self._file.write(wav_header(channels, rate, 0))
+            try:
+                _put_all(self._disk, self._file, wav_header(channels, rate, 0))
+            except OSError:
+                self._file.close()  # a 0-byte file is left, as FreeSWITCH leaves it
+                raise
         self._file.flush()
 
     def write(self, samples: array) -> None:
         raw = samples.tobytes()
-        self._file.write(raw)
-        self._file.flush()
-        self.data_bytes += len(raw)
+        n = self._disk.put(self._file, raw)
+        self.data_bytes += n
+        if n < len(raw):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     def size(self) -> int:
         return HEADER_SIZE + self.data_bytes
