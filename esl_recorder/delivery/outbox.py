@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import gevent
 import gevent.event
 
-from ..domain.ports import OutboxItem, OutboxStore
+from ..domain.ports import OutboxItem, OutboxStore, StoreUnavailable
 from ..errors import InvalidArgument
 from ..metrics import Metrics
 from ..settings import DeliverySettings
@@ -101,7 +101,9 @@ class Outbox:
 
     # API -------------------------------------------------------------------------------
     def enqueue(self, request: OutboundRequest, *, key: str, dialect: str, kind: str) -> int:
-        """Persist one request (committed before this returns) and wake the deliverer."""
+        """Persist one request and wake the deliverer. Called from a recording's listener it
+        is part of that change's transaction (store.atomic): committed with it, or not at
+        all; otherwise committed before this returns."""
         item_id = self._store.enqueue(kind, key, request.origin, request.to_payload(),
                                       self._clock())
         self._metrics.callbacks_enqueued.labels(dialect=dialect, kind=kind).inc()
@@ -149,6 +151,10 @@ class Outbox:
             now = self._clock()
             try:
                 self._turn(now)
+            except StoreUnavailable as exc:  # results are kept and written once it can be
+                log.warning("outbox: %s; going on in %gs", exc, ERROR_PAUSE)
+                gevent.sleep(ERROR_PAUSE)
+                continue
             except Exception:
                 log.exception("outbox: delivery loop failed; going on in %gs", ERROR_PAUSE)
                 gevent.sleep(ERROR_PAUSE)
