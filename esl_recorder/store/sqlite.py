@@ -263,7 +263,9 @@ class Store:
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:
         """Every write inside committed together, or none; nests (the outermost commits).
-        A store that cannot be written raises StoreUnavailable and turns `writable` false."""
+        A store that cannot be written raises StoreUnavailable and turns `writable` false.
+        The block must not yield to another greenlet: the connection is shared, so that
+        greenlet's writes would join this transaction."""
         if self._depth:
             self._depth += 1
             try:
