@@ -8,6 +8,7 @@ import pytest
 from api.compat_helpers import LAML, LAML_AUTH, finish, wait_done
 from api.conftest import Api
 from api.receiver import Receiver
+from prometheus_client.parser import text_string_to_metric_families
 
 FOUR_SECONDS = 44 + 4 * 16000  # a mono 8 kHz wav header and 4 s of audio
 
@@ -30,7 +31,9 @@ def test_a_recording_cut_short_by_a_full_disk_ends_failed(api: Api, receiver: Re
     assert (doc["status"], doc["error_code"], doc["duration"]) == ("absent", None, 4)
     (got,) = receiver.wait(1)
     assert got.form["RecordingStatus"] == "absent" and got.form["ErrorCode"] == ""
-    metrics = api.request("GET", "/metrics").text
-    assert ('esl_recorder_recordings_finished_total{cause="uri-failure",state="failed"} 1.0'
-            in metrics)
+    samples = [s for family in text_string_to_metric_families(
+        api.request("GET", "/metrics").text) for s in family.samples
+        if s.name == "esl_recorder_recordings_finished_total"]
+    assert [(s.labels["state"], s.labels["cause"], s.value) for s in samples
+            if s.value] == [("failed", "uri-failure", 1.0)]
     assert f"recording {sid} on call {uuid} failed (uri-failure)" in caplog.text
