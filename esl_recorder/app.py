@@ -162,7 +162,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     outbox = Outbox(store, settings.delivery, metrics, clock, targets=targets)
     dialects = _dialects(settings, accounts, service, calls, outbox, metrics, clock, targets)
     _route_recordings(dialects, recordings)
-    readiness = _Readiness(settings.store.path, clients)
+    readiness = _Readiness(store, settings.store.path, clients)
     ops = ops_app(prometheus, readiness)
     api = ApiApp(dialects, ops, settings.http, metrics)
     return App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
@@ -177,12 +177,14 @@ def _oldest_pending_age(store: Store, clock: Callable[[], float]) -> float:
 class _Readiness:
     """What /readyz reports, read at request time."""
 
-    def __init__(self, store_path: str, clients: dict[str, EslClient]) -> None:
+    def __init__(self, store: Store, store_path: str, clients: dict[str, EslClient]) -> None:
+        self._store = store
         self._store_path = store_path
         self._clients = clients
 
     def __call__(self) -> Readiness:
-        return Readiness(store_writable(self._store_path),
+        # permissions, and whether writes succeed (a full disk, a lock held too long)
+        return Readiness(store_writable(self._store_path) and self._store.writable,
                          {name: c.connected for name, c in self._clients.items()})
 
 

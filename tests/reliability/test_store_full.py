@@ -62,6 +62,8 @@ def test_full_store_disk_loses_no_callback_and_recovers(
         accepted.append(r.json()["sid"])
     assert refused, f"{ATTEMPTS} creates all succeeded on a full disk"
     assert not store.writable
+    ready = api.request("GET", "/readyz")
+    assert ready.status_code == 503 and ready.json()["store"] == {"writable": False}
 
     # nothing half-done: the refused create left no recording; each accepted one is
     # in-progress with its callback queued
@@ -76,6 +78,7 @@ def test_full_store_disk_loses_no_callback_and_recovers(
 
     small_disk.free()
     api.daemon.wait_until(lambda: store.writable, what="the store writable again")
+    assert api.request("GET", "/readyz").status_code == 200
     assert wait_done(api, running).state.value == "completed"
     sid = create(uuid).json()["sid"]  # accepted again without a restart
     finish(api, uuid, 1.0)
