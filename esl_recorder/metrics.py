@@ -73,6 +73,9 @@ class Metrics:
     # lifecycle helper: uploads, outbox age, build info
     upload_attempts: Counter
     outbox_oldest_pending_age: Gauge
+    # ESL liveness and lag (esl/client.py)
+    esl_last_event_timestamp: Gauge
+    esl_event_lag: Histogram
 
 
 def make_metrics(registry: CollectorRegistry) -> Metrics:
@@ -153,6 +156,16 @@ def make_metrics(registry: CollectorRegistry) -> Metrics:
         outbox_oldest_pending_age=Gauge(
             "outbox_oldest_pending_age_seconds", "Age of the oldest item waiting in the "
             "outbox, 0 when none (computed at scrape time)", namespace=ns, registry=registry),
+        # ESL liveness and lag (esl/client.py)
+        esl_last_event_timestamp=Gauge(
+            "esl_last_event_timestamp_seconds", "When the last event from a node was "
+            "received (unix seconds; HEARTBEAT keeps it fresh on an idle node)", ["node"],
+            namespace=ns, registry=registry),
+        esl_event_lag=Histogram(
+            "esl_event_lag_seconds", "Now minus Event-Date-Timestamp when events are handed "
+            "to the daemon (the oldest event of each received chunk)", ["node"],
+            namespace=ns, registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)),
     )
     for result in UPLOAD_RESULTS:
         m.upload_attempts.labels(result=result)

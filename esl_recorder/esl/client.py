@@ -7,10 +7,18 @@ command, with timed `sendall` under a lock; `EslAuthError` on a bad password, pl
 reconnect by a supervisor greenlet with capped exponential backoff and full jitter; pending
 commands failed at once with `EslDisconnected` when the connection drops.
 
+Never blind: a frame the parser rejects (bad or oversized Content-Length, no end of header
+block, an event that does not parse) is counted and logged, and the connection is dropped,
+so the supervisor reconnects and `on_connect` resyncs: a stream that was wrong once cannot
+be trusted to be framed right after. Liveness: a node that sends nothing (no event, no reply)
+is probed with `api status` after a third of `esl.liveness_timeout`, and declared dead and
+dropped once the whole timeout passed in silence; TCP keepalive backs that up.
+
 Greenlets: a supervisor (connect, authenticate, subscribe, wait, back off, again); one reader
-per connection (256 KiB recv, parse, resolve replies and bgapi jobs, queue events); one
-dispatcher (on_connect, then on_event per event in arrival order, on_disconnect). A slow
-handler only grows the queue; replies are resolved by the reader and never wait for it.
+per connection (256 KiB recv, parse, resolve replies and bgapi jobs, queue events) and one
+watchdog (liveness); one dispatcher (on_connect, then on_event per event in arrival order,
+on_disconnect). A slow handler only grows the queue; replies are resolved by the reader and
+never wait for it.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from ..errors import (
     EslTimeout,
     InvalidArgument,
 )
+from . import events as ev
 from .commands import event_subscription
 from .connection import (
     CONNECTED,
@@ -127,6 +136,9 @@ class EslClient:
         self._m_auth = metrics.esl_auth_failures.labels(node=node) if metrics else null
         self._m_malformed = metrics.esl_malformed_frames.labels(node=node) if metrics else null
         self._m_depth = metrics.esl_event_queue_depth.labels(node=node) if metrics else null
+        self._m_last_event = (
+            metrics.esl_last_event_timestamp.labels(node=node) if metrics else null)
+        self._m_lag = metrics.esl_event_lag.labels(node=node) if metrics else null
         self._m_events: dict[str, Any] = {}
 
     def _watch_depth(self, running: bool) -> None:
@@ -172,6 +184,7 @@ class EslClient:
         if self._latest is not None:
             self._close(self._latest, "client stopped")
             self._kill(self._latest.reader)
+            self._kill(self._latest.watchdog)
         self._kill(self._dispatcher)
         self._supervisor = self._dispatcher = None
         self._watch_depth(False)
@@ -303,7 +316,11 @@ class EslClient:
                                logging.WARNING)
             return None
         self._seq += 1
-        conn = Connection(sock, FrameParser(self._malformed), self._seq)
+
+        def malformed(frame: MalformedFrame) -> None:
+            self._malformed(conn, frame)
+
+        conn = Connection(sock, FrameParser(malformed), self._seq, time.monotonic())
         self._latest = conn
         self._inbox.put((CONNECTED, conn, None))
         conn.reader = gevent.spawn(self._read_loop, conn)
@@ -324,8 +341,20 @@ class EslClient:
             (self._node.host, self._node.port), timeout=self._esl.connect_timeout)
         sock.settimeout(None)
         sock.setsockopt(_stdsocket.IPPROTO_TCP, _stdsocket.TCP_NODELAY, 1)
-        sock.setsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_KEEPALIVE, 1)
+        self._keepalive(sock)
         return sock
+
+    def _keepalive(self, sock: Any) -> None:
+        """TCP keepalive well inside the liveness timeout (the system default is ~2 hours):
+        a peer gone without a FIN or RST is noticed by the kernel too."""
+        sock.setsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_KEEPALIVE, 1)
+        idle = max(1, int(self._esl.liveness_timeout / 2))
+        interval = max(1, int(self._esl.liveness_timeout / 6))
+        for name, value in (("TCP_KEEPIDLE", idle), ("TCP_KEEPINTVL", interval),
+                            ("TCP_KEEPCNT", 3)):
+            option = getattr(_stdsocket, name, None)
+            if option is not None:  # Linux names; other systems keep their defaults
+                sock.setsockopt(_stdsocket.IPPROTO_TCP, option, value)
 
     def _handshake(self, conn: Connection) -> None:
         limit = self._esl.connect_timeout
@@ -363,6 +392,41 @@ class EslClient:
         self._m_connected.set(1)
         self._ready.set()
         conn.handshake_done.set()
+        conn.watchdog = gevent.spawn(self._watch, conn)
+
+    # ------------------------------------------------------------------ liveness
+
+    def _watch(self, conn: Connection) -> None:
+        """Probe an idle node, drop a silent one (see the module docstring)."""
+        limit = self._esl.liveness_timeout
+        probe_after = limit / 3
+        while not conn.closed.is_set():
+            silent = time.monotonic() - conn.last_heard
+            if silent >= limit:
+                self._declare_dead(conn, silent)
+                return
+            if silent >= probe_after:
+                if not conn.probing:
+                    conn.probing = True
+                    gevent.spawn(self._probe, conn, time.monotonic() + limit - silent)
+                wake = limit - silent
+            else:
+                wake = probe_after - silent
+            conn.closed.wait(wake)
+
+    def _probe(self, conn: Connection, deadline: float) -> None:
+        try:
+            self._request(conn, "api status", deadline)  # any reply counts as heard
+        except EslError as exc:
+            log.debug("ESL node %s: liveness probe failed: %s", self._node.name, exc)
+        finally:
+            conn.probing = False
+
+    def _declare_dead(self, conn: Connection, silent: float) -> None:
+        log.warning("ESL node %s: nothing from %s for %.1f s (esl.liveness_timeout %g s): "
+                    "declaring it dead and reconnecting", self._node.name, self._address,
+                    silent, self._esl.liveness_timeout)
+        self._close(conn, f"silent for {silent:.1f} s")
 
     def _note_failure(self, kind: str, message: str, level: int) -> None:
         """Record an error; log it loudly once per streak of the same kind, then at DEBUG."""
@@ -422,12 +486,13 @@ class EslClient:
 
     def _read_until_end(self, conn: Connection) -> str:
         recv, parser = conn.sock.recv, conn.parser
-        feed = parser.feed_events
+        feed, monotonic = parser.feed_events, time.monotonic
         while True:
             data = recv(RECV_SIZE)
             if not data:
                 parser.close()
                 return "closed by FreeSWITCH"
+            conn.last_heard = monotonic()
             items = feed(data)
             if parser.others:  # replies, notices, json/xml events: one at a time, in order
                 stop = self._sort(conn, items)
@@ -436,6 +501,8 @@ class EslClient:
             elif items:  # nothing but PlainEvents: the list is the batch
                 conn.batch.extend(cast("list[Event]", items))
             self._flush(conn)
+            if conn.malformed:  # what follows a bad frame cannot be trusted
+                return f"malformed frame: {conn.malformed}"
             gevent.sleep(0)  # let waiters and the dispatcher run between chunks
 
     def _sort(self, conn: Connection, items: list[Message | PlainEvent]) -> str | None:
@@ -454,7 +521,7 @@ class EslClient:
         try:
             event: Event = PlainEvent.from_bytes(msg.body)
         except EslError as exc:
-            self._malformed(MalformedFrame(f"unparsable event: {exc}", msg.body))
+            self._malformed(conn, MalformedFrame(f"unparsable event: {exc}", msg.body))
             return
         conn.batch.append(event)
 
@@ -476,6 +543,7 @@ class EslClient:
             self._resolve_jobs(conn, batch)
         for name, n in Counter(map(_event_name, batch)).items():
             self._event_counter(name).inc(n)
+        self._m_last_event.set(time.time())
         self._inbox.put((EVENTS, conn, batch))
 
     def _event_counter(self, name: str) -> Any:
@@ -524,14 +592,19 @@ class EslClient:
         try:
             event = parse_event(msg)
         except EslError as exc:
-            self._malformed(MalformedFrame(f"unparsable event: {exc}", msg.body))
+            self._malformed(conn, MalformedFrame(f"unparsable event: {exc}", msg.body))
             return
         conn.batch.append(event)
 
-    def _malformed(self, frame: MalformedFrame) -> None:
+    def _malformed(self, conn: Connection, frame: MalformedFrame) -> None:
+        """Count and log (what was wrong, never the bytes); the reader then drops `conn`."""
         self._m_malformed.inc()
-        log.warning("ESL node %s: malformed frame skipped: %s", self._node.name,
-                    frame.describe())
+        if conn.malformed or conn.closed.is_set():
+            return  # one line per connection: the rest is the same garbage
+        conn.malformed = frame.reason
+        log.warning("ESL node %s: malformed frame from %s (%s; %d bytes): dropping the "
+                    "connection to reconnect and resync", self._node.name, self._address,
+                    frame.reason, len(frame.data))
 
     # ------------------------------------------------------------------ dispatcher
 
@@ -549,6 +622,8 @@ class EslClient:
 
     def _deliver_batch(self, batch: list[Event]) -> None:
         on_event = self._on_event
+        if batch:
+            self._observe_lag(batch[0])
         try:
             for event in batch:
                 try:
@@ -557,6 +632,14 @@ class EslClient:
                     self._handler_failed(event)
         finally:
             self._inbox.events -= len(batch)  # a batch is one received chunk
+
+    def _observe_lag(self, oldest: Event) -> None:
+        """Now minus Event-Date-Timestamp of a batch's oldest event, as it is handed over
+        (once per received chunk: a header lookup and a histogram per event would cost
+        the hot path more than the sample is worth)."""
+        at = ev.event_time(oldest)
+        if at is not None:
+            self._m_lag.observe(max(0.0, time.time() - at))
 
     def _handler_failed(self, event: Event) -> None:
         log.exception("ESL node %s: on_event failed for %s (Unique-ID %s)",

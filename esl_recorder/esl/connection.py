@@ -35,6 +35,9 @@ class NullMetric:
     def set_function(self, fn: Callable[[], float]) -> None:
         pass
 
+    def observe(self, value: float) -> None:
+        pass
+
 
 Item = tuple[int, "Connection", list[Event] | None]
 
@@ -67,7 +70,7 @@ class Inbox:
 class Connection:
     """One TCP connection: socket, parser, FIFO of pending replies, bgapi jobs."""
 
-    def __init__(self, sock: Any, parser: FrameParser, seq: int) -> None:
+    def __init__(self, sock: Any, parser: FrameParser, seq: int, heard: float = 0.0) -> None:
         self.sock = sock
         self.parser = parser
         self.seq = seq
@@ -83,6 +86,10 @@ class Connection:
         self.close_reason = ""
         self.reader: gevent.Greenlet | None = None
         self.batch: list[Event] = []  # events of the chunk being read
+        self.last_heard = heard  # time.monotonic() of the last bytes received
+        self.probing = False  # an `api status` liveness probe is in flight
+        self.malformed = ""  # why the stream cannot be trusted any more ('' while it can)
+        self.watchdog: gevent.Greenlet | None = None
 
 
 def describe(data: str) -> str:

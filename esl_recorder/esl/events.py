@@ -17,6 +17,7 @@ RECORD_START = "RECORD_START"
 RECORD_STOP = "RECORD_STOP"
 DTMF = "DTMF"
 BACKGROUND_JOB = "BACKGROUND_JOB"
+HEARTBEAT = "HEARTBEAT"  # every 20 s by default: the node is alive even when idle
 
 # Only these: mod_event_socket kills a listener that falls 500 events behind.
 SUBSCRIBED: tuple[str, ...] = (
@@ -29,6 +30,7 @@ SUBSCRIBED: tuple[str, ...] = (
     RECORD_STOP,
     DTMF,
     BACKGROUND_JOB,
+    HEARTBEAT,
 )
 
 

@@ -123,6 +123,11 @@ class EslSettings:
         description="Seconds before the first reconnect attempt; doubles on each failure.")
     reconnect_max_delay: Seconds = Field(
         default=30.0, description="Upper bound of the reconnect delay, in seconds.")
+    liveness_timeout: Seconds = Field(
+        default=30.0,
+        description="Seconds a node may say nothing (no event, no reply; HEARTBEAT comes every "
+                    "20 s and an idle node is probed with `api status`) before it is declared "
+                    "dead, unready and reconnected.")
 
     @model_validator(mode="after")
     def delays_in_order(self) -> EslSettings:

@@ -12,7 +12,7 @@ from esl_recorder.domain.options import RecordOptions
 from esl_recorder.domain.recording import State, StopReason
 from esl_recorder.testing.fakeswitch import FakeSwitch
 
-from .conftest import Daemon, DaemonFactory
+from .conftest import FAST_ESL, Daemon, DaemonFactory
 from .tones import analyse
 
 
@@ -78,12 +78,14 @@ def test_freeswitch_crash_leaves_a_stale_wav_header_that_is_repaired(
 
 def test_malformed_frame_is_logged_and_survived(switch: FakeSwitch, daemon: Daemon,
                                                 caplog: pytest.LogCaptureFixture) -> None:
+    before = metric(daemon, "esl_recorder_esl_reconnects_total", node="fs1")
     with caplog.at_level(logging.WARNING):
         switch.inject_raw(b"Content-Length: banana\nContent-Type: text/event-plain\n\n")
-        switch.inject_raw(b"Garbage line without colon\n\n")
         daemon.wait_until(lambda: metric(daemon, "esl_recorder_esl_malformed_frames_total",
                                          node="fs1") >= 1, what="malformed frame counted")
-    assert caplog.records, "the malformed frame was not logged"
+        wait_reconnected(daemon, before)  # dropped, then back and resynced
+    assert any("malformed frame" in r.getMessage() and "fs1" in r.getMessage()
+               for r in caplog.records), "the malformed frame was not logged"
     uuid = switch.originate("loopback/tone_b/rectest", "tone_a")
     daemon.wait_call(uuid)
     rec = daemon.service.start(uuid, RecordOptions())
@@ -130,3 +132,35 @@ def test_wrong_password_gives_a_clear_error_and_retries(
     assert "auth" in text.lower() and "not-the-password" not in text
     switch.password = "not-the-password"  # the operator fixes FreeSWITCH's side
     assert client.wait_connected(5)
+
+
+def test_silent_freeswitch_turns_the_daemon_unready_then_ready_and_resynced(
+        switch: FakeSwitch, daemon_factory: DaemonFactory,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A FreeSWITCH that keeps TCP open and stops answering used to go unnoticed: the
+    daemon stayed ready, with no log line and no reconnect."""
+    liveness = 1.0
+    daemon = daemon_factory(esl={**FAST_ESL, "liveness_timeout": liveness})
+    client = daemon.app.clients["fs1"]
+    assert client.wait_connected(5)
+    uuid = switch.originate("loopback/tone_b/rectest", "tone_a")
+    daemon.wait_call(uuid)
+    rec = daemon.service.start(uuid, RecordOptions())
+    switch.advance(1.0)
+    before = metric(daemon, "esl_recorder_esl_reconnects_total", node="fs1")
+    with caplog.at_level(logging.WARNING):
+        switch.go_silent()
+        daemon.wait_until(lambda: daemon.app.readiness() == {"fs1": False},
+                          timeout=liveness + 1.0, what="unready within the liveness time")
+    assert any("declaring it dead" in r.getMessage() and "fs1" in r.getMessage()
+               for r in caplog.records)
+    assert metric(daemon, "esl_recorder_esl_connected", node="fs1") == 0
+    buglists = sum(c == f"uuid_buglist {uuid}" for c in switch.commands)
+    switch.speak_again()
+    wait_reconnected(daemon, before)
+    assert daemon.app.readiness() == {"fs1": True}
+    daemon.wait_until(lambda: sum(c == f"uuid_buglist {uuid}" for c in switch.commands)
+                      > buglists, what="the reconcile after reconnecting")
+    assert daemon.app.recordings.get(rec.sid).state is State.IN_PROGRESS
+    daemon.service.stop(rec.sid)
+    assert daemon.wait_state(rec.sid, State.COMPLETED).file is not None

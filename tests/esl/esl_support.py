@@ -66,7 +66,10 @@ class MiniSwitch:
 
     def inject_raw(self, data: bytes) -> None:
         for sock in list(self._subscribed):
-            sock.sendall(data)
+            try:
+                sock.sendall(data)
+            except OSError:  # a connection the client just dropped
+                self._subscribed.remove(sock)
 
     def emit(self, headers: dict[str, str], body: str | None = None) -> None:
         self.inject_raw(serialize_plain_event(headers, body))

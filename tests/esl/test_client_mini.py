@@ -180,19 +180,39 @@ def test_wrong_password_logged_counted_retried_then_fixed(
     recorder.wait(lambda: recorder.count("connect") == 1)
 
 
-def test_malformed_frame_counted_and_connection_kept(
-        make_client: ClientFactory, mini: MiniSwitch, recorder: Recorder, metrics: Any,
-        esl_caplog: pytest.LogCaptureFixture) -> None:
-    client = _connected(make_client, mini)
-    mini.inject_raw(b"Content-Length: zz\nContent-Type: text/event-plain\n\nEvent-Name: X\n\n")
-    mini.inject_raw(b"Content-Length: 5\nContent-Type: text/event-json\n\n{nope")
-    mini.emit({"Event-Name": "RECORD_STOP", "Unique-ID": "still-here"})
-    recorder.wait(lambda: recorder.count("event:RECORD_STOP") == 1)
-    assert client.connected and recorder.count("connect") == 1
-    assert sample(metrics, "esl_malformed_frames", node="fs1") == 2
-    warnings = [r.getMessage() for r in esl_caplog.records if r.levelno == logging.WARNING]
-    assert any("fs1" in w and "Content-Length" in w for w in warnings)
+SECRET = "payload-never-logged"
+
+
+def _dropped_and_resynced(client: EslClient, mini: MiniSwitch, recorder: Recorder,
+                          metrics: Any, caplog: pytest.LogCaptureFixture, what: str) -> None:
+    """The bad frame was counted and logged (node, what was wrong, never the bytes), the
+    connection dropped, and the client is back with on_connect run again (the resync)."""
+    recorder.wait(lambda: recorder.count("connect") == 2)
+    assert recorder.log[:3] == ["connect", "disconnect", "connect"]
+    assert sample(metrics, "esl_malformed_frames", node="fs1") >= 1
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+             and "malformed frame" in r.getMessage()]
+    assert any("fs1" in line and what in line for line in lines), lines
+    assert all(SECRET not in r.getMessage() for r in caplog.records)
+    assert client.wait_connected(5)
+    mini.emit({"Event-Name": "RECORD_STOP", "Unique-ID": "after-resync"})
+    recorder.wait(lambda: any(e.unique_id == "after-resync" for e in recorder.events))
     assert client.api("status") == "+OK\n"
+
+
+@pytest.mark.parametrize(("frame", "what"), [
+    (b"Content-Length: zz\nContent-Type: text/event-plain\n\nEvent-Name: %s\n\n",
+     "Content-Length"),
+    (b"Content-Length: 22\nContent-Type: text/event-json\n\n{nope %s", "unparsable event"),
+    (b"Content-Type: text/event-plain\nno colon here %s\n\n", "not 'Name: value'"),
+])
+def test_malformed_frame_drops_the_connection_and_resyncs(
+        make_client: ClientFactory, mini: MiniSwitch, recorder: Recorder, metrics: Any,
+        esl_caplog: pytest.LogCaptureFixture, frame: bytes, what: str) -> None:
+    client = _connected(make_client, mini)
+    recorder.wait(lambda: recorder.count("connect") == 1)
+    mini.inject_raw(frame % SECRET.encode())
+    _dropped_and_resynced(client, mini, recorder, metrics, esl_caplog, what)
 
 
 def test_slow_handler_does_not_delay_replies(make_client: ClientFactory, mini: MiniSwitch,

@@ -28,6 +28,7 @@ class SwitchCore:
     def __init__(self, start_time: float | None = None, sound_prefix: str = "") -> None:
         self.core_uuid = new_uuid()
         self.base_time = time.time() if start_time is None else start_time
+        self.started = time.time()  # for HEARTBEAT's Up-Time
         self.sound_prefix = sound_prefix
         self.disk = Disk()  # the recordings file system: limit() it to make it fill
         self.channels: dict[str, Channel] = {}
@@ -87,6 +88,23 @@ class SwitchCore:
         headers = [h for h in headers if h[0] not in names and not h[0].startswith("Job-")]
         headers += extra
         return Event(name, headers)
+
+    def heartbeat(self) -> Event:
+        """HEARTBEAT as switch_core.c's send_heartbeat writes it (heartbeat.txt)."""
+        up_ms = max(0, round((time.time() - self.started) * 1000))
+        seconds, ms = divmod(up_ms, 1000)
+        minutes, seconds = divmod(seconds, 60)
+        hours, minutes = divmod(minutes, 60)
+        days, hours = divmod(hours, 24)
+        state = {
+            "Up-Time": f"0 years, {days} days, {hours} hours, {minutes} minutes, "
+                       f"{seconds} seconds, {ms} milliseconds, 0 microseconds",
+            "Uptime-msec": str(up_ms),
+            "Session-Count": str(len(self.live_channels())),
+            "Session-Since-Startup": str(self.sessions_since_start),
+        }
+        headers = templates.render(templates.layout("HEARTBEAT"), self.core_values())
+        return Event("HEARTBEAT", [(name, state.get(name, value)) for name, value in headers])
 
     def channel_event(
         self,

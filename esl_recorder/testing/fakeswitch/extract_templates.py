@@ -45,6 +45,7 @@ SOURCES = (
     "record_variants",
     "show_channels",
     "outbound",
+    "heartbeat",
 )
 CONNECT_TRAILER = ("Content-Type", "Reply-Text", "Socket-Mode", "Control")
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"

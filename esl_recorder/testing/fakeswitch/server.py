@@ -46,7 +46,9 @@ class FakeSwitch:
     `recordings_root` is where relative `uuid_record` paths go (FreeSWITCH's `sound_prefix`);
     `start_time` is the wall-clock time at media time 0 (event timestamps are start_time plus
     media time); `outbound_address` is where the `outbound_esl` extension's
-    `socket ... async full` connects.
+    `socket ... async full` connects. `heartbeat_interval`: seconds between HEARTBEAT events
+    (wall-clock, whatever the media clock; FreeSWITCH's default is 20), None for none.
+    `go_silent()` makes the switch hang with its sockets open, `speak_again()` resumes it.
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class FakeSwitch:
         recordings_root: str | None = None,
         start_time: float | None = None,
         outbound_address: tuple[str, int] = ("127.0.0.1", 8084),
+        heartbeat_interval: float | None = 20.0,
     ) -> None:
         if clock not in ("realtime", "manual"):
             raise ValueError("clock must be 'realtime' or 'manual'")
@@ -84,6 +87,10 @@ class FakeSwitch:
         self._command_arrived = GEvent()
         self._server: StreamServer | None = None
         self._greenlets: set[gevent.Greenlet] = set()
+        self.heartbeat_interval = heartbeat_interval
+        self._heartbeat: gevent.Greenlet | None = None
+        self.speaking = GEvent()  # cleared while the switch is silent
+        self.speaking.set()
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> FakeSwitch:
@@ -95,10 +102,16 @@ class FakeSwitch:
             self.port = self._server.server_port
             log.info("fakeswitch listening on %s:%s", self.host, self.port)
         self._clock.start()
+        if self.heartbeat_interval and self._heartbeat is None:
+            self._heartbeat = gevent.spawn(self._heartbeats, self.heartbeat_interval)
         return self
 
     def stop(self) -> None:
         self._clock.stop()
+        self.speaking.set()  # let held writers and readers see their sockets close
+        if self._heartbeat is not None:
+            self._heartbeat.kill()
+            self._heartbeat = None
         if self._server is not None:
             self._server.stop(timeout=1)
             self._server = None
@@ -124,6 +137,27 @@ class FakeSwitch:
     def advance(self, seconds: float) -> None:
         """Manual clock: produce `seconds` of media for every channel, synchronously."""
         self._clock.advance(seconds)
+
+    # -- liveness -----------------------------------------------------------------------------
+    def _heartbeats(self, interval: float) -> None:
+        """switch_core.c's heartbeat thread: one HEARTBEAT every `interval` seconds."""
+        while True:
+            gevent.sleep(interval)  # this is the simulated switch's timer, not a test's wait
+            if self.speaking.is_set():
+                self.send_heartbeat()
+
+    def send_heartbeat(self) -> None:
+        with self.core.lock:
+            self.core.fire(self.core.heartbeat())
+
+    def go_silent(self) -> None:
+        """Hang like a stopped process: TCP connections stay open (new ones are accepted),
+        but nothing is written, no command is executed, no HEARTBEAT is sent."""
+        self.speaking.clear()
+
+    def speak_again(self) -> None:
+        """Resume: what was held is written and the commands read meanwhile are executed."""
+        self.speaking.set()
 
     # -- network ------------------------------------------------------------------------------
     def _accept(self, sock: Any, address: tuple[str, int]) -> None:

@@ -87,6 +87,7 @@ class Session:
             data = self._queue.get()
             if data is None:
                 break
+            self.switch.speaking.wait()  # a silent switch writes nothing
             try:
                 self.sock.sendall(data)
             except OSError:
@@ -165,6 +166,7 @@ class Session:
                 if not chunk:
                     break
                 buffer += chunk
+                self.switch.speaking.wait()  # a silent switch executes nothing
                 while b"\n\n" in buffer and not self.closed:
                     block, buffer = buffer.split(b"\n\n", 1)
                     self._handle_block(block.decode("utf-8", "replace"))
