@@ -30,6 +30,7 @@ from ..errors import EslProtocolError
 from .codec import fs_url_decode, fs_url_encode
 
 __all__ = [
+    "CONTENT_TYPES",
     "EVENT_CONTENT_TYPES",
     "DictEvent",
     "Event",
@@ -38,6 +39,7 @@ __all__ = [
     "Message",
     "PlainEvent",
     "make_event",
+    "max_body",
     "parse_event",
     "serialize_plain_event",
 ]
@@ -45,13 +47,20 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 EVENT_CONTENT_TYPES = frozenset({"text/event-plain", "text/event-json", "text/event-xml"})
+#: Every Content-Type mod_event_socket writes; another one means the stream is not ESL.
+CONTENT_TYPES = EVENT_CONTENT_TYPES | {
+    "auth/request", "command/reply", "api/response", "text/disconnect-notice",
+    "text/rude-rejection", "log/data"}
 
-#: Upper bound of a header block; a longer one without its blank line is garbage.
-MAX_HEADER_BYTES = 1 << 20
-#: Upper bound of a body (a `show channels` of 10k calls is ~15 MB).
-MAX_BODY_BYTES = 256 << 20
-#: Lines that can start a real envelope, used to find the next frame after garbage.
-_RESYNC_MARKERS = (b"Content-Type: ", b"Content-Length: ")
+# Caps, checked before a byte is waited for: a frame announcing more is malformed (the
+# client drops the connection), so a peer can never make the reader buffer without end.
+#: An envelope's header block: FreeSWITCH's are one to a few short lines.
+MAX_HEADER_BYTES = 64 << 10
+#: An event (its header lines and body), and any body but an api/response: events are a few
+#: KB (the captured ones 0.9-7 KB), even with many channel variables.
+MAX_EVENT_BYTES = 1 << 20
+#: An api/response body: `show channels as json` takes about 1.5 KB a call.
+MAX_REPLY_BYTES = 32 << 20
 
 
 @dataclass(slots=True)
@@ -116,26 +125,38 @@ _PLAIN_HEAD = re.compile(rb"Content-Length: ([0-9]{1,9})\nContent-Type: text/eve
                          rb"Event-Name: ([A-Z0-9_]{1,64})\n").match
 
 
-def _content_length(headers: Mapping[str, str]) -> int:
+def max_body(content_type: str) -> int:
+    """The largest body a message of this Content-Type may announce."""
+    return MAX_REPLY_BYTES if content_type == "api/response" else MAX_EVENT_BYTES
+
+
+def _check_envelope(length: int, content_type: str) -> None:
+    if content_type not in CONTENT_TYPES:
+        raise _BadHeader("unknown Content-Type")
+    cap = max_body(content_type)
+    if length > cap:
+        raise _BadHeader(f"Content-Length {length} above the {content_type} cap of {cap}")
+
+
+def _content_length(headers: Mapping[str, str], content_type: str) -> int:
     """Body length from the envelope: 0 without the header; raises _BadHeader if invalid."""
-    raw = headers.get("Content-Length")
-    if raw is None:
-        return 0
-    text = raw.strip()
-    if not text.isdigit():
-        raise _BadHeader(f"non-numeric Content-Length {raw!r}")
-    length = int(text)
-    if length > MAX_BODY_BYTES:
-        raise _BadHeader(f"Content-Length {length} above {MAX_BODY_BYTES}")
+    raw = headers.get("Content-Length", "0")
+    if not (raw.isascii() and raw.isdigit()):  # isdigit alone takes superscripts, other scripts
+        raise _BadHeader("Content-Length is not a number")
+    length = int(raw)
+    _check_envelope(length, content_type)
     return length
 
 
 class FrameParser:
     """Incremental ESL frame parser: feed it bytes as they arrive, get whole messages back.
 
-    Partial frames are kept across `feed` calls. Malformed input is reported through
-    `on_malformed` (default: a warning log) and skipped; the parser then looks for the next
-    plausible frame start and goes on. Call `close()` at EOF to report a truncated frame.
+    Partial frames are kept across `feed` calls, and no split point changes the result. Every
+    length is checked against its cap (MAX_HEADER_BYTES, `max_body`) before the bytes are
+    waited for. The first malformed frame is reported through `on_malformed` (default: a
+    warning log) and ends the parse: the parser drops what it holds and ignores the rest of
+    the stream, since nothing after a framing error can be trusted to be framed right (the
+    client then drops the connection). Call `close()` at EOF to report a truncated frame.
     """
 
     def __init__(self, on_malformed: MalformedCallback | None = None) -> None:
@@ -145,7 +166,7 @@ class FrameParser:
         self._size = 0  # bytes in _buf + _chunks
         self._need = 0  # do not try to parse before holding this many bytes
         self._scan_from = 0  # where to resume looking for the end of the header block
-        self._resync = False
+        self.failed = ""  # why the stream was given up ('' while it is fine)
         self.others = 0  # Messages among the items of the last feed_events()
 
     @property
@@ -172,7 +193,7 @@ class FrameParser:
         return out
 
     def _feed(self, data: bytes, out: list[Any], events: bool) -> None:
-        if not data:
+        if not data or self.failed:
             return
         self._chunks.append(data)
         self._size += len(data)
@@ -188,23 +209,26 @@ class FrameParser:
         else:
             data = self._buf + b"".join(chunks) if self._buf else b"".join(chunks)
         chunks.clear()
-        pos = self._parse(data, rest, out, events)
-        self._buf = data[pos:]
+        pos = self._parse(data, rest, out, events) if not self.failed else len(data)
+        self._buf = b"" if self.failed else data[pos:]
         self._size = len(self._buf)
 
     def close(self) -> None:
         """End of stream: report whatever partial frame is left."""
         leftover = self._buf + b"".join(self._chunks)
         self._buf, self._chunks, self._size, self._need, self._scan_from = b"", [], 0, 0, 0
-        self._resync = False
-        if leftover.strip(b"\n"):
-            self._report("frame truncated by end of stream", leftover)
+        if leftover.strip(b"\n") and not self.failed:
+            self._fail("frame truncated by end of stream", leftover)
 
-    def _report(self, reason: str, data: bytes) -> None:
+    def _fail(self, reason: str, data: bytes) -> int:
+        """Give the stream up; returns a position past everything (nothing more is parsed)."""
+        self.failed = reason
+        self._need = self._scan_from = 0
         try:
             self._on_malformed(MalformedFrame(reason, data))
         except Exception:  # a broken callback must not kill the reader
             log.exception("on_malformed callback failed")
+        return 1 << 62
 
     def _parse(self, buf: bytes, pos: int, out: list[Any], events: bool) -> int:
         """Parse the messages in buf[pos:]; returns the index of the first unused byte.
@@ -219,6 +243,9 @@ class FrameParser:
         while pos < n:
             if events and (plain := _PLAIN_HEAD(buf, pos)) is not None:
                 length, raw_name = plain.groups()
+                if int(length) > MAX_EVENT_BYTES:
+                    return self._fail(f"Content-Length {int(length)} above the "
+                                      f"text/event-plain cap of {MAX_EVENT_BYTES}", buf[pos:])
                 start = plain.start(2) - 12  # len(b"Event-Name: ")
                 end = start + int(length)
                 if end > n:
@@ -237,12 +264,16 @@ class FrameParser:
                     return pos
                 continue
             length, raw_type = head.groups()
+            ctype = raw_type.decode("ascii")
+            try:
+                _check_envelope(int(length), ctype)
+            except _BadHeader as exc:
+                return self._fail(str(exc), buf[pos:])
             start = head.end()
             end = start + int(length)
             if end > n:
                 self._need = end - pos
                 return pos
-            ctype = raw_type.decode("ascii")
             append(Message(ctype, {"Content-Length": length.decode(), "Content-Type": ctype},
                            buf[start:end]))
             self.others += 1
@@ -256,10 +287,6 @@ class FrameParser:
         `scanned`: bytes at `pos` already known to hold no blank line (from the last feed).
         """
         start = pos
-        if self._resync:
-            pos = self._find_frame_start(buf, pos)
-            if self._resync:
-                return pos, True
         while pos < len(buf) and buf[pos] == 10:  # stray blank lines between frames
             pos += 1
         if pos >= len(buf):
@@ -269,17 +296,18 @@ class FrameParser:
         end = buf.find(b"\n\n", pos + max(0, scanned - 1) if pos == start else pos)
         if end < 0:
             return self._wait_for_header(buf, pos), True
+        if end - pos > MAX_HEADER_BYTES:
+            return self._fail(f"header block over {MAX_HEADER_BYTES} bytes", buf[pos:]), True
         step = self._take_frame(buf, pos, end, out)
         if step < 0:
             self._need = -step  # bytes needed from `pos`, i.e. in the kept buffer
             return pos, True
-        return step, False
+        return step, self.failed != ""
 
     def _wait_for_header(self, buf: bytes, pos: int) -> int:
-        if len(buf) - pos > MAX_HEADER_BYTES:
-            self._report("no end of header block", buf[pos:])
-            self._resync = True
-            return len(buf)
+        if len(buf) - pos > MAX_HEADER_BYTES + 1:  # +1: the blank line may straddle chunks
+            return self._fail(f"no end of header block within {MAX_HEADER_BYTES} bytes",
+                              buf[pos:])
         self._scan_from = len(buf) - pos  # relative to the kept buffer, which starts at pos
         return pos
 
@@ -290,51 +318,20 @@ class FrameParser:
         not complete yet.
         """
         headers, bad = _parse_envelope(buf[pos:end])
+        if bad:
+            return self._fail(f"{bad} header line(s) not 'Name: value'", buf[pos:end])
+        ctype = headers.get("Content-Type")
+        if ctype is None:
+            return self._fail("header block without Content-Type", buf[pos:end])
         try:
-            length = _content_length(headers)
+            length = _content_length(headers, ctype)
         except _BadHeader as exc:
-            self._report(str(exc), buf[pos:end])
-            self._resync = True
-            return end + 2
+            return self._fail(str(exc), buf[pos:end])
         body_end = end + 2 + length
         if body_end > len(buf):
             return -(body_end - pos)
-        ctype = headers.get("Content-Type")
-        if ctype is None:
-            self._report("header block without Content-Type", buf[pos:body_end])
-            return body_end
-        if bad:
-            self._report(f"{bad} header line(s) not 'Name: value' (message kept)", buf[pos:end])
         out.append(Message(ctype, headers, buf[end + 2 : body_end]))
         return body_end
-
-    def _find_frame_start(self, buf: bytes, pos: int) -> int:
-        """After garbage: skip to the next block that is a plausible envelope."""
-        while True:
-            cands = [i for i in (buf.find(m, pos) for m in _RESYNC_MARKERS) if i >= 0]
-            if not cands:
-                keep = max(pos, len(buf) - 16)  # a marker may straddle the next chunk
-                return keep
-            start = min(cands)
-            end = buf.find(b"\n\n", start)
-            if end < 0 and len(buf) - start <= MAX_HEADER_BYTES:
-                return start  # wait for the rest of the candidate's header block
-            if end < 0:
-                pos = start + 1
-                continue
-            headers, bad = _parse_envelope(buf[start:end])
-            if "Content-Type" in headers and not bad and _valid_length(headers):
-                self._resync = False
-                return start
-            pos = start + 1
-
-
-def _valid_length(headers: Mapping[str, str]) -> bool:
-    try:
-        _content_length(headers)
-    except _BadHeader:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------- events

@@ -215,6 +215,19 @@ def test_malformed_frame_drops_the_connection_and_resyncs(
     _dropped_and_resynced(client, mini, recorder, metrics, esl_caplog, what)
 
 
+def test_oversized_content_length_is_refused_before_buffering(
+        make_client: ClientFactory, mini: MiniSwitch, recorder: Recorder, metrics: Any,
+        esl_caplog: pytest.LogCaptureFixture) -> None:
+    """An event announcing 300,000,000 bytes used to be waited for: every later event was
+    swallowed, memory grew with the bytes sent, nothing was logged or counted."""
+    client = _connected(make_client, mini)
+    recorder.wait(lambda: recorder.count("connect") == 1)
+    mini.inject_raw(b"Content-Length: 300000000\nContent-Type: text/event-plain\n\n"
+                    b"Event-Name: CHANNEL_CREATE\nUnique-ID: " + SECRET.encode() + b"\n")
+    _dropped_and_resynced(client, mini, recorder, metrics, esl_caplog, "Content-Length")
+    assert not any(e.unique_id == SECRET for e in recorder.events)
+
+
 def test_slow_handler_does_not_delay_replies(make_client: ClientFactory, mini: MiniSwitch,
                                              metrics: Any, recorder: Recorder) -> None:
     release = gevent.event.Event()
