@@ -150,9 +150,19 @@ class EslClient:
 
     @property
     def connected(self) -> bool:
-        """True while authenticated and subscribed on a live connection."""
+        """True while authenticated and subscribed on a live connection: false from the
+        moment the connection drops or the node is declared dead (esl.liveness_timeout),
+        so it is the node's readiness."""
         conn = self._conn
         return conn is not None and conn.ready and not conn.closed.is_set()
+
+    @property
+    def silent_for(self) -> float | None:
+        """Seconds since the node last sent anything (None while not connected)."""
+        conn = self._conn
+        if conn is None or not self.connected:
+            return None
+        return max(0.0, time.monotonic() - conn.last_heard)
 
     @property
     def last_error(self) -> str | None:

@@ -50,9 +50,11 @@ def test_silent_switch_is_declared_dead_then_back_when_it_answers(
         make_client: ClientFactory, fs: FakeSwitch, recorder: Recorder, metrics: Any,
         esl_caplog: pytest.LogCaptureFixture) -> None:
     client = _up(make_client, fs.address, recorder)
+    assert (client.silent_for or 0.0) < LIVENESS
     fs.go_silent()  # TCP stays open; nothing written, nothing answered
     _wait_unready(client, recorder, within=LIVENESS + 1.0)
     assert sample(metrics, "esl_connected", node="fs1") == 0
+    assert client.silent_for is None
     dead = [r.getMessage() for r in esl_caplog.records if "declaring it dead" in r.getMessage()]
     assert len(dead) == 1 and "fs1" in dead[0] and r"liveness_timeout 1 s" in dead[0]
     assert not client.wait_connected(0.3)  # the switch still hangs: no way back in
