@@ -71,6 +71,7 @@ from .frames import (
     PlainEvent,
     parse_event,
 )
+from .liveness import enable_keepalive, watch
 
 if TYPE_CHECKING:
     from ..metrics import Metrics
@@ -351,20 +352,8 @@ class EslClient:
             (self._node.host, self._node.port), timeout=self._esl.connect_timeout)
         sock.settimeout(None)
         sock.setsockopt(_stdsocket.IPPROTO_TCP, _stdsocket.TCP_NODELAY, 1)
-        self._keepalive(sock)
+        enable_keepalive(sock, self._esl.liveness_timeout)
         return sock
-
-    def _keepalive(self, sock: Any) -> None:
-        """TCP keepalive well inside the liveness timeout (the system default is ~2 hours):
-        a peer gone without a FIN or RST is noticed by the kernel too."""
-        sock.setsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_KEEPALIVE, 1)
-        idle = max(1, int(self._esl.liveness_timeout / 2))
-        interval = max(1, int(self._esl.liveness_timeout / 6))
-        for name, value in (("TCP_KEEPIDLE", idle), ("TCP_KEEPINTVL", interval),
-                            ("TCP_KEEPCNT", 3)):
-            option = getattr(_stdsocket, name, None)
-            if option is not None:  # Linux names; other systems keep their defaults
-                sock.setsockopt(_stdsocket.IPPROTO_TCP, option, value)
 
     def _handshake(self, conn: Connection) -> None:
         limit = self._esl.connect_timeout
@@ -402,29 +391,15 @@ class EslClient:
         self._m_connected.set(1)
         self._ready.set()
         conn.handshake_done.set()
-        conn.watchdog = gevent.spawn(self._watch, conn)
+        conn.watchdog = gevent.spawn(watch, conn, self._esl.liveness_timeout, self._probe,
+                                     self._declare_dead)
 
     # ------------------------------------------------------------------ liveness
 
-    def _watch(self, conn: Connection) -> None:
-        """Probe an idle node, drop a silent one (see the module docstring)."""
-        limit = self._esl.liveness_timeout
-        probe_after = limit / 3
-        while not conn.closed.is_set():
-            silent = time.monotonic() - conn.last_heard
-            if silent >= limit:
-                self._declare_dead(conn, silent)
-                return
-            if silent >= probe_after:
-                if not conn.probing:
-                    conn.probing = True
-                    gevent.spawn(self._probe, conn, time.monotonic() + limit - silent)
-                wake = limit - silent
-            else:
-                wake = probe_after - silent
-            conn.closed.wait(wake)
-
     def _probe(self, conn: Connection, deadline: float) -> None:
+        gevent.spawn(self._probe_now, conn, deadline)
+
+    def _probe_now(self, conn: Connection, deadline: float) -> None:
         try:
             self._request(conn, "api status", deadline)  # any reply counts as heard
         except EslError as exc:
