@@ -252,6 +252,8 @@ def _names(msgs: list[Message]) -> list[str]:
     (b"Content-Length: 5\n\nhello", "without Content-Type"),
     (b"garbage line\nmore garbage\n\n", "not 'Name: value'"),
     (b"Content-Type: command/reply\nnonsense\nReply-Text: +OK\n\n", "not 'Name: value'"),
+    (b"Content-Type: text/html\n\n", "unknown Content-Type"),
+    (b"Content-Type: ", "unknown Content-Type"),  # merges with the next frame's first line
     (b"X: " + b"y" * (MAX_HEADER_BYTES + 2), "header block"),
     (b"X: " + b"y" * MAX_HEADER_BYTES + b"\n\n", "header block"),
 ])

@@ -8,7 +8,7 @@ parser silently, and no split point changes anything. Values holding `%0A` or `:
 holding header-like lines never forge a header.
 
 The suite runs a short budget; the long run (see the README's reliability section):
-    ESL_RECORDER_FUZZ_EXAMPLES=20000 pytest -q -p no:cacheprovider --timeout 0 \
+    ESL_RECORDER_FUZZ_EXAMPLES=3000 pytest -q -p no:cacheprovider --timeout 0 \
         tests/esl/test_frames_fuzz.py
 """
 
