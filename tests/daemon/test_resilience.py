@@ -7,6 +7,7 @@ import os
 import struct
 
 import pytest
+import requests
 
 from esl_recorder.domain.options import RecordOptions
 from esl_recorder.domain.recording import State, StopReason
@@ -134,6 +135,13 @@ def test_wrong_password_gives_a_clear_error_and_retries(
     assert client.wait_connected(5)
 
 
+def readyz(daemon: Daemon) -> tuple[int, dict[str, object]]:
+    """/readyz over the daemon's real port: (status, per-node body)."""
+    assert daemon.app.http is not None
+    got = requests.get(f"http://127.0.0.1:{daemon.app.http.server_port}/readyz", timeout=5)
+    return got.status_code, got.json()["nodes"]
+
+
 def test_silent_freeswitch_turns_the_daemon_unready_then_ready_and_resynced(
         switch: FakeSwitch, daemon_factory: DaemonFactory,
         caplog: pytest.LogCaptureFixture) -> None:
@@ -150,7 +158,7 @@ def test_silent_freeswitch_turns_the_daemon_unready_then_ready_and_resynced(
     before = metric(daemon, "esl_recorder_esl_reconnects_total", node="fs1")
     with caplog.at_level(logging.WARNING):
         switch.go_silent()
-        daemon.wait_until(lambda: daemon.app.readiness() == {"fs1": False},
+        daemon.wait_until(lambda: readyz(daemon) == (503, {"fs1": {"connected": False}}),
                           timeout=liveness + 1.0, what="unready within the liveness time")
     assert any("declaring it dead" in r.getMessage() and "fs1" in r.getMessage()
                for r in caplog.records)
@@ -158,7 +166,7 @@ def test_silent_freeswitch_turns_the_daemon_unready_then_ready_and_resynced(
     buglists = sum(c == f"uuid_buglist {uuid}" for c in switch.commands)
     switch.speak_again()
     wait_reconnected(daemon, before)
-    assert daemon.app.readiness() == {"fs1": True}
+    assert readyz(daemon) == (200, {"fs1": {"connected": True}})
     daemon.wait_until(lambda: sum(c == f"uuid_buglist {uuid}" for c in switch.commands)
                       > buglists, what="the reconcile after reconnecting")
     assert daemon.app.recordings.get(rec.sid).state is State.IN_PROGRESS
