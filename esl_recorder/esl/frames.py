@@ -374,6 +374,15 @@ _LENGTH_LINE = b"\nContent-Length: "
 _TAIL_HEADERS = ("Record-", "Recording-Variable-")
 
 
+def _lookup(header: str) -> tuple[bytes, bool]:
+    """What `get` searches for (`\n<Name>: `), and whether from the end of the block."""
+    return ("\n" + header + ": ").encode(), header.startswith(_TAIL_HEADERS)
+
+
+# Header name -> _lookup(name): the daemon reads a few dozen names, each on most events.
+_LOOKUPS: dict[str, tuple[bytes, bool]] = {}
+
+
 def _header_end(raw: bytes, start: int, end: int) -> int:
     """Index of the blank line ending the header block of raw[start:end] (`end` if none).
 
@@ -413,7 +422,7 @@ class PlainEvent(Event):
         self._raw = raw
         self._start = start
         self._end = end
-        self._hend = _header_end(raw, start, end)
+        self._hend = -1  # found on the first lookup: the router reads many events not at all
         self.name = self._first_name() if name is None else name
 
     def _first_name(self) -> str:
@@ -427,11 +436,18 @@ class PlainEvent(Event):
         """The event whose text (header lines, blank line, body) is `data`."""
         return cls(b"\n" + data, 1, len(data) + 1)
 
+    def _header_block_end(self) -> int:
+        if self._hend < 0:
+            self._hend = _header_end(self._raw, self._start, self._end)
+        return self._hend
+
     def get(self, header: str, default: str | None = None) -> str | None:
-        raw, hend = self._raw, self._hend
-        key = ("\n" + header + ": ").encode()
-        search = raw.rfind if header.startswith(_TAIL_HEADERS) else raw.find
-        idx = search(key, self._start - 1, hend)
+        raw, hend = self._raw, self._header_block_end()
+        lookup = _LOOKUPS.get(header)
+        if lookup is None:
+            lookup = _LOOKUPS[header] = _lookup(header)
+        key, from_end = lookup
+        idx = (raw.rfind if from_end else raw.find)(key, self._start - 1, hend)
         if idx < 0:
             return default
         idx += len(key)
@@ -440,7 +456,7 @@ class PlainEvent(Event):
 
     def headers(self) -> dict[str, str]:
         out: dict[str, str] = {}
-        block = self._raw[self._start : self._hend].decode("utf-8", "replace")
+        block = self._raw[self._start : self._header_block_end()].decode("utf-8", "replace")
         for line in block.split("\n"):
             name, sep, value = line.partition(": ")
             if sep and name not in out:
@@ -449,7 +465,7 @@ class PlainEvent(Event):
 
     @property
     def body(self) -> str | None:
-        raw = self._raw[self._hend + 2 : self._end]
+        raw = self._raw[self._header_block_end() + 2 : self._end]
         return raw.decode("utf-8", "replace") if raw else None
 
 
