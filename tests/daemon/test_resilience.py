@@ -37,7 +37,8 @@ def test_connection_dropped_mid_recording_is_reconciled(switch: FakeSwitch,
     switch.drop_connections()
     switch.advance(1.0)  # FreeSWITCH keeps recording while we are away
     wait_reconnected(daemon, before)
-    assert any(c == f"uuid_buglist {uuid}" for c in switch.commands)  # reconcile asked
+    # the reconcile runs after the connection is up: wait for its question, not just the link
+    assert switch.wait_for_command(f"uuid_buglist {uuid}") == f"uuid_buglist {uuid}"
     assert daemon.app.recordings.get(rec.sid).state is State.IN_PROGRESS
     daemon.service.stop(rec.sid)
     rec = daemon.wait_state(rec.sid, State.COMPLETED)
