@@ -50,7 +50,7 @@ from ..errors import (
     InvalidArgument,
 )
 from . import events as ev
-from .commands import event_subscription
+from .commands import event_subscription, status
 from .connection import (
     CONNECTED,
     DISCONNECTED,
@@ -401,7 +401,7 @@ class EslClient:
 
     def _probe_now(self, conn: Connection, deadline: float) -> None:
         try:
-            self._request(conn, "api status", deadline)  # any reply counts as heard
+            self._request(conn, "api " + status(), deadline)  # any reply counts as heard
         except EslError as exc:
             log.debug("ESL node %s: liveness probe failed: %s", self._node.name, exc)
         finally:

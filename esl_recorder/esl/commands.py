@@ -121,6 +121,11 @@ def show_channels_json() -> str:
     return "show channels as json"
 
 
+def status() -> str:
+    """What the liveness probe asks (any reply means the node is alive)."""
+    return "status"
+
+
 def event_subscription(names: Sequence[str]) -> str:
     """`event plain <names>`: the events a connection receives."""
     for name in names:
