@@ -58,6 +58,16 @@ def eventually(check: Callable[[], T | None], timeout: float = 10.0, what: str =
         gevent.sleep(interval)
 
 
+def freeswitch_log(fs: FreeSwitchAddress, needle: str) -> list[str]:
+    """Lines of the live server's log (fsctl.py keeps it, at debug level) that mention
+    `needle`; empty when the server was not started by fsctl."""
+    path = Path(fs.run_dir, "log", "freeswitch.log") if fs.run_dir else None
+    if path is None or not path.exists():
+        return []
+    with path.open(errors="replace") as log:
+        return [line.rstrip() for line in log if needle in line]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
