@@ -18,7 +18,9 @@ from .delivery.outbox import Outbox
 from .delivery.targets import TargetPolicy
 from .dialects.bandwidth import BandwidthDialect
 from .dialects.base import Dialect
+from .dialects.calling import CallingDialect
 from .dialects.laml import LamlDialect
+from .dialects.relay import RelayEvents
 from .dialects.texml import TexmlDialect
 from .domain.call_service import CallService
 from .domain.calls import CallTracker
@@ -162,6 +164,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     outbox = Outbox(store, settings.delivery, metrics, clock, targets=targets)
     dialects = _dialects(settings, accounts, service, calls, outbox, metrics, clock, targets)
     _route_recordings(dialects, recordings)
+    recordings.subscribe(RelayEvents(accounts, outbox, clock).on_recording)
     readiness = _Readiness(store, settings.store.path, clients)
     ops = ops_app(prometheus, readiness)
     api = ApiApp(dialects, ops, settings.http, metrics)
@@ -202,7 +205,9 @@ def _dialects(settings: Settings, accounts: AccountBook, service: RecordingServi
     return [compat(LamlDialect), compat(TexmlDialect),
             BandwidthDialect(accounts=accounts, recordings=service, calls=calls,
                              outbox=outbox, settings=settings.bandwidth, metrics=metrics,
-                             clock=clock, public_base_url=base_url, targets=targets)]
+                             clock=clock, public_base_url=base_url, targets=targets),
+            CallingDialect(accounts=accounts, recordings=service, metrics=metrics,
+                           public_base_url=base_url, targets=targets)]
 
 
 def delivery_targets(settings: Settings) -> TargetPolicy:

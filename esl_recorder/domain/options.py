@@ -14,8 +14,8 @@ from typing import Any
 from ..errors import InvalidArgument
 
 VALID_SAMPLE_RATES = (8000, 12000, 16000, 24000, 32000, 44100, 48000)
-_CONTROL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-_DTMF_DIGITS = re.compile(r"[0-9A-Da-d*#]{0,16}")
+CONTROL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+DTMF_DIGITS = re.compile(r"[0-9A-Da-d*#]{0,16}")
 
 
 class Track(StrEnum):
@@ -83,9 +83,9 @@ class RecordOptions:
                "sample_rate", f"must be one of {VALID_SAMPLE_RATES}")
         _check(self.max_length_s >= 0, "max_length_s", "must not be negative")
         _check(0 <= self.min_length_s <= 3600, "min_length_s", "must be 0..3600")
-        _check(bool(_DTMF_DIGITS.fullmatch(self.terminators)), "terminators",
+        _check(bool(DTMF_DIGITS.fullmatch(self.terminators)), "terminators",
                "only DTMF digits 0-9 A-D * #")
-        _check(not self.control_id or bool(_CONTROL_ID.fullmatch(self.control_id)),
+        _check(not self.control_id or bool(CONTROL_ID.fullmatch(self.control_id)),
                "control_id", "1-64 of A-Z a-z 0-9 _ . : -")
         s = self.silence
         _check(0 <= s.initial_timeout_ms <= 3_600_000 and 0 <= s.end_silence_timeout_ms

@@ -4,6 +4,7 @@ dialects' request models (one source: what is routed is what is documented)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from werkzeug.routing import Map
@@ -68,17 +69,18 @@ def schema_of(example: Any) -> dict[str, Any]:
     return {"type": "string"} if isinstance(example, str) else {}
 
 
-def _errors(dialect: Any) -> dict[str, Any]:
-    """The error responses in the dialect's own shape."""
+def _errors(dialect: Any, more: Mapping[str, str]) -> dict[str, Any]:
+    """The error responses in the dialect's own shape (`more`: an operation's own)."""
     return {status: {"description": text, "content": {_JSON: {
                 "schema": schema_of(dialect.error_body(int(status), text)),
                 "example": dialect.error_body(int(status), text)}}}
-            for status, text in ERRORS.items()}
+            for status, text in {**ERRORS, **more}.items()}
 
 
 def openapi_document(url_map: Map) -> dict[str, Any]:
     paths: dict[str, Any] = _ops_paths()
     schemes: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}  # the request models' nested models
     for rule in url_map.iter_rules():
         op = rule.endpoint
         if not isinstance(op, Operation):
@@ -87,13 +89,18 @@ def openapi_document(url_map: Map) -> dict[str, Any]:
         scheme = f"{op.dialect.name}Auth"
         schemes[scheme] = op.dialect.security
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {})[method.lower()] = _operation(op, rule.arguments, scheme)
+            paths.setdefault(path, {})[method.lower()] = _operation(op, rule.arguments, scheme,
+                                                                    schemas)
+    components: dict[str, Any] = {"securitySchemes": schemes}
+    if schemas:
+        components["schemas"] = schemas
     return {"openapi": "3.1.0",
             "info": {"title": "esl_recorder", "version": __version__},
-            "paths": paths, "components": {"securitySchemes": schemes}}
+            "paths": paths, "components": components}
 
 
-def _operation(op: Operation, arguments: set[str], scheme: str) -> dict[str, Any]:
+def _operation(op: Operation, arguments: set[str], scheme: str,
+               schemas: dict[str, Any]) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "operationId": f"{op.dialect.name}_{op.name}",
         "summary": op.summary or op.name.replace("_", " "),
@@ -102,11 +109,14 @@ def _operation(op: Operation, arguments: set[str], scheme: str) -> dict[str, Any
         "parameters": [{"name": a, "in": "path", "required": True, "schema": {"type": "string"}}
                        for a in sorted(arguments)],
         "responses": {str(op.response_status): {"description": "success"},
-                      **_errors(op.dialect)},
+                      **_errors(op.dialect, op.extra.get("errors", {}))},
     }
     if op.request_model is not None:
-        schema = op.request_model.model_json_schema(by_alias=True)
-        doc["requestBody"] = {"content": {
-            "application/x-www-form-urlencoded": {"schema": schema},
-            "application/json": {"schema": schema}}}
+        # nested models go to components/schemas, named after the dialect (no clashes)
+        template = f"#/components/schemas/{op.dialect.name}_{{model}}"
+        schema = op.request_model.model_json_schema(by_alias=True, ref_template=template)
+        for name, nested in schema.pop("$defs", {}).items():
+            schemas[f"{op.dialect.name}_{name}"] = nested
+        types = op.extra.get("content_types", ("application/x-www-form-urlencoded", _JSON))
+        doc["requestBody"] = {"content": {kind: {"schema": schema} for kind in types}}
     return doc
