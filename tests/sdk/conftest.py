@@ -35,6 +35,7 @@ DRIVERS = Path(__file__).parent / "drivers"
 PINS = {
     "bandwidth": ["bandwidth-sdk>=3,<4"],
     "signalwire": ["signalwire>=2,<3"],
+    "signalwire3": ["signalwire-sdk>=3.7,<4"],
     "telnyx": ["telnyx>=4,<5"],
 }
 
