@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from esl_recorder.dialects.relay import record_options, status_meta
 from esl_recorder.domain.recording import Recording, State
 
 from .compat_helpers import (
@@ -44,6 +45,13 @@ def ok(api: Api, name: str, call_id: str, **params: Any) -> dict[str, Any]:
 def by_control(api: Api, call_id: str, control_id: str) -> Recording:
     (rec,) = [r for r in api.daemon.service.for_call(call_id) if r.control_id == control_id]
     return rec
+
+
+def by_control_sid(api: Api, call_id: str, control_id: str) -> str:
+    """The sid of the call's recording with this control_id, running or finished."""
+    recs = api.daemon.service.list("acme", call_uuid=call_id)
+    (rec,) = [r for r in recs if r.control_id == control_id]
+    return rec.sid
 
 
 def error_of(response: Any, status: int) -> dict[str, Any]:
@@ -231,6 +239,38 @@ def test_a_recording_that_never_started_reports_no_input(api: Api, receiver: Rec
                                               "control_id": "q", "state": "no_input"}
 
 
+def test_events_wait_in_the_outbox_while_the_receiver_refuses_them(
+        api: Api, receiver: Receiver) -> None:
+    receiver.status = 503
+    uuid = api.call()
+    ok(api, "calling.record", uuid, control_id="o", status_url=receiver.url())
+    api.switch.advance(1.0)
+    ok(api, "calling.record.stop", uuid, control_id="o")
+    wait_done(api, by_control_sid(api, uuid, "o"))
+    store = api.daemon.app.store
+    api.daemon.wait_until(lambda: any(i.attempts >= 2 for i in store.outbox_items("pending")),
+                          what="a refused event to be retried")
+    receiver.status = 200
+    got = receiver.wait(2)
+    assert [json.loads(g.body)["params"]["state"] for g in got] == ["recording", "finished"]
+
+
+def test_swml_recordings_report_through_the_same_events(api: Api, receiver: Receiver) -> None:
+    """What the SWML runner does (relay.py's docstring): source "swml" and status_meta."""
+    uuid = api.call()
+    rec = api.daemon.service.start(
+        uuid, record_options(format="wav", direction="speak"), account="acme", source="swml",
+        meta=status_meta(receiver.url("/swml"), api.url, "swml:session-1"))
+    api.switch.advance(1.0)
+    api.daemon.service.stop(rec.sid)
+    done = wait_done(api, rec.sid)
+    first, last = (json.loads(g.body) for g in receiver.wait(2))
+    assert (first["event_channel"], first["params"]["state"]) == ("swml:session-1", "recording")
+    assert last["params"]["control_id"] == rec.sid and last["params"]["state"] == "finished"
+    assert done.file is not None and last["params"]["record"]["size"] == done.file.size
+    assert all(signature_ok(g) for g in receiver.received)
+
+
 def test_no_status_url_means_no_events(api: Api) -> None:
     uuid = api.call()
     ok(api, "calling.record", uuid, control_id="x")
@@ -298,6 +338,13 @@ def test_malformed_bodies_are_400_in_signalwires_shape(api: Api, body: bytes,
     r = api.request("POST", CALLS, data=body,
                     headers={**LAML_AUTH, "Content-Type": content_type})
     assert error_of(r, 400)["code"] == "bad_request"
+
+
+def test_an_oversized_body_is_413_in_signalwires_shape(api: Api) -> None:
+    uuid = api.call()
+    r = command(api, "calling.record", uuid, status_url="https://example.com/" + "a" * 70000)
+    assert error_of(r, 413)["code"] == "request_too_large"
+    assert start_commands(api.switch, uuid) == []
 
 
 def test_credentials_are_the_projects(api: Api) -> None:
