@@ -43,8 +43,16 @@ from ..domain.service import RecordingService
 from ..errors import Conflict, InvalidArgument, NotFound
 from ..metrics import Metrics
 from ..settings import AccountSettings
-from .base import Dialect, Operation, UnsupportedMediaType
-from .calling_models import COMMANDS, PAUSE, RESUME, CallCommand, Command, Control, RecordCommand
+from .base import Dialect, Operation
+from .calling_models import (
+    COMMANDS,
+    CallCommand,
+    Command,
+    Control,
+    PauseCommand,
+    RecordCommand,
+    ResumeCommand,
+)
 from .relay import calling_channel, record_options, status_meta
 
 SOURCE = "calling"
@@ -104,7 +112,7 @@ class CallingDialect(Dialect):
         return errors_doc(status, message)
 
     def status_for(self, exc: Exception) -> tuple[int, str]:
-        if isinstance(exc, (BadBody, UnsupportedMediaType)):
+        if isinstance(exc, BadBody):
             return 400, str(exc)
         if isinstance(exc, (InvalidArgument, Conflict)):
             return 422, str(exc)
@@ -164,10 +172,10 @@ class CallingDialect(Dialect):
     def _control(self, acct: AccountSettings, call: Call, cmd: Control) -> Recording:
         rec = self._find(acct, call, cmd.params.control_id)
         service = self._recordings
-        if cmd.command == PAUSE:
-            behavior = PauseBehavior(getattr(cmd.params, "behavior", "silence"))
+        if isinstance(cmd, PauseCommand):
+            behavior = PauseBehavior(cmd.params.behavior)
             return service.pause(rec.sid, account=acct.id, behavior=behavior)
-        if cmd.command == RESUME:
+        if isinstance(cmd, ResumeCommand):
             return service.resume(rec.sid, account=acct.id)
         return service.stop(rec.sid, account=acct.id)
 
@@ -234,7 +242,7 @@ def _call_id(text: str) -> str:
     try:
         return check_uuid(text)
     except InvalidArgument:
-        raise NotFound(f"no live call {text[:128]!r}") from None
+        raise NotFound(f"no live call {text[:128]}") from None
 
 
 def iso(ts: float | None) -> str | None:
