@@ -60,11 +60,12 @@ EXAMPLES = settings(max_examples=350, deadline=None, database=None,
 
 def account_path_id(acct: dict[str, str], dialect: str) -> str:
     return {"laml": acct["laml_project_id"], "texml": acct["texml_account_sid"],
-            "bandwidth": acct["bandwidth_user_id"]}[dialect]
+            "bandwidth": acct["bandwidth_user_id"],
+            "calling": acct["laml_project_id"]}[dialect]  # its user name: no account path
 
 
 def credentials(acct: dict[str, str], dialect: str) -> str:
-    if dialect == "laml":
+    if dialect in ("laml", "calling"):
         return basic(acct["laml_project_id"], acct["laml_token"])
     if dialect == "texml":
         return f"Bearer {acct['texml_api_key']}"
@@ -80,7 +81,8 @@ def wrong_credentials(dialect: str) -> list[str]:
 
 def assert_error_shape(dialect: str, status: int, content_type: str, body: bytes) -> None:
     """LaML {code, message, more_info, status}; TeXML {"errors": [{code, title, detail}]};
-    Bandwidth {category, code, message, details}."""
+    Bandwidth {category, code, message, details}; the Calling API {"errors": [{type, code,
+    message, attribute, url}]}."""
     assert content_type.startswith("application/json"), (status, content_type, body[:200])
     doc = json.loads(body)
     if dialect == "laml":
@@ -93,6 +95,13 @@ def assert_error_shape(dialect: str, status: int, content_type: str, body: bytes
         for err in doc["errors"]:
             assert set(err) == {"code", "title", "detail"}, doc
             assert all(isinstance(v, str) and v for v in err.values()), doc
+    elif dialect == "calling":
+        assert set(doc) == {"errors"} and isinstance(doc["errors"], list) and doc["errors"]
+        for err in doc["errors"]:
+            assert set(err) == {"type", "code", "message", "attribute", "url"}, doc
+            assert all(isinstance(err[k], str) and err[k] for k in ("type", "code", "message",
+                                                                    "url")), doc
+            assert err["attribute"] is None or isinstance(err["attribute"], str), doc
     else:
         assert dialect == "bandwidth", dialect
         assert set(doc) == {"category", "code", "message", "details"}, doc
@@ -272,7 +281,8 @@ def param_names(rule: Rule) -> list[str]:
     assert isinstance(op, Operation)
     names = [f.alias or n for model in (op.request_model, PageParams, Page) if model
              for n, f in model.model_fields.items()]
-    return [*names, "Status", "PauseBehavior", "recordingEnabled", "sipHeaders", "x"]
+    return [*names, "Status", "PauseBehavior", "recordingEnabled", "sipHeaders", "command",
+            "id", "params", "x"]
 
 
 WRONG = st.one_of(
@@ -437,7 +447,7 @@ def _without(body: bytes, value: str) -> bytes:
 
 def test_the_exploration_reaches_every_dialect(world: World) -> None:
     dialects = {owner(r) for r in world.rules}
-    assert dialects == {"laml", "texml", "bandwidth"}
+    assert dialects == {"laml", "texml", "bandwidth", "calling"}
     assert all(own_values(world, owner(r), a, ACME) for r in id_rules(world)
                for a in r.arguments), "every id argument has a known value to draw"
 
