@@ -8,8 +8,9 @@
 # To build from local tarballs instead (freeswitch-*.tar.xz, spandsp-*.tar.xz,
 # sofia-sip-*.tar.xz, as freeswitch/build.sh takes them):
 #   docker build --build-context fs-tarballs=/path/to/tarballs -f docker/freeswitch.Dockerfile .
-# Run: ESL_PASSWORD (required) and ESL_ALLOW_CIDR (the network allowed to reach the event
-# socket on port 8021 besides 127.0.0.0/8) in the environment; see docker/docker-compose.yml.
+# Run: ESL_PASSWORD (required) and ESL_ACL (the networks allowed to reach the event socket on
+# port 8021; keep 127.0.0.0/8 in it for the health check) in the environment; see
+# docker/docker-compose.yml and freeswitch/operator/autoload_configs/event_socket.conf.xml.
 
 ARG DEBIAN_IMAGE=debian:bookworm-slim
 
@@ -70,21 +71,22 @@ RUN groupadd --system --gid 10001 freeswitch \
  && cp -R /opt/freeswitch/share/esl_recorder/conf/. /etc/freeswitch/ \
  && chown -R freeswitch:freeswitch /var/lib/freeswitch /var/log/freeswitch /run/freeswitch \
       /var/lib/esl_recorder
-# The project's configuration (freeswitch/conf), with the event socket opened to the container
-# network: it listens on every interface of the container and admits 127.0.0.0/8 and
-# $ESL_ALLOW_CIDR only. The port is not published (see docker-compose.yml).
-COPY docker/freeswitch/event_socket.conf.xml /etc/freeswitch/autoload_configs/event_socket.conf.xml
-
-# ESL_ALLOW_CIDR must never be empty (an empty ACL entry is no restriction): loopback by default.
+# The configuration is build.sh's template: freeswitch/conf with the operator files of
+# freeswitch/operator (event socket, dialplan, directory). The operator's event socket reads
+# its address, port, password and ACL from the environment: here it listens on every
+# interface of the container and admits $ESL_ACL (loopback unless compose says more). The
+# port is not published (see docker-compose.yml).
 ENV PATH=/opt/freeswitch/bin:$PATH \
-    ESL_ALLOW_CIDR=127.0.0.0/8
+    ESL_LISTEN_IP=0.0.0.0 \
+    ESL_PORT=8021 \
+    ESL_ACL=127.0.0.0/8
 VOLUME ["/var/lib/esl_recorder/recordings", "/var/log/freeswitch"]
 EXPOSE 8021
 USER freeswitch
 WORKDIR /var/lib/freeswitch
 
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-  CMD fs_cli -H 127.0.0.1 -P 8021 -p "$ESL_PASSWORD" -x status | grep -q 'is ready'
+  CMD fs_cli -H 127.0.0.1 -P "$ESL_PORT" -p "$ESL_PASSWORD" -x status | grep -q 'is ready'
 
 # -nf -nc: in the foreground without a console (PID 1 gets SIGTERM from docker stop);
 # -nonat -nonatmap: no UPnP/NAT-PMP probing; -np: no realtime priority (needs no capability).

@@ -7,7 +7,8 @@
 # Builds spandsp, sofia-sip and FreeSWITCH (the module set of freeswitch/modules.conf) into
 #   $ESL_RECORDER_CACHE/freeswitch-<first 12 hex of sha256 of the three tarballs' sha256s>/
 # (ESL_RECORDER_CACHE defaults to ~/.cache/esl_recorder) and installs the project's runtime
-# configuration (freeswitch/conf + freeswitch/dialplan) as $PREFIX/share/esl_recorder/conf, the
+# configuration (freeswitch/conf + freeswitch/dialplan, with the operator files of
+# freeswitch/operator where an operator puts them) as $PREFIX/share/esl_recorder/conf, the
 # template freeswitch/fsctl.py copies into each run's own directory. The vanilla sample
 # configuration is moved to $PREFIX/etc/freeswitch.vanilla so nothing starts with it.
 # A prefix that is complete (marker file .complete) is reused and only its configuration is
@@ -64,11 +65,17 @@ KEY="$(sha256sum "$SPANDSP_TAR" "$SOFIA_TAR" "$FS_TAR" | awk '{print $1}' | sha2
 PREFIX="$CACHE/freeswitch-$KEY"
 
 install_config() {  # the project's runtime configuration, refreshed on every call
-  local dest="$PREFIX/share/esl_recorder/conf"
+  local dest="$PREFIX/share/esl_recorder/conf" op="$HERE/operator"
   rm -rf "$dest.new"
-  mkdir -p "$dest.new/dialplan"
+  mkdir -p "$dest.new/dialplan/public" "$dest.new/directory/default"
   cp -R "$HERE/conf/." "$dest.new/"
   cp "$HERE/dialplan/rectest.xml" "$dest.new/dialplan/"
+  # the operator files, where operator/README.md says to put them (its modules.conf.xml is a
+  # list to merge: conf/autoload_configs/modules.conf.xml loads all of it and more)
+  cp "$op/autoload_configs/event_socket.conf.xml" "$dest.new/autoload_configs/"
+  cp "$op/dialplan/esl_recorder.xml" "$dest.new/dialplan/"
+  cp "$op/dialplan/public/esl_recorder.xml" "$dest.new/dialplan/public/"
+  cp "$op/directory/default/esl_recorder.xml" "$dest.new/directory/default/"
   cp "$HERE/fsctl.py" "$PREFIX/bin/esl-recorder-fsctl"
   chmod 755 "$PREFIX/bin/esl-recorder-fsctl"
   rm -rf "$dest" && mv "$dest.new" "$dest"

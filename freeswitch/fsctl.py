@@ -8,8 +8,9 @@
 
 `start` copies the project's configuration ($PREFIX/share/esl_recorder/conf) into DIR/conf and
 runs `freeswitch -nc -nonat -nonatmap -np` with -conf/-log/-run/-db/-temp/-recordings/-certs
-all under DIR, the event socket on 127.0.0.1:<a free port> (or --port) and the password from
-$ESL_PASSWORD (a random one, kept in DIR/esl_password with mode 0600, when unset). It returns
+all under DIR, the event socket on 127.0.0.1:<a free port> (or --port), admitting 127.0.0.1
+only, and the password from $ESL_PASSWORD (a random one, kept in DIR/esl_password with mode
+0600, when unset): the variables the operator's event_socket.conf.xml reads. It returns
 once `api status` over the event socket says "is ready". `stop` sends SIGTERM (only to a server
 that is ready: one stopped during start-up can hang) and SIGKILL after --timeout seconds.
 Only the Python standard library: the operators' image runs this file as it is.
@@ -32,6 +33,8 @@ from pathlib import Path
 
 STATE = "fsctl.json"
 SUBDIRS = ("log", "run", "db", "temp", "recordings", "certs")
+LISTEN_IP = "127.0.0.1"
+ESL_ACL = "127.0.0.1/32"
 
 
 class FsctlError(Exception):
@@ -131,7 +134,10 @@ def _launch(prefix: Path, run_dir: Path, port: int, password: str, timeout: floa
     for flag, sub in (("-conf", "conf"), ("-log", "log"), ("-run", "run"), ("-db", "db"),
                       ("-temp", "temp"), ("-recordings", "recordings"), ("-certs", "certs")):
         args += [flag, str(run_dir / sub)]
-    env = {**os.environ, "ESL_PORT": str(port), "ESL_PASSWORD": password}
+    # read by the operator's event_socket.conf.xml: only 127.0.0.1 may connect (the ACL
+    # refuses the rest of 127.0.0.0/8, so a test can show that it is applied)
+    env = {**os.environ, "ESL_LISTEN_IP": LISTEN_IP, "ESL_PORT": str(port),
+           "ESL_PASSWORD": password, "ESL_ACL": ESL_ACL}
     with open(run_dir / "log" / "console.log", "ab") as console:
         subprocess.run(args, env=env, stdin=subprocess.DEVNULL, stdout=console,
                        stderr=subprocess.STDOUT, check=False, timeout=timeout)

@@ -37,6 +37,15 @@ def instructions(dockerfile: Path) -> list[Instruction]:
     return out
 
 
+def final_env(dockerfile: Path) -> dict[str, str]:
+    """The ENV values (`KEY=value` form) of the image's last stage."""
+    steps = instructions(dockerfile)
+    last = max(step.stage for step in steps)
+    return dict(word.partition("=")[::2] for step in steps
+                if step.keyword == "ENV" and step.stage == last
+                for word in shlex.split(step.args))
+
+
 def stage_names(steps: list[Instruction]) -> set[str]:
     names = set()
     for step in steps:

@@ -13,6 +13,7 @@ import pytest
 from .dockerfiles import (
     copy_sources,
     dockerignore,
+    final_env,
     ignored,
     instructions,
     mount_stages,
@@ -80,14 +81,16 @@ def test_only_loopback_is_published_and_never_the_event_socket() -> None:
     assert "ports" not in SERVICES["freeswitch"]
 
 
-def test_the_event_socket_admits_only_the_daemon() -> None:
-    allowed = SERVICES["freeswitch"]["environment"]["ESL_ALLOW_CIDR"]
+def test_the_event_socket_admits_only_loopback_and_the_daemon() -> None:
+    allowed = SERVICES["freeswitch"]["environment"]["ESL_ACL"]
     address = SERVICES["esl_recorder"]["networks"]["default"]["ipv4_address"]
-    assert allowed == f"{address}/32"
+    assert allowed.split(",") == ["127.0.0.0/8", f"{address}/32"]
     node = SERVICES["esl_recorder"]["environment"]["ESL_RECORDER_NODES"]
-    assert node.endswith("=freeswitch:8021")
-    conf = (DOCKER / "freeswitch" / "event_socket.conf.xml").read_text()
-    assert '"127.0.0.0/8,$${esl_allow_cidr}"' in conf and "$ESL_ALLOW_CIDR" in conf
+    port = final_env(DOCKER / "freeswitch.Dockerfile")["ESL_PORT"]
+    assert node.endswith(f"=freeswitch:{port}")
+    conf = (ROOT / "freeswitch" / "operator" / "autoload_configs" /
+            "event_socket.conf.xml").read_text()
+    assert '"apply-inbound-acl" value="$${esl_acl}"' in conf and "$ESL_ACL" in conf
 
 
 DOCKERFILES = sorted({dockerfile_of(b) for b in BUILT.values()}, key=lambda cd: str(cd[1]))
