@@ -126,7 +126,8 @@ def make_metrics(registry: CollectorRegistry) -> Metrics:
         calls_tracked=Gauge("calls_tracked", "Calls currently known from events (computed "
                             "at scrape time)", namespace=ns, registry=registry),
         http_requests=Counter("http_requests", "API requests answered, by dialect, operation "
-                              "and status code", ["dialect", "operation", "status"],
+                              "and status class (2xx, 4xx, 5xx)",
+                              ["dialect", "operation", "status_class"],
                               namespace=ns, registry=registry),
         http_request_duration=Histogram(
             "http_request_duration_seconds", "Time to answer an API request",

@@ -110,7 +110,7 @@ class ApiApp:
     def _observe(self, request: Request, response: Response, dialect: str, operation: str,
                  seconds: float) -> None:
         status = response.status_code
-        self._metrics.http_requests.labels(dialect, operation, str(status)).inc()
+        self._metrics.http_requests.labels(dialect, operation, status_class(status)).inc()
         self._metrics.http_request_duration.labels(dialect).observe(seconds)
         if self._settings.access_log:
             access_log.info(json.dumps({
@@ -119,6 +119,11 @@ class ApiApp:
                 "duration_ms": round(seconds * 1000, 2),
                 "bytes": response.content_length, "remote": request.remote_addr,
             }, separators=(",", ":")))
+
+
+def status_class(status: int) -> str:
+    """`404` -> `4xx`: the http_requests label (five values, whatever codes a dialect uses)."""
+    return f"{status // 100}xx"
 
 
 def take_body(environ: dict[str, Any], limit: int) -> HTTPException | None:

@@ -10,12 +10,12 @@ def test_labelled_counters_are_exported_by_label() -> None:
     metrics = make_metrics(registry)
     metrics.esl_events.labels(event="CHANNEL_CREATE").inc(5)
     metrics.esl_events.labels(event="DTMF").inc()
-    metrics.http_requests.labels("laml", "create_recording_json", "200").inc()
+    metrics.http_requests.labels("laml", "create_recording_json", "2xx").inc()
     text = generate_latest(registry).decode()
     assert 'esl_recorder_esl_events_total{event="CHANNEL_CREATE"} 5.0' in text
     assert 'esl_recorder_esl_events_total{event="DTMF"} 1.0' in text
     assert ('esl_recorder_http_requests_total{dialect="laml",operation="create_recording_json",'
-            'status="200"} 1.0') in text
+            'status_class="2xx"} 1.0') in text
 
 
 def test_the_orphan_counter_counts_without_labels_and_is_exported() -> None:
