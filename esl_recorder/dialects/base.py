@@ -132,7 +132,8 @@ class Dialect(ABC):
     def failure(self, exc: Exception, request: Request | None = None) -> Response:
         status, message = self.status_for(exc)
         if status >= 500 and not isinstance(exc, (RecordingError, EslError)):
-            log.exception("%s: unexpected error", self.name)
+            where = f" answering {request.method} {request.path}" if request else ""
+            log.exception("%s: unexpected error%s", self.name, where)
         if status == 401:
             self._metrics.api_auth_failures.labels(dialect=self.name).inc()
         response = self.json(self.error_body(status, message), status)

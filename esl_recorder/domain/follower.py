@@ -77,7 +77,7 @@ class RecordingFollower:
             if rec.state in ACTIVE and fact.digit in rec.options.terminators:
                 log.info("recording %s: DTMF terminator %s on call %s", rec.sid, fact.digit,
                          fact.call_uuid)
-                self._spawn(self._service.stop, rec.sid, reason=StopReason.TERMINATOR)
+                self._spawn(rec, self._service.stop, rec.sid, reason=StopReason.TERMINATOR)
 
     def on_call_event(self, event: CallEvent, call: Call) -> None:
         recs = self._registry.for_call(call.uuid)
@@ -86,7 +86,7 @@ class RecordingFollower:
         if event is CallEvent.ANSWERED:
             for rec in recs:
                 if rec.state is State.QUEUED:
-                    self._spawn(self._service.begin, rec)
+                    self._spawn(rec, self._service.begin, rec)
         elif event is CallEvent.ENDED:
             self._on_hangup(call, recs)
         elif event is CallEvent.RELEASED:
@@ -252,7 +252,7 @@ class RecordingFollower:
             self._registry.settle(rec, State.ABSENT, stop_reason=StopReason.HANGUP,
                                   ended_at=self._clock())
         elif call.answered or not rec.options.answered_only:
-            self._spawn(self._service.begin, rec)
+            self._spawn(rec, self._service.begin, rec)
 
     def _adopt_call(self, rec: Recording) -> None:
         stored = self._store.load_call(rec.call_uuid)
@@ -270,13 +270,20 @@ class RecordingFollower:
                       what, call_uuid, path)
         return rec
 
-    def _spawn(self, fn: Callable[..., object], *args: object, **kwargs: object) -> None:
+    def _spawn(self, rec: Recording, fn: Callable[..., object], *args: object,
+               **kwargs: object) -> None:
+        """Run `fn(*args, **kwargs)` for `rec` in its own greenlet; a failure is logged with
+        the recording's SID and call (an exception's text need not name them)."""
+        what = getattr(fn, "__name__", fn)
+
         def run() -> None:
             try:
                 fn(*args, **kwargs)
             except EslRecorderError as exc:
-                log.warning("%s failed: %s", getattr(fn, "__name__", fn), exc)
+                log.warning("recording %s on call %s: %s failed: %s", rec.sid, rec.call_uuid,
+                            what, exc)
             except Exception:
-                log.exception("%s failed", getattr(fn, "__name__", fn))
+                log.exception("recording %s on call %s: %s failed", rec.sid, rec.call_uuid,
+                              what)
 
         gevent.spawn(run)
