@@ -1,8 +1,10 @@
-"""A real Prometheus scrapes the daemon (against the simulator), loads the alert rules, and
-its query API shows the recording the test made as completed."""
+"""A real Prometheus scrapes the daemon (against the simulator, and started by its CLI against
+the live FreeSWITCH), loads the alert rules, and its query API shows the recording the test
+made as completed."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import time
@@ -11,12 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import gevent
 import pytest
 import requests
 import yaml
 from api.compat_helpers import LAML, LAML_AUTH, json_of, wait_done
 from api.conftest import Api, api  # noqa: F401
 from daemon.conftest import daemon_factory, switch  # noqa: F401
+from integration.conftest import FreeSwitchAddress, freeswitch  # noqa: F401 (fixture)
+from integration.live import LAML as LIVE_LAML
+from integration.live import LAML_AUTH as LIVE_LAML_AUTH
+from integration.live import DaemonProcess, Esl, eventually
 
 from esl_recorder.domain.recording import State
 
@@ -70,8 +77,9 @@ class Prometheus:
         return [] if doc is None else doc["data"]["result"]
 
 
-@pytest.fixture
-def prometheus(api: Api, tmp_path: Path) -> Iterator[Prometheus]:  # noqa: F811
+@contextlib.contextmanager
+def running_prometheus(target: str, tmp_path: Path) -> Iterator[Prometheus]:
+    """A Prometheus on 127.0.0.1 scraping `target` (host:port) every second, with the rules."""
     binary = tool("prometheus")
     port = free_port()
     config = tmp_path / "prometheus.yml"
@@ -79,7 +87,7 @@ def prometheus(api: Api, tmp_path: Path) -> Iterator[Prometheus]:  # noqa: F811
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(p) for p in rule_files()],
         "scrape_configs": [{"job_name": "esl_recorder",
-                            "static_configs": [{"targets": [api.url.split("//")[1]]}]}],
+                            "static_configs": [{"targets": [target]}]}],
     }))
     log = tmp_path / "prometheus.log"
     with log.open("wb") as out:
@@ -87,9 +95,8 @@ def prometheus(api: Api, tmp_path: Path) -> Iterator[Prometheus]:  # noqa: F811
             [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
              f"--web.listen-address=127.0.0.1:{port}"],
             stdout=out, stderr=subprocess.STDOUT)
-    prom = Prometheus(process, f"http://127.0.0.1:{port}", log)
     try:
-        yield prom
+        yield Prometheus(process, f"http://127.0.0.1:{port}", log)
     finally:
         process.terminate()
         try:
@@ -97,6 +104,12 @@ def prometheus(api: Api, tmp_path: Path) -> Iterator[Prometheus]:  # noqa: F811
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def prometheus(api: Api, tmp_path: Path) -> Iterator[Prometheus]:  # noqa: F811
+    with running_prometheus(api.url.split("//")[1], tmp_path) as prom:
+        yield prom
 
 
 def completed(prom: Prometheus) -> float:
@@ -140,3 +153,31 @@ def test_prometheus_evaluates_every_alert_rule_without_error(
     assert len(rules) >= 10
     assert {r["name"]: (r["health"], r.get("lastError", "")) for r in rules} == {
         r["name"]: ("ok", "") for r in rules}
+
+
+def test_prometheus_scrapes_the_daemon_on_the_live_freeswitch(
+        freeswitch: FreeSwitchAddress, tmp_path: Path) -> None:  # noqa: F811
+    """The same with the daemon started by its CLI against the real FreeSWITCH and a real
+    call recorded (2 s of tones) through LaML."""
+    tool("prometheus")  # skip (or fail under CI) before starting anything
+    (tmp_path / "daemon").mkdir()
+    daemon = DaemonProcess(freeswitch, tmp_path / "daemon").start()
+    esl = Esl(freeswitch)
+    try:
+        with running_prometheus(daemon.url.split("//")[1], tmp_path) as prom:
+            prom.until("a scrape with the connected node",
+                       lambda: prom.query('esl_recorder_esl_connected{node="fs1"} == 1'))
+            assert completed(prom) == 0.0
+            uuid = esl.call()
+            doc = daemon.create_when_tracked(f"{LIVE_LAML}/Calls/{uuid}/Recordings.json",
+                                             LIVE_LAML_AUTH)
+            gevent.sleep(2.0)  # audio: a real call takes real time
+            esl.hangup(uuid)
+            until_done = f"{LIVE_LAML}/Recordings/{doc['sid']}.json"
+            eventually(lambda: daemon.request("GET", until_done, headers=LIVE_LAML_AUTH)
+                       .json().get("status") == "completed", 20, "the recording to complete")
+            assert prom.until("the completed recording in Prometheus",
+                              lambda: completed(prom)) == 1.0
+    finally:
+        esl.close()
+        daemon.stop()
