@@ -16,7 +16,7 @@ from integration.conftest import FreeSwitchAddress
 from esl_recorder.testing.fakeswitch import FakeSwitch
 from esl_recorder.testing.fakeswitch import commands as fs_commands
 
-from .compare import compare, compare_exchanges
+from .compare import compare, compare_events, compare_exchanges
 from .scenarios import SCENARIOS, new_uuid
 from .transcript import Exchange, Lockstep, Session, Transcript
 
@@ -112,3 +112,26 @@ def test_the_comparator_ignores_uuids_times_and_the_recordings_root() -> None:
     a = _transcript("+OK accepted", "+OK 3f1c5d1e-0000-4000-8000-000000000001 1765000000 /rec/x")
     b = _transcript("+OK accepted", "+OK 9a9a9a9a-1111-4111-8111-111111111111 1765999999 /rec/x")
     assert compare_exchanges(a, b) == []
+
+
+def _answered(*headers: str) -> Transcript:
+    t = Transcript("x", "/rec")
+    lines = ["Event-Name: CHANNEL_ANSWER", "Channel-Name: loopback/tone_b-a",
+             "Answer-State: answered", *(f"{h}: x" for h in headers)]
+    body = "\n".join(lines) + "\n\n"
+    raw = (f"Content-Length: {len(body)}\nContent-Type: text/event-plain\n\n{body}").encode()
+    t.events.append(parse_message(raw))
+    return t
+
+
+def test_the_comparator_lets_the_answer_race_the_transfer_and_nothing_else() -> None:
+    before = _answered("Caller-Callee-ID-Name", "variable_max_forwards")
+    after = _answered("Caller-Caller-ID-Name", "Caller-Transfer-Source", "variable_max_forwards",
+                      "variable_transfer_history")
+    assert compare_events(before, after) == []
+    other = _answered("Caller-Caller-ID-Name", "Caller-Transfer-Source", "Other-Header")
+    assert compare_events(before, other) == [
+        "loopback/tone_b-a: CHANNEL_ANSWER #0 header names: only simulator [], "
+        "only freeswitch ['Other-Header']"]
+    no_transfer = _answered("Caller-Caller-ID-Name", "variable_max_forwards")
+    assert compare_events(before, no_transfer) != []  # without the race, profiles compare
