@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 import re
 import socket
+import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from esl_recorder.testing.fakeswitch import FakeSwitch
+from esl_recorder.testing.fakeswitch import FakeSwitch, commands, media
 from esl_recorder.testing.transcripts import Block, read_blocks, wire_dir
 
 from .wireclient import Message, WireClient, parse_message
@@ -37,7 +38,18 @@ REPLAYABLE = (
     "show_channels",
     "filters",
     "outbound",
+    "script_inbound",
+    "script_dtmf",
+    "script_tts",
+    "heartbeat",
+    "broadcast_beep",
+    "script_outbound",
 )
+# The call-script captures come from a build whose version carries git metadata.
+GIT_BUILD = ("script_inbound", "script_dtmf", "script_tts", "script_outbound", "heartbeat",
+             "broadcast_beep", "record_disk_full")
+# Files the capture tool created before a scenario (played by `playback`): 8 kHz mono tones.
+PROMPTS = {"script_inbound/prompt_660Hz_1s.wav": (660, 1.0)}
 
 
 @dataclass
@@ -114,6 +126,8 @@ class Replayer:
             recordings_root=str(tmp / "callie"),
             start_time=_capture_base(name),
             outbound_address=self.listener.getsockname(),
+            heartbeat_first=7.5 if name == "heartbeat" else None,
+            version=commands.GIT_VERSION if name in GIT_BUILD else commands.VERSION,
         )
 
     # -- mapping ----------------------------------------------------------------------------
@@ -134,7 +148,15 @@ class Replayer:
                 self.cap_to_sim[cap] = sim
 
     # -- running ----------------------------------------------------------------------------
+    def _write_prompts(self) -> None:
+        for relative, (freq, seconds) in PROMPTS.items():
+            if relative.startswith(f"{self.name}/"):
+                path = self.tmp / "fswire" / relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_tone_wav(path, freq, seconds)
+
     def run(self) -> list[Step]:
+        self._write_prompts()
         self.switch.start()
         try:
             for step in self.steps:
@@ -199,6 +221,15 @@ class Replayer:
         expected = step.expected.get(conn, [])
         if index < len(expected):
             self.learn(expected[index], step.got[conn][index])
+
+
+def write_tone_wav(path: Path, freq: int, seconds: float) -> None:
+    frames = int(media.RATE * seconds)
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(media.RATE)
+        wav.writeframes(media.tone_samples(freq, frames).tobytes())
 
 
 def _uuids(message: Message) -> list[str]:

@@ -34,7 +34,14 @@ RACE = (
     "first (HANGUP carries playback_* variables, EXECUTE_COMPLETE no Hangup-Cause); the "
     "simulator follows events_plain_call, where the hangup won"
 )
+PARK_RACE = (
+    "FreeSWITCH races the caller leg's park (an inline &park) against the scripted leg's "
+    "hangup: here the caller left its park before it was hung up (no Hangup-Cause on its "
+    "CHANNEL_UNPARK); the simulator follows script_tts, where the hangup won"
+)
 KNOWN: dict[str, str] = {
+    "broadcast_beep:12-conn1-sendmsg_U": PARK_RACE,
+    "broadcast_beep:14-conn1-api_uuid_exists_U": PARK_RACE,
     "events_json_call:06-conn1-api_uuid_kill_U": RACE,
     "errors:31-conn1-api_uuid_kill_U": RACE,
 }

@@ -1,5 +1,19 @@
 """A FreeSWITCH simulator for tests: the Event Socket protocol, loopback calls, uuid_record.
 
+Calls for a call script (script_*.txt): `originate {my_var=x}loopback/script_park/rectest
+tone_a XML rectest` (or `switch.park_for_script(variables={"my_var": "x"})`, which returns the
+scripted channel's uuid) creates two legs; B (`loopback/script_park-b`) runs `set
+esl_recorder_script=demo` and `park` and waits, **unanswered**: subscribe to CHANNEL_PARK and
+take the uuid of the one with `variable_esl_recorder_script` (the dial-string variables are
+there too). Drive it with `sendmsg <uuid>` + `call-command: execute`, `execute-app-name`,
+`execute-app-arg`, `event-lock: true`, `Event-UUID: <uuid>` and wait for the
+CHANNEL_EXECUTE_COMPLETE whose `Application-UUID` is that uuid. Apps: answer, playback
+(tone_stream://, silence_stream://, wav files; `playback_terminators`), sleep, record_session,
+stop_record_session, set, speak (`flite|kal|text`; TTS audio is simulated), hangup. The caller
+`tone_a` sends 440 Hz once B is answered (`&park`: nothing); a bgapi originate's BACKGROUND_JOB
+comes only then. The `outbound_esl` extension answers and connects out (`socket ... async
+full`) to `FakeSwitch(outbound_address=...)`.
+
 Everything it says on the wire comes from real captures (`shared/freeswitch-wire/`); event
 headers come from templates extracted from them (see extract_templates.py). Typical use::
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid as uuid_module
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from esl_recorder.testing.fakeswitch import media
 
 if TYPE_CHECKING:
+    from esl_recorder.testing.fakeswitch.apps import AppRun, Message
     from esl_recorder.testing.fakeswitch.recorder import Recording
 
 # What each dialplan extension of context `rectest` sends once it runs (Hz; empty = nothing).
@@ -20,6 +22,7 @@ EXTENSIONS: dict[str, tuple[int, ...]] = {
     "bridge_tone_b": (),
     "park": (),
     "outbound_esl": (),
+    "script_park": (),
 }
 APPLICATION = {
     "tone_a": ("playback", "tone_stream://%(1000,0,440);loops=-1"),
@@ -29,7 +32,10 @@ APPLICATION = {
     "echo": ("echo", ""),
     "bridge_tone_b": ("bridge", "{loopback_bowout=false}loopback/tone_b/rectest"),
     "outbound_esl": ("socket", "127.0.0.1:8084 async full"),
+    "script_park": ("park", ""),
 }
+# Extensions whose channel waits, parked, for a call script (sendmsg execute) to answer it.
+SCRIPT_EXTENSIONS = {"script_park": {"esl_recorder_script": "demo"}}
 SOUND_PREFIX = "/usr/freeswitch/share/freeswitch/sounds/en/us/callie"
 BASE_VARIABLES = {
     "read_codec": "L16",
@@ -49,7 +55,8 @@ class Call:
     """The legs created together by one originate (2 loopback legs, 4 for a bridged call)."""
 
     legs: dict[str, Channel] = field(default_factory=dict)
-    kind: str = "loopback"  # loopback | bridge | inbound
+    kind: str = "loopback"  # loopback | bridge | inbound | script
+    on_answer: list[Callable[[str], None]] = field(default_factory=list)  # originate waits
 
 
 @dataclass(eq=False)
@@ -71,11 +78,19 @@ class Channel:
     bridged_us: int = 0
     peer: Channel | None = None  # the other loopback leg: what it sends, this one hears
     bridged: Channel | None = None  # bridge partner: this one sends what the partner hears
-    playback: media.Playback | None = None
     recordings: list[Recording] = field(default_factory=list)
     hangup_cause: str = "NORMAL_CLEARING"
     parked: bool = False
     sample_index: int = 0
+    # the application engine (apps.py): messages queued by sendmsg, applications running
+    # (a stack: a playback runs messages that arrive without event-lock inside itself), the
+    # uuid of the application the dialplan left the channel in (park, socket)
+    app_queue: list[Message] = field(default_factory=list)
+    apps: list[AppRun] = field(default_factory=list)
+    dialplan_run: AppRun | None = None
+    scripted: bool = False  # the application engine knows its dialplan application
+    executing: int = 0  # an application's code is running (a hangup completes it first)
+    app_audio: media.Playback | None = None
 
     @property
     def answer_state(self) -> str:
@@ -117,28 +132,10 @@ class Channel:
         return values
 
     def take_playback_frame(self) -> media.Frame | None:
-        """Consume this tick's frame of a uuid_broadcast, if one is playing."""
-        if self.playback is None or not self.has_media:
+        """Consume this tick's frame of the application playing (playback, speak), if any."""
+        if self.app_audio is None or not self.has_media:
             return None
-        frame = self.playback.next_frame()
-        if frame is None:
-            self._playback_done(self.playback)
-            self.playback = None
-        return frame
-
-    def _playback_done(self, playback: media.Playback) -> None:
-        """The variables FreeSWITCH's playback application leaves on the channel."""
-        samples = len(playback.samples)
-        ms = samples * 1000 // media.RATE
-        self.variables.update(
-            current_application="playback",
-            current_application_data=playback.spec,
-            current_application_response="FILE PLAYED",
-            playback_last_offset_pos=str(samples),
-            playback_seconds=str(ms // 1000),
-            playback_ms=str(ms),
-            playback_samples=str(samples),
-        )
+        return self.app_audio.next_frame() or media.silence()
 
 
 class FrameSet:

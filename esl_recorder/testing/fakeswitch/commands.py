@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from esl_recorder.testing.fakeswitch import dialplan, media, recordings
-from esl_recorder.testing.fakeswitch.channels import APPLICATION, Channel
+from esl_recorder.testing.fakeswitch import apps, dialplan, recordings
+from esl_recorder.testing.fakeswitch.channels import APPLICATION, Call, Channel
 from esl_recorder.testing.fakeswitch.core import SwitchCore
 from esl_recorder.testing.fakeswitch.wire import serialize_json, serialize_plain
 
 log = logging.getLogger(__name__)
 
 VERSION = "FreeSWITCH Version 1.11.3-dev~64bit ( 64bit)"
+# what the build with git metadata says (the call-script captures)
+GIT_VERSION = (
+    "FreeSWITCH Version 1.11.3-dev+git~20260821T141014Z~cc93a683ca~64bit "
+    "(git cc93a68 2026-08-21 14:10:14Z 64bit)"
+)
 NO_CHANNEL = "-ERR No such channel!\n"
 NO_SESSION = "-ERR Cannot locate session!\n"
 NO_REPLY = "-ERR no reply\n"
+BROADCAST_DELAY = 0.18  # seconds from the reply to the playback starting (broadcast_beep)
 CHANNEL_FIELDS = [
     "uuid",
     "direction",
@@ -106,6 +113,20 @@ Post = Callable[[], None]
 Handler = Callable[["Api", str], str]
 
 
+class Pending(str):
+    """An originate's result that comes once its call is answered (a call parked for a
+    script): the text is the result then; `call.on_answer` is told when (cause '' for
+    answered, else the hangup cause)."""
+
+    call: Call
+
+    @classmethod
+    def of(cls, text: str, call: Call) -> Pending:
+        pending = cls(text)
+        pending.call = call
+        return pending
+
+
 class Api:
     """Runs one api command line; `post` collects actions to run after the reply is out."""
 
@@ -140,6 +161,8 @@ def _originate(api: Api, args: str) -> str:
     except dialplan.OriginateError as exc:
         return f"-ERR {exc}\n"
     api.post.append(lambda: dialplan.after_originate(api.core, legs))
+    if a.call.kind == "script" and not a.answered:
+        return Pending.of(f"+OK {a.uuid}\n", a.call)
     return f"+OK {a.uuid}\n"
 
 
@@ -217,6 +240,8 @@ def _dtmf(api: Api, args: str, verb: str) -> str:
         return NO_SESSION
     if verb == "sent":
         target, source = (ch.peer or ch.bridged or ch), "UNKNOWN"
+        for _, duration in dialplan.parse_dtmf(parts[1]):
+            ch.variables["last_dtmf_duration"] = str(duration)
     else:
         target, source = ch, "APP"
     dialplan.dtmf(api.core, target, parts[1], source)
@@ -224,6 +249,9 @@ def _dtmf(api: Api, args: str, verb: str) -> str:
 
 
 def _uuid_broadcast(api: Api, args: str) -> str:
+    """The path runs as a playback application on the channel (broadcast_beep.txt): `aleg`
+    (the default) and `both` on the channel itself, `bleg` / `both` on its bridge partner;
+    an unbridged channel has none, so `bleg` does nothing."""
     parts = args.split()
     if len(parts) < 2:
         return "-USAGE: <uuid> <path> [aleg|bleg|both]\n"
@@ -231,11 +259,13 @@ def _uuid_broadcast(api: Api, args: str) -> str:
     if ch is None:
         return "-ERR invalid uuid\n"
     leg = parts[2] if len(parts) > 2 else "aleg"
-    other = ch.bridged or ch.peer
-    targets: list[Channel | None] = {"bleg": [other], "both": [ch, other]}.get(leg, [ch])
+    targets = [] if leg == "bleg" else [ch]
+    if leg in ("bleg", "both") and ch.bridged is not None:
+        targets.append(ch.bridged)
+    path = parts[1].removeprefix("playback::").removeprefix("playback:")
     for target in targets:
-        if target is not None:
-            target.playback = media.parse_playable(parts[1])
+        msg = apps.Message("playback", path)
+        api.core.after(BROADCAST_DELAY, functools.partial(apps.enqueue, target, msg))
     return "+OK Message sent\n"
 
 
@@ -332,24 +362,38 @@ def _show(api: Api, args: str) -> str:
 
 
 def _status(api: Api, args: str) -> str:
-    up = int(api.core.media_time)
-    live = len(api.core.live_channels())
-    minutes, seconds = divmod(up, 60)
+    """mod_commands' status (heartbeat.txt); the uptime is media time."""
+    up_ms = int(api.core.media_time * 1000)
+    seconds, ms = divmod(up_ms, 1000)
+    minutes, seconds = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
+    live = len(api.core.live_channels())
     return (
         f"UP 0 years, {days} days, {hours} hours, {minutes} minutes, {seconds} seconds, "
-        "0 milliseconds, 0 microseconds\n"
-        "FreeSWITCH (Version 1.11.3-dev  64bit) is ready\n"
+        f"{ms} milliseconds, 0 microseconds\n"
+        "FreeSWITCH (Version 1.11.3-dev git cc93a68 2026-08-21 14:10:14Z 64bit) is ready\n"
         f"{api.core.sessions_since_start} session(s) since startup\n"
         f"{live} session(s) - peak {live}, last 5min {live} \n"
-        "0 session(s) per Sec out of max 30, peak 0, last 5min 0 \n"
-        "1000 session(s) max\nmin idle cpu 0.00/99.03\nCurrent Stack Size/Max 240K/8192K\n"
+        "0 session(s) per Sec out of max 1000, peak 0, last 5min 0 \n"
+        "2000 session(s) max\nmin idle cpu 0.00/99.03\nCurrent Stack Size/Max 240K/8192K\n"
     )
 
 
+MODULES = (
+    "mod_console", "mod_logfile", "mod_event_socket", "mod_loopback", "mod_commands", "mod_db",
+    "mod_dptools", "mod_expr", "mod_hash", "mod_dialplan_xml", "mod_sndfile", "mod_native_file",
+    "mod_tone_stream", "mod_shout", "mod_flite",
+)
+
+
+def _module_exists(api: Api, args: str) -> str:
+    return "true" if args.strip() in MODULES else "false"
+
+
 HANDLERS: dict[str, Handler] = {
-    "version": lambda api, args: VERSION + "\n",
+    "module_exists": _module_exists,
+    "version": lambda api, args: (api.core.version or VERSION) + "\n",
     "status": _status,
     "show": _show,
     "originate": _originate,

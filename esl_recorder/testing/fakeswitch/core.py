@@ -27,6 +27,7 @@ class SwitchCore:
 
     def __init__(self, start_time: float | None = None, sound_prefix: str = "") -> None:
         self.core_uuid = new_uuid()
+        self.version = ""  # `api version` (FakeSwitch sets it)
         self.base_time = time.time() if start_time is None else start_time
         self.started = time.time()  # for HEARTBEAT's Up-Time
         self.sound_prefix = sound_prefix
@@ -41,6 +42,12 @@ class SwitchCore:
         self._timers: list[tuple[int, Callable[[], None]]] = []
         self.outbound: Callable[[Channel], None] | None = None  # runs the `socket` app
         self._frame_hooks: list[Callable[[FrameSet, list[Channel]], None]] = []
+        self._tick_hooks: list[Callable[[list[Channel]], None]] = []  # before the frames
+        self._after_hooks: list[Callable[[list[Channel]], None]] = []  # after them
+        # call flow the application engine needs (set by FakeSwitch: dialplan functions)
+        self.answer_channel: Callable[[Channel], None] | None = None
+        self.hangup_channel: Callable[[Channel, str], None] | None = None
+        self.finish_hangup: Callable[[Channel], None] | None = None
 
     # -- time ---------------------------------------------------------------------------------
     @property
@@ -113,8 +120,10 @@ class SwitchCore:
         app: str = "",
         extra: Iterable[tuple[str, str]] = (),
         overrides: dict[str, str] | None = None,
+        key: str | None = None,
     ) -> Event:
-        """A channel event: the template for the leg's role filled from the channel's state."""
+        """A channel event: the template for the leg's role (or `key`) filled from the
+        channel's state."""
         values = self.core_values()
         values.update(
             name=ch.name,
@@ -124,11 +133,14 @@ class SwitchCore:
             bridged_us=str(ch.bridged_us),
         )
         values.update({f"uuid:{leg.role}": leg.uuid for leg in ch.call.legs.values()})
-        layout = templates.layout(name, ch.role, app)
+        layout = templates.layout_of(key) if key else templates.layout(name, ch.role, app)
         headers = templates.render(layout, values, _uuid_fallback(ch, layout.role))
         _apply(headers, layout, overrides or {})
         if layout.last_variable >= 0:
             _merge_variables(headers, layout, ch.variables)
+        if ch.scripted:  # the engine's variables are only those the channel holds
+            headers = [h for h in headers if not h[0].startswith(templates.SCRIPT_VARIABLES)
+                       or h[0][9:] in ch.variables]
         return Event(name, headers + list(extra))
 
     def emit(
@@ -168,6 +180,12 @@ class SwitchCore:
     def on_frame(self, hook: Callable[[FrameSet, list[Channel]], None]) -> None:
         self._frame_hooks.append(hook)
 
+    def on_tick(self, before: Callable[[list[Channel]], None],
+                after: Callable[[list[Channel]], None]) -> None:
+        """Hooks run on every tick before the frames are made and after they were used."""
+        self._tick_hooks.append(before)
+        self._after_hooks.append(after)
+
     def tick(self) -> None:
         """Produce one 20 ms frame for every channel."""
         with self.lock:
@@ -180,9 +198,14 @@ class SwitchCore:
             for action in due:
                 action()
             live = self.live_channels()
+            for before in self._tick_hooks:
+                before(live)
+            live = self.live_channels()
             frames = FrameSet(live)
             for hook in self._frame_hooks:
                 hook(frames, live)
+            for after in self._after_hooks:
+                after(live)
             for ch in live:
                 ch.sample_index += media.FRAME_SAMPLES
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 
-from esl_recorder.testing.fakeswitch import media
+from esl_recorder.testing.fakeswitch import apps, media
 from esl_recorder.testing.fakeswitch.channels import (
     APPLICATION,
     EXTENSIONS,
+    SCRIPT_EXTENSIONS,
     Call,
     Channel,
     new_uuid,
@@ -98,14 +100,20 @@ def originate(
     if dest not in EXTENSIONS:
         _no_route(core, dest, chan_vars)
         raise OriginateError("NO_ROUTE_DESTINATION")
-    call = Call(kind="bridge" if dest == "bridge_tone_b" else "loopback")
+    kind = "bridge" if dest == "bridge_tone_b" else "loopback"
+    call = Call(kind="script" if dest in SCRIPT_EXTENSIONS else kind)
     prefix = "" if dest == "tone_b" else f"{dest}_"
     a, b = _pair(core, call, dest, prefix, a_ext)
+    if call.kind == "script" and target.startswith("&"):
+        a.role = f"{prefix}inline_a"  # an inline application: no transfer in its profile
     _use_origination_uuid(core, a, chan_vars.get("origination_uuid"))
     a.variables.update(chan_vars)
     b.variables.update(chan_vars)  # mod_loopback gives the B leg the A leg's variables
     core.emit(a, "CHANNEL_CREATE")
     core.emit(b, "CHANNEL_CREATE")
+    if call.kind == "script":
+        _park_for_script(core, b, dest)
+        return a, [a]
     core.emit(b, "CHANNEL_EXECUTE_COMPLETE", "set")
     if call.kind == "bridge":
         _bridge_inner(core, call, b)
@@ -114,6 +122,25 @@ def originate(
     if call.kind == "loopback":
         core.emit(b, "CHANNEL_EXECUTE_COMPLETE", "answer")
     return a, [a]
+
+
+def _park_for_script(core: SwitchCore, b: Channel, dest: str) -> None:
+    """The extension sets its variables and parks, unanswered: the script answers."""
+    b.state = "CS_EXECUTE"
+    for name, value in SCRIPT_EXTENSIONS[dest].items():
+        apps.dialplan_step(core, b, "set", f"{name}={value}")
+    apps.dialplan_app(core, b, "park")
+
+
+def _script_caller(core: SwitchCore, a: Channel) -> None:
+    """Once the script answered, the caller leg runs its own extension."""
+    if a.hungup:
+        return
+    app, data = APPLICATION.get(a.ext, ("park", ""))
+    a.variables["endpoint_disposition"] = "ANSWER"
+    if a.ext != "park":
+        apps.dialplan_step(core, a, "answer")
+    apps.dialplan_app(core, a, app if app in ("playback", "park") else "park", data)
 
 
 def _use_origination_uuid(core: SwitchCore, a: Channel, uuid: str | None) -> None:
@@ -138,6 +165,9 @@ def _bridge_inner(core: SwitchCore, call: Call, outer_b: Channel) -> None:
 def after_originate(core: SwitchCore, legs: list[Channel]) -> None:
     """Events FreeSWITCH sends after the originate result (BACKGROUND_JOB) is out."""
     for a in legs:
+        if a.call.kind == "script":
+            _script_caller(core, a)
+            continue
         if a.call.kind == "bridge" and a.peer is not None:
             outer_b = a.peer
             outer_b.bridged_us = core.now_us()
@@ -147,6 +177,8 @@ def after_originate(core: SwitchCore, legs: list[Channel]) -> None:
         core.emit(a, "CHANNEL_EXECUTE_COMPLETE", "set")
         core.emit(a, "CHANNEL_EXECUTE_COMPLETE", "answer")
         if a.peer is not None and a.peer.ext == "outbound_esl" and core.outbound is not None:
+            a.peer.variables["endpoint_disposition"] = "ANSWER"
+            apps.entered(a.peer, *APPLICATION["outbound_esl"])
             core.outbound(a.peer)
 
 
@@ -187,8 +219,20 @@ def inbound_call(
 
 
 def answer(core: SwitchCore, ch: Channel) -> None:
-    if not ch.answered and not ch.hungup:
-        _answer(core, ch)
+    if ch.answered or ch.hungup:
+        return
+    if ch.call.kind == "script" and ch.peer is not None and not ch.peer.answered:
+        _answer(core, ch.peer)  # the loopback pair answers together, caller leg first
+        ch.peer.state = "CS_CONSUME_MEDIA"
+    _answer(core, ch)
+    _originate_done(core, ch.call, "")
+
+
+def _originate_done(core: SwitchCore, call: Call, cause: str) -> None:
+    """The originate waiting for this call returns (one tick later, as captured)."""
+    waiting, call.on_answer = call.on_answer, []
+    for done in waiting:
+        core.later(functools.partial(done, cause))
 
 
 def _hangup_one(core: SwitchCore, ch: Channel, cause: str) -> None:
@@ -210,7 +254,58 @@ def hangup(core: SwitchCore, ch: Channel, cause: str = "NORMAL_CLEARING") -> Non
     if ch.hungup:
         return
     _hangup_one(core, ch, cause)
+    if ch.call.kind == "script":
+        _originate_done(core, ch.call, cause)
+        if not ch.executing:  # else the application completes first, then finish_script_leg
+            finish_script_leg(core, ch)
+        return
     core.later(lambda: _finish_call(core, ch, cause))
+
+
+def finish_script_leg(core: SwitchCore, first: Channel) -> None:
+    """A script call's hangup: the leg that hung up ends now (its applications, the park,
+    CHANNEL_HANGUP_COMPLETE) and hangs up the other leg, which ends on the next tick."""
+    if first.state == "CS_REPORTING":
+        return
+    others = [leg for leg in first.call.legs.values() if leg is not first]
+    _end_leg(core, first)
+    for leg in others:
+        if not leg.hungup:
+            _hangup_one(core, leg, first.hangup_cause)
+    core.later(lambda: _finish_others(core, first, others))
+
+
+def _end_leg(core: SwitchCore, ch: Channel) -> None:
+    ch.executing += 1
+    try:
+        stop_for_hangup(core, ch)
+        apps.unwind(core, ch)
+    finally:
+        ch.executing -= 1
+    _note_last_app(ch)
+    for state in ("CS_HANGUP", "CS_REPORTING"):
+        ch.state = state
+        core.emit(ch, "CHANNEL_STATE", state)
+    core.emit(ch, "CHANNEL_HANGUP_COMPLETE", overrides=_cause_overrides(ch.hangup_cause))
+
+
+def _note_last_app(ch: Channel) -> None:
+    """last_app / last_arg, reported by CHANNEL_HANGUP_COMPLETE."""
+    last_app = ch.variables.get("current_application")
+    if ch.scripted and last_app:
+        ch.variables["last_app"] = last_app
+        data = ch.variables.get("current_application_data")
+        if data:
+            ch.variables["last_arg"] = data
+
+
+def _finish_others(core: SwitchCore, first: Channel, others: list[Channel]) -> None:
+    for leg in others:
+        if leg.state != "CS_REPORTING":
+            _end_leg(core, leg)
+    for leg in reversed([first, *others]):
+        core.emit(leg, "CHANNEL_DESTROY")
+        core.channels.pop(leg.uuid, None)
 
 
 def _finish_call(core: SwitchCore, first: Channel, cause: str) -> None:
@@ -226,6 +321,7 @@ def _finish_call(core: SwitchCore, first: Channel, cause: str) -> None:
         _exec_complete(core, leg)
     ordered = [first, *others]
     for leg in ordered:
+        _note_last_app(leg)
         core.emit(leg, "CHANNEL_STATE", "CS_HANGUP")
         core.emit(leg, "CHANNEL_STATE", "CS_REPORTING")
         core.emit(leg, "CHANNEL_HANGUP_COMPLETE", overrides=_cause_overrides(leg.hangup_cause))
@@ -235,6 +331,7 @@ def _finish_call(core: SwitchCore, first: Channel, cause: str) -> None:
 
 
 def _exec_complete(core: SwitchCore, ch: Channel) -> None:
+    apps.abort_running(core, ch)
     app = APPLICATION.get(ch.ext, ("park", ""))[0]
     if ch.parked:
         ch.parked = False
@@ -280,3 +377,4 @@ def dtmf(core: SwitchCore, ch: Channel, digits: str, source: str) -> None:
     for digit, duration in parse_dtmf(digits):
         extra = {"DTMF-Digit": digit, "DTMF-Duration": str(duration), "DTMF-Source": source}
         core.emit(ch, "DTMF", overrides={**extra, **state_overrides(ch)})
+        apps.break_on_dtmf(core, ch, digit)

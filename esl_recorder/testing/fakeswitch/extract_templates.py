@@ -34,8 +34,34 @@ import re
 import sys
 from pathlib import Path
 
+from esl_recorder.testing.fakeswitch.templates import SCRIPT_VARIABLES
 from esl_recorder.testing.transcripts import Block, read_blocks, wire_dir
 
+# Captures of call scripts (sendmsg execute): their templates leave out what the simulator's
+# application engine sets itself (the Application-* and Playback-* headers, the variables the
+# applications change), and their keys tell the Application of CHANNEL_EXECUTE too and whether
+# the channel had hung up (`.hangup`).
+SCRIPT_SOURCES = (
+    "script_inbound",
+    "script_dtmf",
+    "script_tts",
+    "script_outbound",
+    "broadcast_beep",
+    "record_disk_full",
+)
+SCRIPT_MANAGED_HEADERS = (
+    "Application",
+    "Application-Data",
+    "Application-Response",
+    "Application-UUID",
+    "Playback-File-Path",
+    "Playback-File-Type",
+    "Playback-Status",
+)
+# Script captures whose caller leg ran an inline application (`originate ... &park`): its
+# profile differs from a caller sent through the dialplan (no transfer headers), so its
+# templates get their own role, `script_park_inline_a`.
+INLINE_CALLER_SOURCES = ("script_tts", "broadcast_beep")
 SOURCES = (
     "events_plain_call",
     "events_bridge_call",
@@ -46,6 +72,7 @@ SOURCES = (
     "show_channels",
     "outbound",
     "heartbeat",
+    *SCRIPT_SOURCES,
 )
 CONNECT_TRAILER = ("Content-Type", "Reply-Text", "Socket-Mode", "Control")
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -88,16 +115,27 @@ def role_of(channel_name: str, source: str) -> str:
     ext, _, leg = channel_name.removeprefix("loopback/").rpartition("-")
     if ext == "tone_b":
         return f"inner_{leg}" if source == "events_bridge_call" else leg
+    if source in INLINE_CALLER_SOURCES and leg == "a":
+        return f"{ext}_inline_a"
     return f"{ext}_{leg}"
+
+
+def is_script_managed(name: str) -> bool:
+    """Headers of the script captures that the application engine adds itself."""
+    return name in SCRIPT_MANAGED_HEADERS or name.startswith(SCRIPT_VARIABLES)
 
 
 def template_key(headers: list[tuple[str, str]], source: str) -> str:
     values = dict(headers)
     key = values.get("Event-Name", "UNKNOWN")
+    script = source in SCRIPT_SOURCES
     if "Channel-Name" in values:
         key += "." + role_of(values["Channel-Name"], source)
-    if key.startswith("CHANNEL_EXECUTE_COMPLETE") and "Application" in values:
+    executes = ("CHANNEL_EXECUTE",) if script else ("CHANNEL_EXECUTE_COMPLETE",)
+    if key.startswith(executes) and "Application" in values:
         key += "." + values["Application"]
+    if script and key.startswith(("CHANNEL_EXECUTE", "CHANNEL_UNPARK", "PLAYBACK_")):
+        key += ".hangup" if "Hangup-Cause" in values else ""
     if key.startswith("CHANNEL_STATE") and "Channel-State" in values:
         key += "." + values["Channel-State"]
     if key.startswith("RECORD_") and "Hangup-Cause" in values:
@@ -107,13 +145,17 @@ def template_key(headers: list[tuple[str, str]], source: str) -> str:
     return key
 
 
-def placeholderize(headers: list[tuple[str, str]], roles: dict[str, str]) -> list[tuple[str, str]]:
+def placeholderize(
+    headers: list[tuple[str, str]], roles: dict[str, str], script: bool = False
+) -> list[tuple[str, str]]:
     values = dict(headers)
     core = values.get("Core-UUID", "")
     channel_name = values.get("Channel-Name")
     out = []
     for name, value in headers:
         if is_managed(name) or (name in CONNECT_TRAILER and "Socket-Mode" in values):
+            continue
+        if script and is_script_managed(name):
             continue
         if name in _FIXED:
             value = f"@@{_FIXED[name]}@@"
@@ -168,7 +210,8 @@ def extract(source_dir: Path) -> dict[str, list[tuple[str, str]]]:
         for text in event_texts(blocks):
             headers = parse_plain(text)
             key = template_key(headers, source)
-            templates.setdefault(key, placeholderize(headers, roles))
+            script = source in SCRIPT_SOURCES
+            templates.setdefault(key, placeholderize(headers, roles, script))
     return templates
 
 

@@ -42,6 +42,13 @@ def tone_frame(freqs: tuple[int, ...], sample_index: int) -> Frame:
     return out
 
 
+def tone_samples(freq: int, count: int) -> array:
+    """`count` samples of a sine at `freq` from sample 0."""
+    table = _tone_second(freq)
+    whole, rest = divmod(count, RATE)
+    return table * whole + table[:rest]
+
+
 def silence() -> Frame:
     return array("h", bytes(2 * FRAME_SAMPLES))
 

@@ -17,7 +17,7 @@ import gevent
 from gevent.event import Event as GEvent
 from gevent.server import StreamServer
 
-from esl_recorder.testing.fakeswitch import dialplan, recordings
+from esl_recorder.testing.fakeswitch import apps, commands, dialplan, recordings
 from esl_recorder.testing.fakeswitch.channels import Channel, new_uuid
 from esl_recorder.testing.fakeswitch.clock import ManualClock, RealtimeClock
 from esl_recorder.testing.fakeswitch.commands import Api
@@ -47,7 +47,9 @@ class FakeSwitch:
     `start_time` is the wall-clock time at media time 0 (event timestamps are start_time plus
     media time); `outbound_address` is where the `outbound_esl` extension's
     `socket ... async full` connects. `heartbeat_interval`: seconds between HEARTBEAT events
-    (wall-clock, whatever the media clock; FreeSWITCH's default is 20), None for none.
+    (FreeSWITCH's default is 20), None for none; `heartbeat_first`: seconds until the first
+    one (default: one interval). Under the manual clock they follow media time, else wall
+    time. `version`: the `api version` text (without its newline).
     `go_silent()` makes the switch hang with its sockets open, `speak_again()` resumes it.
     """
 
@@ -61,6 +63,8 @@ class FakeSwitch:
         start_time: float | None = None,
         outbound_address: tuple[str, int] = ("127.0.0.1", 8084),
         heartbeat_interval: float | None = 20.0,
+        heartbeat_first: float | None = None,
+        version: str = commands.VERSION,
     ) -> None:
         if clock not in ("realtime", "manual"):
             raise ValueError("clock must be 'realtime' or 'manual'")
@@ -74,10 +78,18 @@ class FakeSwitch:
             # seconds, like FreeSWITCH) stops at the same media time on every run
             start_time = float(int(time.time()))
         self.core = SwitchCore(start_time=start_time, sound_prefix=self.recordings_root)
+        self.core.version = version
         self.outbound_address = outbound_address
         self.core.listeners.append(self._broadcast)
         self.core.outbound = self._connect_out
         self.core.on_frame(lambda frames, live: recordings.feed_frames(self.core, frames, live))
+        self.core.on_tick(
+            lambda live: apps.start_queued(self.core, live),
+            lambda live: apps.finish_due(self.core, live),
+        )
+        self.core.answer_channel = lambda ch: dialplan.answer(self.core, ch)
+        self.core.hangup_channel = lambda ch, cause: dialplan.hangup(self.core, ch, cause)
+        self.core.finish_hangup = lambda ch: dialplan.finish_script_leg(self.core, ch)
         self.clock_mode = clock
         self._clock: ManualClock | RealtimeClock = (
             ManualClock(self.core.tick) if clock == "manual" else RealtimeClock(self.core.tick)
@@ -88,6 +100,7 @@ class FakeSwitch:
         self._server: StreamServer | None = None
         self._greenlets: set[gevent.Greenlet] = set()
         self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_first = heartbeat_interval if heartbeat_first is None else heartbeat_first
         self._heartbeat: gevent.Greenlet | None = None
         self.speaking = GEvent()  # cleared while the switch is silent
         self.speaking.set()
@@ -103,7 +116,10 @@ class FakeSwitch:
             log.info("fakeswitch listening on %s:%s", self.host, self.port)
         self._clock.start()
         if self.heartbeat_interval and self._heartbeat is None:
-            self._heartbeat = gevent.spawn(self._heartbeats, self.heartbeat_interval)
+            if self.clock_mode == "manual":
+                self.core.after(self.heartbeat_first or 0.0, self._media_heartbeat)
+            else:
+                self._heartbeat = gevent.spawn(self._heartbeats, self.heartbeat_interval)
         return self
 
     def stop(self) -> None:
@@ -139,10 +155,18 @@ class FakeSwitch:
         self._clock.advance(seconds)
 
     # -- liveness -----------------------------------------------------------------------------
+    def _media_heartbeat(self) -> None:
+        if self.heartbeat_interval and self._server is not None:
+            self.core.after(self.heartbeat_interval, self._media_heartbeat)
+            if self.speaking.is_set():
+                self.core.fire(self.core.heartbeat())
+
     def _heartbeats(self, interval: float) -> None:
         """switch_core.c's heartbeat thread: one HEARTBEAT every `interval` seconds."""
+        delay = self.heartbeat_first or interval
         while True:
-            gevent.sleep(interval)  # this is the simulated switch's timer, not a test's wait
+            gevent.sleep(delay)  # this is the simulated switch's timer, not a test's wait
+            delay = interval
             if self.speaking.is_set():
                 self.send_heartbeat()
 
@@ -269,11 +293,30 @@ class FakeSwitch:
         ext: str = "tone_a",
         variables: dict[str, str] | None = None,
     ) -> str:
-        """Like `originate <dest> <ext> XML rectest`; returns the A leg's uuid."""
+        """Like `originate <dest> <ext> XML rectest`; returns the A leg's uuid.
+
+        A call to `loopback/script_park/rectest` parks its B leg for a script: the caller leg
+        runs `ext` only once the script answered (see park_for_script)."""
         with self.core.lock:
             a, legs = dialplan.originate(self.core, dest, ext, variables)
-            dialplan.after_originate(self.core, legs)
+            if a.call.kind == "script":
+                a.call.on_answer.append(
+                    lambda cause: None if cause else dialplan.after_originate(self.core, legs))
+            else:
+                dialplan.after_originate(self.core, legs)
         return a.uuid
+
+    def park_for_script(
+        self, caller: str = "tone_a", variables: dict[str, str] | None = None
+    ) -> str:
+        """A call whose B leg parks, unanswered, for a call script; returns B's uuid.
+
+        Like `originate {vars}loopback/script_park/rectest <caller>`: B runs `set
+        esl_recorder_script=demo` and `park` (CHANNEL_PARK carries the variables); `caller`
+        `tone_a` sends 440 Hz once B is answered, `&park` sends nothing."""
+        a_uuid = self.originate("loopback/script_park/rectest", caller, variables)
+        peer = self._channel(a_uuid).peer
+        return peer.uuid if peer is not None else a_uuid
 
     def inbound_call(
         self, ext: str = "tone_a", variables: dict[str, str] | None = None, answered: bool = False

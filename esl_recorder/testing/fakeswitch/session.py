@@ -12,8 +12,9 @@ import gevent
 from gevent.event import Event as GEvent
 from gevent.queue import Queue
 
-from esl_recorder.testing.fakeswitch import dialplan, wire
+from esl_recorder.testing.fakeswitch import apps, dialplan, wire
 from esl_recorder.testing.fakeswitch.channels import new_uuid
+from esl_recorder.testing.fakeswitch.commands import Pending
 from esl_recorder.testing.fakeswitch.wire import Event
 
 if TYPE_CHECKING:
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHANNEL_EVENT_PREFIXES = ("CHANNEL_", "DTMF", "CALL_", "PLAYBACK_")
+CHANNEL_EVENT_PREFIXES = ("CHANNEL_", "DTMF", "CALL_")  # what myevents delivers
+ORIGINATE_TIMEOUT = 60.0  # FreeSWITCH's default originate_timeout (seconds)
 
 
 class Session:
@@ -237,10 +239,27 @@ def _headers(lines: list[str]) -> dict[str, str]:
 
 def _api(session: Session, args: str, headers: dict[str, str]) -> None:
     body, post = session.run_api(args)
+    if isinstance(body, Pending):  # api originate blocks until the script answers
+        body = _wait_answered(session, body)
     session.send(wire.api_response(body))
     session.flush_held()
     for action in post:
         session.switch.run_locked(action)
+
+
+def _wait_answered(session: Session, pending: Pending) -> str:
+    result: list[str] = []
+    answered = GEvent()
+
+    def done(cause: str) -> None:
+        result.append(cause)
+        answered.set()
+
+    session.switch.run_locked(lambda: pending.call.on_answer.append(done))
+    answered.wait(ORIGINATE_TIMEOUT)
+    if result == [""]:
+        return str(pending)
+    return f"-ERR {result[0] if result else 'NO_ANSWER'}\n"
 
 
 def _bgapi(session: Session, args: str, headers: dict[str, str]) -> None:
@@ -248,6 +267,20 @@ def _bgapi(session: Session, args: str, headers: dict[str, str]) -> None:
     session.send(wire.command_reply(f"+OK Job-UUID: {job}", ("Job-UUID", job)))
     body, post = session.run_api(args)
     session.flush_held()
+    if isinstance(body, Pending):  # the job ends when the script answers (or on hangup)
+        result = str(body)
+
+        def done(cause: str) -> None:
+            text = f"-ERR {cause}\n" if cause else result
+            _job_done(session, args, job, text, [] if cause else post)
+
+        body.call.on_answer.append(done)
+        return
+    _job_done(session, args, job, body, post)
+
+
+def _job_done(session: Session, args: str, job: str, body: str, post: list[Callable[[], None]]
+              ) -> None:
     command, _, command_args = args.partition(" ")
     extra = [("Job-UUID", job), ("Job-Command", command)]
     if command_args:
@@ -409,10 +442,24 @@ def _nolog(session: Session, args: str, headers: dict[str, str]) -> None:
 def _sendmsg(session: Session, args: str, headers: dict[str, str]) -> None:
     uuid = args.strip() or session.bound_uuid or ""
     lowered = {k.lower(): v for k, v in headers.items()}
+    core = session.switch.core
+    ch = core.locate(uuid)
+    if ch is None:
+        session.send(wire.command_reply(f"-ERR invalid session id [{uuid}]"))
+        return
     session.send(wire.command_reply("+OK"))
-    if lowered.get("call-command") == "hangup":
+    command = lowered.get("call-command")
+    if command == "hangup":
         cause = lowered.get("hangup-cause", "NORMAL_CLEARING")
         session.switch.run_locked(lambda: session.switch.hangup(uuid, cause))
+    elif command == "execute":
+        msg = apps.Message(
+            app=lowered.get("execute-app-name", ""),
+            arg=lowered.get("execute-app-arg", ""),
+            uuid=lowered.get("event-uuid", ""),
+            locked=lowered.get("event-lock", "").lower() == "true",
+        )
+        session.switch.run_locked(lambda: apps.enqueue(ch, msg))
 
 
 def _auth_again(session: Session, args: str, headers: dict[str, str]) -> None:

@@ -18,6 +18,22 @@ _PLACEHOLDER = re.compile(r"@@([A-Za-z0-9_:]+)@@")
 
 Headers = list[tuple[str, str]]
 
+# Channel variables the application engine (apps.py) sets and clears: the call-script
+# captures' templates leave them out, and a channel the engine runs applications on reports
+# only those it holds (see extract_templates).
+SCRIPT_VARIABLES = (
+    "variable_current_application",
+    "variable_current_loop",
+    "variable_total_loops",
+    "variable_playback_",
+    "variable_app_uuid",
+    "variable_endpoint_disposition",
+    "variable_esl_recorder_script",
+    "variable_tts_",
+    "variable_last_app",
+    "variable_last_arg",
+)
+
 
 @functools.cache
 def load_all() -> dict[str, Headers]:
@@ -95,6 +111,12 @@ class Layout:
 def layout(event_name: str, role: str = "", app: str = "") -> Layout:
     """The prepared template find_keyed() picks (cached: rendering an event is the hot path)."""
     return Layout.build(*find_keyed(event_name, role, app))
+
+
+@functools.cache
+def layout_of(key: str) -> Layout:
+    """The prepared template of an exact key."""
+    return Layout.build(key, load_all()[key])
 
 
 def render(
