@@ -91,7 +91,8 @@ def test_show_channels(switch: FakeSwitch, client: WireClient) -> None:
 def test_status(switch: FakeSwitch, client: WireClient) -> None:
     status = client.api("status")
     assert status.startswith("UP 0 years, 0 days")
-    assert "FreeSWITCH (Version 1.11.3-dev git cc93a68 2026-08-21 14:10:14Z 64bit) is ready" in status
+    ready = "FreeSWITCH (Version 1.11.3-dev git cc93a68 2026-08-21 14:10:14Z 64bit) is ready"
+    assert ready in status
 
 
 def test_uuid_dump(switch: FakeSwitch, client: WireClient) -> None:
