@@ -26,6 +26,7 @@ from .wireclient import Message, WireClient, parse_message
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 CAPTURE_ROOT = "/tmp/fswire"
 CAPTURE_PREFIX = "/usr/freeswitch/share/freeswitch/sounds/en/us/callie"
+FULL_DISK = "/mnt/fsfull"  # record_disk_full.txt's 64 KiB tmpfs
 REPLAYABLE = (
     "auth",
     "events_plain_call",
@@ -44,6 +45,7 @@ REPLAYABLE = (
     "heartbeat",
     "broadcast_beep",
     "script_outbound",
+    "record_disk_full",
 )
 # The call-script captures come from a build whose version carries git metadata.
 GIT_BUILD = ("script_inbound", "script_dtmf", "script_tts", "script_outbound", "heartbeat",
@@ -133,6 +135,7 @@ class Replayer:
     # -- mapping ----------------------------------------------------------------------------
     def to_sim(self, text: str) -> str:
         text = text.replace(CAPTURE_ROOT, str(self.tmp / "fswire"))
+        text = text.replace(FULL_DISK, str(self.tmp / "fsfull"))
         text = text.replace(CAPTURE_PREFIX, str(self.tmp / "callie"))
         return UUID.sub(lambda m: self.cap_to_sim.get(m.group(0), m.group(0)), text)
 
@@ -140,6 +143,7 @@ class Replayer:
         sim_to_cap = {v: k for k, v in self.cap_to_sim.items()}
         text = UUID.sub(lambda m: sim_to_cap.get(m.group(0), m.group(0)), text)
         text = text.replace(str(self.tmp / "fswire"), CAPTURE_ROOT)
+        text = text.replace(str(self.tmp / "fsfull"), FULL_DISK)
         return text.replace(str(self.tmp / "callie"), CAPTURE_PREFIX)
 
     def learn(self, expected: Message, got: Message) -> None:
@@ -157,6 +161,8 @@ class Replayer:
 
     def run(self) -> list[Step]:
         self._write_prompts()
+        if self.name == "record_disk_full":
+            self.switch.recordings_disk.limit(65536)
         self.switch.start()
         try:
             for step in self.steps:

@@ -493,3 +493,18 @@ def test_a_recordings_disk_that_fills_is_reported_as_freeswitch_does(
     switch.recordings_disk.unlimited()
     stop = stop_headers(record(switch, events, tmp_path / "third.wav", 1.0, uuid=uuid))
     assert stop["Record-Completion-Cause"] == "success-maxtime"
+
+
+def test_the_file_reaches_the_disk_64_kib_at_a_time(
+    switch: FakeSwitch, client: WireClient, tmp_path: Path
+) -> None:
+    """record_disk_full.txt: FreeSWITCH buffers 65536 bytes before its first write (the file
+    stayed at its 44-byte header for about 4 s of 16000 bytes/s)."""
+    uuid, path = switch.originate(), tmp_path / "buffered.wav"
+    client.api(f"uuid_record {uuid} start {path}")
+    switch.advance(4.0)
+    assert os.path.getsize(path) == 44
+    switch.advance(0.2)
+    assert os.path.getsize(path) >= 44 + 65536
+    client.api(f"uuid_record {uuid} stop {path}")
+    assert read_wav(str(path)).frames == 4.2 * 8000

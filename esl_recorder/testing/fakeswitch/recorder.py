@@ -230,6 +230,11 @@ class Recording:
 
     def finish(self, cause: str) -> tuple[str | None, dict[str, str]]:
         """Close the file(s); return the completion cause to report and the variables to set."""
+        try:  # what is buffered reaches the disk before the size is read
+            for writer in self.writers:
+                writer.flush()
+        except OSError:
+            self.write_failed = True
         size = self.writers[0].size() if self.writers else 0
         for writer in self.writers:
             writer.close()
