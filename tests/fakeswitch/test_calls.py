@@ -167,11 +167,12 @@ def test_broadcast_is_heard_in_the_write_direction(
     switch.advance(1.0)
     client.api(f"uuid_record {uuid} stop {path}")
     heard, sent = read_wav(str(path)).samples
-    # the playback starts 0.16-0.2 s after the reply (broadcast_beep.txt)
-    assert max(abs(x) for x in sent[:1280]) == 0
-    assert goertzel(sent[1600:5200], 8000, 1000) > 9000
-    assert goertzel(heard[1600:5200], 8000, 1000) < 100
-    assert max(abs(x) for x in sent[5440:]) == 0
+    # the playback starts 0.16 s after the reply (broadcast_beep.txt); the file of a channel
+    # that sent nothing yet starts with it
+    assert len(sent) == 8000 - 1280
+    assert goertzel(sent[:4000], 8000, 1000) > 9000
+    assert goertzel(heard[:4000], 8000, 1000) < 100
+    assert max(abs(x) for x in sent[4000:]) == 0
 
 
 def test_transfer_changes_what_the_leg_plays(
@@ -213,10 +214,10 @@ def test_realtime_clock_produces_media(tmp_path: Path) -> None:
         client.command("event plain RECORD_STOP")
         uuid = sim.originate("loopback/silence/rectest", "&park")
         path = tmp_path / "rt.wav"
-        client.api(f"uuid_record {uuid} start {path} 0 {{RECORD_INITIAL_TIMEOUT_MS=100}}")
-        stop = dict(event_headers(client.read(timeout=3.0)))
+        client.api(f"uuid_record {uuid} start {path} 0 {{RECORD_INITIAL_TIMEOUT_MS=1000}}")
+        stop = dict(event_headers(client.read(timeout=5.0)))
         assert stop["Record-Completion-Cause"] == "no-input-timeout"
-        assert read_wav(str(path)).frames >= 800
+        assert read_wav(str(path)).frames >= 3200  # FreeSWITCH: 0.52 s (recordings_facts)
         client.close()
 
 

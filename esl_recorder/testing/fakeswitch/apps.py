@@ -39,6 +39,7 @@ class Message:
     uuid: str = ""
     locked: bool = False
     sendmsg: bool = True  # sendmsg-executed: current_loop / total_loops are set
+    not_before: int = 0  # the media tick it may start on (uuid_broadcast comes late)
 
 
 @dataclass(eq=False)
@@ -107,7 +108,7 @@ def start_queued(core: SwitchCore, live: list[Channel]) -> None:
     """Tick hook, before the frames: start what is queued where nothing blocks it."""
     for ch in live:
         while ch.app_queue and not ch.hungup:
-            if ch.apps and not ch.apps[-1].nests:
+            if (ch.apps and not ch.apps[-1].nests) or ch.app_queue[0].not_before > core.ticks:
                 break
             run_now(core, ch, ch.app_queue.pop(0))
 

@@ -112,6 +112,21 @@ class Channel:
     def has_media(self) -> bool:
         return not self.hungup and (self.answered or self.early_media)
 
+    @property
+    def playback(self) -> object | None:
+        """The playback playing or waiting to play on this channel (sendmsg, uuid_broadcast)."""
+        running = [run for run in self.apps if run.msg.app == "playback"]
+        queued = [msg for msg in self.app_queue if msg.app == "playback"]
+        return (running or queued or [None])[-1]
+
+    @property
+    def sends_audio(self) -> bool:
+        """It writes media: a playing application, its extension's tone, a bridge, echo."""
+        return self.has_media and (
+            self.app_audio is not None or bool(EXTENSIONS.get(self.ext))
+            or self.bridged is not None or self.ext == "echo"
+        )
+
     def get_var(self, name: str) -> str | None:
         if name in self.variables:
             return self.variables[name]

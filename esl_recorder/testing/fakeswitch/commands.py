@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 
-from esl_recorder.testing.fakeswitch import apps, dialplan, listing, recordings
+from esl_recorder.testing.fakeswitch import apps, dialplan, listing, media, recordings
 from esl_recorder.testing.fakeswitch.channels import Call, Channel
 from esl_recorder.testing.fakeswitch.core import SwitchCore
 from esl_recorder.testing.fakeswitch.wire import serialize_json, serialize_plain
@@ -177,9 +176,9 @@ def _uuid_broadcast(api: Api, args: str) -> str:
     if leg in ("bleg", "both") and ch.bridged is not None:
         targets.append(ch.bridged)
     path = parts[1].removeprefix("playback::").removeprefix("playback:")
+    start = api.core.ticks + round(BROADCAST_DELAY / media.FRAME_SECONDS)
     for target in targets:
-        msg = apps.Message("playback", path)
-        api.core.after(BROADCAST_DELAY, functools.partial(apps.enqueue, target, msg))
+        apps.enqueue(target, apps.Message("playback", path, not_before=start))
     return "+OK Message sent\n"
 
 

@@ -25,13 +25,14 @@ class Voice:
 
 
 VOICES = {
-    "kal": Voice(110, 81, 2400),
-    "kal16": Voice(110, 81, 2400),
-    "awb": Voice(120, 86, 4000),
-    "rms": Voice(105, 86, 4000),
-    "slt": Voice(190, 91, 8500),
+    "kal": Voice(110, 67, 2400),
+    "kal16": Voice(110, 67, 2400),
+    "awb": Voice(120, 72, 4000),
+    "rms": Voice(105, 72, 4000),
+    "slt": Voice(190, 77, 8500),
 }
-LEAD_MS = 100  # silence before and after the words
+LEAD_MS = 250  # silence before the words (script_tts: speech from 0.3 s of the file)
+TAIL_MS = 100  # and after them
 SYLLABLE_HZ = 4.0
 
 
@@ -63,7 +64,7 @@ def duration_ms(request: Request) -> int:
     voice = VOICES.get(request.voice)
     if voice is None:
         return 0
-    return 2 * LEAD_MS + voice.ms_per_char * len(request.text.strip())
+    return LEAD_MS + TAIL_MS + voice.ms_per_char * len(request.text.strip())
 
 
 def synthesize(request: Request) -> media.Playback | None:
@@ -73,8 +74,9 @@ def synthesize(request: Request) -> media.Playback | None:
         return None
     total = duration_ms(request) * media.RATE // 1000
     lead = LEAD_MS * media.RATE // 1000
+    end = max(total - TAIL_MS * media.RATE // 1000, lead)
     samples = array("h", bytes(2 * total))
-    for n in range(lead, max(total - lead, lead)):
+    for n in range(lead, end):
         t = n / media.RATE
         envelope = 0.55 + 0.45 * math.sin(2 * math.pi * SYLLABLE_HZ * (t - lead / media.RATE))
         phase = 2 * math.pi * voice.pitch * t
