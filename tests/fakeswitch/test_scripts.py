@@ -242,3 +242,30 @@ def test_script_call_from_the_test(switch: FakeSwitch, client: WireClient) -> No
     execute(client, b, "hangup", "NORMAL_CLEARING")
     switch.advance(0.04)
     assert switch.channels() == []
+
+
+def test_the_originate_fails_when_the_script_hangs_up_unanswered(
+    switch: FakeSwitch, client: WireClient
+) -> None:
+    b = parked_call(switch, client)
+    assert client.api(f"uuid_kill {b} USER_BUSY") == "+OK\n"
+    switch.advance(0.04)
+    jobs = [e for e in client.pending() if event_headers(e)[0][1] == "BACKGROUND_JOB"]
+    assert [m.body.partition(b"\n\n")[2] for m in jobs] == [b"-ERR USER_BUSY\n"]
+    assert switch.channels() == []
+
+
+def test_stereo_record_session_keeps_each_direction_apart(
+    switch: FakeSwitch, client: WireClient, tmp_path: Path
+) -> None:
+    b = parked_call(switch, client)
+    execute(client, b, "answer")
+    path = str(tmp_path / "stereo.wav")
+    execute(client, b, "record_session", f"{path} +30 {{RECORD_STEREO=true}}")
+    execute(client, b, "playback", "tone_stream://%(1000,0,660)")
+    switch.advance(1.1)
+    execute(client, b, "stop_record_session", path)
+    switch.advance(0.02)
+    heard, sent = read_wav(path).samples  # ch0: what B hears (A's 440), ch1: what it plays
+    assert goertzel(heard[800:7200], 8000, 440) > 9000 > goertzel(heard[800:7200], 8000, 660)
+    assert goertzel(sent[800:7200], 8000, 660) > 9000 > goertzel(sent[800:7200], 8000, 440)

@@ -11,8 +11,10 @@ CHANNEL_EXECUTE_COMPLETE whose `Application-UUID` is that uuid. Apps: answer, pl
 (tone_stream://, silence_stream://, wav files; `playback_terminators`), sleep, record_session,
 stop_record_session, set, speak (`flite|kal|text`; TTS audio is simulated), hangup. The caller
 `tone_a` sends 440 Hz once B is answered (`&park`: nothing); a bgapi originate's BACKGROUND_JOB
-comes only then. The `outbound_esl` extension answers and connects out (`socket ... async
-full`) to `FakeSwitch(outbound_address=...)`.
+comes only then (`api originate` blocks until then; `-ERR <cause>` if B hangs up first).
+`record_session <path> [+<limit s>] [{RECORD_STEREO=true,...}]` records like uuid_record.
+The `outbound_esl` extension answers and connects out (`socket ... async full`) to
+`FakeSwitch(outbound_address=...)`; that socket's `sendmsg` (bare or with the uuid) works alike.
 
 Everything it says on the wire comes from real captures (`shared/freeswitch-wire/`); event
 headers come from templates extracted from them (see extract_templates.py). Typical use::
@@ -25,9 +27,11 @@ headers come from templates extracted from them (see extract_templates.py). Typi
         switch.hangup(uuid)
 
 Dialplan context `rectest` extensions: tone_a, tone_b, silence, echo, bridge_tone_b,
-outbound_esl. Modules: server (FakeSwitch), session (one ESL connection), commands (api),
-dialplan (call flows), recordings / recorder / wavfile (uuid_record), media / clock (audio and
-the 20 ms media clock), core (state and events), templates / wire (what goes on the socket).
+outbound_esl, script_park. Modules: server (FakeSwitch), session / socket_commands (one ESL
+connection and its commands), commands / listing (api), dialplan (call flows), apps / tts (the
+applications sendmsg executes), recordings / recorder / wavfile (uuid_record), media / clock
+(audio and the 20 ms media clock), core (state and events), templates / wire (what goes on the
+socket).
 """
 
 from esl_recorder.testing.fakeswitch.server import FakeSwitch, RecordingInfo

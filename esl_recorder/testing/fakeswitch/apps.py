@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from esl_recorder.testing.fakeswitch import media, recordings, templates, tts
 from esl_recorder.testing.fakeswitch.channels import Channel, new_uuid
 from esl_recorder.testing.fakeswitch.core import SwitchCore
-from esl_recorder.testing.fakeswitch.recorder import to_int
+from esl_recorder.testing.fakeswitch.recorder import parse_record_vars, to_int
 
 log = logging.getLogger(__name__)
 
@@ -324,10 +324,13 @@ def _playback_stop(core: SwitchCore, ch: Channel, run: AppRun, status: str) -> N
 
 
 def _record_session(core: SwitchCore, ch: Channel, run: AppRun) -> bool:
+    """`record_session <path> [+<limit seconds>] [{var=value,...}]` (mod_dptools)."""
     words = run.msg.arg.split()
     if words:
-        limit = to_int(words[1]) if len(words) > 1 else 0
-        recordings.start(core, ch, words[0], limit, {}, lambda c, cause: hang_up(core, c, cause))
+        limit = next((to_int(w[1:]) for w in words[1:] if w.startswith("+")), 0)
+        rec_vars = next((parse_record_vars(w) for w in words[1:] if w.startswith("{")), {})
+        recordings.start(core, ch, words[0], limit, rec_vars,
+                         lambda c, cause: hang_up(core, c, cause))
     return False
 
 
