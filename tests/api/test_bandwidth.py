@@ -149,7 +149,9 @@ def test_create_call_originates_and_records_from_answer(bw: Api, receiver: Recei
         "status": "complete", "state": "complete",
         "startTime": iso(rec.started_at), "endTime": iso(rec.ended_at)}
     assert ISO_MS.fullmatch(recording["startTime"]) and ISO_MS.fullmatch(recording["endTime"])
-    assert rec.file is not None and rec.file.duration_ms == pytest.approx(2000, abs=60)
+    # the A leg is parked (&park()): FreeSWITCH's file misses the first 0.5 s of a channel
+    # that sends nothing (freeswitch-wire README, script_dtmf; 1.52 s for 2 s of a silent call)
+    assert rec.file is not None and rec.file.duration_ms == pytest.approx(1500, abs=60)
 
 
 def test_get_call_and_its_recordings_and_media(bw: Api, receiver: Receiver) -> None:
