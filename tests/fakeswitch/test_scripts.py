@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid as uuid_module
 from pathlib import Path
 
+import gevent
+
 from esl_recorder.esl.codec import fs_url_decode
 from esl_recorder.testing.fakeswitch import FakeSwitch
 
@@ -269,3 +271,18 @@ def test_stereo_record_session_keeps_each_direction_apart(
     heard, sent = read_wav(path).samples  # ch0: what B hears (A's 440), ch1: what it plays
     assert goertzel(heard[800:7200], 8000, 440) > 9000 > goertzel(heard[800:7200], 8000, 660)
     assert goertzel(sent[800:7200], 8000, 660) > 9000 > goertzel(sent[800:7200], 8000, 440)
+
+
+def test_api_originate_returns_once_the_script_answers(tmp_path: Path) -> None:
+    with FakeSwitch(recordings_root=str(tmp_path)) as sim:  # real time: the call runs alone
+        script = WireClient(sim.address, flush=sim.flush).login()
+        script.command("event plain CHANNEL_PARK")
+        caller = WireClient(sim.address, flush=sim.flush).login()
+        waiting = gevent.spawn(caller.api, "originate loopback/script_park/rectest tone_a")
+        park = dict(event_headers(script.read(timeout=5.0)))
+        assert not waiting.ready()
+        execute(script, park["Unique-ID"], "answer")
+        reply = waiting.get(timeout=5.0)
+        assert reply == f"+OK {park['variable_other_loopback_leg_uuid']}\n"
+        script.close()
+        caller.close()
