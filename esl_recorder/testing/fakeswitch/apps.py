@@ -357,6 +357,8 @@ def _speak(core: SwitchCore, ch: Channel, run: AppRun) -> bool:
         run.ticks_left = 1
         return True
     run.audio = audio
+    if not ch.answered:
+        ch.early_media = True  # speak pre-answers, like playback
     return True
 
 

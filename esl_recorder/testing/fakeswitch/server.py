@@ -102,6 +102,7 @@ class FakeSwitch:
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_first = heartbeat_interval if heartbeat_first is None else heartbeat_first
         self._heartbeat: gevent.Greenlet | None = None
+        self._media_beats = False  # the manual clock's heartbeat timer is set
         self.speaking = GEvent()  # cleared while the switch is silent
         self.speaking.set()
 
@@ -115,8 +116,9 @@ class FakeSwitch:
             self.port = self._server.server_port
             log.info("fakeswitch listening on %s:%s", self.host, self.port)
         self._clock.start()
-        if self.heartbeat_interval and self._heartbeat is None:
+        if self.heartbeat_interval and self._heartbeat is None and not self._media_beats:
             if self.clock_mode == "manual":
+                self._media_beats = True
                 self.core.after(self.heartbeat_first or 0.0, self._media_heartbeat)
             else:
                 self._heartbeat = gevent.spawn(self._heartbeats, self.heartbeat_interval)
@@ -156,7 +158,8 @@ class FakeSwitch:
 
     # -- liveness -----------------------------------------------------------------------------
     def _media_heartbeat(self) -> None:
-        if self.heartbeat_interval and self._server is not None:
+        self._media_beats = bool(self.heartbeat_interval and self._server is not None)
+        if self._media_beats and self.heartbeat_interval:
             self.core.after(self.heartbeat_interval, self._media_heartbeat)
             if self.speaking.is_set():
                 self.core.fire(self.core.heartbeat())
