@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -273,3 +274,30 @@ def test_api_errors_in_the_simulator_do_not_drop_the_connection(
     monkeypatch.setitem(commands.HANDLERS, "version", broken)  # type: ignore[attr-defined]
     assert client.api("version") == "-ERR version failed in the simulator\n"
     assert client.api("uuid_exists x") == "false"
+
+
+def test_module_entry_point_outbound_address_and_heartbeats(tmp_path: Path) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+    host, port = listener.getsockname()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "esl_recorder.testing.fakeswitch", "--recordings-root",
+         str(tmp_path), "--outbound", f"{host}:{port}", "--heartbeat-interval", "0.2"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        sim_port = int(proc.stdout.readline().rsplit(":", 1)[1])
+        client = WireClient(("127.0.0.1", sim_port)).login()
+        client.command("event plain HEARTBEAT")
+        assert event_headers(client.read(timeout=5.0))[0] == ("Event-Name", "HEARTBEAT")
+        client.api("originate loopback/outbound_esl/rectest tone_a XML rectest")
+        accepted, _ = listener.accept()  # the `socket` application connected out
+        outbound = WireClient.accepted(accepted)
+        assert outbound.command("connect").header("Socket-Mode") == "async"
+        outbound.close()
+        client.close()
+    finally:
+        listener.close()
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0

@@ -19,7 +19,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="TCP port (default: a free one, printed; 8021 is a real FreeSWITCH's)")
     parser.add_argument("--password", default="ClueCon")
     parser.add_argument("--recordings-root", default=None, help="base for relative paths")
+    parser.add_argument("--outbound", default="127.0.0.1:8084", type=_address,
+                        help="HOST:PORT the outbound_esl extension's `socket` connects to")
+    parser.add_argument("--heartbeat-interval", type=float, default=20.0,
+                        help="seconds between HEARTBEAT events (0: none)")
     return parser
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"not HOST:PORT: {text!r}")
+    return host, int(port)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         recordings_root=args.recordings_root,
+        outbound_address=args.outbound,
+        heartbeat_interval=args.heartbeat_interval or None,
     )
     switch.start()
     host, port = switch.address

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 import gevent
+import gevent.socket
 from gevent.event import Event as GEvent
 from gevent.server import StreamServer
 
@@ -200,7 +201,8 @@ class FakeSwitch:
 
     def _run_outbound(self, uuid: str) -> None:
         try:
-            sock = socket.create_connection(self.outbound_address, timeout=5)
+            # gevent's socket: the simulator also runs without monkey-patching (__main__)
+            sock = gevent.socket.create_connection(self.outbound_address, timeout=5)
         except OSError:
             log.warning("outbound socket to %s:%s refused", *self.outbound_address)
             return
