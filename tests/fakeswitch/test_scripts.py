@@ -286,3 +286,25 @@ def test_api_originate_returns_once_the_script_answers(tmp_path: Path) -> None:
         assert reply == f"+OK {park['variable_other_loopback_leg_uuid']}\n"
         script.close()
         caller.close()
+
+
+def test_a_stereo_16khz_recording_plays_back(
+    switch: FakeSwitch, client: WireClient, tmp_path: Path
+) -> None:
+    """SWML's record-and-play-back plays the file just recorded: any wav FreeSWITCH wrote."""
+    b = parked_call(switch, client)
+    execute(client, b, "answer")
+    first = str(tmp_path / "first.wav")
+    execute(client, b, "record_session", f"{first} {{RECORD_STEREO=true,record_sample_rate=16000}}")
+    execute(client, b, "playback", "tone_stream://%(1000,0,660)")
+    switch.advance(1.1)
+    execute(client, b, "stop_record_session", first)
+    switch.advance(0.1)
+    assert (read_wav(first).channels, read_wav(first).rate) == (2, 16000)
+    events(client)
+    play = execute(client, b, "playback", first)
+    switch.advance(1.2)
+    evs = events(client)
+    assert completed(evs, play)["Application-Response"] == "FILE PLAYED"
+    stop = next(e for e in evs if e["Event-Name"] == "PLAYBACK_STOP")
+    assert abs(int(stop["variable_playback_ms"]) - round(read_wav(first).duration * 1000)) <= 20

@@ -143,11 +143,32 @@ def _tone_stream(body: str) -> Playback | None:
 
 
 def _wav_file(path: str) -> Playback | None:
+    """A 16-bit PCM wav, mixed down to mono and brought to 8 kHz (mod_sndfile does both)."""
     try:
         with wave.open(path, "rb") as wav:
-            if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
+            if wav.getsampwidth() != 2:
                 return None
+            channels, rate = wav.getnchannels(), wav.getframerate()
             data = array("h", wav.readframes(wav.getnframes()))
     except (OSError, wave.Error, EOFError):
         return None
-    return Playback(data)
+    if channels > 1:
+        data = array("h", (sum(data[i:i + channels]) // channels
+                           for i in range(0, len(data) - channels + 1, channels)))
+    return Playback(to_channel_rate(data, rate))
+
+
+def to_channel_rate(samples: array, rate: int) -> array:
+    """Linear interpolation from `rate` to the channel's 8 kHz."""
+    if rate == RATE or not samples:
+        return samples
+    count = len(samples) * RATE // rate
+    last = len(samples) - 1
+    out = array("h", bytes(2 * count))
+    for i in range(count):
+        pos = i * rate / RATE
+        lo = min(int(pos), last)
+        hi = min(lo + 1, last)
+        frac = pos - lo
+        out[i] = clamp(round(samples[lo] * (1 - frac) + samples[hi] * frac))
+    return out
