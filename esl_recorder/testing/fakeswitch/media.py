@@ -16,6 +16,7 @@ AMPLITUDE = 10187  # per-tone peak measured on FreeSWITCH's tone_stream (recordi
 VALID_RATES = (8000, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 
 Frame = array  # array('h') of FRAME_SAMPLES signed 16-bit samples
+ENDLESS_MS = 50_000  # an endless stream (loops=-1, silence_stream://-1) is cut at 50 s
 
 
 @functools.cache
@@ -116,8 +117,10 @@ def _playable(spec: str) -> Playback | None:
     if spec.startswith("tone_stream://"):
         return _tone_stream(spec.removeprefix("tone_stream://"))
     if spec.startswith("silence_stream://"):
-        ms = int(spec.removeprefix("silence_stream://").split(",")[0] or 0)
-        return Playback(array("h", bytes(2 * max(ms, 0) * RATE // 1000)))
+        text = spec.removeprefix("silence_stream://").split(",")[0].strip()
+        ms = int(text) if text.lstrip("-").isdigit() else 0
+        ms = ENDLESS_MS if ms < 0 else ms  # -1: until something stops it
+        return Playback(array("h", bytes(2 * ms * RATE // 1000)))
     return _wav_file(spec)
 
 
