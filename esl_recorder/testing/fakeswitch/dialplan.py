@@ -223,7 +223,6 @@ def answer(core: SwitchCore, ch: Channel) -> None:
         return
     if ch.call.kind == "script" and ch.peer is not None and not ch.peer.answered:
         _answer(core, ch.peer)  # the loopback pair answers together, caller leg first
-        ch.peer.state = "CS_CONSUME_MEDIA"
     _answer(core, ch)
     _originate_done(core, ch.call, "")
 
