@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import gevent
 import gevent.event
@@ -29,6 +30,7 @@ from .domain.ports import CallControl
 from .domain.recording import Recording, State
 from .domain.registry import RecordingRegistry
 from .domain.service import RecordingService
+from .errors import ConfigError
 from .esl import events as ev
 from .esl.client import EslClient
 from .esl.control import EslCallControl
@@ -46,6 +48,9 @@ from .lifecycle import (
 from .metrics import Metrics, make_metrics
 from .settings import EslSettings, NodeSettings, Settings
 from .store.sqlite import Store
+
+if TYPE_CHECKING:
+    from .delivery.media import S3Media
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +150,11 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     tracker = CallTracker(settings.identity, store)
     recordings = RecordingRegistry(store, metrics)
     controls: dict[str, CallControl] = {}
+    targets = delivery_targets(settings)
+    outbox = Outbox(store, settings.delivery, metrics, clock, targets=targets)
+    media = _media_store(settings, store, outbox, metrics)
     service = RecordingService(settings.recording, store, recordings, tracker, controls,
-                               metrics, clock)
+                               metrics, clock, media=media)
     calls = CallService(tracker, store, controls, metrics, clock)
     follower = RecordingFollower(service, recordings, tracker, store, metrics,
                                  workers=settings.recording.finalize_workers,
@@ -160,16 +168,33 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
                                                   controls, metrics)
         controls[node.name] = EslCallControl(client)
     accounts = AccountBook(settings.accounts)
-    targets = delivery_targets(settings)
-    outbox = Outbox(store, settings.delivery, metrics, clock, targets=targets)
     dialects = _dialects(settings, accounts, service, calls, outbox, metrics, clock, targets)
     _route_recordings(dialects, recordings)
     recordings.subscribe(RelayEvents(accounts, outbox, clock).on_recording)
+    if media is not None:  # after the dialects: a recording's callbacks are queued first
+        recordings.subscribe(media.on_recording)
     readiness = _Readiness(store, settings.store.path, clients)
     ops = ops_app(prometheus, readiness)
     api = ApiApp(dialects, ops, settings.http, metrics)
     return App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
                follower, router, accounts, outbox, api, ops, clients)
+
+
+def _media_store(settings: Settings, store: Store, outbox: Outbox,
+                 metrics: Metrics) -> S3Media | None:
+    """media.backend s3: finished recordings are uploaded through the outbox and served from
+    the bucket once their local file is gone. The S3 client is the `s3` extra: imported only
+    then."""
+    if settings.media.backend != "s3":
+        return None
+    try:
+        from .delivery.media import S3Media
+    except ImportError as exc:
+        raise ConfigError(settings.source, "media.backend",
+                          f"s3 needs the minio package (pip install 'esl_recorder[s3]'): "
+                          f"{exc}") from None
+    return S3Media(settings.media, outbox, metrics, per_host=settings.delivery.per_host,
+                   exists=lambda sid: store.get_recording(sid) is not None)
 
 
 def _oldest_pending_age(store: Store, clock: Callable[[], float]) -> float:

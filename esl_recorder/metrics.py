@@ -72,6 +72,7 @@ class Metrics:
     callbacks_dead: Gauge
     # lifecycle helper: uploads, outbox age, build info
     upload_attempts: Counter
+    media_removals: Counter
     outbox_oldest_pending_age: Gauge
     # ESL liveness and lag (esl/client.py)
     esl_last_event_timestamp: Gauge
@@ -150,10 +151,12 @@ def make_metrics(registry: CollectorRegistry) -> Metrics:
                                 registry=registry),
         callbacks_dead=Gauge("callbacks_dead", "Callbacks given up after delivery.max_age "
                              "(computed at scrape time)", namespace=ns, registry=registry),
-        upload_attempts=Counter("upload_attempts", "Recording upload attempts, by result "
-                                "(delivered, retry, dead); declared ahead of uploads so "
-                                "dashboards and alerts have the series", ["result"],
+        upload_attempts=Counter("upload_attempts", "Recording upload attempts (media.backend "
+                                "s3), by result (delivered, retry, dead)", ["result"],
                                 namespace=ns, registry=registry),
+        media_removals=Counter("media_removals", "Attempts to remove a deleted recording's "
+                               "object from the media store, by result (delivered, retry, "
+                               "dead)", ["result"], namespace=ns, registry=registry),
         outbox_oldest_pending_age=Gauge(
             "outbox_oldest_pending_age_seconds", "Age of the oldest item waiting in the "
             "outbox, 0 when none (computed at scrape time)", namespace=ns, registry=registry),
@@ -170,6 +173,7 @@ def make_metrics(registry: CollectorRegistry) -> Metrics:
     )
     for result in UPLOAD_RESULTS:
         m.upload_attempts.labels(result=result)
+        m.media_removals.labels(result=result)
     for action in RECORD_ACTIONS:
         for result in COMMAND_RESULTS:
             m.fs_commands.labels(action=action, result=result)

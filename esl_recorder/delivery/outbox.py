@@ -1,5 +1,9 @@
-"""The durable outbox: every callback is stored (one committed SQLite insert) before its
-first attempt, then delivered in the background until it is delivered or given up.
+"""The durable outbox: every callback and upload is stored (one committed SQLite insert)
+before its first attempt, then delivered in the background until it is delivered or given up.
+
+- Kinds: an item is attempted by the handler registered for its kind (`register`: media
+  uploads and removals, delivery/media.py); any other kind is an HTTP callback, sent by
+  the Sender. Every kind has the same retries, order, lanes and restart semantics below.
 
 - Never in the way: `enqueue` is one insert and a wake-up; the API and the ESL reader
   never wait on a receiver.
@@ -28,9 +32,11 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import gevent
 import gevent.event
+from prometheus_client import Counter
 
 from ..domain.ports import OutboxItem, OutboxStore, StoreUnavailable
 from ..errors import InvalidArgument
@@ -42,7 +48,7 @@ from .request import OutboundRequest, safe_url
 from .sender import USER_AGENT, Sender, describe
 from .targets import TargetPolicy
 
-__all__ = ["USER_AGENT", "OutboundRequest", "Outbox"]
+__all__ = ["USER_AGENT", "Handler", "OutboundRequest", "Outbox"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +64,25 @@ REWIND_EVERY = 30.0  # seconds between scans from the start of the pending index
 PURGE_EVERY = 60.0  # seconds between removals of old delivered items...
 PURGE_BATCH = 2_000  # ...of at most this many (a few ms), again after 1 s while more remain
 ERROR_PAUSE = 1.0  # after an unexpected error in the deliverer's loop
+
+
+class Handler(Protocol):
+    """Attempts the items of one kind that are not HTTP callbacks (an upload, a removal).
+    `attempt` returns what happened (never raises for trouble it expects): a 2xx status is
+    done, no status is retried, `refused` is given up at once (policy.py)."""
+
+    def attempt(self, item: OutboxItem) -> Attempt: ...
+
+    def describe(self, item: OutboxItem) -> str:
+        """Where the item goes, for log lines (no secrets)."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Registered:
+    handler: Handler
+    attempts: Counter  # labelled by result
 
 
 @dataclass(frozen=True)
@@ -82,6 +107,7 @@ class Outbox:
         self._wake = gevent.event.Event()
         self._runner: gevent.Greenlet | None = None
         self._listeners: list[Listener] = []
+        self._handlers: dict[str, Registered] = {}
         self._reset()
         for result in RESULTS:
             metrics.callback_attempts.labels(result=result)
@@ -100,16 +126,29 @@ class Outbox:
         self._stopping = False
 
     # API -------------------------------------------------------------------------------
+    def register(self, kind: str, handler: Handler, attempts: Counter) -> None:
+        """Items of `kind` are attempted by `handler`; their results counted in `attempts`
+        (labelled by result) instead of the callback metrics."""
+        for result in RESULTS:
+            attempts.labels(result=result)
+        self._handlers[kind] = Registered(handler, attempts)
+
     def enqueue(self, request: OutboundRequest, *, key: str, dialect: str, kind: str) -> int:
         """Persist one request and wake the deliverer. Called from a recording's listener it
         is part of that change's transaction (store.atomic): committed with it, or not at
         all; otherwise committed before this returns."""
-        item_id = self._store.enqueue(kind, key, request.origin, request.to_payload(),
-                                      self._clock())
-        self._metrics.callbacks_enqueued.labels(dialect=dialect, kind=kind).inc()
+        item_id = self.put(kind, key, request.origin, request.to_payload(), dialect=dialect)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("outbox %d (key %s): %s %s %s queued", item_id, key, kind,
                       request.method, safe_url(request.url))
+        return item_id
+
+    def put(self, kind: str, key: str, target: str, payload: dict[str, Any], *,
+            dialect: str) -> int:
+        """Persist one item of any kind for lane `target` (an origin) and wake the
+        deliverer; the same transaction rules as `enqueue`."""
+        item_id = self._store.enqueue(kind, key, target, payload, self._clock())
+        self._metrics.callbacks_enqueued.labels(dialect=dialect, kind=kind).inc()
         self._wake.set()
         return item_id
 
@@ -143,6 +182,8 @@ class Outbox:
         except Exception:
             log.exception("outbox: could not store the last attempts' results")
         self._sender.close()
+        for registered in self._handlers.values():
+            registered.handler.close()
 
     # the deliverer's loop ---------------------------------------------------------------
     def _run(self) -> None:
@@ -272,20 +313,27 @@ class Outbox:
     def _attempt(self, item: OutboxItem) -> None:
         started = time.monotonic()
         decision = self._try(item)
-        self._metrics.callback_delivery_duration.observe(time.monotonic() - started)
-        self._metrics.callback_attempts.labels(result=decision.result).inc()
+        registered = self._handlers.get(item.kind)
+        if registered is not None:
+            registered.attempts.labels(result=decision.result).inc()
+        else:
+            self._metrics.callback_delivery_duration.observe(time.monotonic() - started)
+            self._metrics.callback_attempts.labels(result=decision.result).inc()
         self._log(item, decision)
         self._done.append(Finished(item, decision, self._clock()))
         self._lanes.attempted(item)
         self._wake.set()
 
     def _try(self, item: OutboxItem) -> Decision:
+        registered = self._handlers.get(item.kind)
         try:
-            request = OutboundRequest.from_payload(item.payload)
+            if registered is not None:
+                attempt = registered.handler.attempt(item)
+            else:
+                request = OutboundRequest.from_payload(item.payload)
+                attempt = self._sender.send(request)
         except (InvalidArgument, KeyError, TypeError) as exc:
-            return Decision("dead", f"stored request is not valid: {exc}")
-        try:
-            attempt = self._sender.send(request)
+            return Decision("dead", f"stored item is not valid: {exc}")
         except Exception as exc:  # a bug must not stop the lane: retry like a failure
             log.exception("outbox %d (key %s): attempt failed unexpectedly", item.id,
                           item.key)
@@ -296,7 +344,9 @@ class Outbox:
     def _log(self, item: OutboxItem, decision: Decision) -> None:
         if decision.result == "delivered" and not log.isEnabledFor(logging.DEBUG):
             return
-        url = safe_url(str(item.payload.get("url", "")))
+        registered = self._handlers.get(item.kind)
+        url = (registered.handler.describe(item) if registered is not None
+               else safe_url(str(item.payload.get("url", ""))))
         number = item.attempts + 1
         if decision.result == "delivered":
             log.debug("outbox %d (key %s): %s delivered to %s (attempt %d)", item.id,

@@ -18,7 +18,6 @@ from typing import Any
 
 import gevent
 from werkzeug.routing import Rule
-from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
 from ..accounts import AccountBook
@@ -43,6 +42,7 @@ from .bandwidth_models import (
     refuse,
 )
 from .base import Dialect, parse_model, read_params
+from .media import media_response
 
 log = logging.getLogger(__name__)
 
@@ -209,12 +209,12 @@ class BandwidthDialect(Dialect):
         if render.media_name(rec) != name:
             raise NotFound(f"The media '{name}' could not be found")
         try:
-            path = self._recordings.media_path(rec.sid, acct.id)
+            media = self._recordings.media(rec.sid, acct.id)
         except NotFound:
             raise NotFound(f"The media '{name}' is not available (the recording is "
                            f"{render.resource_state(rec)})") from None
-        return send_file(path, request.environ, mimetype=MEDIA_TYPES[rec.options.format],
-                         download_name=name, conditional=True)
+        return media_response(media, request.environ, mimetype=MEDIA_TYPES[rec.options.format],
+                              download_name=name)
 
     def delete_media(self, request: Request, user_id: str, name: str) -> Response:
         """The media is the recording's file: deleting it deletes the recording (a running

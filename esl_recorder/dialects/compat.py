@@ -34,7 +34,6 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from werkzeug.routing import Rule
-from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
 from ..accounts import AccountBook, vendor_id
@@ -49,6 +48,7 @@ from ..metrics import Metrics
 from ..settings import AccountSettings
 from .base import Dialect, parse_model, read_params
 from .compat_params import FILTER_NAMES, CreateParams, PageParams, UpdateParams
+from .media import media_response
 
 log = logging.getLogger(__name__)
 
@@ -281,9 +281,9 @@ class CompatDialect(Dialect):
         fmt = rec.options.format.value
         if ext not in (None, fmt):
             raise NotFound(f"recording {rec.sid} is not {ext} (no transcoding)")
-        path = self._recordings.media_path(rec.sid, acct.id)
-        return send_file(path, request.environ, mimetype=MEDIA_TYPES[rec.options.format],
-                         download_name=f"{self.sid_out(rec.sid)}.{fmt}", conditional=True)
+        media = self._recordings.media(rec.sid, acct.id)
+        return media_response(media, request.environ, mimetype=MEDIA_TYPES[rec.options.format],
+                              download_name=f"{self.sid_out(rec.sid)}.{fmt}")
 
     def _delete_call(self, request: Request, **args: str) -> Response:
         account_sid, call_sid, sid = self._path(args)

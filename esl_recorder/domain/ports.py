@@ -4,13 +4,14 @@
   Every method returns a typed result or raises one of the errors below; no reply text of
   FreeSWITCH ever reaches the domain.
 - `RecordingRepository`: the recordings and calls kept across restarts (store.sqlite).
-- `OutboxStore` / `OutboxItem`: the durable queue of callbacks (store.sqlite), which
+- `MediaStore`: recordings kept in object storage (delivery.media).
+- `OutboxStore` / `OutboxItem`: the durable queue of callbacks and uploads (store.sqlite), which
   `delivery` fills and drains.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -194,3 +195,48 @@ class OutboxStore(Protocol):
 
     def outbox_items(self, state: str | None = None, limit: int = 100, *,
                      newest_first: bool = False) -> list[OutboxItem]: ...
+
+
+# --- media ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """The recording's file on this machine's disk."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class MediaStream:
+    """The recording's bytes relayed from where they are kept; `close` ends the relay."""
+
+    size: int
+    chunks: Iterable[bytes]
+    close: Callable[[], None]
+
+
+@dataclass(frozen=True)
+class MediaRedirect:
+    """A short-lived URL the client fetches the media from itself."""
+
+    url: str
+
+
+Media = MediaFile | MediaStream | MediaRedirect
+
+
+class MediaUnavailable(RecordingError):
+    """The media store could not be reached (the answer is a 503)."""
+
+
+class MediaStore(Protocol):
+    """Where finished recordings go once they leave the local disk (object storage):
+    delivery.media implements it. Raises NotFound when it holds no media of `rec`."""
+
+    def fetch(self, rec: Recording) -> MediaStream | MediaRedirect:
+        """The recording's media as the settings say to serve it."""
+
+    def delete(self, rec: Recording) -> None:
+        """Remove the stored media and any upload still pending (durably: part of the
+        current store transaction)."""

@@ -24,6 +24,9 @@ from .ports import (
     CommandRefused,
     ControlTimeout,
     ControlUnavailable,
+    Media,
+    MediaFile,
+    MediaStore,
     RecordingAction,
     RecordingRepository,
     StoreUnavailable,
@@ -40,8 +43,10 @@ class RecordingService:
     def __init__(self, settings: RecordingSettings, store: RecordingRepository,
                  registry: RecordingRegistry, tracker: CallTracker,
                  nodes: Mapping[str, CallControl], metrics: Metrics,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 media: MediaStore | None = None) -> None:
         self._settings = settings
+        self._media = media
         self._store = store
         self._registry = registry
         self._tracker = tracker
@@ -112,23 +117,32 @@ class RecordingService:
             raise NotFound(f"no recording in progress on call {call_uuid}")
         return max(live, key=lambda r: (r.started_at or 0.0, r.created_at))
 
-    def media_path(self, sid: str, account: str | None = None) -> str:
-        """The finished file of a recording; NotFound until it is completed."""
+    def media(self, sid: str, account: str | None = None) -> Media:
+        """A completed recording's media: its local file while there is one, else what the
+        media store holds. NotFound until it is completed, or when neither has it."""
         rec = self.get(sid, account)
-        if rec.state is not State.COMPLETED or not os.path.isfile(rec.path):
+        if rec.state is not State.COMPLETED:
             raise NotFound(f"recording {sid} has no media (it is {rec.state.value})")
-        return rec.path
+        if os.path.isfile(rec.path):
+            return MediaFile(rec.path)
+        if self._media is None:
+            raise NotFound(f"recording {sid} has no media (its file is gone)")
+        return self._media.fetch(rec)
 
     def delete(self, sid: str, account: str | None = None) -> None:
-        """Remove a finished recording and its file. A running one must be stopped first."""
+        """Remove a finished recording, its file and its stored media (with any pending
+        upload). A running one must be stopped first."""
         rec = self.get(sid, account)
         with self._lock(sid):
             if not rec.terminal:
                 raise Conflict(f"recording {sid} is {rec.state.value}: stop it before "
                                "deleting it")
+            with self._store.atomic():
+                self._store.delete_recording(sid)
+                if self._media is not None:
+                    self._media.delete(rec)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(rec.path)
-            self._store.delete_recording(sid)
             log.info("recording %s deleted (%s)", sid, rec.path)
 
     # commands --------------------------------------------------------------------------

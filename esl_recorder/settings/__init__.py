@@ -29,6 +29,7 @@ from .model import (
     IdentitySettings,
     LifecycleSettings,
     LogSettings,
+    MediaSettings,
     NodeSettings,
     RecordingSettings,
     Settings,
@@ -40,8 +41,8 @@ from .sources import NODES_ENV, account_env_name, env_name
 __all__ = [
     "ACCOUNT_ID", "DEFAULT_NODES", "ENV_PREFIX", "MASK", "NODES_ENV", "AccountSettings",
     "BandwidthSettings", "DeliverySettings", "EslSettings", "HttpSettings", "IdentitySettings",
-    "LifecycleSettings",
-    "LogSettings", "NodeSettings", "RecordingSettings", "Settings", "StoreSettings",
+    "LifecycleSettings", "LogSettings", "MediaSettings", "NodeSettings", "RecordingSettings",
+    "Settings", "StoreSettings",
     "account_env_name", "default_config_yaml", "describe_settings", "env_name",
     "known_env_vars", "load_settings", "node_env_name", "parse_yaml", "reference_rows",
     "secret_values", "setting_keys", "settings_from_mapping", "settings_reference_markdown",

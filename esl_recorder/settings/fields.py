@@ -148,6 +148,32 @@ def base_url(v: str) -> str:
     return v.rstrip("/")
 
 
+def endpoint_url(v: str) -> str:
+    """An http:// or https:// origin (host and optional port): no user, password, path or
+    query. The value is never echoed (a mistaken one may hold credentials)."""
+    if not re.fullmatch(r"https?://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+                        r"(?::[0-9]{1,5})?/?", v):
+        raise ValueError("must be an http:// or https:// URL of a host and optional port "
+                         "(no user, password, path or query)")
+    return v.rstrip("/")
+
+
+def bucket_name(v: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", v):
+        raise ValueError(f"must be an S3 bucket name (3-63 lowercase letters, digits, '.', "
+                         f"'-'), got {v!r}")
+    return v
+
+
+def key_prefix(v: str) -> str:
+    """An object key prefix; `{account}` is the only placeholder."""
+    if not re.fullmatch(r"[A-Za-z0-9/._{}-]*", v) or v.startswith("/") or ".." in v or \
+            re.sub(r"\{account\}", "", v).count("{") or re.sub(r"\{account\}", "", v).count("}"):
+        raise ValueError(f"must be letters, digits, '/', '.', '_', '-' and the placeholder "
+                         f"{{account}}, not starting with '/', got {v!r}")
+    return v
+
+
 def comma_list(v: object) -> object:
     """A list from YAML as a tuple; text from the environment split on commas."""
     if isinstance(v, str):
@@ -205,3 +231,6 @@ Networks = Annotated[tuple[str, ...], NoDecode, BeforeValidator(comma_list),
 HostNames = Annotated[tuple[str, ...], NoDecode, BeforeValidator(comma_list),
                       AfterValidator(host_names)]
 OptionalPath = Annotated[str, Strict(), AfterValidator(optional(absolute_path))]
+EndpointUrl = Annotated[str, Strict(), AfterValidator(optional(endpoint_url))]
+BucketName = Annotated[str, Strict(), AfterValidator(optional(bucket_name))]
+KeyPrefix = Annotated[str, Strict(), AfterValidator(key_prefix)]

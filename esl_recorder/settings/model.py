@@ -23,9 +23,12 @@ from .fields import (
     AccountId,
     BaseUrl,
     Bool,
+    BucketName,
     DialTemplate,
+    EndpointUrl,
     Host,
     HostNames,
+    KeyPrefix,
     ListenPort,
     LogLevel,
     Networks,
@@ -101,14 +104,14 @@ class NodeSettings:
         return masked_repr(self)
 
 
-def read_secret_file(path: Path) -> str:
+def read_secret_file(path: Path, at: str = ".password_file") -> str:
     try:
         text = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise rule_error(f"cannot read {str(path)!r}: {reason}", ".password_file") from None
+        raise rule_error(f"cannot read {str(path)!r}: {reason}", at) from None
     if not text:
-        raise rule_error(f"{str(path)!r} is empty", ".password_file")
+        raise rule_error(f"{str(path)!r} is empty", at)
     return text
 
 
@@ -255,6 +258,80 @@ class DeliverySettings:
                     "link-local and unique-local are refused otherwise). Env: comma-separated.")
 
 
+MIB = 1 << 20
+
+
+@dataclass(frozen=True, config=SECTION, repr=False)
+class MediaSettings:
+    backend: Annotated[str, Strict(), AfterValidator(one_of("local", "s3"))] = Field(
+        default="local",
+        description="Where finished recordings live: local (recording.root only) or s3 "
+                    "(uploaded through the outbox to the s3_* bucket).")
+    s3_endpoint: EndpointUrl = Field(
+        default="", description="S3 endpoint origin, http(s)://host[:port] (no path).")
+    s3_region: Token = Field(
+        default="us-east-1", description="S3 region the requests are signed for.")
+    s3_bucket: BucketName = Field(
+        default="", description="Bucket the recordings go to (it must exist).")
+    s3_prefix: KeyPrefix = Field(
+        default="recordings/{account}/",
+        description="Object key prefix; {account} is the recording's account. The key is "
+                    "<prefix><recording sid>.<format>.")
+    s3_access_key: OptionalSecret = Field(
+        default="", description="S3 access key id (or set s3_credentials_file).")
+    s3_secret_key: OptionalSecret = Field(
+        default="", description="S3 secret access key (or set s3_credentials_file).")
+    s3_credentials_file: OptionalPath = Field(
+        default="",
+        description="File holding the access key on its first line and the secret key on its "
+                    "second, read at load.")
+    keep_local: Bool = Field(
+        default=False,
+        description="Keep the local file after a verified upload (false: removed).")
+    serve: Annotated[str, Strict(), AfterValidator(one_of("stream", "redirect"))] = Field(
+        default="stream",
+        description="Media of an uploaded recording: stream (the daemon relays the object) or "
+                    "redirect (302 to a presigned URL of the bucket).")
+    presign_ttl: Annotated[int, Strict(), AfterValidator(between(1, 604800))] = Field(
+        default=300, description="Seconds a presigned media URL stays valid.")
+    part_size: Annotated[int, Strict(), AfterValidator(between(5 * MIB, 512 * MIB))] = Field(
+        default=8 * MIB,
+        description="Multipart part size in bytes (5 MiB-512 MiB): the upload's memory is about "
+                    "twice this, whatever the file's length.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def read_credentials_file(cls, data: Any) -> Any:
+        values = data.kwargs or {} if isinstance(data, ArgsKwargs) else data
+        if not isinstance(values, dict) or not values.get("s3_credentials_file") \
+                or not isinstance(values["s3_credentials_file"], str):
+            return data
+        if values.get("s3_access_key") or values.get("s3_secret_key"):
+            raise rule_error("set s3_access_key and s3_secret_key, or s3_credentials_file, "
+                             "not both", ".s3_credentials_file")
+        path = Path(values["s3_credentials_file"])
+        lines = read_secret_file(path, ".s3_credentials_file").splitlines()
+        if len(lines) < 2 or not lines[0].strip() or not lines[1].strip():
+            raise rule_error(f"{str(path)!r} must hold the access key and the secret key on "
+                             "two lines", ".s3_credentials_file")
+        values = {**values, "s3_access_key": lines[0].strip(),
+                  "s3_secret_key": lines[1].strip()}
+        return ArgsKwargs(data.args, values) if isinstance(data, ArgsKwargs) else values
+
+    @model_validator(mode="after")
+    def s3_complete(self) -> MediaSettings:
+        if self.backend != "s3":
+            return self
+        for name in ("s3_endpoint", "s3_bucket", "s3_access_key", "s3_secret_key"):
+            if not getattr(self, name):
+                raise rule_error("must be set when media.backend is s3", f".{name}",
+                                 ".backend")
+        return self
+
+    def __repr__(self) -> str:
+        return masked_repr(self)
+
+
 @dataclass(frozen=True, config=SECTION)
 class BandwidthSettings:
     dial_string: DialTemplate = Field(
@@ -376,6 +453,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     http: HttpSettings = HttpSettings()
     delivery: DeliverySettings = DeliverySettings()
+    media: MediaSettings = MediaSettings()
     bandwidth: BandwidthSettings = BandwidthSettings()
     accounts: Annotated[tuple[AccountSettings, ...], AfterValidator(distinct_accounts)] = Field(
         default=(),

@@ -1,0 +1,191 @@
+"""Finished recordings to S3-compatible object storage, through the durable outbox.
+
+- Queued with the change that completes the recording (`on_recording`, a registry listener:
+  inside that change's transaction), as an outbox item of kind "media" whose payload names
+  the recording sid, its local path, size, the sha256 computed at finalize and the object key.
+  Its lane is the endpoint's origin; its key `media:<sid>` (the recording's callbacks are not
+  held up behind an upload, and its removal queues behind it).
+- An attempt (`attempt`) streams the file into the bucket part by part, hashing the bytes as
+  they are read: if they are not the bytes finalize hashed, the last read raises before the
+  multipart upload is completed (minio then aborts it) and the item is given up with that
+  reason. Then the object's size is checked, then the local file removed (unless
+  media.keep_local). Anything else that fails is retried with the outbox's backoff.
+- A recording deleted before its upload ran is not uploaded. Deleting a recording queues a
+  "media-delete" item on the same key: it runs after any upload still pending or in flight.
+- An attempt cut by a crash runs again after the restart; a file already removed after a
+  verified upload is recognised by the object's size and recorded sha256.
+- Media requests (`fetch`, the domain's MediaStore port) relay the object, or redirect to a
+  presigned URL valid media.presign_ttl seconds (media.serve).
+
+The Handler shape (attempt/describe/close, registered per kind with the outbox) is what any
+other destination of recordings implements (an HTTP PUT to a customer URL, say).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+import gevent.lock
+
+from ..domain.options import MEDIA_TYPES
+from ..domain.ports import MediaRedirect, MediaStream, MediaUnavailable, OutboxItem
+from ..domain.recording import Recording, State
+from ..errors import NotFound
+from ..metrics import Metrics
+from ..settings import MediaSettings
+from .objects import Bucket, describe
+from .outbox import Outbox
+from .policy import Attempt
+
+log = logging.getLogger(__name__)
+
+UPLOAD = "media"
+REMOVE = "media-delete"
+UPLOADS_AT_ONCE = 2  # uploads in flight: memory is about 2 x part_size each
+DONE = Attempt(200)
+NO_ACCOUNT = "_"
+
+
+class DigestMismatch(Exception):
+    """The bytes read for the upload are not the bytes hashed at finalize."""
+
+
+class HashingReader:
+    """Reads at most `size` bytes of `f`, hashing them; the read that completes them
+    raises DigestMismatch when their sha256 is not `expected`."""
+
+    def __init__(self, f: BinaryIO, size: int, expected: str) -> None:
+        self._f = f
+        self._left = size
+        self._expected = expected
+        self._digest = hashlib.sha256()
+
+    def read(self, n: int = -1, /) -> bytes:
+        n = self._left if n < 0 else min(n, self._left)
+        data = self._f.read(n) if n else b""
+        self._digest.update(data)
+        self._left -= len(data)
+        if self._left == 0 and self._digest.hexdigest() != self._expected:
+            raise DigestMismatch(f"sha256 of the bytes read is {self._digest.hexdigest()}, "
+                                 f"finalize computed {self._expected}")
+        return data
+
+
+class S3Media:
+    """The MediaStore port over one bucket, and the outbox handler of its items."""
+
+    def __init__(self, settings: MediaSettings, outbox: Outbox, metrics: Metrics, *,
+                 exists: Callable[[str], bool], per_host: int) -> None:
+        self._settings = settings
+        self._outbox = outbox
+        self._exists = exists
+        self._bucket = Bucket(settings, per_host)
+        self._uploads = gevent.lock.BoundedSemaphore(UPLOADS_AT_ONCE)
+        outbox.register(UPLOAD, self, metrics.upload_attempts)
+        outbox.register(REMOVE, self, metrics.media_removals)
+
+    def key_for(self, rec: Recording) -> str:
+        prefix = self._settings.s3_prefix.replace("{account}", rec.account or NO_ACCOUNT)
+        return f"{prefix}{rec.sid}.{rec.options.format.value}"
+
+    # queueing (registry listener, inside the change's transaction) ----------------------
+    def on_recording(self, rec: Recording, previous: State) -> None:
+        if rec.state is not State.COMPLETED or previous is State.COMPLETED or rec.file is None:
+            return
+        payload = {"sid": rec.sid, "path": rec.path, "size": rec.file.size,
+                   "sha256": rec.file.sha256, "key": self.key_for(rec),
+                   "content_type": MEDIA_TYPES[rec.options.format]}
+        self._outbox.put(UPLOAD, f"media:{rec.sid}", self._bucket.origin, payload,
+                         dialect=rec.source or "none")
+        log.info("recording %s: upload to s3 queued (%s)", rec.sid, payload["key"])
+
+    # MediaStore ----------------------------------------------------------------------
+    def fetch(self, rec: Recording) -> MediaStream | MediaRedirect:
+        key = self.key_for(rec)
+        try:
+            if self._settings.serve == "redirect":
+                if self._bucket.stat(key) is None:
+                    raise NotFound(f"recording {rec.sid} has no media")
+                return MediaRedirect(self._bucket.presign(key, self._settings.presign_ttl))
+            stream = self._bucket.open(key)
+        except NotFound:
+            raise
+        except Exception as exc:
+            log.warning("recording %s: media not readable from s3: %s", rec.sid, describe(exc))
+            raise MediaUnavailable(f"the media store cannot be reached: {describe(exc)}") \
+                from None
+        if stream is None:
+            raise NotFound(f"recording {rec.sid} has no media")
+        return MediaStream(stream.size, stream.chunks, stream.close)
+
+    def delete(self, rec: Recording) -> None:
+        self._outbox.put(REMOVE, f"media:{rec.sid}", self._bucket.origin,
+                         {"sid": rec.sid, "key": self.key_for(rec)}, dialect=rec.source or "none")
+
+    # the outbox's Handler ------------------------------------------------------------
+    def attempt(self, item: OutboxItem) -> Attempt:
+        try:
+            if item.kind == REMOVE:
+                self._bucket.remove(str(item.payload["key"]))
+                log.info("recording %s: object %s removed", item.payload["sid"],
+                         item.payload["key"])
+                return DONE
+            with self._uploads:
+                return self._upload(item.payload)
+        except (KeyError, TypeError, ValueError):
+            raise
+        except Exception as exc:
+            return Attempt(None, describe(exc))
+
+    def describe(self, item: OutboxItem) -> str:
+        return f"s3 {self._bucket.name}/{item.payload.get('key', '?')}"
+
+    def close(self) -> None:
+        self._bucket.close()
+
+    def _upload(self, p: dict[str, Any]) -> Attempt:
+        sid, path, key = str(p["sid"]), str(p["path"]), str(p["key"])
+        size, sha256 = int(p["size"]), str(p["sha256"])
+        if not self._exists(sid):
+            log.info("recording %s: deleted before its upload: not uploaded", sid)
+            return DONE
+        try:
+            f = open(path, "rb")  # noqa: SIM115 (closed below)
+        except FileNotFoundError:
+            return self._already_uploaded(sid, key, size, sha256)
+        with f:
+            found = os.fstat(f.fileno()).st_size
+            if found != size:
+                return _refused(sid, f"the file is {found} bytes, finalize saw {size}")
+            try:
+                self._bucket.put(key, HashingReader(f, size, sha256), size,
+                                 content_type=str(p["content_type"]), sha256=sha256)
+            except DigestMismatch as exc:
+                return _refused(sid, f"the file changed since finalize: {exc}")
+        stored = self._bucket.stat(key)
+        if stored is None or stored.size != size:
+            return Attempt(None, f"object {key} is {stored and stored.size} bytes after the "
+                                 f"upload, expected {size}")
+        log.info("recording %s: uploaded to s3 %s/%s (%d bytes, sha256 verified)", sid,
+                 self._bucket.name, key, size)
+        if not self._settings.keep_local:
+            os.unlink(path)
+        return DONE
+
+    def _already_uploaded(self, sid: str, key: str, size: int, sha256: str) -> Attempt:
+        """The local file is gone: done if the object is the file (uploaded, then the
+        daemon stopped before it stored the result), else given up."""
+        stored = self._bucket.stat(key)
+        if stored is not None and (stored.size, stored.sha256) == (size, sha256):
+            log.info("recording %s: already in s3 as %s", sid, key)
+            return DONE
+        return _refused(sid, "the local file is gone and the object is not it")
+
+
+def _refused(sid: str, reason: str) -> Attempt:
+    """Given up at once (the outbox logs it with the item's key, media:<sid>)."""
+    return Attempt(None, f"recording {sid}: {reason}", refused=True)
