@@ -1,0 +1,66 @@
+"""kill -9 of the daemon while it uploads a recording, then a restart: the upload lands."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import gevent
+import yaml
+from daemon.conftest import FAST_ESL, DaemonFactory
+
+from esl_recorder.domain.recording import State
+from esl_recorder.testing.fakeswitch import FakeSwitch
+
+from .conftest import FAST_RETRIES, Bucket, media_settings, object_key
+from .proxy import Relay
+
+DRIVER = Path(__file__).with_name("driver.py")
+
+
+def test_an_upload_cut_by_kill_9_is_made_after_the_restart(
+        switch: FakeSwitch, tmp_path: Path, relay: Relay, bucket: Bucket,
+        daemon_factory: DaemonFactory) -> None:
+    media = media_settings(relay.url)
+    config = tmp_path / "esl_recorder.yaml"
+    config.write_text(yaml.safe_dump({
+        "nodes": [{"name": "fs1", "host": switch.address[0], "port": switch.address[1],
+                   "password": "ClueCon"}],
+        "recording": {"root": str(tmp_path / "recordings")},
+        "store": {"path": str(tmp_path / "state.db")},
+        "http": {"port": 0}, "esl": FAST_ESL, "delivery": FAST_RETRIES, "media": media,
+    }))
+    uuid = switch.inbound_call("tone_a", {"esl_recorder_account_id": "acme"}, answered=True)
+    relay.hold()  # the upload's request reaches the relay and goes no further
+    relay.start()
+    proc = subprocess.Popen([sys.executable, str(DRIVER), str(config), uuid],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        with gevent.Timeout(20, AssertionError("driver did not start a recording")):
+            started = json.loads(proc.stdout.readline())
+        switch.advance(2.0)
+        switch.hangup(uuid)
+        key = object_key("acme", started["sid"])
+        relay.wait_for(f"PUT /recordings-test/{key}".encode(), timeout=20)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert bucket.read(key) is None and os.path.exists(started["path"])
+
+    relay.release()
+    daemon = daemon_factory(delivery=FAST_RETRIES, media=media)
+    rec = daemon.wait_state(started["sid"], State.COMPLETED)
+    assert rec.file is not None
+    daemon.wait_until(lambda: not os.path.exists(rec.path), 15, what="the upload")
+    assert bucket.sha256(key) == rec.file.sha256
+    assert daemon.app.prometheus.get_sample_value(
+        "esl_recorder_upload_attempts_total", {"result": "delivered"}) == 1
