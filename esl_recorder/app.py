@@ -72,6 +72,7 @@ class App:
     api: ApiApp
     ops: WsgiApp
     clients: dict[str, EslClient] = field(default_factory=dict)
+    media: S3Media | None = None
     http: ApiServer | None = None
     metrics_http: ApiServer | None = None
     in_flight: InFlight | None = None
@@ -177,7 +178,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     ops = ops_app(prometheus, readiness)
     api = ApiApp(dialects, ops, settings.http, metrics)
     return App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
-               follower, router, accounts, outbox, api, ops, clients)
+               follower, router, accounts, outbox, api, ops, clients, media)
 
 
 def _media_store(settings: Settings, store: Store, outbox: Outbox,

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 UPLOAD = "media"
 REMOVE = "media-delete"
-UPLOADS_AT_ONCE = 2  # uploads in flight: memory is about 2 x part_size each
+UPLOADS_AT_ONCE = 2  # uploads in flight: memory is about 3 x part_size each
 DONE = Attempt(200)
 NO_ACCOUNT = "_"
 

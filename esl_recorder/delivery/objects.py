@@ -2,8 +2,9 @@
 presigned GET URLs, removals.
 
 minio rather than boto3: it is built on urllib3 (the callbacks' transport already), streams
-a put part by part from any object with read() (at most `part_size` bytes held per part
-with num_parallel_uploads=1, so memory stays flat in the file's length), aborts its
+a put part by part from any object with read() (with num_parallel_uploads=1 one part is
+sent while the next is read: about three times `part_size` resident with the allocator's
+slack, flat in the file's length; bench/media.py measures it), aborts its
 multipart upload when the put fails, and presigns offline when the region is given. boto3
 would bring botocore and about 50 MB more resident memory.
 

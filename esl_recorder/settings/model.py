@@ -295,9 +295,9 @@ class MediaSettings:
     presign_ttl: Annotated[int, Strict(), AfterValidator(between(1, 604800))] = Field(
         default=300, description="Seconds a presigned media URL stays valid.")
     part_size: Annotated[int, Strict(), AfterValidator(between(5 * MIB, 512 * MIB))] = Field(
-        default=8 * MIB,
-        description="Multipart part size in bytes (5 MiB-512 MiB): the upload's memory is about "
-                    "twice this, whatever the file's length.")
+        default=5 * MIB,
+        description="Multipart part size in bytes (5 MiB-512 MiB): an upload's memory is about "
+                    "three times this, whatever the file's length.")
 
     @model_validator(mode="before")
     @classmethod

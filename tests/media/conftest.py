@@ -17,9 +17,16 @@ from minio import Minio
 from minio.error import S3Error
 
 from esl_recorder.testing.fakeswitch import FakeSwitch
+from esl_recorder.testing.seaweed import (
+    ACCESS_KEY,
+    BUCKET,
+    SECRET_KEY,
+    Seaweed,
+    free_ports,
+    weed_binary,
+)
 
 from .proxy import Relay
-from .seaweed import ACCESS_KEY, BUCKET, SECRET_KEY, Seaweed, free_ports, weed_binary
 
 FAST_RETRIES = {"initial_delay": 0.05, "max_delay": 0.2}
 

