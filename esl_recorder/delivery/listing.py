@@ -55,12 +55,15 @@ def item_record(item: OutboxItem) -> dict[str, Any]:
             "attempts": item.attempts, "created_at": item.created_at,
             "next_attempt_at": item.next_attempt_at, "finished_at": item.finished_at,
             "method": payload.get("method"), "url": safe_url(str(payload.get("url", ""))),
-            "last_error": item.last_error}
+            "object_key": payload.get("key"), "last_error": item.last_error}
 
 
 def item_row(item: OutboxItem) -> tuple[str, ...]:
     when = item.finished_at if item.state != "pending" else item.next_attempt_at
-    url = f"{item.payload.get('method', '?')} {safe_url(str(item.payload.get('url', '')))}"
+    if "url" in item.payload:
+        url = f"{item.payload.get('method', '?')} {safe_url(str(item.payload['url']))}"
+    else:  # a media upload or removal: the object key at the S3 endpoint
+        url = f"object {item.payload.get('key', '?')} at {item.target}"
     return (str(item.id), item.state, item.kind, item.key, str(item.attempts),
             stamp(item.created_at), stamp(when), url, item.last_error or "")
 

@@ -136,8 +136,8 @@ class S3Media:
                 return DONE
             with self._uploads:
                 return self._upload(item.payload)
-        except (KeyError, TypeError, ValueError):
-            raise
+        except (KeyError, TypeError, ValueError) as exc:  # a payload this code did not write
+            return Attempt(None, f"stored item is not valid: {exc!r}", refused=True)
         except Exception as exc:
             return Attempt(None, describe(exc))
 
