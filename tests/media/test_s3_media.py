@@ -155,13 +155,13 @@ def test_an_upload_is_retried_while_s3_is_down_and_lands_when_it_is_back(
 
 def test_a_file_changed_after_finalize_is_not_uploaded(
         s3_api: S3ApiFactory, bucket: Bucket, relay: Relay) -> None:
-    api = s3_api(endpoint=relay.url)
+    api = s3_api(endpoint=relay.url)  # S3 down: the upload is retried (and reads the file)
     rec, _ = record_laml(api)
     api.daemon.wait_until(lambda: attempts(api, "retry") >= 1, 10, what="a failed attempt")
     raw = bytearray(Path(rec.path).read_bytes())
     raw[-1] ^= 0xFF  # same size, other bytes
     Path(rec.path).write_bytes(raw)
-    relay.start()
+    # the next attempt reads the changed bytes: refused before anything is sent
     api.daemon.wait_until(lambda: attempts(api, "dead") == 1, 10, what="the upload given up")
     dead = api.daemon.app.outbox.dead()
     assert len(dead) == 1 and dead[0].key == f"media:{rec.sid}"
