@@ -183,3 +183,26 @@ def test_a_recording_deleted_before_its_upload_is_not_uploaded(
     assert attempts(api, "delivered") == 1  # the upload item is done without uploading
     assert b"PUT /recordings-test/" not in relay.received
     assert bucket.read(object_key("acme", rec.sid)) is None
+
+
+PART = 5 * 1024 * 1024  # media.part_size's least value: a longer file goes in parts
+
+
+def test_a_recording_longer_than_a_part_goes_in_parts_and_a_change_aborts_them(
+        s3_api: S3ApiFactory, bucket: Bucket, relay: Relay) -> None:
+    api = s3_api(endpoint=relay.url, keep_local=True)
+    long, _ = record_laml(api, seconds=400.0)  # 8 kHz 16-bit mono: 6.4 MB, two parts
+    changed, _ = record_laml(api, seconds=400.0)
+    assert long.file is not None and changed.file is not None and long.file.size > PART
+    api.daemon.wait_until(lambda: attempts(api, "retry") >= 2, 10, what="failed attempts")
+    raw = bytearray(Path(changed.path).read_bytes())
+    raw[-1] ^= 0xFF  # in the last part: read after the first part was sent
+    Path(changed.path).write_bytes(raw)
+    relay.start()
+    api.daemon.wait_until(lambda: attempts(api, "dead") == 1 and attempts(api, "delivered") == 1,
+                          20, what="one upload delivered, one given up")
+    assert bucket.sha256(object_key("acme", long.sid)) == long.file.sha256
+    assert bucket.read(object_key("acme", changed.sid)) is None
+    [dead] = api.daemon.app.outbox.dead()
+    assert dead.key == f"media:{changed.sid}" and "changed since finalize" in str(dead.last_error)
+    assert b"POST /recordings-test/" in relay.received  # a multipart upload was begun
