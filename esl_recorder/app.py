@@ -22,6 +22,9 @@ from .dialects.base import Dialect
 from .dialects.calling import CallingDialect
 from .dialects.laml import LamlDialect
 from .dialects.relay import RelayEvents
+from .dialects.swml import SwmlScripts
+from .dialects.swml_events import SwmlDialect
+from .dialects.swml_fetch import Fetcher
 from .dialects.texml import TexmlDialect
 from .domain.call_service import CallService
 from .domain.calls import CallTracker
@@ -29,6 +32,8 @@ from .domain.follower import RecordingFollower
 from .domain.ports import CallControl
 from .domain.recording import Recording, State
 from .domain.registry import RecordingRegistry
+from .domain.scripts import ScriptRoute, ScriptRunner
+from .domain.scripts_waits import Executions
 from .domain.service import RecordingService
 from .errors import ConfigError
 from .esl import events as ev
@@ -76,6 +81,7 @@ class App:
     http: ApiServer | None = None
     metrics_http: ApiServer | None = None
     in_flight: InFlight | None = None
+    scripts: ScriptRunner | None = None
 
     def start(self) -> None:
         """Listen first (a busy port fails before anything else starts), then recover,
@@ -124,6 +130,8 @@ class App:
         for server in (self.http, self.metrics_http):
             if server is not None:
                 server.stop(timeout=0.1)
+        if self.scripts is not None:
+            self.scripts.stop()
         for client in self.clients.values():
             client.stop()
         self.follower.drain(max(0.1, deadline - time.monotonic()))
@@ -162,14 +170,23 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
                                  truncation_tolerance_s=settings.recording.truncation_tolerance,
                                  unfinished_timeout_s=settings.recording.unfinished_timeout,
                                  clock=clock)
-    router = EventRouter(tracker, follower, metrics, settings.identity)
+    executions = Executions()
+    tracker.subscribe(executions.on_call_event)
+    accounts = AccountBook(settings.accounts)
+    dialects = _dialects(settings, accounts, service, calls, outbox, metrics, clock, targets)
+    swml = SwmlDialect(accounts=accounts, recordings=service, outbox=outbox, metrics=metrics,
+                       clock=clock, public_base_url=own_base_url(settings))
+    dialects.append(swml)
+    scripts = _scripts(settings, swml, targets, tracker, controls, service, recordings,
+                       executions, metrics, clock)
+    router = EventRouter(tracker, follower, metrics, settings.identity, scripts,
+                         settings.scripts.variable)
+    events = ev.SUBSCRIBED + (ev.SCRIPT_EVENTS if scripts is not None else ())
     clients: dict[str, EslClient] = {}
     for node in settings.nodes:
         clients[node.name] = client = _client_for(node, settings.esl, router, follower,
-                                                  controls, metrics)
-        controls[node.name] = EslCallControl(client)
-    accounts = AccountBook(settings.accounts)
-    dialects = _dialects(settings, accounts, service, calls, outbox, metrics, clock, targets)
+                                                  controls, metrics, events, executions)
+        controls[node.name] = EslCallControl(client, executions)
     _route_recordings(dialects, recordings)
     recordings.subscribe(RelayEvents(accounts, outbox, clock).on_recording)
     if media is not None:  # after the dialects: a recording's callbacks are queued first
@@ -178,7 +195,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     ops = ops_app(prometheus, readiness)
     api = ApiApp(dialects, ops, settings.http, metrics)
     return App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
-               follower, router, accounts, outbox, api, ops, clients, media)
+               follower, router, accounts, outbox, api, ops, clients, media, scripts=scripts)
 
 
 def _media_store(settings: Settings, store: Store, outbox: Outbox,
@@ -196,6 +213,35 @@ def _media_store(settings: Settings, store: Store, outbox: Outbox,
                           f"{exc}") from None
     return S3Media(settings.media, outbox, metrics, per_host=settings.delivery.per_host,
                    exists=lambda sid: store.get_recording(sid) is not None)
+
+
+def own_base_url(settings: Settings) -> str:
+    """The URL clients reach this daemon at: http.public_base_url, else its listener."""
+    if settings.http.public_base_url:
+        return settings.http.public_base_url.rstrip("/")
+    host = "127.0.0.1" if settings.http.host in ("0.0.0.0", "::", "") else settings.http.host
+    scheme = "https" if settings.http.tls_cert else "http"
+    return f"{scheme}://{host}:{settings.http.port}"
+
+
+def _scripts(settings: Settings, swml: SwmlDialect, targets: TargetPolicy,
+             tracker: CallTracker, controls: dict[str, CallControl],
+             service: RecordingService, recordings: RecordingRegistry,
+             executions: Executions, metrics: Metrics,
+             clock: Callable[[], float]) -> ScriptRunner | None:
+    """The script runner, when scripts are configured (else None: no events for it)."""
+    conf = settings.scripts
+    if not conf.documents:
+        return None
+    fetcher = Fetcher(targets, conf.fetch_timeout, conf.max_document_bytes,
+                      conf.max_media_bytes, f"{settings.recording.root}/_media")
+    routes = [ScriptRoute(document=d.document, dialect=d.dialect, name=d.name,
+                          destination=d.destination, tts_engine=d.tts_engine or conf.tts_engine,
+                          tts_voice=d.tts_voice or conf.tts_voice) for d in conf.documents]
+    dialects = {"swml": SwmlScripts(fetcher, swml.recording_url, swml.recording_of_url,
+                                    swml.project_of)}
+    return ScriptRunner(routes, dialects, tracker, controls, service, recordings, executions,
+                        metrics, clock)
 
 
 def _oldest_pending_age(store: Store, clock: Callable[[], float]) -> float:
@@ -257,15 +303,19 @@ def _route_recordings(dialects: list[Dialect], recordings: RecordingRegistry) ->
 
 def _client_for(node: NodeSettings, esl: EslSettings, router: EventRouter,
                 follower: RecordingFollower, controls: dict[str, CallControl],
-                metrics: Metrics) -> EslClient:
+                metrics: Metrics, events: tuple[str, ...],
+                executions: Executions) -> EslClient:
     def on_event(client: EslClient, event: Event) -> None:
         router.handle(client.node_name, event)
 
     def on_connect(client: EslClient) -> None:
         follower.reconcile(client.node_name, controls[client.node_name])
 
-    return EslClient(node, esl, events=ev.SUBSCRIBED, on_event=on_event,
-                     on_connect=on_connect, metrics=metrics)
+    def on_disconnect(client: EslClient) -> None:
+        executions.node_lost(client.node_name)
+
+    return EslClient(node, esl, events=events, on_event=on_event, on_connect=on_connect,
+                     on_disconnect=on_disconnect, metrics=metrics)
 
 
 # A request allocates thousands of short-lived objects that reference counting frees: with

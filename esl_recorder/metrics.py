@@ -77,6 +77,8 @@ class Metrics:
     # ESL liveness and lag (esl/client.py)
     esl_last_event_timestamp: Gauge
     esl_event_lag: Histogram
+    # call scripts (domain/scripts.py)
+    script_runs: Counter
 
 
 def make_metrics(registry: CollectorRegistry) -> Metrics:
@@ -170,6 +172,9 @@ def make_metrics(registry: CollectorRegistry) -> Metrics:
             "to the daemon (the oldest event of each received chunk)", ["node"],
             namespace=ns, registry=registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)),
+        script_runs=Counter("script_runs", "Call scripts that ended, by dialect (swml) and "
+                            "outcome (completed, hungup, failed)", ["dialect", "outcome"],
+                            namespace=ns, registry=registry),
     )
     for result in UPLOAD_RESULTS:
         m.upload_attempts.labels(result=result)

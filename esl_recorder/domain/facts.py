@@ -82,6 +82,28 @@ class DtmfPressed:
 
 
 @dataclass(frozen=True, slots=True)
+class CallParked:
+    """The dialplan parked a call; `script` is the variable naming its script ("" unset)."""
+
+    call_uuid: str
+    node: str
+    script: str
+    destination: str
+    answered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationDone:
+    """An application ended on a call (CHANNEL_EXECUTE_COMPLETE); `app_uuid` is the id
+    the command that ran it carried, `response` what the application left."""
+
+    call_uuid: str
+    app_uuid: str
+    app: str
+    response: str
+
+
+@dataclass(frozen=True, slots=True)
 class LiveCall:
     """One call FreeSWITCH has now (from its channel list)."""
 

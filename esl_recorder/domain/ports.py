@@ -92,6 +92,9 @@ class Dialed:
         return not self.cause
 
 
+EXECUTE_TIMEOUT_S = 3600.0  # an application may take as long as a call lasts
+
+
 class CallControl(Protocol):
     """One FreeSWITCH node. Raises CallGone, CommandRefused, ControlUnavailable,
     ControlTimeout, or InvalidArgument for a value that cannot be sent safely."""
@@ -124,6 +127,13 @@ class CallControl(Protocol):
 
     def is_recording(self, call_uuid: str, path: str) -> bool:
         """Whether `path` is among the call's running recordings."""
+
+    def execute(self, call_uuid: str, app: str, arg: str | None = None,
+                timeout: float = EXECUTE_TIMEOUT_S) -> str:
+        """Run dialplan application `app` on a parked call and return, once it has ended,
+        what it left (`FILE PLAYED`, `FILE NOT FOUND`, `_none_`...). Raises CallGone when
+        the call hangs up first (the `hangup` application included), ControlTimeout when
+        it has not ended within `timeout` seconds."""
 
 
 # --- state ----------------------------------------------------------------------------------

@@ -213,6 +213,13 @@ class EslClient:
         check_line("command", line)
         return self._text(self._call(line, timeout))
 
+    def message(self, text: str, timeout: float | None = None) -> str:
+        """Send one multi-line socket message built by esl.commands (`sendmsg` and its
+        header lines) and return its Reply-Text. A blank line inside would end it early."""
+        if "\r" in text or "\n\n" in text or not text.strip():
+            raise InvalidArgument("a socket message is header lines without blank lines")
+        return self._text(self._call(text, timeout))
+
     def bgapi(self, command: str, timeout: float | None = None,
               job_uuid: str | None = None) -> str:
         """Run `bgapi <command>` and return the body of its BACKGROUND_JOB event.

@@ -132,3 +132,28 @@ def event_subscription(names: Sequence[str]) -> str:
         if not _EVENT_NAME.fullmatch(name):
             raise InvalidArgument(f"bad event name: {name!r}")
     return "event plain " + " ".join(names)
+
+
+# Applications a script may run on its call (sendmsg execute). The argument is one line of
+# printable text: sendmsg is a header block, so a line break would forge headers.
+_APP_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_APP_ARG = re.compile(r"[^\x00-\x1f\x7f]{1,2048}")
+_EVENT_UUID = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def sendmsg_execute(uuid: str, app: str, arg: str | None, event_uuid: str) -> str:
+    """`sendmsg <uuid>` + `call-command: execute`: run dialplan application `app` on a
+    parked call. `event-lock: true` keeps the next message queued until this one finished
+    (without it a second playback runs inside the first); FreeSWITCH echoes `Event-UUID` as
+    the `Application-UUID` of the CHANNEL_EXECUTE_COMPLETE that reports the result."""
+    if not _APP_NAME.fullmatch(app):
+        raise InvalidArgument(f"not an application name: {app!r}")
+    if arg is not None and (not _APP_ARG.fullmatch(arg) or arg != arg.strip()):
+        raise InvalidArgument(f"unsafe {app} argument: {arg[:80]!r}")
+    if not _EVENT_UUID.fullmatch(event_uuid):
+        raise InvalidArgument(f"bad Event-UUID {event_uuid!r}")
+    lines = [f"sendmsg {check_uuid(uuid)}", "call-command: execute", f"execute-app-name: {app}"]
+    if arg is not None:
+        lines.append(f"execute-app-arg: {arg}")
+    lines += ["event-lock: true", f"Event-UUID: {event_uuid}"]
+    return "\n".join(lines)

@@ -11,10 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import re
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
+import gevent
+
 from ..domain.ports import (
+    EXECUTE_TIMEOUT_S,
     CallGone,
     CommandRefused,
     ControlTimeout,
@@ -24,6 +28,7 @@ from ..domain.ports import (
     OriginateRequest,
     RecordingAction,
 )
+from ..domain.scripts_waits import Executions
 from ..errors import EslError, EslTimeout
 from . import commands as cmd
 
@@ -32,7 +37,8 @@ log = logging.getLogger(__name__)
 # What FreeSWITCH says when the uuid names no channel: uuid_record says "Cannot locate
 # session!", uuid_broadcast "invalid uuid", uuid_kill/uuid_getvar/uuid_transfer "No such
 # channel!" (each checked against the live server by tests/differential).
-_GONE = ("cannot locate session", "invalid uuid", "no such channel")
+# sendmsg to a channel that is gone: "-ERR invalid session id [<uuid>]".
+_GONE = ("cannot locate session", "invalid uuid", "no such channel", "invalid session id")
 _CAUSE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")  # hangup cause names: NO_ANSWER, USER_BUSY...
 UNKNOWN_CAUSE = "DESTINATION_OUT_OF_ORDER"  # an originate -ERR without a cause name
 
@@ -50,12 +56,15 @@ class Connection(Protocol):
     def bgapi(self, command: str, timeout: float | None = None,
               job_uuid: str | None = None) -> str: ...
 
+    def message(self, text: str, timeout: float | None = None) -> str: ...
+
 
 class EslCallControl:
     """One node's CallControl."""
 
-    def __init__(self, client: Connection) -> None:
+    def __init__(self, client: Connection, executions: Executions | None = None) -> None:
         self._client = client
+        self._executions = executions if executions is not None else Executions()
 
     @property
     def node(self) -> str:
@@ -98,6 +107,24 @@ class EslCallControl:
     def transfer(self, call_uuid: str, extension: str, dialplan: str = "XML",
                  context: str = "default") -> None:
         self._run("uuid_transfer", cmd.uuid_transfer(call_uuid, extension, dialplan, context))
+
+    def execute(self, call_uuid: str, app: str, arg: str | None = None,
+                timeout: float = EXECUTE_TIMEOUT_S) -> str:
+        """sendmsg execute with event-lock, then the CHANNEL_EXECUTE_COMPLETE whose
+        Application-UUID is the Event-UUID sent (esl.ingest hands it to `executions`)."""
+        app_uuid = str(uuid.uuid4())
+        message = cmd.sendmsg_execute(call_uuid, app, arg, app_uuid)
+        done = self._executions.expect(call_uuid, app_uuid, self.node)
+        try:
+            reply = self._send(app, message, self._client.message)
+            refused(reply, app, call_uuid)
+            try:
+                return str(done.get(timeout=timeout))
+            except gevent.Timeout:
+                raise ControlTimeout(f"{app} on call {call_uuid} did not end within "
+                                     f"{timeout:g} s") from None
+        finally:
+            self._executions.forget(app_uuid)
 
     # queries ---------------------------------------------------------------------------
     def variables(self, call_uuid: str, names: Sequence[str]) -> dict[str, str]:

@@ -18,6 +18,8 @@ RECORD_STOP = "RECORD_STOP"
 DTMF = "DTMF"
 BACKGROUND_JOB = "BACKGROUND_JOB"
 HEARTBEAT = "HEARTBEAT"  # every 20 s by default: the node is alive even when idle
+CHANNEL_PARK = "CHANNEL_PARK"
+CHANNEL_EXECUTE_COMPLETE = "CHANNEL_EXECUTE_COMPLETE"
 
 # Only these: mod_event_socket kills a listener that falls 500 events behind.
 SUBSCRIBED: tuple[str, ...] = (
@@ -32,6 +34,10 @@ SUBSCRIBED: tuple[str, ...] = (
     BACKGROUND_JOB,
     HEARTBEAT,
 )
+
+# Only when scripts are configured: a parked call hands itself to a script, and every
+# application a script runs reports its end (every call's applications do, hence "only").
+SCRIPT_EVENTS: tuple[str, ...] = (CHANNEL_PARK, CHANNEL_EXECUTE_COMPLETE)
 
 
 class HeaderSource(Protocol):
@@ -106,3 +112,17 @@ def dtmf_digit(ev: HeaderSource) -> str | None:
 
 def job_uuid(ev: HeaderSource) -> str | None:
     return ev.get("Job-UUID")
+
+
+def application_uuid(ev: HeaderSource) -> str | None:
+    """The `Event-UUID` a sendmsg carried (FreeSWITCH's own for dialplan applications)."""
+    return ev.get("Application-UUID")
+
+
+def application(ev: HeaderSource) -> str | None:
+    return ev.get("Application")
+
+
+def application_response(ev: HeaderSource) -> str:
+    """What the application left (`FILE PLAYED`, `FILE NOT FOUND`, `_none_`...)."""
+    return ev.get("Application-Response") or ""

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from ..domain.calls import CallTracker
 from ..domain.facts import (
+    ApplicationDone,
+    CallParked,
     ChannelAnswered,
     ChannelBridged,
     ChannelCreated,
@@ -20,6 +22,7 @@ from ..domain.facts import (
     RecordingStopped,
 )
 from ..domain.follower import RecordingFollower
+from ..domain.scripts import ScriptRunner
 from ..metrics import Metrics
 from ..settings import IdentitySettings
 from . import events as ev
@@ -76,6 +79,24 @@ class FactReader:
                                 record_ms=ev.record_ms(event))
 
     @staticmethod
+    def parked(node: str, event: Event, variable: str) -> CallParked | None:
+        uuid = ev.unique_id(event)
+        if not uuid:
+            return None
+        return CallParked(call_uuid=uuid, node=node, script=ev.channel_var(event, variable) or "",
+                          destination=ev.destination_number(event) or "",
+                          answered=ev.is_answered(event))
+
+    @staticmethod
+    def application_done(event: Event) -> ApplicationDone | None:
+        uuid, app_uuid = ev.unique_id(event), ev.application_uuid(event)
+        if not uuid or not app_uuid:
+            return None
+        return ApplicationDone(call_uuid=uuid, app_uuid=app_uuid,
+                               app=ev.application(event) or "",
+                               response=ev.application_response(event))
+
+    @staticmethod
     def dtmf(node: str, event: Event) -> DtmfPressed | None:
         digit, uuid = ev.dtmf_digit(event), ev.unique_id(event)
         return DtmfPressed(call_uuid=uuid, node=node, digit=digit) if digit and uuid else None
@@ -94,9 +115,12 @@ class EventRouter:
     """Dispatch table from event name to the domain; other events are ignored."""
 
     def __init__(self, tracker: CallTracker, follower: RecordingFollower | None,
-                 metrics: Metrics, identity: IdentitySettings) -> None:
+                 metrics: Metrics, identity: IdentitySettings,
+                 scripts: ScriptRunner | None = None, script_variable: str = "") -> None:
         self._tracker = tracker
         self._follower = follower
+        self._scripts = scripts
+        self._script_variable = script_variable
         self._read = FactReader(identity)
         metrics.calls_tracked.set_function(lambda: len(tracker))
         self._handlers: dict[str, Callable[[str, Event], object]] = {
@@ -105,6 +129,9 @@ class EventRouter:
             self._handlers[ev.RECORD_START] = self._on_record_start
             self._handlers[ev.RECORD_STOP] = self._on_record_stop
             self._handlers[ev.DTMF] = self._on_dtmf
+        if scripts is not None:
+            self._handlers[ev.CHANNEL_PARK] = self._on_park
+            self._handlers[ev.CHANNEL_EXECUTE_COMPLETE] = self._on_execute_complete
 
     def handle(self, node: str, event: Event) -> None:
         """Called by the ESL client's dispatcher (which already counted the event)."""
@@ -133,3 +160,13 @@ class EventRouter:
         fact = self._read.dtmf(node, event)
         if fact is not None and self._follower is not None:
             self._follower.on_dtmf(fact)
+
+    def _on_park(self, node: str, event: Event) -> None:
+        fact = self._read.parked(node, event, self._script_variable)
+        if fact is not None and self._scripts is not None:
+            self._scripts.on_parked(fact)
+
+    def _on_execute_complete(self, node: str, event: Event) -> None:
+        fact = self._read.application_done(event)
+        if fact is not None and self._scripts is not None:
+            self._scripts.on_application_done(fact)

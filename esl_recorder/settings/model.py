@@ -44,7 +44,10 @@ from .fields import (
     VariableName,
     between,
     is_secret,
+    node_name,
     one_of,
+    optional,
+    token,
 )
 
 ENV_PREFIX = "ESL_RECORDER_"
@@ -349,6 +352,60 @@ class BandwidthSettings:
                     "(uuid_transfer <call> <transferTo> XML <context>).")
 
 
+def script_document(v: str) -> str:
+    """An absolute file path, or an http(s) URL."""
+    token(v)
+    if not (v.startswith("/") or v.startswith(("http://", "https://"))):
+        raise ValueError(f"must be an absolute file path or an http(s) URL, got {v!r}")
+    return v
+
+
+@dataclass(frozen=True, config=SECTION)
+class ScriptDocumentSettings:
+    document: Annotated[str, Strict(), AfterValidator(script_document)] = Field(
+        description="The script: an absolute file path, or an http(s) URL fetched for each call "
+                    "(delivery.allowed_networks applies to it like to callbacks).")
+    dialect: Annotated[str, Strict(), AfterValidator(one_of("swml"))] = Field(
+        default="swml", description="The document's language: swml.")
+    name: Annotated[str, Strict(), AfterValidator(optional(node_name))] = Field(
+        default="", description="The value of scripts.variable that selects this document.")
+    destination: Annotated[str, Strict(), AfterValidator(optional(node_name))] = Field(
+        default="", description="Or: the destination number of the parked calls that run it.")
+    tts_engine: Annotated[str, Strict(), AfterValidator(optional(node_name))] = Field(
+        default="", description="Text-to-speech engine for this document; empty: "
+                                "scripts.tts_engine.")
+    tts_voice: Annotated[str, Strict(), AfterValidator(optional(node_name))] = Field(
+        default="", description="Text-to-speech voice; empty: scripts.tts_voice.")
+
+    @model_validator(mode="after")
+    def one_selector(self) -> ScriptDocumentSettings:
+        if bool(self.name) == bool(self.destination):
+            raise rule_error("set exactly one of name and destination", ".name",
+                             ".destination")
+        return self
+
+
+@dataclass(frozen=True, config=SECTION)
+class ScriptSettings:
+    variable: VariableName = Field(
+        default="esl_recorder_script",
+        description="Channel variable a dialplan sets before `park` to hand the call to the "
+                    "script of that name.")
+    documents: tuple[ScriptDocumentSettings, ...] = Field(
+        default=(),
+        description="The scripts, each with name or destination, document, dialect, tts_engine, "
+                    "tts_voice (YAML only). None: scripts are off and their events unsubscribed.")
+    tts_engine: NodeName = Field(
+        default="flite", description="Text-to-speech engine for `say:` (a FreeSWITCH module).")
+    tts_voice: NodeName = Field(default="kal", description="Text-to-speech voice for `say:`.")
+    fetch_timeout: Seconds = Field(
+        default=5.0, description="Seconds a script document or media URL may take to fetch.")
+    max_document_bytes: Annotated[int, Strict(), AfterValidator(between(1024, 16 << 20))] = Field(
+        default=1 << 20, description="Largest script document fetched or read, in bytes.")
+    max_media_bytes: Annotated[int, Strict(), AfterValidator(between(1024, 1 << 30))] = Field(
+        default=50 << 20, description="Largest media file a script's play fetches, in bytes.")
+
+
 @dataclass(frozen=True, config=SECTION)
 class LogSettings:
     level: LogLevel = Field(
@@ -459,6 +516,7 @@ class Settings(BaseSettings):
         default=(),
         description="API accounts (tenants), each with its credentials per dialect; none: every "
                     "API route answers 401.")
+    scripts: ScriptSettings = ScriptSettings()
     log: LogSettings = LogSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
     source: str = Field(
