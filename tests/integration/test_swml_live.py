@@ -1,0 +1,181 @@
+"""Seed 003's SWML examples on real calls of a real FreeSWITCH: the dialplan's `script_park`
+extension sets esl_recorder_script=demo and parks the call; the daemon (in process, over its
+real event socket connection) runs the document on it.
+
+The call: `originate loopback/script_park/rectest tone_a XML rectest`. B (script_park-b)
+is the scripted channel; A answers once B is answered and sends 440 Hz, so B hears 440 Hz
+(what its caller says) and sends what the script plays (speech, silence, the recording).
+Every application the script runs is watched on our own ESL connection
+(CHANNEL_EXECUTE_COMPLETE of B).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid as uuid_module
+import wave
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+import gevent
+import pytest
+from api.conftest import ACCOUNTS
+from api.receiver import Receiver
+from daemon.conftest import Daemon
+from daemon.tones import analyse, goertzel
+from fakeswitch.wireclient import WireClient, event_headers, event_name
+from scripts.swml_support import (
+    mp3_example,
+    playback_example,
+    speaker_example,
+    states,
+    status_events,
+)
+
+from esl_recorder.app import build_app
+from esl_recorder.domain.recording import State
+from esl_recorder.settings import settings_from_mapping
+
+from .conftest import FreeSwitchAddress
+
+
+@dataclass
+class Watch:
+    """Our own ESL connection: the applications each channel ran, in order."""
+
+    wire: WireClient
+    apps: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
+    hungup: set[str] = field(default_factory=set)
+
+    def run(self) -> None:
+        while not self.wire.eof:
+            try:
+                msg = self.wire.read(1.0)
+            except TimeoutError:
+                continue
+            if not msg.content_type.startswith("text/event"):
+                continue
+            headers = {k: unquote(v) for k, v in event_headers(msg)}
+            uuid = headers.get("Unique-ID", "")
+            if event_name(msg) == "CHANNEL_HANGUP_COMPLETE":
+                self.hungup.add(uuid)
+            elif event_name(msg) == "CHANNEL_EXECUTE_COMPLETE":
+                self.apps.setdefault(uuid, []).append(
+                    (headers.get("Application", ""), headers.get("Application-Data", ""),
+                     headers.get("Application-Response", "")))
+
+
+@dataclass
+class Live:
+    daemon: Daemon
+    watch: Watch
+    control: WireClient  # for commands (the watch's connection only reads)
+    document: Path
+    receiver: Receiver
+    fs: FreeSwitchAddress
+
+    def call(self) -> str:
+        """Place a script_park call; the B leg's uuid (the scripted channel)."""
+        a = str(uuid_module.uuid4())
+        reply = self.control.command(
+            f"bgapi originate {{origination_uuid={a},esl_recorder_account_id=acme}}"
+            "loopback/script_park/rectest tone_a XML rectest")
+        assert (reply.header("Reply-Text") or "").startswith("+OK"), reply
+        tracker = self.daemon.app.tracker
+        call = self.daemon.wait_until(
+            lambda: next((c for c in tracker.calls() if c.destination == "script_park"
+                          and c.direction == "inbound"), None), 10, "the parked B leg")
+        return call.uuid
+
+    def wait_hangup(self, uuid: str, timeout: float = 90) -> None:
+        with gevent.Timeout(timeout, AssertionError(f"call {uuid} did not end")):
+            while uuid not in self.watch.hungup:
+                gevent.sleep(0.1)
+
+
+@pytest.fixture
+def live(freeswitch: FreeSwitchAddress, tmp_path: Path) -> Iterator[Live]:
+    receiver = Receiver().start()
+    document = tmp_path / "demo.swml"
+    settings = settings_from_mapping({
+        "nodes": [{"name": "fs1", "host": freeswitch.host, "port": freeswitch.port,
+                   "password": freeswitch.password}],
+        "recording": {"root": os.path.join(freeswitch.recordings, tmp_path.name)},
+        "store": {"path": str(tmp_path / "state.db")},
+        "http": {"port": 0},
+        "delivery": {"allowed_networks": ["127.0.0.0/8"], "initial_delay": 0.05},
+        "accounts": ACCOUNTS,
+        "scripts": {"documents": [{"name": "demo", "document": str(document)}]},
+    }, env={})
+    app = build_app(settings)
+    app.start()
+    assert app.clients["fs1"].wait_connected(10), "cannot reach FreeSWITCH"
+    wire = WireClient((freeswitch.host, freeswitch.port), timeout=10).login(freeswitch.password)
+    wire.command("event plain CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP_COMPLETE")
+    watch = Watch(wire)
+    reader = gevent.spawn(watch.run)
+    control = WireClient((freeswitch.host, freeswitch.port), timeout=10).login(
+        freeswitch.password)
+    yield Live(Daemon(app), watch, control, document, receiver, freeswitch)
+    app.stop(timeout=5)
+    reader.kill()
+    wire.close()
+    control.close()
+    receiver.stop()
+
+
+def script_apps(live: Live, uuid: str) -> list[tuple[str, str, str]]:
+    """What the script ran (the dialplan's set and park are not the script's)."""
+    return [a for a in live.watch.apps.get(uuid, []) if a[0] not in ("set", "park")]
+
+
+def test_mp3_recording(live: Live) -> None:
+    live.document.write_text(mp3_example(live.receiver.url("/status")))
+    b = live.call()
+    live.wait_hangup(b)
+    events = status_events(live.receiver.wait(2, timeout=15))
+    assert states(events) == ["recording", "finished"]
+    finished = events[-1]["params"]
+    assert finished["record"]["format"] == "mp3"
+    assert finished["call_id"] == b and finished["node_id"] == "fs1"
+    [rec] = live.daemon.app.store.list_recordings(call_uuid=b)
+    assert rec.state is State.COMPLETED and rec.path.endswith(".mp3")
+    assert 1.5 < finished["record"]["duration"] < 4
+    assert os.path.getsize(rec.path) == finished["record"]["size"] > 0
+    assert [a[0] for a in script_apps(live, b)] == ["answer", "playback", "hangup"]
+
+
+def beep_level(path: str) -> float:
+    """How much of the 1000 Hz beep the first 0.4 s of a mono wav hold."""
+    with wave.open(path) as w:
+        rate = w.getframerate()
+        samples = memoryview(w.readframes(rate * 4 // 10)).cast("h").tolist()
+    return goertzel(samples, rate, 1000)
+
+
+@pytest.mark.parametrize("example,beep", [(playback_example, True), (speaker_example, False)])
+def test_record_and_play_back(live: Live, example: Callable[[str], str], beep: bool) -> None:
+    """Both sides: the caller's 440 Hz and what the script sends (the beep, the speech);
+    the speaker's side only: the caller's 440 Hz and nothing the script sent."""
+    live.document.write_text(example(live.receiver.url("/status")))
+    b = live.call()
+    live.wait_hangup(b)
+    events = status_events(live.receiver.wait(2, timeout=15))
+    assert states(events) == ["recording", "finished"]
+    [rec] = live.daemon.app.store.list_recordings(call_uuid=b)
+    apps = script_apps(live, b)
+    assert [(a[0], a[1]) for a in apps] == [
+        ("answer", ""), ("playback", "tone_stream://%(250,0,1000)"),  # the beep
+        ("speak", "flite|kal|Leave your message now"),
+        ("playback", "silence_stream://10000"), ("speak", "flite|kal|Playing back"),
+        ("playback", rec.path), ("hangup", "NORMAL_CLEARING")]
+    assert apps[5][2] == "FILE PLAYED"  # ${record_call_url}: the file just made
+    info = analyse(rec.path)
+    assert info.channels == 1 and 10 < info.duration < 13.5
+    assert info.tones[0] == {440}  # the caller
+    assert (beep_level(rec.path) > 1000) is beep
+    record = events[-1]["params"]["record"]
+    assert record["url"].endswith(f"/api/swml/recordings/{rec.sid}.wav")
+    assert record["format"] == "wav" and abs(record["duration"] - info.duration) < 0.1
