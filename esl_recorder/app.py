@@ -23,7 +23,6 @@ from .dialects.calling import CallingDialect
 from .dialects.laml import LamlDialect
 from .dialects.relay import RelayEvents
 from .dialects.swml import SwmlScripts
-from .dialects.swml_events import SwmlDialect
 from .dialects.swml_fetch import Fetcher
 from .dialects.texml import TexmlDialect
 from .domain.call_service import CallService
@@ -103,6 +102,15 @@ class App:
         log.info("esl_recorder up: http on %s:%d, nodes %s", self.settings.http.host,
                  self.http.server_port, ", ".join(self.clients))
 
+    def base_url(self) -> str:
+        """Where clients reach this daemon: http.public_base_url, else its listener."""
+        http = self.settings.http
+        if http.public_base_url:
+            return http.public_base_url.rstrip("/")
+        host = "127.0.0.1" if http.host in ("0.0.0.0", "::", "") else http.host
+        port = self.http.server_port if self.http is not None else http.port
+        return f"{'https' if http.tls_cert else 'http'}://{host}:{port}"
+
     def _listen(self, wsgi: WsgiApp, port: int, key: str) -> ApiServer:
         server = make_server(wsgi, self.settings.http, self.settings.source)
         server.set_listener((self.settings.http.host, port))
@@ -174,11 +182,9 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     tracker.subscribe(executions.on_call_event)
     accounts = AccountBook(settings.accounts)
     dialects = _dialects(settings, accounts, service, calls, outbox, metrics, clock, targets)
-    swml = SwmlDialect(accounts=accounts, recordings=service, outbox=outbox, metrics=metrics,
-                       clock=clock, public_base_url=own_base_url(settings))
-    dialects.append(swml)
-    scripts = _scripts(settings, swml, targets, tracker, controls, service, recordings,
-                       executions, metrics, clock)
+    built: list[App] = []  # the base URL is known once the App listens
+    scripts = _scripts(settings, accounts, targets, tracker, controls, service, recordings,
+                       executions, metrics, clock, lambda: built[0].base_url())
     router = EventRouter(tracker, follower, metrics, settings.identity, scripts,
                          settings.scripts.variable)
     events = ev.SUBSCRIBED + (ev.SCRIPT_EVENTS if scripts is not None else ())
@@ -194,8 +200,10 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     readiness = _Readiness(store, settings.store.path, clients)
     ops = ops_app(prometheus, readiness)
     api = ApiApp(dialects, ops, settings.http, metrics)
-    return App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
-               follower, router, accounts, outbox, api, ops, clients, media, scripts=scripts)
+    app = App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
+              follower, router, accounts, outbox, api, ops, clients, media, scripts=scripts)
+    built.append(app)
+    return app
 
 
 def _media_store(settings: Settings, store: Store, outbox: Outbox,
@@ -215,20 +223,11 @@ def _media_store(settings: Settings, store: Store, outbox: Outbox,
                    exists=lambda sid: store.get_recording(sid) is not None)
 
 
-def own_base_url(settings: Settings) -> str:
-    """The URL clients reach this daemon at: http.public_base_url, else its listener."""
-    if settings.http.public_base_url:
-        return settings.http.public_base_url.rstrip("/")
-    host = "127.0.0.1" if settings.http.host in ("0.0.0.0", "::", "") else settings.http.host
-    scheme = "https" if settings.http.tls_cert else "http"
-    return f"{scheme}://{host}:{settings.http.port}"
-
-
-def _scripts(settings: Settings, swml: SwmlDialect, targets: TargetPolicy,
+def _scripts(settings: Settings, accounts: AccountBook, targets: TargetPolicy,
              tracker: CallTracker, controls: dict[str, CallControl],
              service: RecordingService, recordings: RecordingRegistry,
-             executions: Executions, metrics: Metrics,
-             clock: Callable[[], float]) -> ScriptRunner | None:
+             executions: Executions, metrics: Metrics, clock: Callable[[], float],
+             base_url: Callable[[], str]) -> ScriptRunner | None:
     """The script runner, when scripts are configured (else None: no events for it)."""
     conf = settings.scripts
     if not conf.documents:
@@ -238,8 +237,7 @@ def _scripts(settings: Settings, swml: SwmlDialect, targets: TargetPolicy,
     routes = [ScriptRoute(document=d.document, dialect=d.dialect, name=d.name,
                           destination=d.destination, tts_engine=d.tts_engine or conf.tts_engine,
                           tts_voice=d.tts_voice or conf.tts_voice) for d in conf.documents]
-    dialects = {"swml": SwmlScripts(fetcher, swml.recording_url, swml.recording_of_url,
-                                    swml.project_of)}
+    dialects = {"swml": SwmlScripts(fetcher, accounts, service, base_url)}
     return ScriptRunner(routes, dialects, tracker, controls, service, recordings, executions,
                         metrics, clock)
 

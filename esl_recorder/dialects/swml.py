@@ -6,7 +6,10 @@ URLs, `${record_call_url}`), record_call / stop_record_call with every property 
 record_call_result, record_control_id, stop_record_call_result, and `${name}` / `%{name}`
 substitution in every string. Verbs that need media answer the call first, as SignalWire
 does. Recordings start through the RecordingService with source "swml"; their
-`calling.call.record` status events are swml_events.py's.
+`calling.call.record` status events are relay.py's (the Calling API's), and
+`record_call_url` is the recording's LaML media URL, as in those events. Playing that URL
+(or any URL of this daemon's recordings) plays the file itself: the daemon never fetches
+its own URLs.
 """
 
 from __future__ import annotations
@@ -15,11 +18,17 @@ import logging
 import math
 import re
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
-from ..domain.options import AudioFormat, RecordOptions, SilenceDetection, Track
+from ..accounts import AccountBook, vendor_id
+from ..domain.options import RecordOptions
 from ..domain.recording import ACTIVE, Recording
 from ..domain.scripts import ScriptError, ScriptRoute, ScriptSession
-from ..errors import InvalidArgument, RecordingError
+from ..domain.service import RecordingService
+from ..errors import InvalidArgument, NotFound, RecordingError
+from .laml import LamlDialect
+from .relay import record_options as signalwire_options
+from .relay import record_url, status_meta
 from .swml_document import Document, Goto, Play, RecordCall, Step, StopRecordCall, parse
 from .swml_fetch import Fetcher
 
@@ -27,18 +36,8 @@ log = logging.getLogger(__name__)
 
 NAME = "swml"
 _VARIABLE = re.compile(r"[$%]\{([A-Za-z0-9_.]{1,64})\}")
+_MEDIA = re.compile(r"/Accounts/[^/]+/Recordings/(RE[0-9a-f]{32})\.(?:wav|mp3)")
 MAX_JUMPS = 100  # execute/transfer hops in one run (a loop between sections ends here)
-DIRECTIONS = {"both": Track.BOTH, "speak": Track.INBOUND, "listen": Track.OUTBOUND}
-DEFAULT_SENSITIVITY = 44.0
-FS_DEFAULT_THRESHOLD = 200  # FreeSWITCH's silence threshold, for SWML's default sensitivity
-
-
-def silence_threshold(sensitivity: float) -> int:
-    """SWML's input_sensitivity (0-100, larger: more sensitive, default 44) as FreeSWITCH's
-    energy threshold (larger: more is silence). SignalWire gives no formula: the default
-    maps to FreeSWITCH's default 200, 100 to 0 (nothing is silence), 0 to 357."""
-    scale = FS_DEFAULT_THRESHOLD / (100.0 - DEFAULT_SENSITIVITY)
-    return round((100.0 - sensitivity) * scale)
 
 
 def record_options(params: RecordCall) -> RecordOptions:
@@ -49,15 +48,13 @@ def record_options(params: RecordCall) -> RecordOptions:
     if params.stereo and params.direction != "both":
         raise ScriptError("record_call: stereo records both directions (one per channel); "
                           f"direction {params.direction!r} cannot be stereo")
-    return RecordOptions(
-        channels=2 if params.stereo else 1, track=DIRECTIONS[params.direction],
-        format=AudioFormat(params.format),
-        max_length_s=math.ceil(params.max_length) if params.max_length else 0,
-        answered_only=True, beep=params.beep, terminators=params.terminators,
-        silence=SilenceDetection(
-            initial_timeout_ms=round(params.initial_timeout * 1000),
-            end_silence_timeout_ms=round(params.end_silence_timeout * 1000),
-            threshold=silence_threshold(params.input_sensitivity)),
+    return signalwire_options(
+        format=params.format, direction=params.direction, stereo=params.stereo,
+        beep=params.beep, terminators=params.terminators,
+        initial_timeout=params.initial_timeout,
+        end_silence_timeout=params.end_silence_timeout,
+        input_sensitivity=params.input_sensitivity,
+        max_length=math.ceil(params.max_length) if params.max_length else 0,
         control_id=params.control_id)
 
 
@@ -66,13 +63,36 @@ class SwmlScripts:
 
     name = NAME
 
-    def __init__(self, fetcher: Fetcher, recording_url: Callable[[Recording], str],
-                 recording_of_url: Callable[[str], Recording | None],
-                 project_of: Callable[[str], str]) -> None:
+    def __init__(self, fetcher: Fetcher, accounts: AccountBook, recordings: RecordingService,
+                 base_url: Callable[[], str]) -> None:
         self._fetcher = fetcher
-        self._recording_url = recording_url  # the daemon's URL of a recording's media
-        self._recording_of_url = recording_of_url  # and back (None: not one of ours)
-        self._project_of = project_of  # account id -> project id in status events
+        self._accounts = accounts
+        self._recordings = recordings
+        self._base_url = base_url  # where clients reach this daemon
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url()
+
+    def recording_url(self, rec: Recording) -> str:
+        """record_call_url: the recording's media, as its status events give it."""
+        acct = self._accounts.get(rec.account) if rec.account else None
+        return record_url(rec, self.base_url, vendor_id(acct, "laml") if acct else "")
+
+    def recording_of_url(self, url: str) -> Recording | None:
+        """The recording a media URL of this daemon names (None: not one of ours)."""
+        own, parts = urlsplit(self.base_url), urlsplit(url)
+        prefix = own.path.rstrip("/") + LamlDialect.prefix
+        if (parts.scheme, parts.netloc) != (own.scheme, own.netloc) or \
+                not parts.path.startswith(prefix):
+            return None
+        match = _MEDIA.fullmatch(parts.path[len(prefix):])
+        if match is None:
+            return None
+        try:
+            return self._recordings.get(match.group(1))
+        except NotFound:
+            return None
 
     def run(self, route: ScriptRoute, session: ScriptSession) -> None:
         doc = parse(self._fetcher.document(route.document))
@@ -153,7 +173,7 @@ class _Run:
                 raise ScriptError(f"play: silence length out of range {url!r}")
             self.session.silence(seconds)
         elif url.startswith(("http://", "https://")):
-            own = self.scripts._recording_of_url(url)
+            own = self.scripts.recording_of_url(url)
             path = own.path if own is not None else self.scripts._fetcher.media(url)
             self._playback(path)
         elif url.startswith(("/", "tone_stream://")):
@@ -174,8 +194,8 @@ class _Run:
         status_url = self.sub(params.status_url)
         if status_url and not status_url.startswith(("http://", "https://")):
             raise ScriptError("record_call.status_url must be an http(s) URL")
-        meta = {"status_url": status_url, "session": self.session.id,
-                "project_id": self.scripts._project_of(self.session.call.account)}
+        meta = status_meta(status_url or None, self.scripts.base_url,
+                           f"swml:{self.session.id}")
         try:
             rec = self.session.record(options, NAME, meta)
         except InvalidArgument as exc:
@@ -184,7 +204,7 @@ class _Run:
             log.warning("call %s: SWML record_call failed: %s", self.session.call_uuid, exc)
             self.vars["record_call_result"] = "failed"
             return
-        self.vars.update(record_call_url=self.scripts._recording_url(rec),
+        self.vars.update(record_call_url=self.scripts.recording_url(rec),
                          record_call_result="success", record_control_id=rec.control_id)
 
     def _stop_record_call(self, step: Step) -> None:

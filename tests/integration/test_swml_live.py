@@ -21,7 +21,8 @@ from urllib.parse import unquote
 
 import gevent
 import pytest
-from api.conftest import ACCOUNTS
+import requests
+from api.conftest import ACCOUNTS, ACME_LAML, basic
 from api.receiver import Receiver
 from daemon.conftest import Daemon
 from daemon.tones import analyse, goertzel
@@ -177,5 +178,7 @@ def test_record_and_play_back(live: Live, example: Callable[[str], str], beep: b
     assert info.tones[0] == {440}  # the caller
     assert (beep_level(rec.path) > 1000) is beep
     record = events[-1]["params"]["record"]
-    assert record["url"].endswith(f"/api/swml/recordings/{rec.sid}.wav")
     assert record["format"] == "wav" and abs(record["duration"] - info.duration) < 0.1
+    media = requests.get(record["url"], headers={"Authorization": basic(*ACME_LAML)},
+                         timeout=10)
+    assert media.status_code == 200 and media.content == Path(rec.path).read_bytes()
