@@ -71,11 +71,14 @@ class Scripted:
                 media += FRAME
                 self.switch.flush()
                 continue
-            seen = len(self.switch.commands)
-            self.daemon.wait_until(lambda: done() or len(self.switch.commands) > seen
-                                   or any(self.busy(c) for c in calls), 10,
-                                   "the daemon's next command")
+            self._next_command(len(self.switch.commands), done, calls)
             gevent.idle()
+
+    def _next_command(self, seen: int, done: Callable[[], bool], calls: tuple[str, ...]
+                      ) -> None:
+        self.daemon.wait_until(lambda: done() or len(self.switch.commands) > seen
+                               or any(self.busy(c) for c in calls), 10,
+                               "the daemon's next command")
 
     def recordings(self, uuid: str) -> list[Recording]:
         """The call's recordings, once all are finished (files closed and inspected)."""
