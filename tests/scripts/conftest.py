@@ -54,13 +54,22 @@ class Scripted:
         return ch is not None and bool(ch.app_queue or any(
             run is not ch.dialplan_run for run in ch.apps))
 
-    def run(self, *calls: str, media_limit: float = 120.0) -> None:
-        """Run the media clock until the scripts of `calls` ended and their calls are gone."""
+    def running(self, uuid: str) -> list[tuple[str, str]]:
+        """(application, argument) of what the call is running now."""
+        ch = self.switch.core.locate(uuid)
+        return [] if ch is None else [(r.msg.app, r.msg.arg) for r in ch.apps]
+
+    def run(self, *calls: str, media_limit: float = 120.0,
+            until: Callable[[], object] | None = None) -> None:
+        """Run the media clock until the scripts of `calls` ended and their calls are gone
+        (or until `until()` is true)."""
         scripts = self.daemon.app.scripts
         assert scripts is not None
         media = 0.0
 
         def done() -> bool:
+            if until is not None:
+                return bool(until())
             return scripts.running == 0 and all(
                 self.switch.core.locate(c) is None for c in calls)
 
