@@ -81,6 +81,7 @@ class App:
     metrics_http: ApiServer | None = None
     in_flight: InFlight | None = None
     scripts: ScriptRunner | None = None
+    controls: dict[str, CallControl] = field(default_factory=dict)  # per node
 
     def start(self) -> None:
         """Listen first (a busy port fails before anything else starts), then recover,
@@ -201,7 +202,8 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     ops = ops_app(prometheus, readiness)
     api = ApiApp(dialects, ops, settings.http, metrics)
     app = App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
-              follower, router, accounts, outbox, api, ops, clients, media, scripts=scripts)
+              follower, router, accounts, outbox, api, ops, clients, media, scripts=scripts,
+              controls=controls)
     built.append(app)
     return app
 
