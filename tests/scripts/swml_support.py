@@ -63,6 +63,7 @@ class DocumentServer:
     that times out). Counts requests per path."""
 
     documents: dict[str, str] = field(default_factory=dict)
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # path: body, type
     hang: set[str] = field(default_factory=set)
     requests: dict[str, int] = field(default_factory=dict)
 
@@ -87,11 +88,12 @@ class DocumentServer:
         if path in self.hang:
             self._release.wait(30)  # until the test ends: the daemon must give up first
         doc = self.documents.get(path)
-        if doc is None:
+        body, content_type = (doc.encode(), "application/yaml") if doc is not None else \
+            self.media.get(path, (b"", ""))
+        if not content_type:
             start_response("404 Not Found", [("Content-Length", "0")])
             return [b""]
-        body = doc.encode()
-        start_response("200 OK", [("Content-Type", "application/yaml"),
+        start_response("200 OK", [("Content-Type", content_type),
                                   ("Content-Length", str(len(body)))])
         return [body]
 
