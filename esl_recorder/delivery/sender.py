@@ -77,7 +77,7 @@ class Sender:
         self._pools = urllib3.PoolManager(num_pools=MAX_ORIGINS, maxsize=per_host,
                                           block=False, retries=RETRIES,
                                           cert_reqs="CERT_REQUIRED", ssl_context=tls)
-        self._pools.pool_classes_by_scheme = _guarded_pools(targets)
+        self._pools.pool_classes_by_scheme = guarded_pools(targets)
 
     def send(self, req: OutboundRequest) -> Attempt:
         """One attempt: the URL, then the fallback URL if the first failed and may work
@@ -117,7 +117,7 @@ class Sender:
         return Attempt(resp.status, retry_after=parse_retry_after(retry_after))
 
 
-def _guarded_pools(targets: TargetPolicy) -> dict[str, type[HTTPConnectionPool]]:
+def guarded_pools(targets: TargetPolicy) -> dict[str, type[HTTPConnectionPool]]:
     """Pool classes whose connections connect only where `targets` allows."""
 
     def connect(conn: Any) -> socket.socket:

@@ -19,7 +19,7 @@ import gevent
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..delivery.sender import _guarded_pools
+from ..delivery.sender import guarded_pools
 from ..delivery.targets import TargetPolicy, TargetRefused
 from ..domain.scripts import ScriptError
 
@@ -35,7 +35,7 @@ class _GuardedAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args: object, **kwargs: object) -> None:
         super().init_poolmanager(*args, **kwargs)  # type: ignore[arg-type]
-        self.poolmanager.pool_classes_by_scheme = _guarded_pools(self._targets)
+        self.poolmanager.pool_classes_by_scheme = guarded_pools(self._targets)
 
 
 class Fetcher:

@@ -77,18 +77,18 @@ class Live:
     receiver: Receiver
     fs: FreeSwitchAddress
 
-    def call(self) -> str:
-        """Place a script_park call; the B leg's uuid (the scripted channel)."""
+    def call(self, script: str = "demo") -> str:
+        """Place a script_park call for `script`; the B leg's uuid (the scripted channel,
+        which has the A leg's variables: mod_loopback copies them)."""
         a = str(uuid_module.uuid4())
         reply = self.control.command(
-            f"bgapi originate {{origination_uuid={a},esl_recorder_account_id=acme}}"
-            "loopback/script_park/rectest tone_a XML rectest")
+            f"bgapi originate {{origination_uuid={a},esl_recorder_account_id=acme,"
+            f"{VARIABLE}={script}}}loopback/script_park/rectest tone_a XML rectest")
         assert (reply.header("Reply-Text") or "").startswith("+OK"), reply
-        tracker = self.daemon.app.tracker
-        call = self.daemon.wait_until(
-            lambda: next((c for c in tracker.calls() if c.destination == "script_park"
-                          and c.direction == "inbound"), None), 10, "the parked B leg")
-        return call.uuid
+        b = self.control.api(f"uuid_getvar {a} other_loopback_leg_uuid").strip()
+        assert b and not b.startswith("-ERR"), b
+        self.daemon.wait_call(b, answered=False)
+        return b
 
     def wait_hangup(self, uuid: str, timeout: float = 90) -> None:
         with gevent.Timeout(timeout, AssertionError(f"call {uuid} did not end")):
@@ -96,10 +96,14 @@ class Live:
                 gevent.sleep(0.1)
 
 
+VARIABLE = "swml_script"  # scripts.variable here: each call names its document
+
+
 @pytest.fixture
 def live(freeswitch: FreeSwitchAddress, tmp_path: Path) -> Iterator[Live]:
     receiver = Receiver().start()
     document = tmp_path / "demo.swml"
+    (tmp_path / "bad.swml").write_text(BAD)
     settings = settings_from_mapping({
         "nodes": [{"name": "fs1", "host": freeswitch.host, "port": freeswitch.port,
                    "password": freeswitch.password}],
@@ -108,7 +112,9 @@ def live(freeswitch: FreeSwitchAddress, tmp_path: Path) -> Iterator[Live]:
         "http": {"port": 0},
         "delivery": {"allowed_networks": ["127.0.0.0/8"], "initial_delay": 0.05},
         "accounts": ACCOUNTS,
-        "scripts": {"documents": [{"name": "demo", "document": str(document)}]},
+        "scripts": {"variable": VARIABLE, "documents": [
+            {"name": "demo", "document": str(document)},
+            {"name": "bad", "document": str(tmp_path / "bad.swml")}]},
     }, env={})
     app = build_app(settings)
     app.start()
@@ -182,3 +188,19 @@ def test_record_and_play_back(live: Live, example: Callable[[str], str], beep: b
     media = requests.get(record["url"], headers={"Authorization": basic(*ACME_LAML)},
                          timeout=10)
     assert media.status_code == 200 and media.content == Path(rec.path).read_bytes()
+
+
+BAD = "version: 1.0.0\nsections:\n  main:\n    - answer: {}\n    - dance: {}\n"
+
+
+def test_good_and_bad_calls_together(live: Live, caplog: pytest.LogCaptureFixture) -> None:
+    """A script with an unknown verb fails its own call, unanswered; the other call records."""
+    live.document.write_text(mp3_example(live.receiver.url("/status")))
+    good, bad = live.call("demo"), live.call("bad")
+    live.wait_hangup(bad)
+    live.wait_hangup(good)
+    assert script_apps(live, bad) == [("hangup", "NORMAL_TEMPORARY_FAILURE", "_none_")]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= 40 and bad in r.getMessage()]
+    assert len(errors) == 1 and "unknown or unsupported verb 'dance'" in errors[0]
+    assert [a[0] for a in script_apps(live, good)] == ["answer", "playback", "hangup"]
+    assert states(status_events(live.receiver.wait(2, timeout=15))) == ["recording", "finished"]
