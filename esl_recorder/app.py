@@ -192,7 +192,8 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     clients: dict[str, EslClient] = {}
     for node in settings.nodes:
         clients[node.name] = client = _client_for(node, settings.esl, router, follower,
-                                                  controls, metrics, events, executions)
+                                                  controls, metrics, events, executions,
+                                                  scripts)
         controls[node.name] = EslCallControl(client, executions)
     _route_recordings(dialects, recordings)
     recordings.subscribe(RelayEvents(accounts, outbox, clock).on_recording)
@@ -241,7 +242,7 @@ def _scripts(settings: Settings, accounts: AccountBook, targets: TargetPolicy,
                           tts_voice=d.tts_voice or conf.tts_voice) for d in conf.documents]
     dialects = {"swml": SwmlScripts(fetcher, accounts, service, base_url)}
     return ScriptRunner(routes, dialects, tracker, controls, service, recordings, executions,
-                        metrics, clock)
+                        metrics, conf.variable, clock)
 
 
 def _oldest_pending_age(store: Store, clock: Callable[[], float]) -> float:
@@ -303,13 +304,15 @@ def _route_recordings(dialects: list[Dialect], recordings: RecordingRegistry) ->
 
 def _client_for(node: NodeSettings, esl: EslSettings, router: EventRouter,
                 follower: RecordingFollower, controls: dict[str, CallControl],
-                metrics: Metrics, events: tuple[str, ...],
-                executions: Executions) -> EslClient:
+                metrics: Metrics, events: tuple[str, ...], executions: Executions,
+                scripts: ScriptRunner | None) -> EslClient:
     def on_event(client: EslClient, event: Event) -> None:
         router.handle(client.node_name, event)
 
     def on_connect(client: EslClient) -> None:
         follower.reconcile(client.node_name, controls[client.node_name])
+        if scripts is not None:
+            scripts.reconcile(client.node_name, controls[client.node_name])
 
     def on_disconnect(client: EslClient) -> None:
         executions.node_lost(client.node_name)

@@ -112,3 +112,4 @@ class LiveCall:
     answered: bool
     caller: str
     destination: str
+    application: str = ""  # what it runs now (`park`: waiting, e.g. for a script)

@@ -164,7 +164,7 @@ class ScriptRunner:
     def __init__(self, routes: Sequence[ScriptRoute], dialects: Mapping[str, ScriptDialect],
                  tracker: CallTracker, nodes: Mapping[str, CallControl],
                  recordings: RecordingService, registry: RecordingRegistry,
-                 executions: Executions, metrics: Metrics,
+                 executions: Executions, metrics: Metrics, variable: str,
                  clock: Callable[[], float] = time.time) -> None:
         self._by_name = {r.name: r for r in routes if r.name}
         self._by_destination = {r.destination: r for r in routes if r.destination}
@@ -175,6 +175,7 @@ class ScriptRunner:
         self._registry = registry
         self._executions = executions
         self._metrics = metrics
+        self._variable = variable
         self._clock = clock
         self._running: dict[str, gevent.Greenlet] = {}
         self._closing: dict[str, gevent.event.Event] = {}
@@ -207,6 +208,19 @@ class ScriptRunner:
         self._running[call.uuid] = greenlet
         log.info("call %s: running %s script %s (session %s)", call.uuid, route.dialect,
                  route.name or route.destination, session.id)
+
+    def reconcile(self, node: str, control: CallControl) -> None:
+        """On every (re)connect: the calls parked, idle, while we were away (or whose script
+        died with the connection) get their script now (after the tracker's resync)."""
+        try:
+            waiting = [c for c in control.live_calls()
+                       if c.application == "park" and c.uuid not in self._running]
+            for call in waiting:
+                script = control.variables(call.uuid, [self._variable])[self._variable]
+                self.on_parked(CallParked(call.uuid, node, script, call.destination,
+                                          call.answered))
+        except RecordingError as exc:
+            log.warning("node %s: parked calls not checked for scripts: %s", node, exc)
 
     def stop(self, timeout: float = 1.0) -> None:
         """End every running script (the calls stay parked on FreeSWITCH)."""

@@ -188,7 +188,8 @@ def channel_rows(reply: str) -> list[LiveCall]:
     rows = doc.get("rows") or [] if isinstance(doc, dict) else []
     return [LiveCall(uuid=row["uuid"], direction=row.get("direction", ""),
                      answered=row.get("callstate") == "ACTIVE",
-                     caller=row.get("cid_num", ""), destination=row.get("dest", ""))
+                     caller=row.get("cid_num", ""), destination=row.get("dest", ""),
+                     application=row.get("application", ""))
             for row in rows if isinstance(row, dict) and row.get("uuid")]
 
 

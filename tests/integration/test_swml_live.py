@@ -11,6 +11,7 @@ Every application the script runs is watched on our own ESL connection
 
 from __future__ import annotations
 
+import json
 import os
 import uuid as uuid_module
 import wave
@@ -35,11 +36,12 @@ from scripts.swml_support import (
     status_events,
 )
 
-from esl_recorder.app import build_app
+from esl_recorder.app import App, build_app
 from esl_recorder.domain.recording import State
 from esl_recorder.settings import settings_from_mapping
 
 from .conftest import FreeSwitchAddress
+from .live import eventually
 
 
 @dataclass
@@ -85,8 +87,9 @@ class Live:
             f"bgapi originate {{origination_uuid={a},esl_recorder_account_id=acme,"
             f"{VARIABLE}={script}}}loopback/script_park/rectest tone_a XML rectest")
         assert (reply.header("Reply-Text") or "").startswith("+OK"), reply
-        b = self.control.api(f"uuid_getvar {a} other_loopback_leg_uuid").strip()
-        assert b and not b.startswith("-ERR"), b
+        b = eventually(lambda: (v := self.control.api(
+            f"uuid_getvar {a} other_loopback_leg_uuid").strip()) != "_undef_"
+            and not v.startswith("-ERR") and v, 10, "the B leg")
         self.daemon.wait_call(b, answered=False)
         return b
 
@@ -100,7 +103,10 @@ VARIABLE = "swml_script"  # scripts.variable here: each call names its document
 
 
 @pytest.fixture
-def live(freeswitch: FreeSwitchAddress, tmp_path: Path) -> Iterator[Live]:
+def live(freeswitch: FreeSwitchAddress, tmp_path: Path,
+         request: pytest.FixtureRequest) -> Iterator[Live]:
+    """The daemon, started (or, with the indirect parameter "later", started by the test's
+    `live.start()`)."""
     receiver = Receiver().start()
     document = tmp_path / "demo.swml"
     (tmp_path / "bad.swml").write_text(BAD)
@@ -117,8 +123,8 @@ def live(freeswitch: FreeSwitchAddress, tmp_path: Path) -> Iterator[Live]:
             {"name": "bad", "document": str(tmp_path / "bad.swml")}]},
     }, env={})
     app = build_app(settings)
-    app.start()
-    assert app.clients["fs1"].wait_connected(10), "cannot reach FreeSWITCH"
+    if getattr(request, "param", "") != "later":
+        start(app)
     wire = WireClient((freeswitch.host, freeswitch.port), timeout=10).login(freeswitch.password)
     wire.command("event plain CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP_COMPLETE")
     watch = Watch(wire)
@@ -126,11 +132,17 @@ def live(freeswitch: FreeSwitchAddress, tmp_path: Path) -> Iterator[Live]:
     control = WireClient((freeswitch.host, freeswitch.port), timeout=10).login(
         freeswitch.password)
     yield Live(Daemon(app), watch, control, document, receiver, freeswitch)
-    app.stop(timeout=5)
+    if app.http is not None:
+        app.stop(timeout=5)
     reader.kill()
     wire.close()
     control.close()
     receiver.stop()
+
+
+def start(app: App) -> None:
+    app.start()
+    assert app.clients["fs1"].wait_connected(10), "cannot reach FreeSWITCH"
 
 
 def script_apps(live: Live, uuid: str) -> list[tuple[str, str, str]]:
@@ -203,4 +215,25 @@ def test_good_and_bad_calls_together(live: Live, caplog: pytest.LogCaptureFixtur
     errors = [r.getMessage() for r in caplog.records if r.levelno >= 40 and bad in r.getMessage()]
     assert len(errors) == 1 and "unknown or unsupported verb 'dance'" in errors[0]
     assert [a[0] for a in script_apps(live, good)] == ["answer", "playback", "hangup"]
+    assert states(status_events(live.receiver.wait(2, timeout=15))) == ["recording", "finished"]
+
+
+@pytest.mark.parametrize("live", ["later"], indirect=True)
+def test_a_call_parked_while_the_daemon_was_away(live: Live) -> None:
+    """A call parked before the daemon started gets its script once it connects."""
+    live.document.write_text(mp3_example(live.receiver.url("/status")))
+    a = str(uuid_module.uuid4())
+    reply = live.control.command(
+        f"bgapi originate {{origination_uuid={a},{VARIABLE}=demo}}"
+        "loopback/script_park/rectest tone_a XML rectest")
+    assert (reply.header("Reply-Text") or "").startswith("+OK"), reply
+    b = eventually(lambda: (v := live.control.api(
+        f"uuid_getvar {a} other_loopback_leg_uuid").strip()) != "_undef_"
+        and not v.startswith("-ERR") and v, 10, "the B leg")
+    # FreeSWITCH's channel list (what the daemon reads on connecting) follows a little late
+    eventually(lambda: any(r["uuid"] == b and r["application"] == "park" for r in json.loads(
+        live.control.api("show channels as json")).get("rows", [])), 10, "B parked")
+    start(live.daemon.app)
+    live.wait_hangup(b)
+    assert [x[0] for x in script_apps(live, b)] == ["answer", "playback", "hangup"]
     assert states(status_events(live.receiver.wait(2, timeout=15))) == ["recording", "finished"]

@@ -11,7 +11,7 @@ import pytest
 
 from esl_recorder.domain.recording import State
 
-from .conftest import Scripted, ScriptedFactory
+from .conftest import VARIABLE, Scripted, ScriptedFactory
 from .swml_support import states, status_events
 
 FAILED = ("hangup", "NORMAL_TEMPORARY_FAILURE", "_none_")
@@ -151,3 +151,22 @@ sections:
     hungup = sim.daemon.app.prometheus.get_sample_value(
         "esl_recorder_script_runs_total", {"dialect": "swml", "outcome": "hungup"})
     assert hungup == 1 and failures(sim) == 0
+
+
+def test_a_call_parked_while_the_daemon_was_away_gets_its_script(
+        scripted_factory: ScriptedFactory) -> None:
+    """On reconnect, a call idle in park that names a script is picked up (its CHANNEL_PARK
+    went by while no one listened)."""
+    doc = "version: 1.0.0\nsections:\n  main:\n    - play: {url: 'silence:1'}\n"
+    sim = scripted_factory({"later": doc})
+    client = sim.daemon.app.clients["fs1"]
+    client.stop()
+    b = sim.switch.park_for_script("tone_a", {VARIABLE: "later"})
+    other = sim.switch.park_for_script("tone_a", {VARIABLE: "not-configured"})
+    client.start()
+    assert client.wait_connected(5)
+    sim.run(b)
+    assert [(a[0], a[1]) for a in sim.applications(b)] == [
+        ("answer", ""), ("playback", "silence_stream://1000"), ("hangup", "NORMAL_CLEARING")]
+    assert sim.applications(other) == []  # its script is not ours: left parked
+    assert sim.switch.core.locate(other) is not None

@@ -108,7 +108,9 @@ def _channel_row(core: SwitchCore, ch: Channel) -> dict[str, str]:
         cid_name="Outbound Call" if outbound else "",
         cid_num="rectest" if outbound else "0000000000",
         dest=ch.ext if outbound else ch.name.removeprefix("loopback/").rsplit("-", 1)[0],
-        application=app if ch.answered else "",
+        # an unanswered leg parked by its dialplan lists `park` (the live server's
+        # script_park B leg: application park, callstate RINGING)
+        application=app if ch.answered or ch.parked else "",
         application_data=data if ch.answered else "",
         dialplan="XML" if outbound else "xml",
         context="rectest",
