@@ -21,6 +21,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from ..accounts import AccountBook, vendor_id
+from ..delivery.request import check_url
 from ..domain.options import RecordOptions
 from ..domain.recording import ACTIVE, Recording
 from ..domain.scripts import ScriptError, ScriptRoute, ScriptSession
@@ -73,6 +74,15 @@ class SwmlScripts:
     @property
     def base_url(self) -> str:
         return self._base_url()
+
+    def check_status_url(self, url: str) -> None:
+        """As the outbox will take it, and to an address deliveries may reach (a literal
+        address or a localhost name is refused now; a name at delivery time)."""
+        try:
+            check_url(url)
+            self._fetcher.targets.check_url(url)
+        except InvalidArgument as exc:
+            raise ScriptError(f"record_call.status_url: {exc}") from None
 
     def recording_url(self, rec: Recording) -> str:
         """record_call_url: the recording's media, as its status events give it."""
@@ -192,8 +202,8 @@ class _Run:
         params: RecordCall = step.params
         options = record_options(params)
         status_url = self.sub(params.status_url)
-        if status_url and not status_url.startswith(("http://", "https://")):
-            raise ScriptError("record_call.status_url must be an http(s) URL")
+        if status_url:
+            self.scripts.check_status_url(status_url)
         meta = status_meta(status_url or None, self.scripts.base_url,
                            f"swml:{self.session.id}")
         try:

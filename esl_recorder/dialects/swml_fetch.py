@@ -41,6 +41,7 @@ class _GuardedAdapter(HTTPAdapter):
 class Fetcher:
     def __init__(self, targets: TargetPolicy, timeout: float, max_document_bytes: int,
                  max_media_bytes: int, media_dir: str) -> None:
+        self.targets = targets  # where fetches (and the scripts' status URLs) may go
         self._timeout = timeout
         self._max_document = max_document_bytes
         self._max_media = max_media_bytes

@@ -31,6 +31,12 @@ BAD_DOCUMENTS = {
                 "`sections` must be an object with a `main` section"),
     "bad-section": ("version: 1.0.0\nsections:\n  main:\n    - transfer: {dest: nowhere}\n",
                     "transfer to unknown section 'nowhere'"),
+    "status-url": ("version: 1.0.0\nsections:\n  main:\n"
+                   "    - record_call: {status_url: 'http://10.0.0.5/hook'}\n",
+                   "record_call.status_url: address 10.0.0.5 is not public"),
+    "status-url-ftp": ("version: 1.0.0\nsections:\n  main:\n"
+                       "    - record_call: {status_url: 'ftp://hooks.example/x'}\n",
+                       "must be an absolute http or https URL"),
     "not-a-list": ("version: 1.0.0\nsections:\n  main: {answer: {}}\n",
                    "section 'main' must be a list of steps"),
 }

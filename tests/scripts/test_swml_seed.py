@@ -127,3 +127,24 @@ sections:
     assert rec.options.max_length_s == 30
     info = analyse(rec.path)
     assert info.channels == 2 and info.tones[0] == {440}  # ch0: what B hears
+
+
+def test_a_terminator_digit_stops_the_recording(scripted_factory: ScriptedFactory) -> None:
+    """The playback example's `terminators: '#'`: the caller's # ends the recording while the
+    script goes on; stop_record_call then finds nothing running."""
+    sim = scripted_factory({"seed": "version: 1.0.0"})
+    sim.documents.documents["/seed.swml"] = playback_example(sim.receiver.url("/status"))
+    b = sim.call("seed")
+    sim.run(b, until=lambda: ("playback", "silence_stream://10000") in sim.running(b))
+    sim.switch.advance(3.0)
+    sim.switch.send_dtmf(b, "#")
+    sim.switch.wait_for_command(f"uuid_record {b} stop")  # the daemon's answer to the #
+    sim.run(b)
+    [rec] = sim.recordings(b)
+    assert rec.stop_reason is not None and rec.stop_reason.value == "dtmf-terminator"
+    info = analyse(rec.path)
+    assert 3.0 < info.duration < 6.0  # the speech, 3 s of silence: not the whole 10 s
+    events = status_events(sim.receiver.wait(2))
+    assert states(events) == ["recording", "finished"]
+    played = [arg for app, arg, _ in sim.applications(b) if app == "playback"]
+    assert played[-1] == rec.path  # ${record_call_url} is still the recording
