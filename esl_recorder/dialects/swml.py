@@ -84,6 +84,11 @@ class SwmlScripts:
         except InvalidArgument as exc:
             raise ScriptError(f"record_call.status_url: {exc}") from None
 
+    def local_media(self, url: str) -> str:
+        """The file to play for an http(s) URL: one of our recordings' own, else a copy."""
+        own = self.recording_of_url(url)
+        return own.path if own is not None else self._fetcher.media(url)
+
     def recording_url(self, rec: Recording) -> str:
         """record_call_url: the recording's media, as its status events give it."""
         acct = self._accounts.get(rec.account) if rec.account else None
@@ -183,9 +188,7 @@ class _Run:
                 raise ScriptError(f"play: silence length out of range {url!r}")
             self.session.silence(seconds)
         elif url.startswith(("http://", "https://")):
-            own = self.scripts.recording_of_url(url)
-            path = own.path if own is not None else self.scripts._fetcher.media(url)
-            self._playback(path)
+            self._playback(self.scripts.local_media(url))
         elif url.startswith(("/", "tone_stream://")):
             self._playback(url)
         else:
