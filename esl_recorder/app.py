@@ -24,6 +24,7 @@ from .dialects.laml import LamlDialect
 from .dialects.relay import RelayEvents
 from .dialects.swml import SwmlScripts
 from .dialects.swml_fetch import Fetcher
+from .dialects.swml_http import SwmlDialect
 from .dialects.texml import TexmlDialect
 from .domain.call_service import CallService
 from .domain.calls import CallTracker
@@ -186,6 +187,9 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     built: list[App] = []  # the base URL is known once the App listens
     scripts = _scripts(settings, accounts, targets, tracker, controls, service, recordings,
                        executions, metrics, clock, lambda: built[0].base_url())
+    dialects.append(SwmlDialect(accounts=accounts, recordings=service, metrics=metrics,
+                                runner=scripts if settings.scripts.run_endpoint else None,
+                                tts=(settings.scripts.tts_engine, settings.scripts.tts_voice)))
     router = EventRouter(tracker, follower, metrics, settings.identity, scripts,
                          settings.scripts.variable)
     events = ev.SUBSCRIBED + (ev.SCRIPT_EVENTS if scripts is not None else ())
@@ -231,9 +235,10 @@ def _scripts(settings: Settings, accounts: AccountBook, targets: TargetPolicy,
              service: RecordingService, recordings: RecordingRegistry,
              executions: Executions, metrics: Metrics, clock: Callable[[], float],
              base_url: Callable[[], str]) -> ScriptRunner | None:
-    """The script runner, when scripts are configured (else None: no events for it)."""
+    """The script runner, when scripts are configured or may be sent over the API (else
+    None: no events for it)."""
     conf = settings.scripts
-    if not conf.documents:
+    if not conf.documents and not conf.run_endpoint:
         return None
     fetcher = Fetcher(targets, conf.fetch_timeout, conf.max_document_bytes,
                       conf.max_media_bytes, f"{settings.recording.root}/_media")

@@ -84,10 +84,13 @@ class SwmlScripts:
         except InvalidArgument as exc:
             raise ScriptError(f"record_call.status_url: {exc}") from None
 
-    def local_media(self, url: str) -> str:
-        """The file to play for an http(s) URL: one of our recordings' own, else a copy."""
+    def local_media(self, url: str, account: str) -> str:
+        """The file to play for an http(s) URL: one of the account's recordings' own, else
+        a copy."""
         own = self.recording_of_url(url)
-        return own.path if own is not None else self._fetcher.media(url)
+        if own is not None and own.account == account:
+            return own.path
+        return self._fetcher.media(url)
 
     def recording_url(self, rec: Recording) -> str:
         """record_call_url: the recording's media, as its status events give it."""
@@ -110,7 +113,7 @@ class SwmlScripts:
             return None
 
     def run(self, route: ScriptRoute, session: ScriptSession) -> None:
-        doc = parse(self._fetcher.document(route.document))
+        doc = parse(route.text or self._fetcher.document(route.document))
         _Run(self, doc, session).section("main")
 
 
@@ -188,7 +191,9 @@ class _Run:
                 raise ScriptError(f"play: silence length out of range {url!r}")
             self.session.silence(seconds)
         elif url.startswith(("http://", "https://")):
-            self._playback(self.scripts.local_media(url))
+            self._playback(self.scripts.local_media(url, self.session.call.account))
+        elif url.startswith("/") and not self.session.route.trusted:
+            raise ScriptError("play: a document sent over the API cannot play local files")
         elif url.startswith(("/", "tone_stream://")):
             self._playback(url)
         else:

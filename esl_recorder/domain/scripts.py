@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import gevent
 import gevent.event
 
-from ..errors import EslRecorderError, InvalidArgument, RecordingError
+from ..errors import Conflict, EslRecorderError, InvalidArgument, NotFound, RecordingError
 from ..metrics import Metrics
 from .calls import Call, CallTracker
 from .facts import ApplicationDone, CallParked
@@ -66,6 +66,13 @@ class ScriptRoute:
     destination: str = ""
     tts_engine: str = ""
     tts_voice: str = ""
+    text: str = ""  # the document itself (sent over the API), instead of `document`
+    trusted: bool = True  # the operator's; False: an API caller's (no local files played)
+
+    @property
+    def label(self) -> str:
+        """How logs name it."""
+        return self.name or self.destination or "(sent over the API)"
 
 
 class ScriptDialect(Protocol):
@@ -197,17 +204,28 @@ class ScriptRunner:
         route = self._route_for(fact)
         if route is None or fact.call_uuid in self._running:
             return  # not ours, or parked again inside its own script
-        call = self._tracker.get(fact.call_uuid)
-        control = self._nodes.get(fact.node)
+        try:
+            self.start(fact.call_uuid, route)
+        except (NotFound, Conflict) as exc:
+            log.warning("call %s: parked for script %r, not run: %s", fact.call_uuid,
+                        route.label, exc)
+
+    def start(self, call_uuid: str, route: ScriptRoute) -> ScriptSession:
+        """Run `route`'s script on a live call now. NotFound: no such live call; Conflict:
+        a script already runs on it; InvalidArgument: no such dialect."""
+        call = self._tracker.get(call_uuid)
+        control = self._nodes.get(call.node) if call is not None else None
         if call is None or control is None or call.hungup:
-            log.warning("call %s: parked for script %r but not known as a live call",
-                        fact.call_uuid, route.name or route.destination)
-            return
+            raise NotFound(f"no live call {call_uuid}")
+        if call.uuid in self._running:
+            raise Conflict(f"a script already runs on call {call.uuid}")
+        if route.dialect not in self._dialects:
+            raise InvalidArgument(f"no script dialect {route.dialect!r}")
         session = ScriptSession(call, route, control, self._recordings, self._closing)
-        greenlet = gevent.spawn(self._run, session)
-        self._running[call.uuid] = greenlet
+        self._running[call.uuid] = gevent.spawn(self._run, session)
         log.info("call %s: running %s script %s (session %s)", call.uuid, route.dialect,
-                 route.name or route.destination, session.id)
+                 route.label, session.id)
+        return session
 
     def reconcile(self, node: str, control: CallControl) -> None:
         """On every (re)connect: the calls parked, idle, while we were away (or whose script
@@ -246,11 +264,11 @@ class ScriptRunner:
         except (ScriptError, RecordingError) as exc:
             outcome = "failed"
             log.error("call %s: %s script %s failed: %s", call.uuid, route.dialect,
-                      route.name or route.destination, exc)
+                      route.label, exc)
         except Exception:
             outcome = "failed"
             log.exception("call %s: %s script %s failed unexpectedly", call.uuid,
-                          route.dialect, route.name or route.destination)
+                          route.dialect, route.label)
         finally:
             self._running.pop(call.uuid, None)
         self._metrics.script_runs.labels(route.dialect, outcome).inc()

@@ -404,6 +404,10 @@ class ScriptSettings:
         default=1 << 20, description="Largest script document fetched or read, in bytes.")
     max_media_bytes: Annotated[int, Strict(), AfterValidator(between(1024, 1 << 30))] = Field(
         default=50 << 20, description="Largest media file a script's play fetches, in bytes.")
+    run_endpoint: Bool = Field(
+        default=False,
+        description="Serve POST /api/swml/calls/{call_id}: accounts run a SWML document they "
+                    "send on their live calls (subscribes to the script events).")
 
 
 @dataclass(frozen=True, config=SECTION)

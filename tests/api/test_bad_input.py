@@ -61,11 +61,12 @@ EXAMPLES = settings(max_examples=350, deadline=None, database=None,
 def account_path_id(acct: dict[str, str], dialect: str) -> str:
     return {"laml": acct["laml_project_id"], "texml": acct["texml_account_sid"],
             "bandwidth": acct["bandwidth_user_id"],
-            "calling": acct["laml_project_id"]}[dialect]  # its user name: no account path
+            "calling": acct["laml_project_id"],  # its user name: no account path
+            "swml": acct["laml_project_id"]}[dialect]  # the same (SignalWire's REST auth)
 
 
 def credentials(acct: dict[str, str], dialect: str) -> str:
-    if dialect in ("laml", "calling"):
+    if dialect in ("laml", "calling", "swml"):
         return basic(acct["laml_project_id"], acct["laml_token"])
     if dialect == "texml":
         return f"Bearer {acct['texml_api_key']}"
@@ -95,7 +96,7 @@ def assert_error_shape(dialect: str, status: int, content_type: str, body: bytes
         for err in doc["errors"]:
             assert set(err) == {"code", "title", "detail"}, doc
             assert all(isinstance(v, str) and v for v in err.values()), doc
-    elif dialect == "calling":
+    elif dialect in ("calling", "swml"):  # SignalWire's REST shape, both
         assert set(doc) == {"errors"} and isinstance(doc["errors"], list) and doc["errors"]
         for err in doc["errors"]:
             assert set(err) == {"type", "code", "message", "attribute", "url"}, doc
@@ -447,7 +448,7 @@ def _without(body: bytes, value: str) -> bytes:
 
 def test_the_exploration_reaches_every_dialect(world: World) -> None:
     dialects = {owner(r) for r in world.rules}
-    assert dialects == {"laml", "texml", "bandwidth", "calling"}
+    assert dialects == {"laml", "texml", "bandwidth", "calling", "swml"}
     assert all(own_values(world, owner(r), a, ACME) for r in id_rules(world)
                for a in r.arguments), "every id argument has a known value to draw"
 

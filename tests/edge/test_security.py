@@ -94,7 +94,7 @@ def wrong_credentials(dialect: str) -> list[str | None]:
     wrong: list[str | None] = [None, basic(user, "wrong"), "Bearer wrong",
                                "Basic " + base64.b64encode(b":").decode(), "Basic %%%",
                                "Bearer " + "x" * 500]
-    if dialect != "calling":  # its path names no account: another's secret is just right
+    if dialect not in ("calling", "swml"):  # no account in the path: another's secret is right
         other = credentials(GLOBEX, dialect)  # another account's valid secret
         wrong.append(other.replace(account_path_id(GLOBEX, dialect), user))
     return wrong

@@ -50,7 +50,8 @@ def test_the_document_is_valid_openapi_3_1_of_every_route(api_daemon: Daemon) ->
     routed = {rule.rule for rule in api_daemon.app.api.url_map.iter_rules()}
     assert len(routed) + 4 == len(paths)
     schemes = doc["components"]["securitySchemes"]
-    assert set(schemes) == {"lamlAuth", "texmlAuth", "bandwidthAuth", "callingAuth"}
+    assert set(schemes) == {"lamlAuth", "texmlAuth", "bandwidthAuth", "callingAuth",
+                            "swmlAuth"}
     for path, methods in paths.items():
         for method, op in methods.items():
             errors = set(op["responses"]) - {"200", "201", "204"}
@@ -65,6 +66,7 @@ def test_the_document_is_valid_openapi_3_1_of_every_route(api_daemon: Daemon) ->
     ("texml", ["-H", f"Authorization: Bearer {ACME_TEXML[1]}"]),
     ("bandwidth", ["-a", f"{ACME_BW[1]}:{ACME_BW[2]}"]),
     ("calling", ["-a", f"{ACME_LAML[0]}:{ACME_LAML[1]}"]),
+    ("swml", ["-a", f"{ACME_LAML[0]}:{ACME_LAML[1]}"]),
 ])
 def test_a_short_fuzz_finds_no_5xx_and_nothing_outside_the_document(
         api_daemon: Daemon, tmp_path: Path, tag: str, auth: list[str]) -> None:
