@@ -118,7 +118,7 @@ def live(freeswitch: FreeSwitchAddress, tmp_path: Path,
         "http": {"port": 0},
         "delivery": {"allowed_networks": ["127.0.0.0/8"], "initial_delay": 0.05},
         "accounts": ACCOUNTS,
-        "scripts": {"variable": VARIABLE, "documents": [
+        "scripts": {"variable": VARIABLE, "run_endpoint": True, "documents": [
             {"name": "demo", "document": str(document)},
             {"name": "bad", "document": str(tmp_path / "bad.swml")}]},
     }, env={})
@@ -237,3 +237,26 @@ def test_a_call_parked_while_the_daemon_was_away(live: Live) -> None:
     live.wait_hangup(b)
     assert [x[0] for x in script_apps(live, b)] == ["answer", "playback", "hangup"]
     assert states(status_events(live.receiver.wait(2, timeout=15))) == ["recording", "finished"]
+
+
+def test_a_document_sent_over_the_api(live: Live) -> None:
+    """POST /api/swml/calls/{call_id} on a call parked without a configured script."""
+    b = live.call("none-configured")
+    app = live.daemon.app
+    assert app.http is not None
+    doc = {"version": "1.0.0", "sections": {"main": [
+        {"record_call": {"stereo": True, "status_url": live.receiver.url("/status")}},
+        {"play": {"urls": ["say:Hello from the API", "silence:2"]}}]}}
+    answer = requests.post(f"http://127.0.0.1:{app.http.server_port}/api/swml/calls/{b}",
+                           json=doc, headers={"Authorization": basic(*ACME_LAML)}, timeout=10)
+    assert answer.status_code == 202, answer.text
+    live.wait_hangup(b)
+    assert [(x[0], x[1]) for x in script_apps(live, b)] == [
+        ("answer", ""), ("speak", "flite|kal|Hello from the API"),
+        ("playback", "silence_stream://2000"), ("hangup", "NORMAL_CLEARING")]
+    events = status_events(live.receiver.wait(2, timeout=15))
+    assert states(events) == ["recording", "finished"]
+    assert events[0]["event_channel"] == f"swml:{answer.json()['session_id']}"
+    [rec] = live.daemon.app.store.list_recordings(call_uuid=b)
+    info = analyse(rec.path)
+    assert info.channels == 2 and info.tones[0] == {440}  # left: what B hears, its caller
