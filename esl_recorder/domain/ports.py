@@ -188,6 +188,12 @@ class OutboxStore(Protocol):
     def enqueue(self, kind: str, key: str, target: str, payload: dict[str, Any],
                 now: float) -> int: ...
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once what was written so far can be read by others: when the
+        transaction of the current atomic() block commits (never if it rolls back), or at
+        once outside a block. (On PostgreSQL other transactions commit meanwhile, and rows
+        become visible out of id order.)"""
+
     def due(self, now: float, limit: int = 100, *, after: tuple[float, int] | None = None,
             target: str | None = None) -> list[OutboxItem]: ...
 

@@ -98,21 +98,20 @@ class RecordingRegistry:
 
     def transition(self, rec: Recording, state: State, **changes: Any) -> None:
         """Move `rec` to `state` (validated), apply `changes`, persist and announce in one
-        transaction. On StoreUnavailable `rec` is left as it was."""
+        transaction. `rec` changes once that is committed (a store may let other greenlets
+        run meanwhile: they never see a change the store may still refuse); on
+        StoreUnavailable it is left as it was."""
         previous = rec.state
-        before = copy.copy(rec)
-        before.meta = copy.deepcopy(rec.meta)
-        rec.move(state)
+        after = copy.copy(rec)
+        after.meta = copy.deepcopy(rec.meta)
+        after.move(state)
         for name, value in changes.items():
-            setattr(rec, name, value)
-        try:
-            with self._store.atomic():
-                self._store.save_recording(rec)
-                if previous is not rec.state:
-                    self._announce(rec, previous)
-        except StoreUnavailable:
-            vars(rec).update(vars(before))
-            raise
+            setattr(after, name, value)
+        with self._store.atomic():
+            self._store.save_recording(after)
+            if previous is not after.state:
+                self._announce(after, previous)
+        vars(rec).update(vars(after))
         if rec.state in TERMINAL:
             self._by_sid.pop(rec.sid, None)
             self._unindex_path(rec)

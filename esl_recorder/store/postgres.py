@@ -20,7 +20,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import gevent.local
@@ -49,6 +49,7 @@ from .rows import (
     outbox_from_row,
     recording_from_row,
     recording_values,
+    run_callbacks,
 )
 
 log = logging.getLogger(__name__)
@@ -227,16 +228,21 @@ class PostgresStore:
                         retried: Iterable[tuple[int, float, str]],
                         dead: Iterable[tuple[int, float, str]]) -> None:
         done, later, given_up = attempt_params(delivered, retried, dead)
-        with self.atomic(), self._conn() as conn, conn.cursor() as cur:
-            for sql, params in (
-                    ("UPDATE outbox SET state='delivered', attempts=attempts+1, "
-                     "finished_at=%s WHERE id=%s", done),
-                    ("UPDATE outbox SET attempts=attempts+1, next_attempt_at=%s, "
-                     "last_error=%s WHERE id=%s", later),
-                    ("UPDATE outbox SET state='dead', attempts=attempts+1, finished_at=%s, "
-                     "last_error=%s WHERE id=%s", given_up)):
-                if params:
-                    cur.executemany(sql, params)
+        with self.atomic(), self._conn() as conn:  # one statement each (no pipeline)
+            if done:
+                conn.execute("UPDATE outbox o SET state='delivered', attempts=attempts+1, "
+                             "finished_at=r.at FROM unnest(%s::float8[], %s::bigint[]) "
+                             "AS r(at, id) WHERE o.id=r.id", _columns(done, 2))
+            if later:
+                conn.execute("UPDATE outbox o SET attempts=attempts+1, next_attempt_at=r.at, "
+                             "last_error=r.err FROM unnest(%s::float8[], %s::text[], "
+                             "%s::bigint[]) AS r(at, err, id) WHERE o.id=r.id",
+                             _columns(later, 3))
+            if given_up:
+                conn.execute("UPDATE outbox o SET state='dead', attempts=attempts+1, "
+                             "finished_at=r.at, last_error=r.err FROM unnest(%s::float8[], "
+                             "%s::text[], %s::bigint[]) AS r(at, err, id) WHERE o.id=r.id",
+                             _columns(given_up, 3))
 
     def outbox_count(self, state: str) -> int:
         row = self._one("SELECT COUNT(*) AS n FROM outbox WHERE state=%s", (state,))
@@ -266,6 +272,8 @@ class PostgresStore:
         if getattr(self._local, "conn", None) is not None:
             yield  # the outermost block commits or rolls back
             return
+        committed: list[Callable[[], None]] = []
+        self._local.committed = committed
         try:
             with self._pool.connection() as conn, conn.transaction():
                 self._local.conn = conn
@@ -275,7 +283,16 @@ class PostgresStore:
                     self._local.conn = None
         except _FAILURES as exc:
             self._unwritable(exc)
+        finally:
+            self._local.committed = None
         self._writable = True
+        run_callbacks(committed)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        if getattr(self._local, "conn", None) is not None:
+            self._local.committed.append(callback)
+        else:
+            callback()
 
     @contextlib.contextmanager
     def _conn(self) -> Iterator[Conn]:
@@ -315,6 +332,9 @@ class PostgresStore:
             log.warning("store %s can be written again", self._where)
 
     def _unwritable(self, exc: Exception) -> None:
+        interrupted = _interruption(exc)
+        if interrupted is not None:  # a kill (GreenletExit) while psycopg cleaned up
+            raise interrupted
         if self._writable:
             log.error("store %s cannot be written (%s): requests are refused until it can",
                       self._where, _reason(exc))
@@ -326,3 +346,19 @@ class PostgresStore:
 def _reason(exc: Exception) -> str:
     """The first line of a psycopg or pool error (they hold no credentials)."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows of parameters as `width` arrays, one per column (for unnest)."""
+    return [[row[i] for row in rows] for i in range(width)]
+
+
+def _interruption(exc: BaseException) -> BaseException | None:
+    """The GreenletExit, KeyboardInterrupt or the like that `exc` was raised while
+    handling, if any: that one must go on, not become StoreUnavailable."""
+    seen = exc.__context__
+    while seen is not None:
+        if not isinstance(seen, Exception):
+            return seen
+        seen = seen.__context__
+    return None

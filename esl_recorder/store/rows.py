@@ -5,7 +5,8 @@ of column name to value: sqlite3.Row, or a psycopg dict row)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..domain.calls import Call, CallState
@@ -13,6 +14,7 @@ from ..domain.options import RecordOptions
 from ..domain.ports import OutboxItem
 from ..domain.recording import FileFacts, Recording, State, StopReason
 
+log = logging.getLogger(__name__)
 Row = Mapping[str, Any]
 
 # A recording's columns fixed when it is created (they carry most indexes), then the ones
@@ -108,3 +110,14 @@ def attempt_params(delivered: Iterable[tuple[int, float]],
     return ([(now, item_id) for item_id, now in delivered],
             [(at, err[:OUTBOX_ERROR_CHARS], item_id) for item_id, at, err in retried],
             [(now, err[:OUTBOX_ERROR_CHARS], item_id) for item_id, now, err in dead])
+
+
+def run_callbacks(callbacks: list[Callable[[], None]]) -> None:
+    """Run and forget after_commit's callbacks (a failing one is logged, the rest run)."""
+    todo = callbacks[:]
+    callbacks.clear()
+    for callback in todo:
+        try:
+            callback()
+        except Exception:
+            log.exception("store: a callback after commit failed")

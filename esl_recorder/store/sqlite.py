@@ -17,7 +17,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import gevent
@@ -40,6 +40,7 @@ from .rows import (
     outbox_from_row,
     recording_from_row,
     recording_values,
+    run_callbacks,
 )
 from .schema import migrate
 
@@ -57,6 +58,7 @@ class Store:
         self._checkpoints: gevent.Greenlet | None = None
         self._closing = gevent.event.Event()
         self._depth = 0  # nesting of atomic() blocks: only the outermost commits
+        self._committed: list[Callable[[], None]] = []  # after_commit's, for the block
         self._writable = True
         self._probed_at = 0.0
         if path != ":memory:":
@@ -279,6 +281,7 @@ class Store:
             yield
             self._db.execute("COMMIT")
         except BaseException as exc:
+            self._committed.clear()
             if self._db.in_transaction:  # SQLITE_FULL may have rolled it back already
                 with contextlib.suppress(sqlite3.Error):
                     self._db.execute("ROLLBACK")
@@ -288,6 +291,12 @@ class Store:
         finally:
             self._depth = 0
         self._writable = True
+        run_callbacks(self._committed)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._committed.append(callback)
+        if not self._depth:
+            run_callbacks(self._committed)
 
     @property
     def writable(self) -> bool:
