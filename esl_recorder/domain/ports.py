@@ -3,10 +3,11 @@
 - `CallControl`: one FreeSWITCH node (esl.control implements it over the Event Socket).
   Every method returns a typed result or raises one of the errors below; no reply text of
   FreeSWITCH ever reaches the domain.
-- `RecordingRepository`: the recordings and calls kept across restarts (store.sqlite).
+- `RecordingRepository`: the recordings and calls kept across restarts (store.sqlite, or
+  store.postgres).
 - `MediaStore`: recordings kept in object storage (delivery.media).
-- `OutboxStore` / `OutboxItem`: the durable queue of callbacks and uploads (store.sqlite), which
-  `delivery` fills and drains.
+- `OutboxStore` / `OutboxItem`: the durable queue of callbacks and uploads (the same stores),
+  which `delivery` fills and drains.
 """
 
 from __future__ import annotations
