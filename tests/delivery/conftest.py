@@ -11,8 +11,8 @@ import gevent
 import gevent.event
 import pytest
 from api.receiver import Receiver
-from conftest import StoreFactory
 from prometheus_client import CollectorRegistry
+from store_backends import StoreFactory
 
 from esl_recorder.delivery.outbox import OutboundRequest, Outbox
 from esl_recorder.delivery.targets import TargetPolicy

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import StoreFactory
+from store_backends import StoreFactory
 
 from esl_recorder.store.opener import StateStore as Store
 

@@ -11,7 +11,6 @@ import gevent
 import gevent.event
 import psycopg
 import pytest
-from conftest import StoreFactory
 from delivery.conftest import (  # noqa: F401 (fixtures)
     HarnessFactory,
     Scripted,
@@ -19,6 +18,7 @@ from delivery.conftest import (  # noqa: F401 (fixtures)
     no_safety_nets,
     receivers,
 )
+from store_backends import StoreFactory
 
 from esl_recorder.errors import StoreError
 from esl_recorder.store.postgres import PostgresStore

@@ -4,7 +4,7 @@ after_commit()."""
 from __future__ import annotations
 
 import pytest
-from conftest import StoreFactory
+from store_backends import StoreFactory
 
 from esl_recorder.domain.options import RecordOptions
 from esl_recorder.domain.recording import Recording

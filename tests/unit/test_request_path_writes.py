@@ -7,8 +7,8 @@ from pathlib import Path
 
 import gevent
 import pytest
-from conftest import StoreFactory
 from prometheus_client import CollectorRegistry
+from store_backends import StoreFactory
 
 from esl_recorder.domain.calls import Call, CallState
 from esl_recorder.domain.options import RecordOptions

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import StoreFactory
 from prometheus_client import CollectorRegistry
+from store_backends import StoreFactory
 
 from esl_recorder.domain.calls import Call, CallTracker
 from esl_recorder.domain.facts import ChannelCreated, ChannelHungup, Identity

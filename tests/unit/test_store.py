@@ -1,6 +1,6 @@
 """The store's recordings, calls and outbox order, on SQLite and on PostgreSQL."""
 
-from conftest import StoreFactory
+from store_backends import StoreFactory
 
 from esl_recorder.domain.calls import Call, CallState
 from esl_recorder.domain.options import RecordOptions, Track
