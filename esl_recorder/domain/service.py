@@ -193,7 +193,9 @@ class RecordingService:
                 self._registry.transition(rec, State.FAILED, error=str(exc),
                                           stop_reason=StopReason.ERROR, ended_at=self._clock())
                 raise _start_failure(rec, exc) from exc
-            if rec.state is State.QUEUED:
+            with self._registry.committed():  # a RECORD_START being written: committed
+                queued = rec.state is State.QUEUED
+            if queued:
                 try:
                     self._registry.transition(rec, State.IN_PROGRESS,
                                               started_at=rec.started_at or self._clock())
