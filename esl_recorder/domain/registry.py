@@ -210,4 +210,3 @@ class RecordingRegistry:
                 raise
             except Exception:
                 log.exception("listener failed for recording %s", rec.sid)
-
