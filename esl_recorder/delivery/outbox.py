@@ -14,9 +14,14 @@ before its first attempt, then delivered in the background until it is delivered
   hold up the others (lanes.py).
 - Retries: see policy.py (full-jitter exponential backoff capped by `delivery.max_delay`;
   given up after `delivery.max_age`, or at once for a 4xx that says "never").
-- Restarts: nothing is marked in flight in the store, so whatever was in flight when the
-  process died is simply pending again (at least once; receivers of these vendors already
-  handle a repeated callback). Attempt results are written in batches, one transaction
+- Several daemons (PostgreSQL): an item is claimed in the store just before its attempt
+  (OutboxStore.claim), so one daemon at a time attempts it and a key's next item waits for
+  its predecessor whichever daemon holds it; the claim is a lease of `delivery.lease`,
+  renewed every third of it while the attempt runs, and ended by the stored result. An
+  item another daemon claimed first is dropped here. SQLite (one daemon) grants every claim.
+- Restarts: whatever was in flight when the process died is pending again (on PostgreSQL
+  once its lease is over): at least once; receivers of these vendors already handle a
+  repeated callback. Attempt results are written in batches, one transaction
   per wake-up; a crash before that write also means "sent again".
 - Wake-ups: on enqueue and on each finished attempt; otherwise the deliverer sleeps until
   the earliest retry is due (at most MAX_IDLE).
@@ -122,6 +127,8 @@ class Outbox:
         self._busy = 0  # workers running (counted here: a pool frees a slot only later)
         self._done: list[Finished] = []
         self._cursor: Position | None = None
+        self._claimed: dict[int, OutboxItem] = {}  # claimed, result not stored yet
+        self._renew_at = 0.0
         self._rewind_at = 0.0
         self._purge_at = 0.0
         self._stopping = False
@@ -180,7 +187,8 @@ class Outbox:
 
     def stop(self, timeout: float = 2.0) -> None:
         """Let attempts in flight finish (up to `timeout`), store their results, stop.
-        Attempts cut short are sent again after the next start."""
+        Attempts cut short are sent again after the next start (PostgreSQL: by any daemon
+        once their lease is over)."""
         if self._runner is None:
             return
         self._stopping = True
@@ -190,6 +198,7 @@ class Outbox:
         gevent.killall(list(self._workers), timeout=1)
         try:
             self._flush(self._clock())
+            self._give_back()
         except Exception:
             log.exception("outbox: could not store the last attempts' results")
         self._sender.close()
@@ -215,6 +224,7 @@ class Outbox:
 
     def _turn(self, now: float) -> None:
         self._flush(now)
+        self._renew(now)
         self._housekeeping(now)
         for lane in self._lanes.wanting():
             self._refill(lane.origin, now)
@@ -228,6 +238,8 @@ class Outbox:
         if self._wake.is_set():
             return 0.0
         wait = min(MAX_IDLE, self._purge_at - time.monotonic())
+        if self._claimed:
+            wait = min(wait, self._renew_at - time.monotonic())
         upcoming = self._store.next_attempt_after(scanned_at)
         if upcoming is not None:
             wait = min(wait, upcoming - self._clock())
@@ -286,6 +298,7 @@ class Outbox:
             raise
         for f in done:
             self._lanes.release(f.item)
+            self._claimed.pop(f.item.id, None)
         self._notify(done)
         final = [f.item.key for f in done if f.decision.result != "retry"]
         if final:
@@ -302,11 +315,55 @@ class Outbox:
                                   f.item.key)
 
     def _dispatch(self) -> None:
-        for item in self._lanes.take(self._settings.concurrency - self._busy):
+        for item in self._take(self._settings.concurrency - self._busy):
             self._busy += 1
             worker = gevent.spawn(self._work, item)
             self._workers.add(worker)
             worker.link(self._workers.discard)
+
+    def _take(self, slots: int) -> list[OutboxItem]:
+        """Up to `slots` items to attempt now, each claimed in the store; those another
+        daemon holds (or that the store cannot claim now) are forgotten here: the scans
+        meet them again if they are still pending once that claim is over."""
+        items = self._lanes.take(slots)
+        if not items:
+            return []
+        now = self._clock()
+        try:
+            granted = self._store.claim([i.id for i in items], now, now + self._settings.lease)
+        except StoreUnavailable as exc:
+            log.warning("outbox: cannot claim items (%s)", exc)
+            granted = set()
+        taken = []
+        for item in items:
+            if item.id in granted:
+                self._claimed[item.id] = item
+                taken.append(item)
+            else:
+                self._lanes.attempted(item)
+                self._lanes.release(item)
+        return taken
+
+    def _give_back(self) -> None:
+        """End the claims of attempts cut short (a claim that ends now): any daemon may
+        make them again at once, as if they had not started."""
+        if self._claimed:
+            now = self._clock()
+            self._store.claim(list(self._claimed), now, now)
+            self._claimed.clear()
+
+    def _renew(self, now: float) -> None:
+        """Extend the leases of the items being attempted (or whose results wait to be
+        stored) every third of a lease."""
+        mono = time.monotonic()
+        if mono < self._renew_at:
+            return
+        self._renew_at = mono + self._settings.lease / 3
+        if self._claimed:
+            kept = self._store.claim(list(self._claimed), now, now + self._settings.lease)
+            for item_id in set(self._claimed) - kept:
+                log.warning("outbox %d (key %s): claim lost to another daemon (lease over)",
+                            item_id, self._claimed[item_id].key)
 
     # attempts --------------------------------------------------------------------------
     def _work(self, item: OutboxItem) -> None:
@@ -314,7 +371,7 @@ class Outbox:
         try:
             while True:
                 self._attempt(item)
-                following = [] if self._stopping else self._lanes.take(1)
+                following = [] if self._stopping else self._take(1)
                 if not following:
                     return
                 item = following[0]

@@ -200,6 +200,13 @@ class OutboxStore(Protocol):
 
     def heads(self, keys: Iterable[str], now: float) -> list[OutboxItem]: ...
 
+    def claim(self, ids: Sequence[int], now: float, until: float) -> set[int]:
+        """Take the attempts of items `ids` for this process until `until` (a lease):
+        returns those it may attempt now. A store shared by several daemons (PostgreSQL)
+        leaves out items another daemon holds, and those whose key has an earlier pending
+        item; claiming an item again extends the lease (`until` = `now` gives it back);
+        finish_attempts ends it. A store of one daemon (SQLite) returns them all."""
+
     def next_attempt_after(self, now: float) -> float | None: ...
 
     def finish_attempts(self, delivered: Iterable[tuple[int, float]],

@@ -267,6 +267,11 @@ class DeliverySettings:
         default=300.0, description="Upper bound of the retry delay, in seconds.")
     timeout: Seconds = Field(
         default=10.0, description="Seconds allowed for one delivery attempt.")
+    lease: Seconds = Field(
+        default=60.0,
+        description="Several daemons on one PostgreSQL store: seconds a daemon's claim on an "
+                    "item it is attempting lasts (renewed while it works on it); a claim "
+                    "of a daemon that died is taken over once it ends.")
     concurrency: Annotated[int, Strict(), AfterValidator(between(1, 1024))] = Field(
         default=64, description="Deliveries in flight at once, all receivers together.")
     per_host: Annotated[int, Strict(), AfterValidator(between(1, 256))] = Field(

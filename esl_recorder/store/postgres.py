@@ -19,8 +19,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import secrets
+import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import gevent.local
@@ -100,6 +103,9 @@ class PostgresStore:
     def __init__(self, url: str, *, pool_size: int = 10, timeout: float = 5.0) -> None:
         require_green_psycopg()
         self._where = describe(url)
+        # who claims outbox items (and owns nodes): unique per process, readable in the
+        # database (host:pid:random, the random part for a pid reused after a restart)
+        self.daemon_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._local = gevent.local.local()  # .conn: the greenlet's atomic() connection
         self._writable = True
         self._probed_at = 0.0
@@ -219,6 +225,23 @@ class PostgresStore:
             "ORDER BY id", {"keys": list(keys), "now": now})
         return [outbox_from_row(r) for r in rows]
 
+    def claim(self, ids: Sequence[int], now: float, until: float) -> set[int]:
+        """One statement: lock the rows no other transaction is claiming (SKIP LOCKED),
+        keep those still pending whose lease is over (next_attempt_at, which a claim moves
+        to `until`) or ours, and whose key has no earlier pending item; mark them ours."""
+        if not ids:
+            return set()
+        with self._conn() as conn:
+            rows = conn.execute(
+                "UPDATE outbox o SET claimed_by=%(me)s, next_attempt_at=%(until)s WHERE o.id "
+                "IN (SELECT c.id FROM outbox c WHERE c.id=ANY(%(ids)s) AND c.state='pending' "
+                "AND (c.next_attempt_at<=%(now)s OR c.claimed_by=%(me)s) AND NOT EXISTS("
+                "SELECT 1 FROM outbox p WHERE p.key=c.key AND p.state='pending' AND "
+                "p.id<c.id) FOR UPDATE SKIP LOCKED) RETURNING o.id",
+                {"me": self.daemon_id, "until": until, "now": now, "ids": list(ids)},
+            ).fetchall()
+        return {int(r["id"]) for r in rows}
+
     def next_attempt_after(self, now: float) -> float | None:
         row = self._one("SELECT MIN(next_attempt_at) AS at FROM outbox WHERE "
                         "state='pending' AND next_attempt_at>%s", (now,))
@@ -227,22 +250,26 @@ class PostgresStore:
     def finish_attempts(self, delivered: Iterable[tuple[int, float]],
                         retried: Iterable[tuple[int, float, str]],
                         dead: Iterable[tuple[int, float, str]]) -> None:
+        """As store.sqlite; each result also ends this daemon's claim, and is not written
+        over an item another daemon claimed since (our lease lapsed: its result counts)."""
         done, later, given_up = attempt_params(delivered, retried, dead)
+        mine = "AND (o.claimed_by IS NULL OR o.claimed_by=%s)"
         with self.atomic(), self._conn() as conn:  # one statement each (no pipeline)
             if done:
                 conn.execute("UPDATE outbox o SET state='delivered', attempts=attempts+1, "
-                             "finished_at=r.at FROM unnest(%s::float8[], %s::bigint[]) "
-                             "AS r(at, id) WHERE o.id=r.id", _columns(done, 2))
+                             "claimed_by=NULL, finished_at=r.at FROM unnest(%s::float8[], "
+                             f"%s::bigint[]) AS r(at, id) WHERE o.id=r.id {mine}",
+                             (*_columns(done, 2), self.daemon_id))
             if later:
                 conn.execute("UPDATE outbox o SET attempts=attempts+1, next_attempt_at=r.at, "
-                             "last_error=r.err FROM unnest(%s::float8[], %s::text[], "
-                             "%s::bigint[]) AS r(at, err, id) WHERE o.id=r.id",
-                             _columns(later, 3))
+                             "claimed_by=NULL, last_error=r.err FROM unnest(%s::float8[], "
+                             f"%s::text[], %s::bigint[]) AS r(at, err, id) WHERE o.id=r.id "
+                             f"{mine}", (*_columns(later, 3), self.daemon_id))
             if given_up:
                 conn.execute("UPDATE outbox o SET state='dead', attempts=attempts+1, "
-                             "finished_at=r.at, last_error=r.err FROM unnest(%s::float8[], "
-                             "%s::text[], %s::bigint[]) AS r(at, err, id) WHERE o.id=r.id",
-                             _columns(given_up, 3))
+                             "claimed_by=NULL, finished_at=r.at, last_error=r.err FROM "
+                             "unnest(%s::float8[], %s::text[], %s::bigint[]) AS r(at, err, id) "
+                             f"WHERE o.id=r.id {mine}", (*_columns(given_up, 3), self.daemon_id))
 
     def outbox_count(self, state: str) -> int:
         row = self._one("SELECT COUNT(*) AS n FROM outbox WHERE state=%s", (state,))

@@ -48,6 +48,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1),
         probed_at DOUBLE PRECISION, pad BYTEA);
     """,
+    # 2: several daemons share the outbox: the daemon attempting a pending item (its lease
+    # ends at next_attempt_at, so a lapsed claim is simply due again)
+    """
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    """,
 )
 
 # The key of the advisory lock that serialises migrations (any constant unlikely to be

@@ -17,7 +17,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import gevent
@@ -216,6 +216,10 @@ class Store:
             "WHERE o.next_attempt_at<=:now ORDER BY o.id",
             {"keys": json.dumps(list(keys)), "now": now})
         return [outbox_from_row(r) for r in rows]
+
+    def claim(self, ids: Sequence[int], now: float, until: float) -> set[int]:
+        """All of them: one daemon owns this file, so nobody else attempts its items."""
+        return set(ids)
 
     def next_attempt_after(self, now: float) -> float | None:
         """The earliest next_attempt_at of a pending item that is not due yet."""
