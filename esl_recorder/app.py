@@ -15,6 +15,7 @@ import gevent.event
 from prometheus_client import CollectorRegistry
 
 from .accounts import AccountBook
+from .cluster import NodeOwnership
 from .delivery.outbox import Outbox
 from .delivery.targets import TargetPolicy
 from .dialects.bandwidth import BandwidthDialect
@@ -83,6 +84,7 @@ class App:
     in_flight: InFlight | None = None
     scripts: ScriptRunner | None = None
     controls: dict[str, CallControl] = field(default_factory=dict)  # per node
+    ownership: NodeOwnership | None = None  # several daemons: the nodes this one owns
 
     def start(self) -> None:
         """Listen first (a busy port fails before anything else starts), then recover,
@@ -93,11 +95,14 @@ class App:
             self.metrics_http = self._listen(self.ops, self.settings.http.metrics_port,
                                              "http.metrics_port")
         self.store.checkpoint_in_background()
-        self.follower.recover()
+        self.follower.recover(None if self.ownership is None else ())
         self.calls.recover()
         self.outbox.start()
-        for client in self.clients.values():
-            client.start()
+        if self.ownership is None:
+            for client in self.clients.values():
+                client.start()
+        else:  # only the nodes it owns: now, or once their owner is gone
+            self.ownership.start()
         for server in (self.http, self.metrics_http):
             if server is not None:
                 server.start()
@@ -144,6 +149,8 @@ class App:
             self.scripts.stop()
         for client in self.clients.values():
             client.stop()
+        if self.ownership is not None:
+            self.ownership.stop()
         self.follower.drain(max(0.1, deadline - time.monotonic()))
         self.outbox.stop(timeout=max(0.1, deadline - time.monotonic()))
         self.store.close()
@@ -203,12 +210,14 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     recordings.subscribe(RelayEvents(accounts, outbox, clock).on_recording)
     if media is not None:  # after the dialects: a recording's callbacks are queued first
         recordings.subscribe(media.on_recording)
-    readiness = _Readiness(store, "" if settings.store.url else settings.store.path, clients)
+    ownership = _ownership(settings, store, clients, follower, recordings, metrics)
+    readiness = _Readiness(store, "" if settings.store.url else settings.store.path, clients,
+                           ownership)
     ops = ops_app(prometheus, readiness)
     api = ApiApp(dialects, ops, settings.http, metrics)
     app = App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
               follower, router, accounts, outbox, api, ops, clients, media, scripts=scripts,
-              controls=controls)
+              controls=controls, ownership=ownership)
     built.append(app)
     return app
 
@@ -250,6 +259,36 @@ def _scripts(settings: Settings, accounts: AccountBook, targets: TargetPolicy,
                         metrics, conf.variable, clock)
 
 
+def _ownership(settings: Settings, store: StateStore, clients: dict[str, EslClient],
+               follower: RecordingFollower, recordings: RecordingRegistry,
+               metrics: Metrics) -> NodeOwnership | None:
+    """store.several_daemons: each node is connected to only while this daemon holds its
+    lock (cluster.py); else (None) every node is this daemon's."""
+    for name in clients:
+        metrics.node_owned.labels(node=name).set(0 if settings.store.several_daemons else 1)
+    if not settings.store.several_daemons:
+        return None
+    if not settings.store.url:
+        raise ConfigError(settings.source, "store.several_daemons",
+                          "several daemons share a PostgreSQL store: set store.url")
+    from .store.node_locks import PostgresNodeLocks  # psycopg: after gevent's patching
+
+    def take(node: str) -> None:
+        follower.recover([node])  # what another daemon followed until now
+        metrics.node_owned.labels(node=node).set(1)
+        clients[node].start()  # its connect reconciles: calls resynced, recordings settled
+
+    def give_up(node: str) -> None:
+        clients[node].stop()
+        metrics.node_owned.labels(node=node).set(0)
+        recordings.forget_node(node)
+
+    locks = PostgresNodeLocks(settings.store.url, getattr(store, "daemon_id", ""),
+                              settings.store.timeout)
+    return NodeOwnership(locks, list(clients), settings.store.takeover_time,
+                         on_take=take, on_give_up=give_up)
+
+
 def _oldest_pending_age(store: StateStore, clock: Callable[[], float]) -> float:
     oldest = store.outbox_items("pending", 1)
     return max(0.0, clock() - oldest[0].created_at) if oldest else 0.0
@@ -258,18 +297,23 @@ def _oldest_pending_age(store: StateStore, clock: Callable[[], float]) -> float:
 class _Readiness:
     """What /readyz reports, read at request time."""
 
-    def __init__(self, store: StateStore, store_path: str,
-                 clients: dict[str, EslClient]) -> None:
+    def __init__(self, store: StateStore, store_path: str, clients: dict[str, EslClient],
+                 ownership: NodeOwnership | None = None) -> None:
         """`store_path`: the SQLite file, whose permissions are checked too ("": none)."""
         self._store = store
         self._store_path = store_path
         self._clients = clients
+        self._ownership = ownership
 
     def __call__(self) -> Readiness:
         # permissions, and whether writes succeed (a full disk, a lock held too long)
         files_ok = not self._store_path or store_writable(self._store_path)
-        return Readiness(files_ok and self._store.writable,
-                         {name: c.connected for name, c in self._clients.items()})
+        writable = files_ok and self._store.writable
+        if self._ownership is None:
+            return Readiness(writable, {n: c.connected for n, c in self._clients.items()})
+        owned = self._ownership.owned
+        return Readiness(writable, {n: self._clients[n].connected for n in owned},
+                         tuple(n for n in self._clients if n not in owned))
 
 
 def _dialects(settings: Settings, accounts: AccountBook, service: RecordingService,

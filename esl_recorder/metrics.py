@@ -48,6 +48,7 @@ class HotCounter:
 @dataclass(frozen=True)
 class Metrics:
     esl_connected: Gauge
+    node_owned: Gauge
     esl_reconnects: Counter
     esl_auth_failures: Counter
     esl_events: Counter
@@ -90,6 +91,9 @@ def make_metrics(registry: CollectorRegistry) -> Metrics:
     m = Metrics(
         esl_connected=Gauge("esl_connected", "1 while the ESL connection to a node is up",
                             ["node"], namespace=ns, registry=registry),
+        node_owned=Gauge("node_owned", "1 while this daemon owns the node (several daemons on "
+                         "PostgreSQL; always 1 on SQLite)", ["node"], namespace=ns,
+                         registry=registry),
         esl_reconnects=Counter("esl_reconnects", "ESL connection attempts after the first",
                                ["node"], namespace=ns, registry=registry),
         esl_auth_failures=Counter("esl_auth_failures", "ESL password refusals",

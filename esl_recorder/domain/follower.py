@@ -211,15 +211,16 @@ class RecordingFollower:
                              reason=rec.stop_requested or StopReason.LOST)
 
     # restart and reconnect ---------------------------------------------------------------
-    def recover(self) -> list[Recording]:
-        """Load unfinished recordings (finalizing the stopped ones) and start the sweeper."""
+    def recover(self, nodes: Collection[str] | None = None) -> list[Recording]:
+        """Load unfinished recordings (finalizing the stopped ones) and start the sweeper.
+        `nodes`: only those of these nodes (several daemons: the nodes this one owns)."""
         if self._sweeper is None:
             self._sweeper = gevent.spawn(self._sweep_forever)
-        return self._recover()
+        return self._recover(nodes)
 
-    def _recover(self) -> list[Recording]:
+    def _recover(self, nodes: Collection[str] | None = None) -> list[Recording]:
         """At start-up: reload what was in flight; finish what FreeSWITCH already closed."""
-        recs = self._registry.load_unfinished()
+        recs = self._registry.load_unfinished(nodes)
         for rec in recs:
             if rec.state is State.STOPPED:
                 self._pool.spawn(self.finalize, rec)

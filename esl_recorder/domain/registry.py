@@ -66,12 +66,24 @@ class RecordingRegistry:
         log.info("recording %s on call %s discarded: it was never started", rec.sid,
                  rec.call_uuid)
 
-    def load_unfinished(self) -> list[Recording]:
-        recs = self._store.unfinished_recordings()
+    def load_unfinished(self, nodes: Collection[str] | None = None) -> list[Recording]:
+        """The store's unfinished recordings (of `nodes` only, when given) not held here
+        yet, now held."""
+        recs = [r for r in self._store.unfinished_recordings()
+                if (nodes is None or r.node in nodes) and r.sid not in self._by_sid]
         for rec in recs:
             self._index(rec)
             self._update_gauge(rec)
         return recs
+
+    def forget_node(self, node: str) -> None:
+        """Stop holding the recordings of `node` (another daemon follows them now)."""
+        for rec in [r for r in self._by_sid.values() if r.node == node]:
+            self._by_sid.pop(rec.sid, None)
+            self._unindex_path(rec)
+            self._unindex_call(rec)
+            self._active.discard(rec.sid)
+        self._update_gauge()
 
     def get(self, sid: str) -> Recording:
         rec = self._by_sid.get(sid) or self._store.get_recording(sid)

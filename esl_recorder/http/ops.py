@@ -27,16 +27,24 @@ class Readiness:
     """What /readyz reports: the store and each configured node."""
 
     store_writable: bool
-    nodes: Mapping[str, bool]
+    nodes: Mapping[str, bool]  # the nodes this daemon owns: connected or not
+    # several daemons on PostgreSQL: the nodes other daemons own (each node then says
+    # whether this daemon owns it)
+    elsewhere: tuple[str, ...] | None = None
 
     @property
     def ready(self) -> bool:
-        return self.store_writable and bool(self.nodes) and all(self.nodes.values())
+        return (self.store_writable and bool(self.nodes or self.elsewhere)
+                and all(self.nodes.values()))
 
     def document(self) -> dict[str, Any]:
-        return {"ready": self.ready,
-                "store": {"writable": self.store_writable},
-                "nodes": {name: {"connected": up} for name, up in self.nodes.items()}}
+        if self.elsewhere is None:
+            nodes = {name: {"connected": up} for name, up in self.nodes.items()}
+        else:
+            nodes = {name: {"connected": up, "owned": True} for name, up in self.nodes.items()}
+            nodes.update({n: {"connected": False, "owned": False} for n in self.elsewhere})
+        return {"ready": self.ready, "store": {"writable": self.store_writable},
+                "nodes": nodes}
 
 
 def ops_app(registry: CollectorRegistry, readiness: Callable[[], Readiness]) -> WsgiApp:

@@ -200,6 +200,14 @@ class StoreSettings:
         default=5.0,
         description="Seconds to wait to connect to PostgreSQL, or for a free pooled "
                     "connection, before the request is refused (503).")
+    several_daemons: Bool = Field(
+        default=False,
+        description="Several daemons share this PostgreSQL store (store.url): each FreeSWITCH "
+                    "node is owned by one of them at a time, which alone connects to it.")
+    takeover_time: Seconds = Field(
+        default=5.0,
+        description="With several_daemons: seconds within which another daemon takes a node "
+                    "whose owner died (each tries every third of it).")
 
     def __repr__(self) -> str:
         return masked_repr(self)
