@@ -212,6 +212,7 @@ class Outbox:
             now = self._clock()
             try:
                 self._turn(now)
+                wait = self._idle_wait(now)  # reads the store too
             except StoreUnavailable as exc:  # results are kept and written once it can be
                 log.warning("outbox: %s; going on in %gs", exc, ERROR_PAUSE)
                 gevent.sleep(ERROR_PAUSE)
@@ -220,7 +221,7 @@ class Outbox:
                 log.exception("outbox: delivery loop failed; going on in %gs", ERROR_PAUSE)
                 gevent.sleep(ERROR_PAUSE)
                 continue
-            self._wake.wait(self._idle_wait(now))
+            self._wake.wait(wait)
 
     def _turn(self, now: float) -> None:
         self._flush(now)
@@ -359,11 +360,14 @@ class Outbox:
         if mono < self._renew_at:
             return
         self._renew_at = mono + self._settings.lease / 3
-        if self._claimed:
-            kept = self._store.claim(list(self._claimed), now, now + self._settings.lease)
-            for item_id in set(self._claimed) - kept:
-                log.warning("outbox %d (key %s): claim lost to another daemon (lease over)",
-                            item_id, self._claimed[item_id].key)
+        held = list(self._claimed)  # workers claim more while the store is asked
+        if held:
+            kept = self._store.claim(held, now, now + self._settings.lease)
+            for item_id in set(held) - kept:
+                item = self._claimed.get(item_id)
+                if item is not None:  # else its result was stored meanwhile
+                    log.warning("outbox %d (key %s): claim lost to another daemon (our "
+                                "lease ran out)", item_id, item.key)
 
     # attempts --------------------------------------------------------------------------
     def _work(self, item: OutboxItem) -> None:
