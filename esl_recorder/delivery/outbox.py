@@ -332,9 +332,11 @@ class Outbox:
         now = self._clock()
         try:
             granted = self._store.claim([i.id for i in items], now, now + self._settings.lease)
-        except StoreUnavailable as exc:
+        except StoreUnavailable as exc:  # read again from the start once it can be
             log.warning("outbox: cannot claim items (%s)", exc)
             granted = set()
+            self._cursor = None
+            self._lanes.rewind()
         taken = []
         for item in items:
             if item.id in granted:
