@@ -20,6 +20,8 @@ from .delivery.targets import TargetPolicy
 from .dialects.bandwidth import BandwidthDialect
 from .dialects.base import Dialect
 from .dialects.calling import CallingDialect
+from .dialects.kazoo import KazooDialect
+from .dialects.kazoo_policies import load_policies, reload_policies
 from .dialects.laml import LamlDialect
 from .dialects.relay import RelayEvents
 from .dialects.swml import SwmlScripts
@@ -29,6 +31,9 @@ from .dialects.texml import TexmlDialect
 from .domain.call_service import CallService
 from .domain.calls import CallTracker
 from .domain.follower import RecordingFollower
+from .domain.options import AudioFormat
+from .domain.policies import PolicyBook
+from .domain.policy_recorder import PolicyRecorder
 from .domain.ports import CallControl
 from .domain.recording import Recording, State
 from .domain.registry import RecordingRegistry
@@ -83,6 +88,7 @@ class App:
     in_flight: InFlight | None = None
     scripts: ScriptRunner | None = None
     controls: dict[str, CallControl] = field(default_factory=dict)  # per node
+    policies: PolicyBook | None = None
 
     def start(self) -> None:
         """Listen first (a busy port fails before anything else starts), then recover,
@@ -151,9 +157,11 @@ class App:
         return finished
 
     def reload(self) -> None:
-        """SIGHUP: the log level from the configuration file, and the TLS files when the
-        HTTP server serves TLS."""
+        """SIGHUP: the log level from the configuration file, the Kazoo policy file, and the
+        TLS files when the HTTP server serves TLS."""
         reload_log_level(self.settings)
+        if self.policies is not None and self.settings.kazoo.policy_file:
+            reload_policies(self.policies, self.settings.kazoo.policy_file)
         for server in (self.http, self.metrics_http):
             if server is not None and server.tls_context is not None:
                 server.reload_tls()
@@ -190,6 +198,11 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     dialects.append(SwmlDialect(accounts=accounts, recordings=service, metrics=metrics,
                                 runner=scripts if settings.scripts.run_endpoint else None,
                                 tts=(settings.scripts.tts_engine, settings.scripts.tts_voice)))
+    policies = _policies(settings, store)
+    PolicyRecorder(policies, tracker, service, controls, settings.kazoo.direction_variable,
+                   settings.kazoo.network_variable)
+    dialects.append(KazooDialect(accounts=accounts, recordings=service, policies=policies,
+                                 metrics=metrics, targets=targets))
     router = EventRouter(tracker, follower, metrics, settings.identity, scripts,
                          settings.scripts.variable)
     events = ev.SUBSCRIBED + (ev.SCRIPT_EVENTS if scripts is not None else ())
@@ -208,9 +221,20 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     api = ApiApp(dialects, ops, settings.http, metrics)
     app = App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
               follower, router, accounts, outbox, api, ops, clients, media, scripts=scripts,
-              controls=controls)
+              controls=controls, policies=policies)
     built.append(app)
     return app
+
+
+def _policies(settings: Settings, store: Store) -> PolicyBook:
+    """Kazoo's recording policies: the policy file's documents with the API's changes (kept
+    in the store) over them. A bad file stops the start with its problem."""
+    book = PolicyBook(store, AudioFormat(settings.kazoo.default_format))
+    if settings.kazoo.policy_file:
+        load_policies(book, settings.kazoo.policy_file)
+    else:
+        book.load({})
+    return book
 
 
 def _media_store(settings: Settings, store: Store, outbox: Outbox,

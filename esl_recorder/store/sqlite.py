@@ -46,6 +46,7 @@ _CALL_COLUMNS = (
     "uuid", "node", "direction", "account", "user_id", "device", "caller", "destination",
     "created_at", "answered_at", "hungup_at", "hangup_cause", "state", "source", "meta",
 )
+_POLICY_COLUMNS = ("account", "level", "owner", "patch", "revision", "updated_at")
 _TERMINAL_STATES = ("completed", "absent", "failed")
 PROBE_EVERY = 1.0  # seconds between probe writes while the store is not writable
 _PROBE_BYTES = 16_384  # what a probe writes: a few pages, like a create and its callback
@@ -258,6 +259,18 @@ class Store:
         rows = self._db.execute(f"SELECT * FROM outbox {where} ORDER BY id {order} LIMIT ?",
                                 (*args, limit))
         return [_outbox_from_row(r) for r in rows]
+
+    # recording policies (Kazoo): the API's changes ------------------------------------------
+    def policy_patches(self) -> list[tuple[str, str, str, str, int]]:
+        rows = self._db.execute("SELECT account, level, owner, patch, revision "
+                                "FROM policy_patches")
+        return [(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
+
+    def save_policy_patch(self, account: str, level: str, owner: str, patch: str,
+                          revision: int) -> None:
+        with self.atomic():
+            self._upsert("policy_patches", _POLICY_COLUMNS,
+                         (account, level, owner, patch, revision, time.time()))
 
     # helpers ---------------------------------------------------------------------------
     @contextlib.contextmanager
