@@ -17,6 +17,8 @@ from prometheus_client import CollectorRegistry
 from .accounts import AccountBook
 from .delivery.outbox import Outbox
 from .delivery.targets import TargetPolicy
+from .delivery.uploads import KIND as UPLOAD
+from .delivery.uploads import UrlUploads
 from .dialects.bandwidth import BandwidthDialect
 from .dialects.base import Dialect
 from .dialects.calling import CallingDialect
@@ -201,8 +203,13 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     policies = _policies(settings, store)
     PolicyRecorder(policies, tracker, service, controls, settings.kazoo.direction_variable,
                    settings.kazoo.network_variable)
+    outbox.register(UPLOAD, UrlUploads(targets, timeout=settings.kazoo.upload_timeout,
+                                       keep_local=settings.kazoo.keep_local,
+                                       exists=lambda sid: store.get_recording(sid) is not None,
+                                       per_host=settings.delivery.per_host),
+                    metrics.upload_attempts)
     dialects.append(KazooDialect(accounts=accounts, recordings=service, policies=policies,
-                                 metrics=metrics, targets=targets))
+                                 outbox=outbox, metrics=metrics, targets=targets))
     router = EventRouter(tracker, follower, metrics, settings.identity, scripts,
                          settings.scripts.variable)
     events = ev.SUBSCRIBED + (ev.SCRIPT_EVENTS if scripts is not None else ())

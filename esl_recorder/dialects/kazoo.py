@@ -19,25 +19,34 @@ echoed)); errors `{"status": "error", "error": "<code>", "message", "data"}`.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 from pydantic import ConfigDict
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from ..accounts import AccountBook
+from ..delivery.request import origin
 from ..delivery.targets import TargetPolicy
+from ..delivery.uploads import KIND as UPLOAD
 from ..domain.options import MEDIA_TYPES
 from ..domain.policies import Key, Level, PolicyBook
-from ..domain.recording import Recording
+from ..domain.recording import Recording, State
 from ..domain.service import RecordingService
 from ..errors import InvalidArgument, NotFound
 from ..metrics import Metrics
 from ..settings import ACCOUNT_ID, AccountSettings
 from .base import Dialect, Operation, RequestModel, read_params
 from .media import media_response
+
+if TYPE_CHECKING:
+    from ..delivery.outbox import Outbox
+
+log = logging.getLogger(__name__)
 
 SOURCE = "kazoo"
 GREGORIAN_OFFSET = 62167219200  # seconds from year 0 (Kazoo's clock) to 1970
@@ -72,6 +81,29 @@ def gregorian(at: float | None) -> int | None:
     return None if at is None else int(at) + GREGORIAN_OFFSET
 
 
+def upload_url(base: str, rec: Recording) -> str:
+    """Where Kazoo sends a finished recording (media_recording.erl, handler_fields): the file
+    name `call_recording_<call id>.<ext>` after the URL, then the call's fields as query
+    parameters. When the URL has a query already the name becomes the value of its last
+    parameter if that one is `name` or `name=`, else of an added `recording=`."""
+    meta = rec.meta
+    name = f"call_recording_{rec.call_uuid}.{rec.options.format.value}"
+    query = urlsplit(base).query
+    if not query:
+        head, sep = "", "?"
+    else:
+        _, eq, value = query.split("&")[-1].partition("=")
+        head, sep = ("=" if not eq else "" if not value else "&recording="), "&"
+    month = time.strftime("%Y%m", time.gmtime(rec.created_at))
+    fields = [("from", meta.get("from", "")), ("to", meta.get("to", "")),
+              ("caller_id_name", meta.get("caller_id_name", "")),
+              ("caller_id_number", meta.get("from", "")), ("call_id", rec.call_uuid),
+              ("cdr_id", f"{month}-{rec.call_uuid}"), ("interaction_id", ""),
+              ("account_id", rec.account)]
+    tail = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in fields)
+    return f"{base}{head}{name}{sep}{tail}"
+
+
 def recording_doc(rec: Recording) -> dict[str, Any]:
     """Kazoo's `call_recording` document (media_recording.erl's fields)."""
     meta = rec.meta
@@ -102,12 +134,28 @@ class KazooDialect(Dialect):
     security = {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}
 
     def __init__(self, *, accounts: AccountBook, recordings: RecordingService,
-                 policies: PolicyBook, metrics: Metrics,
+                 policies: PolicyBook, outbox: Outbox, metrics: Metrics,
                  targets: TargetPolicy | None = None) -> None:
         super().__init__(metrics=metrics, targets=targets)
         self._accounts = accounts
         self._recordings = recordings
         self._policies = policies
+        self._outbox = outbox
+
+    def on_recording(self, rec: Recording, previous: State) -> None:
+        """A completed recording with a `url` is queued for upload there (in the
+        transaction of the change that completed it)."""
+        base = rec.meta.get("url")
+        if (rec.state is not State.COMPLETED or previous is State.COMPLETED or not base
+                or rec.file is None):
+            return
+        url = upload_url(str(base), rec)
+        payload = {"sid": rec.sid, "path": rec.path, "size": rec.file.size,
+                   "sha256": rec.file.sha256, "url": url,
+                   "method": str(rec.meta.get("method", "put")).upper(),
+                   "content_type": MEDIA_TYPES[rec.options.format]}
+        self._outbox.put(UPLOAD, f"upload:{rec.sid}", origin(url), payload, dialect=SOURCE)
+        log.info("recording %s: upload queued (%s)", rec.sid, payload["method"])
 
     def rules(self) -> list[Rule]:
         patch = {"content_types": ("application/json",),

@@ -429,6 +429,13 @@ class KazooSettings:
         default="mp3",
         description="Format of a Kazoo recording that names none (Kazoo's default is mp3, "
                     "which needs FreeSWITCH's mod_shout).")
+    upload_timeout: Seconds = Field(
+        default=300.0,
+        description="Seconds one upload of a recording to its `url` may take (Kazoo: 5 min).")
+    keep_local: Bool = Field(
+        default=True,
+        description="Keep a recording's file after its upload to `url` is confirmed (false: "
+                    "removed then; the API serves it no more).")
 
 
 @dataclass(frozen=True, config=SECTION)

@@ -78,15 +78,18 @@ class Kazoo:
         self.policy_file.write_text(yaml.safe_dump(doc))
 
 
+FAST_RETRIES = {"initial_delay": 0.05, "max_delay": 0.2}
+
+
 def start_kazoo(factory: DaemonFactory, switch: FakeSwitch, policy_file: Path,  # noqa: F811
-                policies: dict[str, Any] | None, http: requests.Session) -> Kazoo:
+                policies: dict[str, Any] | None, http: requests.Session,
+                **more: Any) -> Kazoo:
     if policies is not None:
         policy_file.write_text(yaml.safe_dump(policies))
-    kazoo_settings: dict[str, Any] = {"default_format": "wav"}
+    kazoo_settings: dict[str, Any] = {"default_format": "wav", **more}
     if policy_file.exists():
         kazoo_settings["policy_file"] = str(policy_file)
-    daemon = factory(accounts=ACCOUNTS, kazoo=kazoo_settings,
-                     delivery={"initial_delay": 0.05, "max_delay": 0.2})
+    daemon = factory(accounts=ACCOUNTS, kazoo=kazoo_settings, delivery=FAST_RETRIES)
     assert daemon.app.clients["fs1"].wait_connected(5)
     assert daemon.app.http is not None
     return Kazoo(daemon, switch, f"http://127.0.0.1:{daemon.app.http.server_port}", http,
@@ -97,5 +100,5 @@ def start_kazoo(factory: DaemonFactory, switch: FakeSwitch, policy_file: Path,  
 def make_kazoo(daemon_factory: DaemonFactory, switch: FakeSwitch,  # noqa: F811
                tmp_path: Path) -> Iterator[Any]:
     with requests.Session() as http:
-        yield lambda policies=None: start_kazoo(daemon_factory, switch,
-                                                tmp_path / "policies.yaml", policies, http)
+        yield lambda policies=None, **more: start_kazoo(
+            daemon_factory, switch, tmp_path / "policies.yaml", policies, http, **more)
