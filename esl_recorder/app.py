@@ -23,6 +23,7 @@ from .dialects.bandwidth import BandwidthDialect
 from .dialects.base import Dialect
 from .dialects.calling import CallingDialect
 from .dialects.kazoo import KazooDialect
+from .dialects.kazoo_callflow import KazooCallflows
 from .dialects.kazoo_policies import load_policies, reload_policies
 from .dialects.laml import LamlDialect
 from .dialects.relay import RelayEvents
@@ -39,7 +40,7 @@ from .domain.policy_recorder import PolicyRecorder
 from .domain.ports import CallControl
 from .domain.recording import Recording, State
 from .domain.registry import RecordingRegistry
-from .domain.scripts import ScriptRoute, ScriptRunner
+from .domain.scripts import ScriptDialect, ScriptRoute, ScriptRunner
 from .domain.scripts_waits import Executions
 from .domain.service import RecordingService
 from .errors import ConfigError
@@ -276,7 +277,10 @@ def _scripts(settings: Settings, accounts: AccountBook, targets: TargetPolicy,
     routes = [ScriptRoute(document=d.document, dialect=d.dialect, name=d.name,
                           destination=d.destination, tts_engine=d.tts_engine or conf.tts_engine,
                           tts_voice=d.tts_voice or conf.tts_voice) for d in conf.documents]
-    dialects = {"swml": SwmlScripts(fetcher, accounts, service, base_url)}
+    dialects: dict[str, ScriptDialect] = {
+        "swml": SwmlScripts(fetcher, accounts, service, base_url),
+        "kazoo": KazooCallflows(fetcher, AudioFormat(settings.kazoo.default_format),
+                                settings.kazoo.bridge_dial_string)}
     return ScriptRunner(routes, dialects, tracker, controls, service, recordings, executions,
                         metrics, conf.variable, clock)
 

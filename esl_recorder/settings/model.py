@@ -365,8 +365,8 @@ class ScriptDocumentSettings:
     document: Annotated[str, Strict(), AfterValidator(script_document)] = Field(
         description="The script: an absolute file path, or an http(s) URL fetched for each call "
                     "(delivery.allowed_networks applies to it like to callbacks).")
-    dialect: Annotated[str, Strict(), AfterValidator(one_of("swml"))] = Field(
-        default="swml", description="The document's language: swml.")
+    dialect: Annotated[str, Strict(), AfterValidator(one_of("swml", "kazoo"))] = Field(
+        default="swml", description="The document's language: swml, or kazoo (a callflow).")
     name: Annotated[str, Strict(), AfterValidator(optional(node_name))] = Field(
         default="", description="The value of scripts.variable that selects this document.")
     destination: Annotated[str, Strict(), AfterValidator(optional(node_name))] = Field(
@@ -429,6 +429,9 @@ class KazooSettings:
         default="mp3",
         description="Format of a Kazoo recording that names none (Kazoo's default is mp3, "
                     "which needs FreeSWITCH's mod_shout).")
+    bridge_dial_string: DialTemplate = Field(
+        default="sofia/gateway/default/{to}",
+        description="Where a callflow's bridge module dials: {to} is its data.number.")
     upload_timeout: Seconds = Field(
         default=300.0,
         description="Seconds one upload of a recording to its `url` may take (Kazoo: 5 min).")
