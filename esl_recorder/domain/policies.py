@@ -25,8 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -395,13 +395,3 @@ class PolicyBook:
     def _install(self, docs: dict[Key, PolicyDocument]) -> None:
         self._docs = docs
         self._accounts = {k[0] for k, d in docs.items() if d.speaks or d.endpoint_default}
-
-
-def with_format(params: RecordParams, fmt: AudioFormat) -> RecordParams:
-    return replace(params, format=fmt)
-
-
-def declared_keys(entries: Iterable[tuple[str, str, str, Mapping[str, Any]]]
-                  ) -> dict[Key, Mapping[str, Any]]:
-    """(account, level, id, document) rows as PolicyBook.load takes them."""
-    return {(a, Level(level), owner): doc for a, level, owner, doc in entries}
