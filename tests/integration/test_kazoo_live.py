@@ -22,6 +22,7 @@ import yaml
 from api.conftest import ACCOUNTS
 from api.receiver import Receiver
 from daemon.conftest import Daemon
+from daemon.tones import analyse
 from fakeswitch.wireclient import WireClient
 
 from esl_recorder.app import build_app
@@ -49,7 +50,8 @@ def kazoo_live(freeswitch: FreeSwitchAddress, tmp_path: Path) -> Iterator[tuple[
         "store": {"path": str(tmp_path / "state.db")}, "http": {"port": 0},
         "delivery": {"allowed_networks": ["127.0.0.0/8"], "initial_delay": 0.05},
         "accounts": ACCOUNTS,
-        "kazoo": {"policy_file": str(policies), "default_format": "wav"},
+        "kazoo": {"policy_file": str(policies), "default_format": "wav",
+                  "bridge_dial_string": "loopback/{to}/rectest"},
         "scripts": {"variable": VARIABLE, "documents": [
             {"name": "demo", "document": str(flow), "dialect": "kazoo"}]},
     }, env={})
@@ -116,3 +118,26 @@ def test_a_callflow_records_then_stops(kazoo_live: tuple[Live, Esl]) -> None:
     assert rec.file is not None and 1.5 < rec.file.duration_ms / 1000 < 3.5
     assert [x[0] for x in script_apps(live, b)] == ["answer", "playback", "playback",
                                                    "hangup"]
+
+
+def test_a_callflow_records_on_bridge(kazoo_live: tuple[Live, Esl]) -> None:
+    """record_on_bridge waits for the bridge node; the bridge to tone_b (880 Hz) runs until
+    the far end's extension ends or the test hangs up."""
+    live, esl = kazoo_live
+    live.document.write_text(flow_doc(
+        {"module": "record_call", "data": {"format": "wav", "record_on_bridge": True,
+                                           "record_on_answer": True}},
+        {"module": "bridge", "data": {"number": "tone_b"}},
+        {"module": "hangup"}))
+    b = live.call()
+    rec = eventually(lambda: live.daemon.app.service.for_call(b), 15, "the recording")[0]
+    live.daemon.wait_state(rec.sid, State.IN_PROGRESS, timeout=15)
+    assert "bridge" not in [x[0] for x in script_apps(live, b)]  # still bridged
+    gevent.sleep(1.5)  # 1.5 s of bridged audio (real media time, not a wait)
+    esl.api(f"uuid_kill {b}")
+    live.wait_hangup(b)
+    done = live.daemon.wait_state(rec.sid, State.COMPLETED, timeout=15)
+    assert done.file is not None and done.file.duration_ms >= 1000
+    info = analyse(done.path)
+    # left: what B hears (its caller's 440 Hz); right: what B sends (the bridged 880 Hz)
+    assert info.channels == 2 and info.tones == [{440}, {880}]
