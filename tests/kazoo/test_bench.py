@@ -18,3 +18,13 @@ def test_policy_bench_short_mode() -> None:
     assert re.search(r"^calls/s: [\d.]+$", out, re.M), out
     assert re.search(r"^event lag p99: <= [\d.]+ ms$", out, re.M), out
     assert re.search(r"^daemon_cpu_ms_per_call: [\d.]+$", out.splitlines()[-1]), out
+
+
+UPLOAD_BENCH = BENCH.with_name("uploads.py")
+
+
+def test_upload_bench_short_mode() -> None:
+    done = subprocess.run([sys.executable, str(UPLOAD_BENCH), "--short"], capture_output=True,
+                          text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^rss_growth_mb: -?[\d.]+$", done.stdout.splitlines()[-1]), done.stdout
