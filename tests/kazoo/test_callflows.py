@@ -57,7 +57,9 @@ def flows(tmp_settings: Callable[..., Any]) -> Iterator[Flows]:
             routes.append({"name": name, "document": server.url(f"/{name}.json"),
                            "dialect": "kazoo"})
         settings = tmp_settings(switch.address, esl=FAST_ESL, accounts=ACCOUNTS,
-                                delivery=FAST_RETRIES, kazoo={"default_format": "wav"},
+                                delivery=FAST_RETRIES,
+                                kazoo={"default_format": "wav",
+                                       "bridge_dial_string": "loopback/{to}/rectest"},
                                 scripts={"variable": VARIABLE, "documents": routes,
                                          "fetch_timeout": 1.0})
         daemon = Daemon(build_app(settings))
@@ -129,6 +131,35 @@ def test_record_caller_records_the_callers_side_until_its_limit(flows: Flows) ->
     with wave.open(done.path) as w:
         assert 4.0 <= w.getnframes() / w.getframerate() <= 5.5
     assert [a for a, _, _ in sim.applications(b)] == ["answer", "playback", "hangup"]
+
+
+def test_record_on_answer_and_bridge_starts_at_the_bridge(flows: Flows) -> None:
+    sim = flows({"br": chain(
+        node("record_call", {"format": "wav", "record_on_answer": True,
+                             "record_on_bridge": True, "time_limit": 60}),
+        node("play", {"id": TONE}),
+        node("bridge", {"number": "tone_b"}),
+        node("hangup"))})
+    b = sim.call("br")
+    assert not sim.daemon.app.store.list_recordings(call_uuid=b)
+
+    def bridged() -> bool:
+        call = sim.daemon.app.tracker.get(b)
+        return call is not None and call.state.value == "bridged"
+
+    sim.run(b, until=bridged)
+    # not before the bridge node: the tone played first, then the recording and the bridge
+    assert [a for a, _, _ in sim.applications(b)] == ["answer", "playback"]  # bridge runs
+    rec, = sim.daemon.service.for_call(b)
+    sim.daemon.wait_state(rec.sid, State.IN_PROGRESS)
+    sim.switch.advance(1.0)
+    sim.switch.hangup(b)
+    sim.run(b)
+    [done] = sim.recordings(b)
+    assert done.state is State.COMPLETED and done.options.channels == 2
+    with wave.open(done.path) as w:
+        assert 0.9 <= w.getnframes() / w.getframerate() <= 4.0
+    assert outcome(sim, "hungup") == 1
 
 
 def test_unknown_module_takes_the_failure_branch(flows: Flows) -> None:
