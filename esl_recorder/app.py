@@ -163,7 +163,7 @@ class App:
         """SIGHUP: the log level from the configuration file, the Kazoo policy file, and the
         TLS files when the HTTP server serves TLS."""
         reload_log_level(self.settings)
-        if self.policies is not None and self.settings.kazoo.policy_file:
+        if self.policies is not None:
             reload_policies(self.policies, self.settings.kazoo.policy_file)
         for server in (self.http, self.metrics_http):
             if server is not None and server.tls_context is not None:
@@ -238,10 +238,7 @@ def _policies(settings: Settings, store: Store) -> PolicyBook:
     """Kazoo's recording policies: the policy file's documents with the API's changes (kept
     in the store) over them. A bad file stops the start with its problem."""
     book = PolicyBook(store, AudioFormat(settings.kazoo.default_format))
-    if settings.kazoo.policy_file:
-        load_policies(book, settings.kazoo.policy_file)
-    else:
-        book.load({})
+    load_policies(book, settings.kazoo.policy_file)
     return book
 
 

@@ -73,17 +73,20 @@ def policy_documents(data: Mapping[str, Any]) -> dict[Key, Mapping[str, Any]]:
 
 
 def load_policies(book: PolicyBook, path: str) -> None:
-    """Read the file into `book` (ConfigError, with the book unchanged, when it is bad)."""
-    documents = read_policy_file(path)
+    """Read the file (none: "") into `book` with the store's API changes (ConfigError,
+    with the book unchanged, when it is bad)."""
+    documents = read_policy_file(path) if path else {}
     try:
         book.load(documents)
     except InvalidArgument as exc:
         raise ConfigError(path, "accounts", str(exc)) from None
-    log.info("recording policies read from %s: %d documents", path, len(documents))
+    log.info("recording policies read from %s: %d documents", path or "the store",
+             len(documents))
 
 
 def reload_policies(book: PolicyBook, path: str) -> bool:
-    """SIGHUP: read the file again; a bad file is logged and changes nothing."""
+    """SIGHUP: read the file and the store's API changes again; a bad file is logged and
+    changes nothing."""
     try:
         load_policies(book, path)
     except ConfigError as exc:

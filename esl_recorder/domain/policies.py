@@ -301,19 +301,22 @@ class PolicyBook:
         self._patches: dict[Key, tuple[dict[str, Any], int]] = {}
         self._docs: dict[Key, PolicyDocument] = {}
         self._accounts: set[str] = set()
-        for account, level, owner, patch, revision in repository.policy_patches():
-            self._patches[(account, Level(level), owner)] = (json.loads(patch), revision)
 
     def load(self, declared: Mapping[Key, Mapping[str, Any]]) -> None:
-        """Put the file's documents in force (all checked first: one bad document and the
-        policies in force stay). InvalidArgument names the document."""
+        """Put the file's documents in force, with the API's changes as the store holds them
+        now (made here or by another daemon on the same store); all checked first: one bad
+        document and the policies in force stay. InvalidArgument names the document."""
+        patches = {(account, Level(level), owner): (json.loads(patch), revision)
+                   for account, level, owner, patch, revision
+                   in self._repository.policy_patches()}
         docs = {}
-        for key in set(declared) | set(self._patches):
+        for key in set(declared) | set(patches):
             base = dict(declared.get(key, {}))
-            patch = self._patches.get(key)
+            patch = patches.get(key)
             merged = merge_patch(base, patch[0]) if patch else base
             docs[key] = self._document(key, merged, f"{key[1].value} {key[2]}")
         self._declared = {k: dict(v) for k, v in declared.items()}
+        self._patches = patches
         self._install(docs)
 
     def get(self, key: Key) -> PolicyDocument | None:

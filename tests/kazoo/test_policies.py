@@ -8,6 +8,7 @@ import pytest
 
 from esl_recorder.domain.recording import State
 from esl_recorder.errors import ConfigError
+from esl_recorder.store.sqlite import Store
 
 from .conftest import ACME_ID, ACME_TOKEN
 
@@ -206,3 +207,15 @@ def test_a_bad_policy_file_stops_the_start(make_kazoo, tmp_path: Path) -> None:
     (tmp_path / "policies.yaml").write_text("accounts:\n  acme:\n    record_call: 7\n")
     with pytest.raises(ConfigError, match="record_call"):
         make_kazoo()
+
+
+def test_sighup_picks_up_changes_another_daemon_made_on_the_same_store(make_kazoo) -> None:
+    kazoo = make_kazoo()
+    other_daemon = Store(kazoo.daemon.app.settings.store.path)  # its PATCH, as stored
+    other_daemon.save_policy_patch("acme", "user", "gina", '{"record_call": true}', 1)
+    other_daemon.close()
+    before = kazoo.call(user="gina")
+    kazoo.daemon.app.reload()
+    after = kazoo.call(user="gina")
+    kazoo.finish(after)
+    assert kazoo.no_recording(before)
