@@ -135,7 +135,7 @@ class CallingDialect(Dialect):
     def _command(self, request: Request) -> Response:
         acct = self._authenticate(request)
         cmd = parse_command(json_body(request))
-        call = self._recordings.call(_call_id(cmd.id), acct.id)
+        call = self._recordings.call(live_call_id(cmd.id), acct.id)
         if isinstance(cmd, RecordCommand):
             control_id = self._record(request, acct, call, cmd).control_id
         else:
@@ -238,7 +238,8 @@ def errors_doc(status: int, message: str, *, attribute: str | None = None,
                         "attribute": attribute, "url": ERROR_DOCS + code}]}
 
 
-def _call_id(text: str) -> str:
+def live_call_id(text: str) -> str:
+    """The call UUID a request names; anything that is not one is a call we do not have."""
     try:
         return check_uuid(text)
     except InvalidArgument:

@@ -26,7 +26,7 @@ from ..domain.service import RecordingService
 from ..errors import NotFound
 from ..metrics import Metrics
 from .base import Operation
-from .calling import BadBody, CallingDialect, InvalidParameter, _call_id, call_doc
+from .calling import BadBody, CallingDialect, InvalidParameter, call_doc, live_call_id
 from .swml import NAME
 from .swml_document import parse
 
@@ -76,7 +76,7 @@ class SwmlDialect(CallingDialect):
             parse(text)
         except ScriptError as exc:
             raise InvalidParameter(None, str(exc)) from None
-        call = self._recordings.call(_call_id(call_id), acct.id)
+        call = self._recordings.call(live_call_id(call_id), acct.id)
         engine, voice = self._tts
         session = self._runner.start(call.uuid, ScriptRoute(
             document="", dialect=NAME, text=text, trusted=False, tts_engine=engine,

@@ -51,6 +51,7 @@ class Watch:
     wire: WireClient
     apps: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
     hungup: set[str] = field(default_factory=set)
+    b_legs: dict[str, str] = field(default_factory=dict)  # A leg's uuid -> its parked B leg
 
     def run(self) -> None:
         while not self.wire.eof:
@@ -64,6 +65,8 @@ class Watch:
             uuid = headers.get("Unique-ID", "")
             if event_name(msg) == "CHANNEL_HANGUP_COMPLETE":
                 self.hungup.add(uuid)
+            elif event_name(msg) == "CHANNEL_PARK" and headers.get("variable_loopback_leg") == "B":
+                self.b_legs[headers.get("variable_other_loopback_leg_uuid", "")] = uuid
             elif event_name(msg) == "CHANNEL_EXECUTE_COMPLETE":
                 self.apps.setdefault(uuid, []).append(
                     (headers.get("Application", ""), headers.get("Application-Data", ""),
@@ -87,10 +90,11 @@ class Live:
             f"bgapi originate {{origination_uuid={a},esl_recorder_account_id=acme,"
             f"{VARIABLE}={script}}}loopback/script_park/rectest tone_a XML rectest")
         assert (reply.header("Reply-Text") or "").startswith("+OK"), reply
-        b = eventually(lambda: (v := self.control.api(
-            f"uuid_getvar {a} other_loopback_leg_uuid").strip()) != "_undef_"
-            and not v.startswith("-ERR") and v, 10, "the B leg")
-        self.daemon.wait_call(b, answered=False)
+        # from B's CHANNEL_PARK: a failing script may hang B up, and with it A, at once
+        b = eventually(lambda: self.watch.b_legs.get(a), 10, "the B leg")
+        tracker = self.daemon.app.tracker
+        self.daemon.wait_until(lambda: b in self.watch.hungup or tracker.get(b) is not None,
+                               what=f"the daemon to see call {b}")
         return b
 
     def wait_hangup(self, uuid: str, timeout: float = 90) -> None:
@@ -126,7 +130,7 @@ def live(freeswitch: FreeSwitchAddress, tmp_path: Path,
     if getattr(request, "param", "") != "later":
         start(app)
     wire = WireClient((freeswitch.host, freeswitch.port), timeout=10).login(freeswitch.password)
-    wire.command("event plain CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP_COMPLETE")
+    wire.command("event plain CHANNEL_PARK CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP_COMPLETE")
     watch = Watch(wire)
     reader = gevent.spawn(watch.run)
     control = WireClient((freeswitch.host, freeswitch.port), timeout=10).login(
