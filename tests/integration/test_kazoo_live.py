@@ -59,7 +59,7 @@ def kazoo_live(freeswitch: FreeSwitchAddress, tmp_path: Path) -> Iterator[tuple[
     app.start()
     assert app.clients["fs1"].wait_connected(10), "cannot reach FreeSWITCH"
     wire = WireClient((freeswitch.host, freeswitch.port), timeout=10).login(freeswitch.password)
-    wire.command("event plain CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP_COMPLETE")
+    wire.command("event plain CHANNEL_PARK CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP_COMPLETE")
     watch = Watch(wire)
     reader = gevent.spawn(watch.run)
     control = WireClient((freeswitch.host, freeswitch.port), timeout=10).login(
