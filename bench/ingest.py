@@ -54,6 +54,10 @@ PASSWORD = "ClueCon"
 Handler = Callable[[str, Event], object]
 
 
+# Recordings of the daemon's own running while the stream (other tools' recordings, the
+# captures' calls) comes in.
+ACTIVE_RECORDINGS = 100
+
 # ------------------------------------------------------------------ the stream
 
 
@@ -278,8 +282,14 @@ class DaemonHandler:
             "store": {"path": f"{self._tmp.name}/state.db"},
         }, source="<bench>", env={})
         app = build_app(settings)
+        root = settings.recording.root
+        for n in range(ACTIVE_RECORDINGS):  # the daemon is recording: its root is in use
+            rec = _recording_for(f"bench-call-{n}")
+            rec.path = f"{root}/AC1/2026/11/20/{rec.sid}.wav"
+            app.recordings.add(rec)
         self.handler, self.metrics = app.router.handle, app.metrics
-        self.label = "EventRouter.handle (build_app: tracker, follower, metrics, SQLite store)"
+        self.label = (f"EventRouter.handle (build_app: tracker, follower, metrics, SQLite store; "
+                      f"{ACTIVE_RECORDINGS} recordings of ours running)")
 
     def _use_tracker(self) -> None:
         from esl_recorder.domain.calls import CallTracker

@@ -190,7 +190,7 @@ def read_params(request: Request) -> Params:
     if mimetype in FORM_TYPES:
         params.update(_flatten(request.form))
     elif mimetype == "application/json" or mimetype.endswith("+json"):
-        params.update(_json_object(body))
+        params.update(json_object(body))
     else:
         raise UnsupportedMediaType(f"unsupported Content-Type {mimetype or '(none)'!r}: send "
                                    "application/x-www-form-urlencoded or application/json")
@@ -205,7 +205,8 @@ def _flatten(multi: Any) -> Params:
     return out
 
 
-def _json_object(body: bytes) -> Params:
+def json_object(body: bytes) -> Params:
+    """The request body as a JSON object, or InvalidArgument saying what is wrong with it."""
     try:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:

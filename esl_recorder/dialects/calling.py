@@ -43,7 +43,7 @@ from ..domain.service import RecordingService
 from ..errors import Conflict, InvalidArgument, NotFound
 from ..metrics import Metrics
 from ..settings import AccountSettings
-from .base import Dialect, Operation
+from .base import Dialect, Operation, json_object
 from .calling_models import (
     COMMANDS,
     CallCommand,
@@ -202,14 +202,9 @@ def json_body(request: Request) -> Any:
                       "application/json")
     body = request.get_data(cache=True)  # enforces http.max_body_bytes (413)
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadBody(f"the body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise BadBody("the JSON body is nested too deeply") from None
-    if not isinstance(doc, dict):
-        raise BadBody("the JSON body must be an object")
-    return doc
+        return json_object(body)
+    except InvalidArgument as exc:
+        raise BadBody(str(exc)) from None
 
 
 def parse_command(doc: dict[str, Any]) -> Command:

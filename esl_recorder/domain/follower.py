@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import gevent
 import gevent.pool
@@ -49,8 +49,17 @@ class RecordingFollower:
         FreeSWITCH are common: counted, and their events are not read further."""
         if self._registry.by_path(path) is not None:
             return True
-        self._metrics.orphan_recordings.inc()
+        self.foreign()
         return False
+
+    def roots(self) -> Collection[str]:
+        """The directories every path `follows` accepts lies under: an event that names
+        none of them is about another tool's recording."""
+        return self._registry.roots()
+
+    def foreign(self) -> None:
+        """Count an event of another tool's recording (seen without reading its path)."""
+        self._metrics.orphan_recordings.inc()
 
     def on_record_start(self, fact: RecordingStarted) -> None:
         rec = self._known(fact.path, fact.call_uuid, "start")

@@ -31,8 +31,23 @@ def check_uuid(uuid: str) -> str:
     return uuid
 
 
+# <root>/<account>/<yyyy>/<mm>/<dd>/<sid>.<ext>: the components below the root
+PATH_LEVELS_BELOW_ROOT = 5
+
+
+def recording_path(root: str, account: str, day: str, sid: str, ext: str) -> str:
+    """Where a recording's file goes (`day` is `yyyy/mm/dd`), checked by check_path."""
+    return check_path(f"{root}/{account}/{day}/{sid}.{ext}")
+
+
+def recording_root(path: str) -> str:
+    """The recording root a path made by recording_path lies under."""
+    return path.rsplit("/", PATH_LEVELS_BELOW_ROOT)[0]
+
+
 def check_path(path: str) -> str:
-    """Absolute, space-free, no `..`, ending .wav/.mp3: the recording's key in FreeSWITCH."""
+    """Absolute, space-free, no `..`, ending .wav/.mp3: the recording's key in FreeSWITCH.
+    Its characters are all ones FreeSWITCH never URL-encodes: events carry it as it is."""
     if not RECORDING_PATH.fullmatch(path) or "/../" in path or "/./" in path:
         raise InvalidArgument(f"not a safe absolute recording path: {path!r}")
     return path

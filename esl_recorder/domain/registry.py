@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Collection
 from typing import Any
 
 import gevent
@@ -18,6 +18,7 @@ import gevent
 from ..errors import Conflict, NotFound
 from ..metrics import Metrics
 from .calls import Call
+from .names import recording_root
 from .ports import RecordingRepository, StoreUnavailable
 from .recording import ACTIVE, TERMINAL, Recording, State
 
@@ -34,6 +35,7 @@ class RecordingRegistry:
         self._metrics = metrics
         self._by_sid: dict[str, Recording] = {}
         self._by_path: dict[str, Recording] = {}
+        self._roots: Counter[str] = Counter()  # recording root -> recordings under it here
         self._by_call: dict[str, dict[str, Recording]] = {}  # call uuid -> sid -> recording
         self._listeners: list[RecordingListener] = []
         self._active: set[str] = set()
@@ -56,7 +58,7 @@ class RecordingRegistry:
         anything reached FreeSWITCH: no resource is left behind an error."""
         self._store.delete_recording(rec.sid)
         self._by_sid.pop(rec.sid, None)
-        self._by_path.pop(rec.path, None)
+        self._unindex_path(rec)
         self._unindex_call(rec)
         log.info("recording %s on call %s discarded: it was never started", rec.sid,
                  rec.call_uuid)
@@ -76,6 +78,10 @@ class RecordingRegistry:
 
     def by_path(self, path: str) -> Recording | None:
         return self._by_path.get(path)
+
+    def roots(self) -> Collection[str]:
+        """The recording roots the paths of by_path lie under (see names.recording_root)."""
+        return self._roots.keys()
 
     def for_call(self, call_uuid: str) -> list[Recording]:
         return list(self._by_call.get(call_uuid, {}).values())
@@ -109,7 +115,7 @@ class RecordingRegistry:
             raise
         if rec.state in TERMINAL:
             self._by_sid.pop(rec.sid, None)
-            self._by_path.pop(rec.path, None)
+            self._unindex_path(rec)
             self._unindex_call(rec)
         self._update_gauge(rec)
         if previous is not rec.state:
@@ -158,8 +164,17 @@ class RecordingRegistry:
 
     def _index(self, rec: Recording) -> None:
         self._by_sid[rec.sid] = rec
+        if rec.path not in self._by_path:
+            self._roots[recording_root(rec.path)] += 1
         self._by_path[rec.path] = rec
         self._by_call.setdefault(rec.call_uuid, {})[rec.sid] = rec
+
+    def _unindex_path(self, rec: Recording) -> None:
+        if self._by_path.pop(rec.path, None) is not None:
+            root = recording_root(rec.path)
+            self._roots[root] -= 1
+            if not self._roots[root]:
+                del self._roots[root]
 
     def _unindex_call(self, rec: Recording) -> None:
         recs = self._by_call.get(rec.call_uuid)

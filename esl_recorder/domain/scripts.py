@@ -29,6 +29,7 @@ from ..errors import Conflict, EslRecorderError, InvalidArgument, NotFound, Reco
 from ..metrics import Metrics
 from .calls import Call, CallTracker
 from .facts import ApplicationDone, CallParked
+from .names import check_path
 from .options import RecordOptions
 from .ports import CallControl, CallGone
 from .recording import ACTIVE, Recording, State
@@ -44,10 +45,18 @@ CLOSE_TIMEOUT_S = 10.0  # how long a stopped recording may take to be closed by 
 
 _TONE = re.compile(r"tone_stream://[A-Za-z0-9%(),.;=-]{1,200}")
 _SILENCE = re.compile(r"silence_stream://[0-9]{1,8}")
-_FILE = re.compile(r"/(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_-][A-Za-z0-9_.-]*\.(?:wav|mp3)")
 _TTS_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_SPEECH = 1000  # characters of text one `speak` says
+
+
+def _safe_file(media: str) -> bool:
+    """An absolute .wav/.mp3 path of the shape recordings have (names.check_path)."""
+    try:
+        check_path(media)
+    except InvalidArgument:
+        return False
+    return True
 
 
 class ScriptError(EslRecorderError):
@@ -122,8 +131,7 @@ class ScriptSession:
     def play(self, media: str) -> str:
         """A tone_stream, silence_stream or absolute .wav/.mp3 path; returns what playback
         left (`FILE PLAYED`, `FILE NOT FOUND`)."""
-        if not (_TONE.fullmatch(media) or _SILENCE.fullmatch(media)
-                or (_FILE.fullmatch(media) and "/../" not in media and "/./" not in media)):
+        if not (_TONE.fullmatch(media) or _SILENCE.fullmatch(media) or _safe_file(media)):
             raise ScriptError(f"cannot play {media[:100]!r}: not a tone, a silence or a safe "
                               "absolute .wav/.mp3 path")
         self.answer()

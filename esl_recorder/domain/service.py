@@ -16,7 +16,7 @@ from ..metrics import Metrics
 from ..settings import ACCOUNT_ID, RecordingSettings
 from .calls import Call, CallTracker
 from .facts import Identity
-from .names import check_path, check_uuid, new_sid
+from .names import check_uuid, new_sid, recording_path
 from .options import PauseBehavior, RecordOptions, record_variables
 from .ports import (
     CallControl,
@@ -272,7 +272,7 @@ class RecordingService:
         if account and not ACCOUNT_ID.fullmatch(account):
             raise RecordingError(f"account {account!r} cannot name a directory")
         day = time.strftime("%Y/%m/%d", time.gmtime(self._clock()))
-        return check_path(f"{self._settings.root}/{account or NO_ACCOUNT}/{day}/{sid}.{ext}")
+        return recording_path(self._settings.root, account or NO_ACCOUNT, day, sid, ext)
 
     def _require(self, rec: Recording, state: State, action: str) -> None:
         if rec.state is not state:

@@ -362,6 +362,11 @@ class Event(ABC):
     def unique_id(self) -> str | None:
         return self.get("Unique-ID")
 
+    @abstractmethod
+    def contains(self, text: str) -> bool:
+        """Whether `text` occurs anywhere in the event as FreeSWITCH sent it (a header name
+        or a value before URL-decoding, or the body): a quick test, never a header lookup."""
+
     def __contains__(self, header: object) -> bool:
         return isinstance(header, str) and self.get(header) is not None
 
@@ -381,6 +386,7 @@ def _lookup(header: str) -> tuple[bytes, bool]:
 
 # Header name -> _lookup(name): the daemon reads a few dozen names, each on most events.
 _LOOKUPS: dict[str, tuple[bytes, bool]] = {}
+_NEEDLES: dict[str, bytes] = {}  # contains(): the few texts the daemon looks for, encoded
 
 
 def _header_end(raw: bytes, start: int, end: int) -> int:
@@ -454,6 +460,12 @@ class PlainEvent(Event):
         stop = raw.find(b"\n", idx, hend)
         return fs_url_decode(raw[idx : hend if stop < 0 else stop].decode("utf-8", "replace"))
 
+    def contains(self, text: str) -> bool:
+        needle = _NEEDLES.get(text)
+        if needle is None:
+            needle = _NEEDLES[text] = text.encode()
+        return self._raw.find(needle, self._start, self._end) >= 0
+
     def headers(self) -> dict[str, str]:
         out: dict[str, str] = {}
         block = self._raw[self._start : self._header_block_end()].decode("utf-8", "replace")
@@ -485,6 +497,9 @@ class DictEvent(Event):
 
     def get(self, header: str, default: str | None = None) -> str | None:
         return self._headers.get(header, default)
+
+    def contains(self, text: str) -> bool:
+        return any(text in v for v in self._headers.values()) or text in (self._body or "")
 
     def headers(self) -> dict[str, str]:
         return dict(self._headers)

@@ -146,15 +146,26 @@ class EventRouter:
 
     def _on_record_start(self, node: str, event: Event) -> None:
         assert self._follower is not None
-        path = ev.record_path(event) or ""
-        if self._follower.follows(path):  # the path first: most are others' recordings
+        path = self._our_path(event, self._follower)
+        if path:
             self._follower.on_record_start(self._read.record_start(node, event, path))
 
     def _on_record_stop(self, node: str, event: Event) -> None:
         assert self._follower is not None
-        path = ev.record_path(event) or ""
-        if self._follower.follows(path):
+        path = self._our_path(event, self._follower)
+        if path:
             self._follower.on_record_stop(self._read.record_stop(node, event, path))
+
+    @staticmethod
+    def _our_path(event: Event, follower: RecordingFollower) -> str | None:
+        """The event's Record-File-Path if it is one of ours. Most are other tools'
+        recordings: an event that does not even mention one of our recording roots is
+        dismissed without reading its headers (our paths travel unencoded: names.check_path)."""
+        if not any(event.contains(root + "/") for root in follower.roots()):
+            follower.foreign()
+            return None
+        path = ev.record_path(event) or ""
+        return path if follower.follows(path) else None
 
     def _on_dtmf(self, node: str, event: Event) -> None:
         fact = self._read.dtmf(node, event)

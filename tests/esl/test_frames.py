@@ -510,3 +510,15 @@ def test_plain_event_needs_the_newline_before_it() -> None:
         PlainEvent(b"Event-Name: X\n\n", 0, 15)
     event = PlainEvent.from_bytes(b"Event-Name: X\nUnique-ID: u\n\n")
     assert event.name == "X" and event.unique_id == "u" and event.body is None
+
+
+def test_contains_looks_at_the_event_as_sent_headers_and_body() -> None:
+    raw = serialize_plain_event({"Event-Name": "RECORD_STOP", "Record-File-Path": "/rec/a b.wav"},
+                                "body text")
+    (event,) = FrameParser().feed_events(raw)
+    assert event.contains("/rec/a%20b.wav") and not event.contains("/rec/a b.wav")
+    assert event.contains("body text") and event.contains("Record-File-Path")
+    assert not event.contains("/elsewhere")
+    decoded = make_event({"Event-Name": "X", "Record-File-Path": "/rec/a.wav"}, "body")
+    assert decoded.contains("/rec/a.wav") and decoded.contains("body")
+    assert not decoded.contains("/elsewhere")
