@@ -60,7 +60,7 @@ from .lifecycle import (
 )
 from .metrics import Metrics, make_metrics
 from .settings import EslSettings, NodeSettings, Settings
-from .store.sqlite import Store
+from .store.opener import StateStore, open_store
 
 if TYPE_CHECKING:
     from .delivery.media import S3Media
@@ -73,7 +73,7 @@ class App:
     settings: Settings
     prometheus: CollectorRegistry
     metrics: Metrics
-    store: Store
+    store: StateStore
     tracker: CallTracker
     calls: CallService
     recordings: RecordingRegistry
@@ -175,7 +175,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     prometheus = prometheus or CollectorRegistry()
     metrics = make_metrics(prometheus)
     check_state_dirs(settings)
-    store = Store(settings.store.path)
+    store = open_store(settings.store)
     metrics.outbox_oldest_pending_age.set_function(lambda: _oldest_pending_age(store, clock))
     tracker = CallTracker(settings.identity, store)
     recordings = RecordingRegistry(store, metrics)
@@ -224,7 +224,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     recordings.subscribe(RelayEvents(accounts, outbox, clock).on_recording)
     if media is not None:  # after the dialects: a recording's callbacks are queued first
         recordings.subscribe(media.on_recording)
-    readiness = _Readiness(store, settings.store.path, clients)
+    readiness = _Readiness(store, "" if settings.store.url else settings.store.path, clients)
     ops = ops_app(prometheus, readiness)
     api = ApiApp(dialects, ops, settings.http, metrics)
     app = App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
@@ -234,7 +234,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     return app
 
 
-def _policies(settings: Settings, store: Store) -> PolicyBook:
+def _policies(settings: Settings, store: StateStore) -> PolicyBook:
     """Kazoo's recording policies: the policy file's documents with the API's changes (kept
     in the store) over them. A bad file stops the start with its problem."""
     book = PolicyBook(store, AudioFormat(settings.kazoo.default_format))
@@ -242,7 +242,7 @@ def _policies(settings: Settings, store: Store) -> PolicyBook:
     return book
 
 
-def _media_store(settings: Settings, store: Store, outbox: Outbox,
+def _media_store(settings: Settings, store: StateStore, outbox: Outbox,
                  metrics: Metrics) -> S3Media | None:
     """media.backend s3: finished recordings are uploaded through the outbox and served from
     the bucket once their local file is gone. The S3 client is the `s3` extra: imported only
@@ -282,7 +282,7 @@ def _scripts(settings: Settings, accounts: AccountBook, targets: TargetPolicy,
                         metrics, conf.variable, clock)
 
 
-def _oldest_pending_age(store: Store, clock: Callable[[], float]) -> float:
+def _oldest_pending_age(store: StateStore, clock: Callable[[], float]) -> float:
     oldest = store.outbox_items("pending", 1)
     return max(0.0, clock() - oldest[0].created_at) if oldest else 0.0
 
@@ -290,14 +290,17 @@ def _oldest_pending_age(store: Store, clock: Callable[[], float]) -> float:
 class _Readiness:
     """What /readyz reports, read at request time."""
 
-    def __init__(self, store: Store, store_path: str, clients: dict[str, EslClient]) -> None:
+    def __init__(self, store: StateStore, store_path: str,
+                 clients: dict[str, EslClient]) -> None:
+        """`store_path`: the SQLite file, whose permissions are checked too ("": none)."""
         self._store = store
         self._store_path = store_path
         self._clients = clients
 
     def __call__(self) -> Readiness:
         # permissions, and whether writes succeed (a full disk, a lock held too long)
-        return Readiness(store_writable(self._store_path) and self._store.writable,
+        files_ok = not self._store_path or store_writable(self._store_path)
+        return Readiness(files_ok and self._store.writable,
                          {name: c.connected for name, c in self._clients.items()})
 
 

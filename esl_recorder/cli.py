@@ -95,7 +95,7 @@ def add_outbox_arguments(cmd: argparse.ArgumentParser) -> None:
 
 
 def cmd_outbox(ns: argparse.Namespace) -> int:
-    """The outbox listing (esl_recorder.delivery.listing), read from store.path."""
+    """The outbox listing (esl_recorder.delivery.listing), read from the configured store."""
     settings = load(ns)
     if settings is None:
         return EXIT_USAGE
@@ -105,7 +105,7 @@ def cmd_outbox(ns: argparse.Namespace) -> int:
     from .errors import StoreError
 
     try:
-        return int(show(settings.store.path, ns.state, ns.limit, ns.json))
+        return int(show(settings.store, ns.state, ns.limit, ns.json))
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE

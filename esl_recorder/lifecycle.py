@@ -44,8 +44,9 @@ def ensure_writable_dir(settings: Settings, key: str, directory: str) -> None:
 
 
 def check_state_dirs(settings: Settings) -> None:
-    """The store's directory and the recordings root exist and are writable."""
-    ensure_writable_dir(settings, "store.path", str(Path(settings.store.path).parent))
+    """The store's directory (SQLite) and the recordings root exist and are writable."""
+    if not settings.store.url:
+        ensure_writable_dir(settings, "store.path", str(Path(settings.store.path).parent))
     ensure_writable_dir(settings, "recording.root", settings.recording.root)
 
 

@@ -2,10 +2,11 @@
 
     esl-recorder outbox [-c FILE] [--state dead|pending|delivered|all] [--limit N] [--json]
 
-Reads the daemon's SQLite store (settings store.path) while the daemon runs (WAL lets a
-reader in beside the writer). Newest first. URLs are shown without credentials and
-without their query string (tokens live there); bodies and headers (signatures) are not
-shown. Text: a summary line, then one line per item; --json: one object per line.
+Reads the daemon's store (settings store.path, or store.url for PostgreSQL) while the daemon
+runs (SQLite's WAL lets a reader in beside the writer). Newest first. URLs are shown without
+credentials and without their query string (tokens live there); bodies and headers
+(signatures) are not shown. Text: a summary line, then one line per item; --json: one
+object per line.
 """
 
 from __future__ import annotations
@@ -18,21 +19,23 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from ..domain.ports import OutboxItem
-from ..store.sqlite import Store
+from ..settings import StoreSettings
+from ..store.opener import open_store
 from .request import safe_url
 
 STATES = ("dead", "pending", "delivered")
 COLUMNS = ("id", "state", "kind", "key", "attempts", "queued", "last/next", "url", "error")
 
 
-def show_outbox(path: str, state: str, limit: int, as_json: bool,
+def show_outbox(settings: StoreSettings, state: str, limit: int, as_json: bool,
                 out: TextIO | None = None) -> int:
-    """Print the items (to stdout); returns the exit code (1: no store at `path`)."""
+    """Print the items (to stdout); returns the exit code (1: no SQLite store at its path)."""
     out = out or sys.stdout
-    if path != ":memory:" and not os.path.isfile(path):
+    path = settings.path
+    if not settings.url and path != ":memory:" and not os.path.isfile(path):
         print(f"error: no outbox store at {path} (settings store.path)", file=sys.stderr)
         return 1
-    store = Store(path)
+    store = open_store(settings)
     try:
         counts = {s: store.outbox_count(s) for s in STATES}
         items = store.outbox_items(None if state == "all" else state, limit,

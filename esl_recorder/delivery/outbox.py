@@ -27,6 +27,7 @@ before its first attempt, then delivered in the background until it is delivered
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -146,11 +147,21 @@ class Outbox:
     def put(self, kind: str, key: str, target: str, payload: dict[str, Any], *,
             dialect: str) -> int:
         """Persist one item of any kind for lane `target` (an origin) and wake the
-        deliverer; the same transaction rules as `enqueue`."""
-        item_id = self._store.enqueue(kind, key, target, payload, self._clock())
+        deliverer once it is committed; the same transaction rules as `enqueue`."""
+        now = self._clock()
+        item_id = self._store.enqueue(kind, key, target, payload, now)
         self._metrics.callbacks_enqueued.labels(dialect=dialect, kind=kind).inc()
-        self._wake.set()
+        self._store.after_commit(functools.partial(self._committed, (now, item_id)))
         return item_id
+
+    def _committed(self, position: Position) -> None:
+        """Wake the deliverer once an item can be read. One committed behind a position the
+        scans already passed (PostgreSQL: transactions commit out of id order) makes them
+        start over, so it is not left for the periodic rewind."""
+        if self._cursor is not None and position < self._cursor:
+            self._cursor = None
+            self._lanes.rewind()
+        self._wake.set()
 
     def items(self, state: str | None = None, limit: int = 100) -> list[OutboxItem]:
         return self._store.outbox_items(state, limit)
@@ -270,7 +281,7 @@ class Outbox:
                          for f in done if f.decision.result == "retry"],
                 dead=[(f.item.id, f.at, f.decision.error)
                       for f in done if f.decision.result == "dead"])
-        except Exception:
+        except BaseException:  # also a kill (stop) while the store is being written
             self._done = done + self._done
             raise
         for f in done:

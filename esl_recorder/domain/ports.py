@@ -3,10 +3,11 @@
 - `CallControl`: one FreeSWITCH node (esl.control implements it over the Event Socket).
   Every method returns a typed result or raises one of the errors below; no reply text of
   FreeSWITCH ever reaches the domain.
-- `RecordingRepository`: the recordings and calls kept across restarts (store.sqlite).
+- `RecordingRepository`: the recordings and calls kept across restarts (store.sqlite, or
+  store.postgres).
 - `MediaStore`: recordings kept in object storage (delivery.media).
-- `OutboxStore` / `OutboxItem`: the durable queue of callbacks and uploads (store.sqlite), which
-  `delivery` fills and drains.
+- `OutboxStore` / `OutboxItem`: the durable queue of callbacks and uploads (the same stores),
+  which `delivery` fills and drains.
 """
 
 from __future__ import annotations
@@ -187,6 +188,12 @@ class OutboxStore(Protocol):
 
     def enqueue(self, kind: str, key: str, target: str, payload: dict[str, Any],
                 now: float) -> int: ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once what was written so far can be read by others: when the
+        transaction of the current atomic() block commits (never if it rolls back), or at
+        once outside a block. (On PostgreSQL other transactions commit meanwhile, and rows
+        become visible out of id order.)"""
 
     def due(self, now: float, limit: int = 100, *, after: tuple[float, int] | None = None,
             target: str | None = None) -> list[OutboxItem]: ...

@@ -11,9 +11,11 @@ import copy
 import logging
 from collections import Counter, deque
 from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager
 from typing import Any
 
 import gevent
+import gevent.lock
 
 from ..errors import Conflict, NotFound
 from ..metrics import Metrics
@@ -40,6 +42,7 @@ class RecordingRegistry:
         self._listeners: list[RecordingListener] = []
         self._active: set[str] = set()
         self._unsettled: deque[Fact] = deque()
+        self._transitions = gevent.lock.RLock()  # held while one is written
         self._settler: gevent.Greenlet | None = None
 
     def subscribe(self, listener: RecordingListener) -> None:
@@ -98,21 +101,23 @@ class RecordingRegistry:
 
     def transition(self, rec: Recording, state: State, **changes: Any) -> None:
         """Move `rec` to `state` (validated), apply `changes`, persist and announce in one
-        transaction. On StoreUnavailable `rec` is left as it was."""
-        previous = rec.state
-        before = copy.copy(rec)
-        before.meta = copy.deepcopy(rec.meta)
-        rec.move(state)
-        for name, value in changes.items():
-            setattr(rec, name, value)
-        try:
-            with self._store.atomic():
-                self._store.save_recording(rec)
-                if previous is not rec.state:
-                    self._announce(rec, previous)
-        except StoreUnavailable:
-            vars(rec).update(vars(before))
-            raise
+        transaction. On StoreUnavailable `rec` is left as it was. One at a time: a store
+        may let other greenlets run while it writes (see `committed`)."""
+        with self._transitions:
+            previous = rec.state
+            before = copy.copy(rec)
+            before.meta = copy.deepcopy(rec.meta)
+            rec.move(state)
+            for name, value in changes.items():
+                setattr(rec, name, value)
+            try:
+                with self._store.atomic():
+                    self._store.save_recording(rec)
+                    if previous is not rec.state:
+                        self._announce(rec, previous)
+            except StoreUnavailable:
+                vars(rec).update(vars(before))
+                raise
         if rec.state in TERMINAL:
             self._by_sid.pop(rec.sid, None)
             self._unindex_path(rec)
@@ -121,6 +126,11 @@ class RecordingRegistry:
         if previous is not rec.state:
             log.info("recording %s on call %s: %s -> %s", rec.sid, rec.call_uuid,
                      previous.value, rec.state.value)
+
+    def committed(self) -> AbstractContextManager[bool]:
+        """Held while no transition is being written: a read of the store inside sees what
+        the recordings in memory show (a transition changes them before its commit)."""
+        return self._transitions
 
     def settle(self, rec: Recording, state: State, *, then: Callable[[], object] | None = None,
                **changes: Any) -> None:

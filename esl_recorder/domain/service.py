@@ -104,9 +104,11 @@ class RecordingService:
              created_from: float | None = None, created_to: float | None = None,
              limit: int = 50, offset: int = 0) -> list[Recording]:
         """An account's recordings (finished ones too), newest first."""
-        return self._store.list_recordings(account=account, call_uuid=call_uuid,
-                                           created_from=created_from, created_to=created_to,
-                                           limit=limit, offset=offset)
+        with self._registry.committed():
+            return self._store.list_recordings(account=account, call_uuid=call_uuid,
+                                               created_from=created_from,
+                                               created_to=created_to, limit=limit,
+                                               offset=offset)
 
     def current(self, call_uuid: str, account: str | None = None) -> Recording:
         """The call's most recently started recording that is still running or paused
@@ -191,7 +193,9 @@ class RecordingService:
                 self._registry.transition(rec, State.FAILED, error=str(exc),
                                           stop_reason=StopReason.ERROR, ended_at=self._clock())
                 raise _start_failure(rec, exc) from exc
-            if rec.state is State.QUEUED:
+            with self._registry.committed():  # a RECORD_START being written: committed
+                queued = rec.state is State.QUEUED
+            if queued:
                 try:
                     self._registry.transition(rec, State.IN_PROGRESS,
                                               started_at=rec.started_at or self._clock())

@@ -174,6 +174,13 @@ def key_prefix(v: str) -> str:
     return v
 
 
+def store_url(v: str) -> str:
+    """Empty (SQLite) or a PostgreSQL URL; the value is not repeated (it may hold a password)."""
+    if v and not re.fullmatch(r"postgres(?:ql)?://\S*", v):
+        raise ValueError("must be empty (SQLite at store.path) or a postgresql:// URL")
+    return v
+
+
 def comma_list(v: object) -> object:
     """A list from YAML as a tuple; text from the environment split on commas."""
     if isinstance(v, str):
@@ -225,6 +232,7 @@ OptionalId = Annotated[str, Strict(), AfterValidator(optional(account_id))]
 OptionalSecret = Annotated[str, Strict(), AfterValidator(optional(one_line)), SECRET]
 DialTemplate = Annotated[str, Strict(), AfterValidator(dial_template)]
 BaseUrl = Annotated[str, Strict(), AfterValidator(base_url)]
+StoreUrl = Annotated[str, Strict(), AfterValidator(store_url), SECRET]
 LogLevel = Annotated[str, Strict(), AfterValidator(log_level)]
 Networks = Annotated[tuple[str, ...], NoDecode, BeforeValidator(comma_list),
                      AfterValidator(networks)]

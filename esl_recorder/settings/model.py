@@ -40,6 +40,7 @@ from .fields import (
     Password,
     Port,
     Seconds,
+    StoreUrl,
     Token,
     VariableName,
     between,
@@ -180,11 +181,28 @@ class IdentitySettings:
         description="Channel variable holding the call's device id.")
 
 
-@dataclass(frozen=True, config=SECTION)
+@dataclass(frozen=True, config=SECTION, repr=False)
 class StoreSettings:
     path: AbsolutePath = Field(
         default="/var/lib/esl_recorder/state.db",
-        description="SQLite database file for recordings, calls and the outbox.")
+        description="SQLite database file for recordings, calls and the outbox (when store.url "
+                    "is empty).")
+    url: StoreUrl = Field(
+        default="",
+        description="PostgreSQL database instead of SQLite, postgresql://user@host:port/dbname "
+                    "(libpq URL; the password here, in PGPASSWORD or a PGPASSFILE); empty: "
+                    "SQLite at store.path.")
+    pool_size: Annotated[int, Strict(), AfterValidator(between(1, 1000))] = Field(
+        default=10,
+        description="Most connections to PostgreSQL this daemon holds (every daemon's count "
+                    "against the server's max_connections).")
+    timeout: Seconds = Field(
+        default=5.0,
+        description="Seconds to wait to connect to PostgreSQL, or for a free pooled "
+                    "connection, before the request is refused (503).")
+
+    def __repr__(self) -> str:
+        return masked_repr(self)
 
 
 @dataclass(frozen=True, config=SECTION)

@@ -17,39 +17,40 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import gevent
 import gevent.event
 
-from ..domain.calls import Call, CallState
-from ..domain.options import RecordOptions
+from ..domain.calls import Call
 from ..domain.ports import OutboxItem, StoreUnavailable
-from ..domain.recording import FileFacts, Recording, State, StopReason
+from ..domain.recording import Recording
+from .rows import (
+    CALL_COLUMNS,
+    PROBE_BYTES,
+    PROBE_EVERY,
+    REC_CHANGING,
+    REC_COLUMNS,
+    TERMINAL_STATES,
+    attempt_params,
+    call_from_row,
+    call_values,
+    changing_values,
+    outbox_from_row,
+    recording_from_row,
+    recording_values,
+    run_callbacks,
+)
 from .schema import migrate
 
 log = logging.getLogger(__name__)
 
 # A recording's columns fixed when it is created (they carry most indexes), then the ones
 # that change: saving an existing recording updates only the latter.
-_REC_FIXED = ("sid", "call_uuid", "node", "account", "path", "source", "options", "created_at")
-_REC_CHANGING = (
-    "state", "started_at", "ended_at", "stop_requested", "stop_reason", "cause",
-    "fs_record_ms", "duration_ms", "channels", "sample_rate", "size", "sha256", "error",
-    "paused_by", "meta",
-)
-_REC_COLUMNS = _REC_FIXED + _REC_CHANGING
-_REC_UPDATE = f"UPDATE recordings SET {', '.join(c + '=?' for c in _REC_CHANGING)} WHERE sid=?"
+_REC_UPDATE = f"UPDATE recordings SET {', '.join(c + '=?' for c in REC_CHANGING)} WHERE sid=?"
 _HUB_CHECKPOINT_PAGES = 10_000  # the WAL's size (40 MB) at which a commit checkpoints it
-_CALL_COLUMNS = (
-    "uuid", "node", "direction", "account", "user_id", "device", "caller", "destination",
-    "created_at", "answered_at", "hungup_at", "hangup_cause", "state", "source", "meta",
-)
 _POLICY_COLUMNS = ("account", "level", "owner", "patch", "revision", "updated_at")
-_TERMINAL_STATES = ("completed", "absent", "failed")
-PROBE_EVERY = 1.0  # seconds between probe writes while the store is not writable
-_PROBE_BYTES = 16_384  # what a probe writes: a few pages, like a create and its callback
 
 
 class Store:
@@ -58,6 +59,7 @@ class Store:
         self._checkpoints: gevent.Greenlet | None = None
         self._closing = gevent.event.Event()
         self._depth = 0  # nesting of atomic() blocks: only the outermost commits
+        self._committed: list[Callable[[], None]] = []  # after_commit's, for the block
         self._writable = True
         self._probed_at = 0.0
         if path != ":memory:":
@@ -103,16 +105,16 @@ class Store:
     # calls -----------------------------------------------------------------------------
     def save_call(self, call: Call) -> None:
         with self.atomic():
-            self._upsert("calls", _CALL_COLUMNS, _call_values(call))
+            self._upsert("calls", CALL_COLUMNS, call_values(call))
 
     def load_call(self, uuid: str) -> Call | None:
         row = self._db.execute("SELECT * FROM calls WHERE uuid=?", (uuid,)).fetchone()
-        return None if row is None else _call_from_row(row)
+        return None if row is None else call_from_row(row)
 
     def open_calls(self) -> list[Call]:
         """Calls a dialect took charge of that had not ended when last saved."""
         rows = self._db.execute("SELECT * FROM calls WHERE source<>'' AND state<>'ended'")
-        return [_call_from_row(r) for r in rows]
+        return [call_from_row(r) for r in rows]
 
     def list_calls(self, *, account: str, source: str, caller: str | None = None,
                    destination: str | None = None, newest_first: bool = True,
@@ -128,32 +130,32 @@ class Store:
             f"SELECT * FROM calls WHERE {' AND '.join(where)} "
             f"ORDER BY created_at {order}, uuid {order} LIMIT ? OFFSET ?",
             (*args, limit, offset))
-        return [_call_from_row(r) for r in rows]
+        return [call_from_row(r) for r in rows]
 
     # recordings ------------------------------------------------------------------------
     def save_recording(self, rec: Recording) -> None:
         """Update the changing columns of a known recording, else insert it whole."""
         with self.atomic():
-            if self._db.execute(_REC_UPDATE, (*_changing_values(rec), rec.sid)).rowcount == 0:
-                self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
+            if self._db.execute(_REC_UPDATE, (*changing_values(rec), rec.sid)).rowcount == 0:
+                self._upsert("recordings", REC_COLUMNS, recording_values(rec))
 
     def insert_recording(self, rec: Recording, call: Call | None = None) -> None:
         """Write a new recording, and its call when given, in one transaction: never a
         recording without its call."""
         with self.atomic():
             if call is not None:
-                self._upsert("calls", _CALL_COLUMNS, _call_values(call))
-            self._upsert("recordings", _REC_COLUMNS, _recording_values(rec))
+                self._upsert("calls", CALL_COLUMNS, call_values(call))
+            self._upsert("recordings", REC_COLUMNS, recording_values(rec))
 
     def get_recording(self, sid: str) -> Recording | None:
         row = self._db.execute("SELECT * FROM recordings WHERE sid=?", (sid,)).fetchone()
-        return _recording_from_row(row) if row else None
+        return recording_from_row(row) if row else None
 
     def unfinished_recordings(self) -> list[Recording]:
         rows = self._db.execute(
             "SELECT * FROM recordings WHERE state NOT IN (?,?,?) ORDER BY created_at",
-            _TERMINAL_STATES)
-        return [_recording_from_row(r) for r in rows]
+            TERMINAL_STATES)
+        return [recording_from_row(r) for r in rows]
 
     def list_recordings(self, *, account: str | None = None, call_uuid: str | None = None,
                         created_from: float | None = None, created_to: float | None = None,
@@ -172,7 +174,7 @@ class Store:
         rows = self._db.execute(
             f"SELECT * FROM recordings {cond} ORDER BY created_at DESC, sid LIMIT ? OFFSET ?",
             (*values, limit, offset))
-        return [_recording_from_row(r) for r in rows]
+        return [recording_from_row(r) for r in rows]
 
     def delete_recording(self, sid: str) -> bool:
         with self.atomic():
@@ -202,7 +204,7 @@ class Store:
             "SELECT 1 FROM outbox p INDEXED BY outbox_pending_key WHERE p.key=o.key "
             "AND p.state='pending' AND p.id<o.id) ORDER BY next_attempt_at, id LIMIT :limit",
             {"now": now, "at": after_at, "id": after_id, "target": target, "limit": limit})
-        return [_outbox_from_row(r) for r in rows]
+        return [outbox_from_row(r) for r in rows]
 
     def heads(self, keys: Iterable[str], now: float) -> list[OutboxItem]:
         """The oldest pending item of each of `keys`, when it is due (after its
@@ -214,7 +216,7 @@ class Store:
             "outbox_pending_key WHERE p.key=k.key AND p.state='pending') "
             "WHERE o.next_attempt_at<=:now ORDER BY o.id",
             {"keys": json.dumps(list(keys)), "now": now})
-        return [_outbox_from_row(r) for r in rows]
+        return [outbox_from_row(r) for r in rows]
 
     def next_attempt_after(self, now: float) -> float | None:
         """The earliest next_attempt_at of a pending item that is not due yet."""
@@ -228,16 +230,14 @@ class Store:
                         dead: Iterable[tuple[int, float, str]]) -> None:
         """Record many attempts' results in one transaction: (id, now) delivered,
         (id, next_at, error) to retry, (id, now, error) given up."""
+        done, later, given_up = attempt_params(delivered, retried, dead)
         with self.atomic():
             self._db.executemany("UPDATE outbox SET state='delivered', attempts=attempts+1, "
-                                 "finished_at=? WHERE id=?",
-                                 [(now, item_id) for item_id, now in delivered])
+                                 "finished_at=? WHERE id=?", done)
             self._db.executemany("UPDATE outbox SET attempts=attempts+1, next_attempt_at=?, "
-                                 "last_error=? WHERE id=?",
-                                 [(at, err[:500], item_id) for item_id, at, err in retried])
+                                 "last_error=? WHERE id=?", later)
             self._db.executemany("UPDATE outbox SET state='dead', attempts=attempts+1, "
-                                 "finished_at=?, last_error=? WHERE id=?",
-                                 [(now, err[:500], item_id) for item_id, now, err in dead])
+                                 "finished_at=?, last_error=? WHERE id=?", given_up)
 
     def outbox_count(self, state: str) -> int:
         row = self._db.execute("SELECT COUNT(*) FROM outbox INDEXED BY outbox_state "
@@ -258,7 +258,7 @@ class Store:
         order = "DESC" if newest_first else ""
         rows = self._db.execute(f"SELECT * FROM outbox {where} ORDER BY id {order} LIMIT ?",
                                 (*args, limit))
-        return [_outbox_from_row(r) for r in rows]
+        return [outbox_from_row(r) for r in rows]
 
     # recording policies (Kazoo): the API's changes ------------------------------------------
     def policy_patches(self) -> list[tuple[str, str, str, str, int]]:
@@ -294,6 +294,7 @@ class Store:
             yield
             self._db.execute("COMMIT")
         except BaseException as exc:
+            self._committed.clear()
             if self._db.in_transaction:  # SQLITE_FULL may have rolled it back already
                 with contextlib.suppress(sqlite3.Error):
                     self._db.execute("ROLLBACK")
@@ -303,6 +304,12 @@ class Store:
         finally:
             self._depth = 0
         self._writable = True
+        run_callbacks(self._committed)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._committed.append(callback)
+        if not self._depth:
+            run_callbacks(self._committed)
 
     @property
     def writable(self) -> bool:
@@ -315,7 +322,7 @@ class Store:
         with contextlib.suppress(StoreUnavailable):
             with self.atomic():
                 self._db.execute("INSERT OR REPLACE INTO health(id, probed_at, pad) "
-                                 "VALUES(1, ?, zeroblob(?))", (time.time(), _PROBE_BYTES))
+                                 "VALUES(1, ?, zeroblob(?))", (time.time(), PROBE_BYTES))
             log.warning("store %s can be written again", self._path)
 
     def _unwritable(self, exc: sqlite3.OperationalError) -> None:
@@ -345,67 +352,3 @@ def _filters(**conditions: str | None) -> tuple[str, tuple[str, ...]]:
     if not used:
         return "", ()
     return "WHERE " + " AND ".join(f"{k}=?" for k in used), tuple(used.values())
-
-
-def _call_values(call: Call) -> tuple[Any, ...]:
-    """Values of _CALL_COLUMNS."""
-    return (call.uuid, call.node, call.direction, call.account, call.user, call.device,
-            call.caller, call.destination, call.created_at, call.answered_at,
-            call.hungup_at, call.hangup_cause, call.state.value, call.source,
-            json.dumps(call.meta))
-
-
-def _recording_values(rec: Recording) -> tuple[Any, ...]:
-    """Values of _REC_COLUMNS."""
-    return (rec.sid, rec.call_uuid, rec.node, rec.account, rec.path, rec.source,
-            json.dumps(rec.options.to_dict()), rec.created_at, *_changing_values(rec))
-
-
-def _changing_values(rec: Recording) -> tuple[Any, ...]:
-    """Values of _REC_CHANGING."""
-    f = rec.file
-    return (rec.state.value, rec.started_at, rec.ended_at, _value(rec.stop_requested),
-            _value(rec.stop_reason), rec.cause, rec.fs_record_ms, f and f.duration_ms,
-            f and f.channels, f and f.sample_rate, f and f.size, f and f.sha256, rec.error,
-            rec.paused_by, json.dumps(rec.meta))
-
-
-def _value(reason: StopReason | None) -> str | None:
-    return reason.value if reason else None
-
-
-def _recording_from_row(row: sqlite3.Row) -> Recording:
-    facts = None
-    if row["sha256"]:
-        facts = FileFacts(row["duration_ms"], row["channels"], row["sample_rate"],
-                          row["size"], row["sha256"])
-    return Recording(
-        sid=row["sid"], call_uuid=row["call_uuid"], node=row["node"], path=row["path"],
-        options=RecordOptions.from_dict(json.loads(row["options"])),
-        account=row["account"] or "", state=State(row["state"]), source=row["source"] or "",
-        created_at=row["created_at"] or 0.0, started_at=row["started_at"],
-        ended_at=row["ended_at"],
-        stop_requested=StopReason(row["stop_requested"]) if row["stop_requested"] else None,
-        stop_reason=StopReason(row["stop_reason"]) if row["stop_reason"] else None,
-        cause=row["cause"], fs_record_ms=row["fs_record_ms"], file=facts, error=row["error"],
-        paused_by=row["paused_by"], meta=json.loads(row["meta"] or "{}"))
-
-
-def _call_from_row(row: sqlite3.Row) -> Call:
-    state = CallState(row["state"]) if row["state"] else (
-        CallState.ENDED if row["hungup_at"] is not None else CallState.CREATED)
-    return Call(uuid=row["uuid"], node=row["node"], direction=row["direction"] or "",
-                state=state, account=row["account"] or "", user=row["user_id"] or "",
-                device=row["device"] or "", caller=row["caller"] or "",
-                destination=row["destination"] or "", created_at=row["created_at"] or 0.0,
-                answered_at=row["answered_at"], hungup_at=row["hungup_at"],
-                hangup_cause=row["hangup_cause"] or "", source=row["source"] or "",
-                meta=json.loads(row["meta"] or "{}"))
-
-
-def _outbox_from_row(row: sqlite3.Row) -> OutboxItem:
-    return OutboxItem(id=row["id"], kind=row["kind"], key=row["key"], target=row["target"],
-                      payload=json.loads(row["payload"]), attempts=row["attempts"],
-                      created_at=row["created_at"], next_attempt_at=row["next_attempt_at"],
-                      state=row["state"], last_error=row["last_error"],
-                      finished_at=row["finished_at"])

@@ -25,14 +25,15 @@ DRIVER = Path(__file__).with_name("driver.py")
 
 
 @pytest.fixture
-def killed_daemon(switch: FakeSwitch, tmp_path: Path) -> Iterator[Any]:
+def killed_daemon(switch: FakeSwitch, tmp_path: Path,
+                  store_section: dict[str, Any]) -> Iterator[Any]:
     """Run the driver in its own process, start a recording, kill -9 it."""
     config = tmp_path / "esl_recorder.yaml"
     config.write_text(yaml.safe_dump({
         "nodes": [{"name": "fs1", "host": switch.address[0], "port": switch.address[1],
                    "password": "ClueCon"}],
         "recording": {"root": str(tmp_path / "recordings")},
-        "store": {"path": str(tmp_path / "state.db")},
+        "store": store_section,
         "http": {"port": 0}, "esl": FAST_ESL,
     }))
     procs: list[subprocess.Popen[str]] = []

@@ -1,10 +1,10 @@
-"""The outbox with a real SQLite store, delivering over real sockets to local receivers."""
+"""The outbox with a real store (SQLite, and PostgreSQL: tests/conftest.py BOTH_STORES),
+delivering over real sockets to local receivers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import gevent
@@ -12,12 +12,13 @@ import gevent.event
 import pytest
 from api.receiver import Receiver
 from prometheus_client import CollectorRegistry
+from store_backends import StoreFactory
 
 from esl_recorder.delivery.outbox import OutboundRequest, Outbox
 from esl_recorder.delivery.targets import TargetPolicy
+from esl_recorder.domain.ports import OutboxItem
 from esl_recorder.metrics import make_metrics
 from esl_recorder.settings import DeliverySettings
-from esl_recorder.store.sqlite import OutboxItem, Store
 
 # The receivers here listen on loopback, which deliveries may reach only when allowed.
 LOOPBACK = TargetPolicy.build(["127.0.0.0/8"])
@@ -49,16 +50,16 @@ class Scripted(Receiver):
 
 @dataclass
 class Harness:
-    """An Outbox on a store file, its metrics, and waiting on stored attempt results."""
+    """An Outbox on the test's store, its metrics, and waiting on stored attempt results."""
 
-    path: str
+    open_store: StoreFactory
     settings: DeliverySettings
     targets: TargetPolicy = LOOPBACK
     results: list[tuple[OutboxItem, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.store = Store(self.path)
+        self.store = self.open_store()
         self.outbox = Outbox(self.store, self.settings, make_metrics(self.registry),
                              targets=self.targets)
         self.outbox.subscribe(self._record)
@@ -106,11 +107,11 @@ def no_safety_nets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def harness_factory(tmp_path: Path) -> Iterator[HarnessFactory]:
+def harness_factory(store_factory: StoreFactory) -> Iterator[HarnessFactory]:
     made: list[Harness] = []
 
     def make(start: bool = True, targets: TargetPolicy = LOOPBACK, **delivery: Any) -> Harness:
-        h = Harness(str(tmp_path / "outbox.db"), replace(FAST, **delivery), targets)
+        h = Harness(store_factory, replace(FAST, **delivery), targets)
         if start:
             h.outbox.start()
         made.append(h)

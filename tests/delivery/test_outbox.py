@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +13,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from esl_recorder.delivery.outbox import USER_AGENT, OutboundRequest
-from esl_recorder.store.sqlite import Store
+from esl_recorder.store.opener import StateStore as Store
 
 from .conftest import Harness, HarnessFactory, Scripted
 
@@ -57,10 +56,10 @@ def test_the_request_arrives_exactly_as_queued(harness: Harness, receivers: Rece
 def test_enqueue_is_committed_before_it_returns(harness_factory: HarnessFactory) -> None:
     h = harness_factory(start=False)
     item_id = h.send("http://127.0.0.1:9/cb", body="a=1")
-    other = sqlite3.connect(h.path)  # another connection sees it: it is committed
-    row = other.execute("SELECT key, state, target FROM outbox WHERE id=?", (item_id,))
-    assert row.fetchone() == ("RE1", "pending", "http://127.0.0.1:9")
-    other.close()
+    other = h.open_store()  # another connection sees it: it is committed
+    [item] = other.outbox_items()
+    assert (item.id, item.key, item.state, item.target) == (
+        item_id, "RE1", "pending", "http://127.0.0.1:9")
     assert h.metric("callbacks_enqueued_total", dialect="laml", kind="recording") == 1
 
 

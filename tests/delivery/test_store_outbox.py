@@ -1,19 +1,18 @@
-"""The outbox's SQLite queries: order, cursors, batches, purge."""
+"""The outbox's queries, on SQLite and on PostgreSQL: order, cursors, batches, purge."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from store_backends import StoreFactory
 
-from esl_recorder.store.sqlite import Store
+from esl_recorder.store.opener import StateStore as Store
 
 A, B = "http://a.test:80", "http://b.test:80"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(str(tmp_path / "s.db"))
+def store(store_factory: StoreFactory) -> Store:
+    return store_factory()
 
 
 def add(store: Store, key: str, target: str = A, now: float = 10.0) -> int:

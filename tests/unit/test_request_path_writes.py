@@ -1,6 +1,6 @@
 """What the start-recording request path writes and looks up: recordings updated in place,
 a new recording written with its call, a call's recordings found by index, WAL checkpoints
-off the committing connection."""
+off the committing connection. Those not about SQLite's files run on both stores."""
 
 import sqlite3
 from pathlib import Path
@@ -8,6 +8,7 @@ from pathlib import Path
 import gevent
 import pytest
 from prometheus_client import CollectorRegistry
+from store_backends import StoreFactory
 
 from esl_recorder.domain.calls import Call, CallState
 from esl_recorder.domain.options import RecordOptions
@@ -24,8 +25,8 @@ def make(sid: str, call: str = "c1") -> Recording:
 
 
 def test_saving_a_known_recording_updates_what_changes_and_keeps_the_rest(
-        tmp_path: Path) -> None:
-    store = Store(str(tmp_path / "s.db"))
+        store_factory: StoreFactory) -> None:
+    store = store_factory()
     rec = make("RE1")
     store.save_recording(rec)
     rec.state, rec.started_at, rec.ended_at = State.COMPLETED, 11.0, 15.0
@@ -38,8 +39,9 @@ def test_saving_a_known_recording_updates_what_changes_and_keeps_the_rest(
     assert store.get_recording("RE1") == rec
 
 
-def test_a_calls_recordings_are_found_by_call_until_they_end(tmp_path: Path) -> None:
-    registry = RecordingRegistry(Store(str(tmp_path / "s.db")),
+def test_a_calls_recordings_are_found_by_call_until_they_end(
+        store_factory: StoreFactory) -> None:
+    registry = RecordingRegistry(store_factory(),
                                  make_metrics(CollectorRegistry()))
     first, second, other = make("RE1"), make("RE2"), make("RE3", call="c2")
     for rec in (first, second, other):
@@ -66,12 +68,12 @@ def test_background_checkpoints_copy_the_wal_into_the_database(tmp_path: Path) -
     assert Store(str(db)).get_recording("RE199") == make("RE199")
 
 
-def test_a_new_recording_is_written_with_its_call(tmp_path: Path) -> None:
-    store = Store(str(tmp_path / "s.db"))
+def test_a_new_recording_is_written_with_its_call(store_factory: StoreFactory) -> None:
+    store = store_factory()
     call = Call(uuid="c1", node="fs1", state=CallState.ANSWERED, account="acme", answered_at=2.0)
     store.insert_recording(make("RE1"), call)
     store.close()
-    reopened = Store(str(tmp_path / "s.db"))
+    reopened = store_factory()
     assert reopened.load_call("c1") == call and reopened.get_recording("RE1") == make("RE1")
 
 

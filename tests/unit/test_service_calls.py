@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
+from store_backends import StoreFactory
 
 from esl_recorder.domain.calls import Call, CallTracker
 from esl_recorder.domain.facts import ChannelCreated, ChannelHungup, Identity
@@ -15,11 +16,11 @@ from esl_recorder.domain.service import RecordingService
 from esl_recorder.errors import NotFound
 from esl_recorder.metrics import make_metrics
 from esl_recorder.settings import IdentitySettings, RecordingSettings
-from esl_recorder.store.sqlite import Store
 
 
-def test_a_call_being_placed_is_live_once_freeswitch_reports_it(tmp_path: Path) -> None:
-    store = Store(":memory:")
+def test_a_call_being_placed_is_live_once_freeswitch_reports_it(
+        tmp_path: Path, store_factory: StoreFactory) -> None:
+    store = store_factory()
     metrics = make_metrics(CollectorRegistry())
     tracker = CallTracker(IdentitySettings(), store)
     service = RecordingService(RecordingSettings(root=str(tmp_path)), store,
