@@ -25,6 +25,7 @@ class AccountBook:
         self._laml = {a.laml_project_id or a.id: a for a in accounts if a.laml_token}
         self._texml = {a.texml_account_sid or a.id: a for a in accounts if a.texml_api_key}
         self._bandwidth = {a.bandwidth_user_id or a.id: a for a in accounts if a.bandwidth_token}
+        self._kazoo = {a.kazoo_account_id or a.id: a for a in accounts if a.kazoo_auth_token}
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -60,10 +61,20 @@ class AccountBook:
         return acct
 
 
+    def kazoo(self, account_id: str, token: str | None) -> AccountSettings:
+        """Crossbar's `X-Auth-Token` of the account named in the path."""
+        if not token:
+            raise Unauthorized("an X-Auth-Token header is required")
+        acct = self._kazoo.get(account_id)
+        _check(acct.kazoo_auth_token if acct else None, token.strip())
+        assert acct is not None
+        return acct
+
+
 def vendor_id(acct: AccountSettings, dialect: str) -> str:
     """The id an account goes by in a dialect's URLs."""
     value = {"laml": acct.laml_project_id, "texml": acct.texml_account_sid,
-             "bandwidth": acct.bandwidth_user_id}[dialect]
+             "bandwidth": acct.bandwidth_user_id, "kazoo": acct.kazoo_account_id}[dialect]
     return value or acct.id
 
 

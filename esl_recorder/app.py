@@ -18,9 +18,14 @@ from .accounts import AccountBook
 from .cluster import NodeOwnership
 from .delivery.outbox import Outbox
 from .delivery.targets import TargetPolicy
+from .delivery.uploads import KIND as UPLOAD
+from .delivery.uploads import UrlUploads
 from .dialects.bandwidth import BandwidthDialect
 from .dialects.base import Dialect
 from .dialects.calling import CallingDialect
+from .dialects.kazoo import KazooDialect
+from .dialects.kazoo_callflow import KazooCallflows
+from .dialects.kazoo_policies import load_policies, reload_policies
 from .dialects.laml import LamlDialect
 from .dialects.relay import RelayEvents
 from .dialects.swml import SwmlScripts
@@ -30,10 +35,13 @@ from .dialects.texml import TexmlDialect
 from .domain.call_service import CallService
 from .domain.calls import CallTracker
 from .domain.follower import RecordingFollower
+from .domain.options import AudioFormat
+from .domain.policies import PolicyBook
+from .domain.policy_recorder import PolicyRecorder
 from .domain.ports import CallControl
 from .domain.recording import Recording, State
 from .domain.registry import RecordingRegistry
-from .domain.scripts import ScriptRoute, ScriptRunner
+from .domain.scripts import ScriptDialect, ScriptRoute, ScriptRunner
 from .domain.scripts_waits import Executions
 from .domain.service import RecordingService
 from .errors import ConfigError
@@ -85,6 +93,7 @@ class App:
     scripts: ScriptRunner | None = None
     controls: dict[str, CallControl] = field(default_factory=dict)  # per node
     ownership: NodeOwnership | None = None  # several daemons: the nodes this one owns
+    policies: PolicyBook | None = None
 
     def start(self) -> None:
         """Listen first (a busy port fails before anything else starts), then recover,
@@ -158,9 +167,11 @@ class App:
         return finished
 
     def reload(self) -> None:
-        """SIGHUP: the log level from the configuration file, and the TLS files when the
-        HTTP server serves TLS."""
+        """SIGHUP: the log level from the configuration file, the Kazoo policy file, and the
+        TLS files when the HTTP server serves TLS."""
         reload_log_level(self.settings)
+        if self.policies is not None:
+            reload_policies(self.policies, self.settings.kazoo.policy_file)
         for server in (self.http, self.metrics_http):
             if server is not None and server.tls_context is not None:
                 server.reload_tls()
@@ -197,6 +208,16 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     dialects.append(SwmlDialect(accounts=accounts, recordings=service, metrics=metrics,
                                 runner=scripts if settings.scripts.run_endpoint else None,
                                 tts=(settings.scripts.tts_engine, settings.scripts.tts_voice)))
+    policies = _policies(settings, store)
+    PolicyRecorder(policies, tracker, service, controls, settings.kazoo.direction_variable,
+                   settings.kazoo.network_variable)
+    outbox.register(UPLOAD, UrlUploads(targets, timeout=settings.kazoo.upload_timeout,
+                                       keep_local=settings.kazoo.keep_local,
+                                       exists=lambda sid: store.get_recording(sid) is not None,
+                                       per_host=settings.delivery.per_host),
+                    metrics.upload_attempts)
+    dialects.append(KazooDialect(accounts=accounts, recordings=service, policies=policies,
+                                 outbox=outbox, metrics=metrics, targets=targets))
     router = EventRouter(tracker, follower, metrics, settings.identity, scripts,
                          settings.scripts.variable)
     events = ev.SUBSCRIBED + (ev.SCRIPT_EVENTS if scripts is not None else ())
@@ -217,9 +238,17 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     api = ApiApp(dialects, ops, settings.http, metrics)
     app = App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
               follower, router, accounts, outbox, api, ops, clients, media, scripts=scripts,
-              controls=controls, ownership=ownership)
+              controls=controls, ownership=ownership, policies=policies)
     built.append(app)
     return app
+
+
+def _policies(settings: Settings, store: StateStore) -> PolicyBook:
+    """Kazoo's recording policies: the policy file's documents with the API's changes (kept
+    in the store) over them. A bad file stops the start with its problem."""
+    book = PolicyBook(store, AudioFormat(settings.kazoo.default_format))
+    load_policies(book, settings.kazoo.policy_file)
+    return book
 
 
 def _media_store(settings: Settings, store: StateStore, outbox: Outbox,
@@ -254,7 +283,10 @@ def _scripts(settings: Settings, accounts: AccountBook, targets: TargetPolicy,
     routes = [ScriptRoute(document=d.document, dialect=d.dialect, name=d.name,
                           destination=d.destination, tts_engine=d.tts_engine or conf.tts_engine,
                           tts_voice=d.tts_voice or conf.tts_voice) for d in conf.documents]
-    dialects = {"swml": SwmlScripts(fetcher, accounts, service, base_url)}
+    dialects: dict[str, ScriptDialect] = {
+        "swml": SwmlScripts(fetcher, accounts, service, base_url),
+        "kazoo": KazooCallflows(fetcher, AudioFormat(settings.kazoo.default_format),
+                                settings.kazoo.bridge_dial_string)}
     return ScriptRunner(routes, dialects, tracker, controls, service, recordings, executions,
                         metrics, conf.variable, clock)
 

@@ -158,7 +158,8 @@ def make_metrics(registry: CollectorRegistry) -> Metrics:
         callbacks_dead=Gauge("callbacks_dead", "Callbacks given up after delivery.max_age "
                              "(computed at scrape time)", namespace=ns, registry=registry),
         upload_attempts=Counter("upload_attempts", "Recording upload attempts (media.backend "
-                                "s3), by result (delivered, retry, dead)", ["result"],
+                                "s3, and Kazoo uploads to a recording's url), by result "
+                                "(delivered, retry, dead)", ["result"],
                                 namespace=ns, registry=registry),
         media_removals=Counter("media_removals", "Attempts to remove a deleted recording's "
                                "object from the media store, by result (delivered, retry, "

@@ -169,6 +169,16 @@ class ScriptSession:
             self._closing.pop(rec.sid, None)
         return rec
 
+    def wait_ended(self, rec: Recording, timeout: float) -> None:
+        """Wait (at most `timeout` seconds) until the recording ends by itself: its limit,
+        a terminator digit, the hangup."""
+        closed = self._closing[rec.sid] = gevent.event.Event()
+        try:
+            if rec.state in ACTIVE:
+                closed.wait(timeout)
+        finally:
+            self._closing.pop(rec.sid, None)
+
     def recording(self, sid: str) -> Recording | None:
         return next((r for r in self.started if r.sid == sid), None)
 

@@ -27,6 +27,7 @@ from .model import (
     EslSettings,
     HttpSettings,
     IdentitySettings,
+    KazooSettings,
     LifecycleSettings,
     LogSettings,
     MediaSettings,
@@ -43,8 +44,8 @@ from .sources import NODES_ENV, account_env_name, env_name
 __all__ = [
     "ACCOUNT_ID", "DEFAULT_NODES", "ENV_PREFIX", "MASK", "NODES_ENV", "AccountSettings",
     "BandwidthSettings", "DeliverySettings", "EslSettings", "HttpSettings", "IdentitySettings",
-    "LifecycleSettings", "LogSettings", "MediaSettings", "NodeSettings", "RecordingSettings",
-    "ScriptDocumentSettings", "ScriptSettings", "Settings", "StoreSettings",
+    "KazooSettings", "LifecycleSettings", "LogSettings", "MediaSettings", "NodeSettings",
+    "RecordingSettings", "ScriptDocumentSettings", "ScriptSettings", "Settings", "StoreSettings",
     "account_env_name", "default_config_yaml", "describe_settings", "env_name",
     "known_env_vars", "load_settings", "node_env_name", "parse_yaml", "reference_rows",
     "secret_values", "setting_keys", "settings_from_mapping", "settings_reference_markdown",

@@ -396,8 +396,8 @@ class ScriptDocumentSettings:
     document: Annotated[str, Strict(), AfterValidator(script_document)] = Field(
         description="The script: an absolute file path, or an http(s) URL fetched for each call "
                     "(delivery.allowed_networks applies to it like to callbacks).")
-    dialect: Annotated[str, Strict(), AfterValidator(one_of("swml"))] = Field(
-        default="swml", description="The document's language: swml.")
+    dialect: Annotated[str, Strict(), AfterValidator(one_of("swml", "kazoo"))] = Field(
+        default="swml", description="The document's language: swml, or kazoo (a callflow).")
     name: Annotated[str, Strict(), AfterValidator(optional(node_name))] = Field(
         default="", description="The value of scripts.variable that selects this document.")
     destination: Annotated[str, Strict(), AfterValidator(optional(node_name))] = Field(
@@ -442,6 +442,37 @@ class ScriptSettings:
 
 
 @dataclass(frozen=True, config=SECTION)
+class KazooSettings:
+    policy_file: OptionalPath = Field(
+        default="",
+        description="YAML file of Kazoo recording policies (account, user and device documents "
+                    "with record_call / call_recording); read at start and on SIGHUP. Empty: "
+                    "only the policies set over the API.")
+    direction_variable: VariableName = Field(
+        default="esl_recorder_direction",
+        description="Channel variable giving a call's direction for policies (inbound: to the "
+                    "user/device/account, outbound: from it); unset: FreeSWITCH's leg direction.")
+    network_variable: VariableName = Field(
+        default="esl_recorder_network",
+        description="Channel variable saying whether the other party is onnet or offnet; "
+                    "unset: only the policies' `any` entries match.")
+    default_format: Annotated[str, Strict(), AfterValidator(one_of("mp3", "wav"))] = Field(
+        default="mp3",
+        description="Format of a Kazoo recording that names none (Kazoo's default is mp3, "
+                    "which needs FreeSWITCH's mod_shout).")
+    bridge_dial_string: DialTemplate = Field(
+        default="sofia/gateway/default/{to}",
+        description="Where a callflow's bridge module dials: {to} is its data.number.")
+    upload_timeout: Seconds = Field(
+        default=300.0,
+        description="Seconds one upload of a recording to its `url` may take (Kazoo: 5 min).")
+    keep_local: Bool = Field(
+        default=True,
+        description="Keep a recording's file after its upload to `url` is confirmed (false: "
+                    "removed then; the API serves it no more).")
+
+
+@dataclass(frozen=True, config=SECTION)
 class LogSettings:
     level: LogLevel = Field(
         default="INFO", description="Lowest level logged: DEBUG, INFO, WARNING, ERROR.")
@@ -482,6 +513,12 @@ class AccountSettings:
         description="Bandwidth API token (Basic user). Empty: Bandwidth off for this account.")
     bandwidth_secret: OptionalSecret = Field(
         default="", description="Bandwidth API secret (Basic password).")
+    kazoo_account_id: OptionalId = Field(
+        default="", description="Kazoo account_id in /v2/accounts paths; empty: the account id.")
+    kazoo_auth_token: OptionalSecret = Field(
+        default="",
+        description="Kazoo Crossbar X-Auth-Token of the account. Empty: the Kazoo API is off for "
+                    "this account.")
 
     @model_validator(mode="after")
     def bandwidth_pair(self) -> AccountSettings:
@@ -552,6 +589,7 @@ class Settings(BaseSettings):
         description="API accounts (tenants), each with its credentials per dialect; none: every "
                     "API route answers 401.")
     scripts: ScriptSettings = ScriptSettings()
+    kazoo: KazooSettings = KazooSettings()
     log: LogSettings = LogSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
     source: str = Field(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from ..domain.policies import PolicyRepository
 from ..domain.ports import OutboxStore, RecordingRepository
 from ..settings import StoreSettings
 from .sqlite import Store
 
 
-class StateStore(RecordingRepository, OutboxStore, Protocol):
+class StateStore(RecordingRepository, OutboxStore, PolicyRepository, Protocol):
     """Everything the daemon keeps: what both stores implement."""
 
     def close(self) -> None: ...

@@ -73,6 +73,9 @@ _CALL_UPSERT = _upsert_sql("calls", "uuid", CALL_COLUMNS, CALL_COLUMNS[1:])
 _REC_UPSERT = _upsert_sql("recordings", "sid", REC_COLUMNS, REC_COLUMNS[1:])
 # saving a known recording changes only its changing columns (store.sqlite does the same)
 _REC_SAVE = _upsert_sql("recordings", "sid", REC_COLUMNS, REC_CHANGING)
+_POLICY_COLUMNS = ("account", "level", "owner", "patch", "revision", "updated_at")
+_POLICY_UPSERT = _upsert_sql("policy_patches", "account, level, owner", _POLICY_COLUMNS,
+                             _POLICY_COLUMNS[3:])
 
 
 def require_green_psycopg() -> None:
@@ -195,6 +198,17 @@ class PostgresStore:
     def delete_recording(self, sid: str) -> bool:
         with self.atomic(), self._conn() as conn:
             return conn.execute("DELETE FROM recordings WHERE sid=%s", (sid,)).rowcount > 0
+
+    # recording policies (Kazoo): the API's changes ------------------------------------------
+    def policy_patches(self) -> list[tuple[str, str, str, str, int]]:
+        rows = self._all("SELECT account, level, owner, patch, revision FROM policy_patches")
+        return [(r["account"], r["level"], r["owner"], r["patch"], int(r["revision"]))
+                for r in rows]
+
+    def save_policy_patch(self, account: str, level: str, owner: str, patch: str,
+                          revision: int) -> None:
+        with self.atomic(), self._conn() as conn:
+            conn.execute(_POLICY_UPSERT, (account, level, owner, patch, revision, time.time()))
 
     # outbox ----------------------------------------------------------------------------
     def enqueue(self, kind: str, key: str, target: str, payload: dict[str, Any],

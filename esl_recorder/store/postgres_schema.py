@@ -48,7 +48,15 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1),
         probed_at DOUBLE PRECISION, pad BYTEA);
     """,
-    # 2: several daemons share the outbox: the daemon attempting a pending item (its lease
+    # 2: the changes made over the Kazoo API to recording policy documents (store.schema's
+    # migration 3)
+    """
+    CREATE TABLE policy_patches (
+        account TEXT NOT NULL, level TEXT NOT NULL, owner TEXT NOT NULL,
+        patch TEXT NOT NULL, revision INTEGER NOT NULL, updated_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (account, level, owner));
+    """,
+    # 3: several daemons share the outbox: the daemon attempting a pending item (its lease
     # ends at next_attempt_at, so a lapsed claim is simply due again)
     """
     ALTER TABLE outbox ADD COLUMN claimed_by TEXT;

@@ -48,6 +48,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY CHECK (id = 1),
         probed_at REAL, pad BLOB);
     """,
+    # 3: the changes made over the Kazoo API to recording policy documents (the policy
+    # file's documents are not stored: they are read from the file)
+    """
+    CREATE TABLE IF NOT EXISTS policy_patches (
+        account TEXT NOT NULL, level TEXT NOT NULL, owner TEXT NOT NULL,
+        patch TEXT NOT NULL, revision INTEGER NOT NULL, updated_at REAL NOT NULL,
+        PRIMARY KEY (account, level, owner));
+    """,
 )
 
 # A database written before the schema was versioned has user_version 0 and migration 1's

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 # that change: saving an existing recording updates only the latter.
 _REC_UPDATE = f"UPDATE recordings SET {', '.join(c + '=?' for c in REC_CHANGING)} WHERE sid=?"
 _HUB_CHECKPOINT_PAGES = 10_000  # the WAL's size (40 MB) at which a commit checkpoints it
+_POLICY_COLUMNS = ("account", "level", "owner", "patch", "revision", "updated_at")
 
 
 class Store:
@@ -262,6 +263,18 @@ class Store:
         rows = self._db.execute(f"SELECT * FROM outbox {where} ORDER BY id {order} LIMIT ?",
                                 (*args, limit))
         return [outbox_from_row(r) for r in rows]
+
+    # recording policies (Kazoo): the API's changes ------------------------------------------
+    def policy_patches(self) -> list[tuple[str, str, str, str, int]]:
+        rows = self._db.execute("SELECT account, level, owner, patch, revision "
+                                "FROM policy_patches")
+        return [(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
+
+    def save_policy_patch(self, account: str, level: str, owner: str, patch: str,
+                          revision: int) -> None:
+        with self.atomic():
+            self._upsert("policy_patches", _POLICY_COLUMNS,
+                         (account, level, owner, patch, revision, time.time()))
 
     # helpers ---------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -24,10 +24,12 @@ ACCOUNTS = [
     {"id": "acme", "laml_project_id": ACME_LAML[0], "laml_token": ACME_LAML[1],
      "texml_account_sid": ACME_TEXML[0], "texml_api_key": ACME_TEXML[1],
      "bandwidth_user_id": ACME_BW[0], "bandwidth_token": ACME_BW[1],
-     "bandwidth_secret": ACME_BW[2]},
+     "bandwidth_secret": ACME_BW[2], "kazoo_account_id": "4fe1c3c1a0a1b2c3d4e5f60718293a4b",
+     "kazoo_auth_token": "acme-kazoo-token-0123456789abcdef"},
     {"id": "globex", "laml_project_id": GLOBEX_LAML[0], "laml_token": GLOBEX_LAML[1],
      "texml_account_sid": "c4a0f3d2-8e61-4b7a-9f05-3d2e1c0b9a87", "texml_api_key": "KEYglobex",
-     "bandwidth_user_id": "u-globex", "bandwidth_token": "t-globex", "bandwidth_secret": "s-gx"},
+     "bandwidth_user_id": "u-globex", "bandwidth_token": "t-globex", "bandwidth_secret": "s-gx",
+     "kazoo_auth_token": "globex-kazoo-token-0123456789abcd"},
 ]
 
 

@@ -42,7 +42,7 @@ from esl_recorder.testing.fakeswitch import FakeSwitch
 from .conftest import ACCOUNTS, basic
 
 ACME, GLOBEX = ACCOUNTS
-ACCOUNT_ARGS = {"AccountSid", "account_sid", "user_id"}
+ACCOUNT_ARGS = {"AccountSid", "account_sid", "user_id", "account_id", "device_id"}
 CALL_ARGS = {"CallSid", "call_sid", "call_id"}
 RECORDING_ARGS = {"Sid", "recording_sid", "recording_id", "name"}
 FORM = "application/x-www-form-urlencoded"
@@ -62,7 +62,8 @@ def account_path_id(acct: dict[str, str], dialect: str) -> str:
     return {"laml": acct["laml_project_id"], "texml": acct["texml_account_sid"],
             "bandwidth": acct["bandwidth_user_id"],
             "calling": acct["laml_project_id"],  # its user name: no account path
-            "swml": acct["laml_project_id"]}[dialect]  # the same (SignalWire's REST auth)
+            "swml": acct["laml_project_id"],  # the same (SignalWire's REST auth)
+            "kazoo": acct.get("kazoo_account_id") or acct["id"]}[dialect]
 
 
 def credentials(acct: dict[str, str], dialect: str) -> str:
@@ -70,6 +71,8 @@ def credentials(acct: dict[str, str], dialect: str) -> str:
         return basic(acct["laml_project_id"], acct["laml_token"])
     if dialect == "texml":
         return f"Bearer {acct['texml_api_key']}"
+    if dialect == "kazoo":  # Crossbar takes the token as a Bearer too
+        return f"Bearer {acct['kazoo_auth_token']}"
     return basic(acct["bandwidth_token"], acct["bandwidth_secret"])
 
 
@@ -103,6 +106,11 @@ def assert_error_shape(dialect: str, status: int, content_type: str, body: bytes
             assert all(isinstance(err[k], str) and err[k] for k in ("type", "code", "message",
                                                                     "url")), doc
             assert err["attribute"] is None or isinstance(err["attribute"], str), doc
+    elif dialect == "kazoo":  # Crossbar's envelope
+        assert set(doc) == {"auth_token", "data", "error", "message", "request_id", "revision",
+                            "status", "timestamp"}, doc
+        assert doc["status"] == "error" and doc["error"] == str(status), doc
+        assert isinstance(doc["message"], str) and doc["message"], doc
     else:
         assert dialect == "bandwidth", dialect
         assert set(doc) == {"category", "code", "message", "details"}, doc
@@ -435,20 +443,24 @@ def _same_form(value: str, arg: str) -> str:
     return prefix + fresh + value[len(prefix) + 32:]
 
 
+CROSSBAR_EACH_TIME = re.compile(rb'"(request_id|timestamp)":"[^"]*"')
+
+
 def _without(body: bytes, value: str) -> bytes:
     """`body` with every spelling of the id in `value` (RE + hex, its UUID form, rec-)
     replaced: a dialect may show the id in its own spelling. A listing's PageToken pins the
     time of the request (a microsecond clock), so two requests never share one: it is
-    replaced too."""
+    replaced too, and so are Crossbar's request_id and timestamp (new on every answer)."""
     hex_ = value.removeprefix("rec-").removeprefix("RE").replace("-", "")[:32]
     for spelling in (value, str(uuid.UUID(hex=hex_)), hex_):
         body = body.replace(spelling.encode(), b"<id>")
+    body = CROSSBAR_EACH_TIME.sub(rb'"\1":"<each time>"', body)
     return PAGE_TOKEN.sub(b"PageToken=<pin>", body)
 
 
 def test_the_exploration_reaches_every_dialect(world: World) -> None:
     dialects = {owner(r) for r in world.rules}
-    assert dialects == {"laml", "texml", "bandwidth", "calling", "swml"}
+    assert dialects == {"laml", "texml", "bandwidth", "calling", "swml", "kazoo"}
     assert all(own_values(world, owner(r), a, ACME) for r in id_rules(world)
                for a in r.arguments), "every id argument has a known value to draw"
 

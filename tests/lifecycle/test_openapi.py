@@ -51,7 +51,7 @@ def test_the_document_is_valid_openapi_3_1_of_every_route(api_daemon: Daemon) ->
     assert len(routed) + 4 == len(paths)
     schemes = doc["components"]["securitySchemes"]
     assert set(schemes) == {"lamlAuth", "texmlAuth", "bandwidthAuth", "callingAuth",
-                            "swmlAuth"}
+                            "swmlAuth", "kazooAuth"}
     for path, methods in paths.items():
         for method, op in methods.items():
             errors = set(op["responses"]) - {"200", "201", "204"}

@@ -48,3 +48,14 @@ def test_a_block_that_raises_leaves_nothing_and_calls_nothing(
     with store.atomic():  # usable again, and its callbacks are its own
         store.after_commit(lambda: called.append("next"))
     assert called == ["next"]
+
+
+def test_policy_patches_are_kept_and_replaced_per_owner(store_factory: StoreFactory) -> None:
+    """The Kazoo API's changes to policy documents (domain.policies.PolicyRepository)."""
+    store = store_factory()
+    store.save_policy_patch("acme", "user", "alice", '{"record_call": true}', 1)
+    store.save_policy_patch("acme", "device", "alice", '{"record_call": false}', 1)
+    store.save_policy_patch("acme", "user", "alice", '{"record_call": null}', 2)
+    assert sorted(store_factory().policy_patches()) == [
+        ("acme", "device", "alice", '{"record_call": false}', 1),
+        ("acme", "user", "alice", '{"record_call": null}', 2)]

@@ -145,7 +145,7 @@ def test_a_new_database_gets_every_migration_and_its_version(tmp_path: Path) -> 
     version, objects = schema_of(tmp_path / "new.db")
     assert version == len(MIGRATIONS)
     assert {n for t, n, _ in objects if t == "table"} == {"calls", "recordings", "outbox",
-                                                         "health"}
+                                                         "health", "policy_patches"}
 
 
 @pytest.mark.parametrize("ddl", [UNVERSIONED, OLD_0X, FIRST_RELEASE],

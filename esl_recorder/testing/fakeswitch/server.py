@@ -18,7 +18,13 @@ import gevent.socket
 from gevent.event import Event as GEvent
 from gevent.server import StreamServer
 
-from esl_recorder.testing.fakeswitch import apps, commands, dialplan, recordings
+from esl_recorder.testing.fakeswitch import (
+    apps,
+    bridging,  # noqa: F401 (the bridge application)
+    commands,
+    dialplan,
+    recordings,
+)
 from esl_recorder.testing.fakeswitch.channels import Channel, new_uuid
 from esl_recorder.testing.fakeswitch.clock import ManualClock, RealtimeClock
 from esl_recorder.testing.fakeswitch.commands import Api

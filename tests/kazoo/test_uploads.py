@@ -1,0 +1,163 @@
+"""A finished Kazoo recording with a `url` goes there by PUT or POST, with Kazoo's file name
+and query parameters, through the durable outbox (a real local HTTP receiver)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+import yaml
+from api.receiver import Receiver
+from daemon.conftest import FAST_ESL, DaemonFactory
+from media.proxy import Relay
+
+from esl_recorder.domain.recording import State
+from esl_recorder.testing.fakeswitch import FakeSwitch
+
+from .conftest import ACCOUNTS, FAST_RETRIES
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def policy(url: str, **more: object) -> dict[str, object]:
+    return {"accounts": {"acme": {"record_call": {"format": "wav", "url": url, **more}}}}
+
+
+def test_put_to_the_url_with_kazoos_name_and_query(make_kazoo, receiver: Receiver) -> None:
+    kazoo = make_kazoo(policy(receiver.url("/store/")))
+    call = kazoo.call(caller_number="+15551230000")
+    rec, = kazoo.finish(call)
+    got, = receiver.wait(1)
+    assert got.method == "PUT"
+    assert got.path == f"/store/call_recording_{call}.wav"
+    query = parse_qs(got.query, keep_blank_values=True)
+    assert query["call_id"] == [call] and query["account_id"] == ["acme"]
+    assert query["cdr_id"][0].endswith(f"-{call}") and len(query["cdr_id"][0]) == 7 + len(call)
+    assert set(query) == {"from", "to", "caller_id_name", "caller_id_number", "call_id",
+                          "cdr_id", "interaction_id", "account_id"}
+    assert got.headers["Content-Type"] == "audio/x-wav"
+    assert rec.file is not None and sha256(got.body) == rec.file.sha256
+    assert sha256(Path(rec.path).read_bytes()) == rec.file.sha256  # kept: keep_local
+
+
+@pytest.mark.parametrize(("suffix", "path", "query_start"), [
+    ("?token=abc", "/up", "token=abc&recording=call_recording_"),
+    ("?token=abc&file=", "/up", "token=abc&file=call_recording_"),
+    ("?token=abc&file", "/up", "token=abc&file=call_recording_"),
+])
+def test_post_and_a_url_with_a_query(make_kazoo, receiver: Receiver, suffix: str, path: str,
+                                     query_start: str) -> None:
+    kazoo = make_kazoo(policy(receiver.url("/up") + suffix, method="post"), keep_local=False)
+    call = kazoo.call()
+    rec, = kazoo.finish(call)
+    got, = receiver.wait(1)
+    assert got.method == "POST" and got.path == path
+    assert got.query.startswith(query_start + f"{call}.wav&from=")
+    assert rec.file is not None and sha256(got.body) == rec.file.sha256
+    kazoo.daemon.wait_until(lambda: not os.path.exists(rec.path), what="file removed")
+
+
+def test_without_url_the_file_stays_local(make_kazoo, receiver: Receiver) -> None:
+    kazoo = make_kazoo({"accounts": {"acme": {"record_call": True},
+                                     "globex": {"record_call": {"url": receiver.url()}}}})
+    local = kazoo.call()
+    uploaded = kazoo.call(account="globex")
+    kazoo.finish(local)
+    kazoo.finish(uploaded)
+    got, = receiver.wait(1)
+    assert got.path.endswith(f"call_recording_{uploaded}.wav")
+    assert len(kazoo.daemon.app.outbox.items()) == 1  # nothing queued for the local one
+
+
+def test_a_receiver_that_fails_then_recovers_gets_the_same_bytes(make_kazoo,
+                                                                 receiver: Receiver) -> None:
+    receiver.status = 503
+    kazoo = make_kazoo(policy(receiver.url("/r/")))
+    call = kazoo.call()
+    rec, = kazoo.finish(call, seconds=3)
+    prometheus = kazoo.daemon.app.prometheus
+    kazoo.daemon.wait_until(lambda: (prometheus.get_sample_value(
+        "esl_recorder_upload_attempts_total", {"result": "retry"}) or 0) >= 2,
+        what="failed attempts")
+    receiver.status = 200
+    got, = receiver.wait(1, timeout=10)
+    assert rec.file is not None and sha256(got.body) == rec.file.sha256
+    assert len(got.body) == rec.file.size
+
+
+def test_a_refused_upload_is_dead_and_listed(make_kazoo, receiver: Receiver) -> None:
+    receiver.status = 403  # "never": given up at once
+    kazoo = make_kazoo(policy(receiver.url("/r/")))
+    rec, = kazoo.finish(kazoo.call())
+    dead = kazoo.daemon.wait_until(lambda: kazoo.daemon.app.outbox.dead(), what="dead item")
+    assert dead[0].kind == "url-upload" and dead[0].key == f"upload:{rec.sid}"
+    assert "HTTP 403" in (dead[0].last_error or "")
+    assert os.path.exists(rec.path)  # never removed without a confirmed upload
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_kill_9_mid_upload_still_delivers_after_restart(
+        switch: FakeSwitch, tmp_path: Path, receiver: Receiver,
+        daemon_factory: DaemonFactory) -> None:
+    relay = Relay(("127.0.0.1", receiver.port), free_port())
+    policies = tmp_path / "policies.yaml"
+    policies.write_text(yaml.safe_dump(policy(relay.url + "/k9/")))
+    kazoo = {"policy_file": str(policies), "default_format": "wav"}
+    config = tmp_path / "esl_recorder.yaml"
+    config.write_text(yaml.safe_dump({
+        "nodes": [{"name": "fs1", "host": switch.address[0], "port": switch.address[1],
+                   "password": "ClueCon"}],
+        "recording": {"root": str(tmp_path / "recordings")},
+        "store": {"path": str(tmp_path / "state.db")}, "accounts": ACCOUNTS,
+        "http": {"port": 0}, "esl": FAST_ESL, "kazoo": kazoo,
+        "delivery": {**FAST_RETRIES, "allowed_networks": ["127.0.0.0/8"]},
+    }))
+    relay.hold()  # the upload reaches the relay and goes no further
+    relay.start()
+    proc = subprocess.Popen([sys.executable, "-m", "esl_recorder", "run", "-c", str(config)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        switch.wait_for_command("show channels", timeout=20)  # attached: its resync
+        call = switch.inbound_call("tone_a", {"esl_recorder_account_id": "acme"},
+                                   answered=True)
+        switch.wait_for_command(lambda c: c.startswith("uuid_record") and call in c,
+                                timeout=20)
+        switch.advance(2.0)
+        switch.hangup(call)
+        relay.wait_for(f"PUT /k9/call_recording_{call}.wav".encode(), timeout=20)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL and not receiver.received
+    relay.release()
+    daemon = daemon_factory(accounts=ACCOUNTS, kazoo=kazoo, delivery=FAST_RETRIES)
+    rec, = daemon.app.store.list_recordings(account="acme")
+    rec = daemon.wait_state(rec.sid, State.COMPLETED)
+    got = receiver.wait(1, timeout=20)[-1]
+    assert rec.file is not None and sha256(got.body) == rec.file.sha256
+    relay.stop()
