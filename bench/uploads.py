@@ -128,7 +128,12 @@ def child(args: argparse.Namespace) -> None:
     app.recordings.add(rec)
     app.recordings.transition(rec, State.STOPPED)
     done = gevent.event.AsyncResult()
-    app.outbox.subscribe(lambda item, result: result != "retry" and done.set(result))
+
+    def on_result(_item: object, result: str) -> None:
+        if result != "retry":
+            done.set(result)
+
+    app.outbox.subscribe(on_result)
     gc.collect()
     gevent.sleep(0.5)  # let start-up settle before the idle reading
     idle = vm_rss_mb()
