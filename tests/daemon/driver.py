@@ -1,4 +1,5 @@
-"""A daemon process for the kill -9 tests: starts one recording, prints it, then runs on.
+"""A daemon process for the kill -9 tests (tests/daemon, tests/media): starts one recording,
+prints it, then runs on.
 
 Usage: python driver.py CONFIG CALL_UUID   (prints one JSON line {"sid", "path"})
 """

@@ -19,7 +19,7 @@ from esl_recorder.testing.fakeswitch import FakeSwitch
 from .conftest import FAST_RETRIES, Bucket, media_settings, object_key
 from .proxy import Relay
 
-DRIVER = Path(__file__).with_name("driver.py")
+DRIVER = Path(__file__).parent.parent / "daemon" / "driver.py"  # the kill -9 tests' daemon
 
 
 def test_an_upload_cut_by_kill_9_is_made_after_the_restart(
