@@ -11,6 +11,9 @@ from ..errors import InvalidArgument
 
 CALL_UUID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 RECORDING_PATH = re.compile(r"/(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_-][A-Za-z0-9_.-]*\.(?:wav|mp3)")
+# What the daemon may play into a call besides files: a generated tone, a stretch of silence.
+TONE_STREAM = re.compile(r"tone_stream://[A-Za-z0-9%(),.;=-]{1,200}")
+SILENCE_STREAM = re.compile(r"silence_stream://[0-9]{1,8}")
 SID_HEX = "[0-9a-f]{32}"
 RECORDING_SID = re.compile(f"RE({SID_HEX})")  # group 1: the 32 hex digits
 

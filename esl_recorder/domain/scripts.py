@@ -29,7 +29,7 @@ from ..errors import Conflict, EslRecorderError, InvalidArgument, NotFound, Reco
 from ..metrics import Metrics
 from .calls import Call, CallTracker
 from .facts import ApplicationDone, CallParked
-from .names import check_path
+from .names import SILENCE_STREAM, TONE_STREAM, check_path
 from .options import RecordOptions
 from .ports import CallControl, CallGone
 from .recording import ACTIVE, Recording, State
@@ -43,8 +43,6 @@ OUTCOMES = ("completed", "hungup", "failed")
 FAILURE_CAUSE = "NORMAL_TEMPORARY_FAILURE"  # the hangup cause of a call whose script failed
 CLOSE_TIMEOUT_S = 10.0  # how long a stopped recording may take to be closed by FreeSWITCH
 
-_TONE = re.compile(r"tone_stream://[A-Za-z0-9%(),.;=-]{1,200}")
-_SILENCE = re.compile(r"silence_stream://[0-9]{1,8}")
 _TTS_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_SPEECH = 1000  # characters of text one `speak` says
@@ -131,7 +129,8 @@ class ScriptSession:
     def play(self, media: str) -> str:
         """A tone_stream, silence_stream or absolute .wav/.mp3 path; returns what playback
         left (`FILE PLAYED`, `FILE NOT FOUND`)."""
-        if not (_TONE.fullmatch(media) or _SILENCE.fullmatch(media) or _safe_file(media)):
+        streams = (TONE_STREAM, SILENCE_STREAM)
+        if not (any(p.fullmatch(media) for p in streams) or _safe_file(media)):
             raise ScriptError(f"cannot play {media[:100]!r}: not a tone, a silence or a safe "
                               "absolute .wav/.mp3 path")
         self.answer()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from ..domain.names import check_path, check_uuid
+from ..domain.names import TONE_STREAM, check_path, check_uuid
 from ..errors import InvalidArgument
 
 __all__ = ["check_path", "check_uuid"]  # re-exported: every builder checks with these
@@ -20,7 +20,6 @@ RECORD_ACTIONS = ("start", "stop", "pause", "resume", "mask", "unmask")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _VAR_VALUE = re.compile(r"[A-Za-z0-9_.:/+@-]{0,256}")
 _DTMF = re.compile(r"[0-9A-Da-d*#]{1,32}")
-_TONE = re.compile(r"tone_stream://[A-Za-z0-9%(),.;=-]{1,200}")
 _EVENT_NAME = re.compile(r"[A-Za-z0-9_:-]{1,64}")  # CUSTOM subclasses: sofia::register
 _FILE = re.compile(r"/(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_-][A-Za-z0-9_.-]*\.[A-Za-z0-9]{1,8}")
 _CAUSE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
@@ -59,7 +58,7 @@ def uuid_record(uuid: str, action: str, path: str) -> str:
 def uuid_broadcast(uuid: str, media: str, leg: str = "both") -> str:
     """Play a tone_stream (the beep: FreeSWITCH has no beep option) or an absolute file
     path into the call."""
-    if not (_TONE.fullmatch(media) or (_FILE.fullmatch(media) and "/../" not in media)):
+    if not (TONE_STREAM.fullmatch(media) or (_FILE.fullmatch(media) and "/../" not in media)):
         raise InvalidArgument(f"not a tone_stream or a safe file path: {media!r}")
     if leg not in ("aleg", "bleg", "both"):
         raise InvalidArgument(f"bad leg: {leg!r}")
