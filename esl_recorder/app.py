@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from .accounts import AccountBook
 from .cluster import NodeOwnership
+from .commands_wiring import CommandChannel
 from .delivery.outbox import Outbox
 from .delivery.targets import TargetPolicy
 from .delivery.uploads import KIND as UPLOAD
@@ -41,6 +42,7 @@ from .domain.policy_recorder import PolicyRecorder
 from .domain.ports import CallControl
 from .domain.recording import Recording, State
 from .domain.registry import RecordingRegistry
+from .domain.remote import Forwarding
 from .domain.scripts import ScriptDialect, ScriptRoute, ScriptRunner
 from .domain.scripts_waits import Executions
 from .domain.service import RecordingService
@@ -93,6 +95,7 @@ class App:
     scripts: ScriptRunner | None = None
     controls: dict[str, CallControl] = field(default_factory=dict)  # per node
     ownership: NodeOwnership | None = None  # several daemons: the nodes this one owns
+    commands: CommandChannel | None = None  # several daemons: requests about other nodes
     policies: PolicyBook | None = None
 
     def start(self) -> None:
@@ -112,6 +115,8 @@ class App:
                 client.start()
         else:  # only the nodes it owns: now, or once their owner is gone
             self.ownership.start()
+        if self.commands is not None:
+            self.commands.start()
         for server in (self.http, self.metrics_http):
             if server is not None:
                 server.start()
@@ -154,6 +159,8 @@ class App:
         for server in (self.http, self.metrics_http):
             if server is not None:
                 server.stop(timeout=0.1)
+        if self.commands is not None:
+            self.commands.stop()
         if self.scripts is not None:
             self.scripts.stop()
         for client in self.clients.values():
@@ -190,9 +197,10 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     targets = delivery_targets(settings)
     outbox = Outbox(store, settings.delivery, metrics, clock, targets=targets)
     media = _media_store(settings, store, outbox, metrics)
+    forwarding = Forwarding()  # several daemons: attached to the command channel below
     service = RecordingService(settings.recording, store, recordings, tracker, controls,
-                               metrics, clock, media=media)
-    calls = CallService(tracker, store, controls, metrics, clock)
+                               metrics, clock, media=media, forwarding=forwarding)
+    calls = CallService(tracker, store, controls, metrics, clock, forwarding)
     follower = RecordingFollower(service, recordings, tracker, store, metrics,
                                  workers=settings.recording.finalize_workers,
                                  truncation_tolerance_s=settings.recording.truncation_tolerance,
@@ -232,13 +240,15 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     if media is not None:  # after the dialects: a recording's callbacks are queued first
         recordings.subscribe(media.on_recording)
     ownership = _ownership(settings, store, clients, follower, recordings, metrics)
+    commands = None if ownership is None else CommandChannel(
+        settings, store, ownership, forwarding, service, calls, metrics)
     readiness = _Readiness(store, "" if settings.store.url else settings.store.path, clients,
                            ownership)
     ops = ops_app(prometheus, readiness)
     api = ApiApp(dialects, ops, settings.http, metrics)
     app = App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
               follower, router, accounts, outbox, api, ops, clients, media, scripts=scripts,
-              controls=controls, ownership=ownership, policies=policies)
+              controls=controls, ownership=ownership, commands=commands, policies=policies)
     built.append(app)
     return app
 

@@ -1,0 +1,120 @@
+"""The owner's side of domain.remote: carry out what another daemon handed over.
+
+`RemoteOperations.run` calls the same service methods a local request uses, and answers
+with JSON-able results (a recording by its sid: the requester reads it back from the shared
+store, where this daemon committed it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from ..errors import NotFound
+from .call_service import CallService, DialRequest
+from .calls import Call
+from .options import PauseBehavior, RecordOptions
+from .recording import StopReason
+from .remote import (
+    CALL_GET,
+    CALL_LIVE,
+    HANGUP,
+    PAUSE,
+    PLACE,
+    RESUME,
+    START,
+    STOP,
+    TAKE_CHARGE,
+    TRANSFER,
+    Args,
+    Forwarding,
+    Result,
+    call_doc,
+    encode_error,
+)
+from .service import RecordingService
+
+log = logging.getLogger(__name__)
+
+class RemoteOperations:
+    """The owner's side: run an operation another daemon handed over, as a local request
+    would (tenancy included: the account travels with it and is checked here again)."""
+
+    def __init__(self, recordings: RecordingService, calls: CallService,
+                 forwarding: Forwarding) -> None:
+        self._recordings = recordings
+        self._calls = calls
+        self._forwarding = forwarding
+        self._table: dict[str, Callable[[Args], Result]] = {
+            START: self._start, STOP: self._stop, PAUSE: self._pause, RESUME: self._resume,
+            CALL_GET: self._call_get, CALL_LIVE: self._call_live, HANGUP: self._hangup,
+            TRANSFER: self._transfer, TAKE_CHARGE: self._take_charge, PLACE: self._place}
+
+    def run(self, operation: str, args: Args) -> tuple[bool, Result]:
+        """(True, result) or (False, the encoded domain error)."""
+        handler = self._table.get(operation)
+        if handler is None:
+            return False, {"type": "RecordingError",
+                           "message": f"operation {operation!r} is not known here"}
+        try:
+            with self._forwarding.here():
+                return True, handler(args)
+        except Exception as exc:
+            if not isinstance(exc, NotFound):
+                log.info("forwarded %s refused: %s", operation, exc)
+            return False, encode_error(exc)
+
+    # recordings ------------------------------------------------------------------------
+    def _start(self, a: Args) -> Result:
+        rec = self._recordings.start(a["call_uuid"], RecordOptions.from_dict(a["options"]),
+                                     account=a["account"], source=a["source"],
+                                     meta=a["meta"])
+        return {"sid": rec.sid}
+
+    def _stop(self, a: Args) -> Result:
+        rec = self._recordings.stop(a["sid"], account=a["account"],
+                                    reason=StopReason(a["reason"]))
+        return {"sid": rec.sid}
+
+    def _pause(self, a: Args) -> Result:
+        behavior = PauseBehavior(a["behavior"]) if a["behavior"] else None
+        return {"sid": self._recordings.pause(a["sid"], account=a["account"],
+                                              behavior=behavior).sid}
+
+    def _resume(self, a: Args) -> Result:
+        return {"sid": self._recordings.resume(a["sid"], account=a["account"]).sid}
+
+    # calls -----------------------------------------------------------------------------
+    def _call_get(self, a: Args) -> Result:
+        return {"call": call_doc(self._recordings.call(a["call_uuid"], a["account"]))}
+
+    def _call_live(self, a: Args) -> Result:
+        call = self._calls.live(a["call_uuid"])
+        if call is None:
+            raise NotFound(f"no live call {a['call_uuid']}")
+        return {"call": call_doc(call)}
+
+    def _hangup(self, a: Args) -> Result:
+        self._calls.hangup(self._owned_call(a["call_uuid"]), a["cause"])
+        return {}
+
+    def _transfer(self, a: Args) -> Result:
+        self._calls.transfer(self._owned_call(a["call_uuid"]), a["extension"], a["context"])
+        return {}
+
+    def _take_charge(self, a: Args) -> Result:
+        call = self._calls.find(a["call_uuid"])
+        if call is None:
+            raise NotFound(f"no call {a['call_uuid']}")
+        self._calls.take_charge(call, a["source"], a["meta"])
+        return {}
+
+    def _place(self, a: Args) -> Result:
+        call = self._calls.place(DialRequest(**a["request"]), a["call_uuid"])
+        return {"call": call_doc(call)}
+
+    def _owned_call(self, call_uuid: str) -> Call:
+        call = self._calls.find(call_uuid)
+        if call is None:
+            raise NotFound(f"no call {call_uuid}")
+        return call
