@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from ..errors import Conflict, InvalidArgument, NotFound, RecordingError
 from .calls import Call, CallState
+from .options import RecordOptions
 from .ports import (
     CallGone,
     CommandRefused,
@@ -34,6 +35,7 @@ from .ports import (
     MediaUnavailable,
     StoreUnavailable,
 )
+from .recording import FileFacts, Recording, State, StopReason
 
 Args = dict[str, Any]
 Result = dict[str, Any]
@@ -88,6 +90,28 @@ def call_from_doc(doc: dict[str, Any]) -> Call:
     data = {k: v for k, v in doc.items() if k in known}
     data["state"] = CallState(data.get("state", "created"))
     return Call(**data)
+
+
+def recording_doc(rec: Recording) -> dict[str, Any]:
+    """A Recording as JSON-able data, as the owner's service returned it (recording_from_doc
+    reads it back): what a forwarded request answers with, not a later state of it."""
+    doc = {f.name: getattr(rec, f.name) for f in fields(Recording)}
+    doc["options"] = rec.options.to_dict()
+    doc["state"] = rec.state.value
+    for name in ("stop_requested", "stop_reason"):
+        doc[name] = doc[name] and doc[name].value
+    doc["file"] = rec.file and {f.name: getattr(rec.file, f.name) for f in fields(FileFacts)}
+    return doc
+
+
+def recording_from_doc(doc: dict[str, Any]) -> Recording:
+    data = dict(doc)
+    data["options"] = RecordOptions.from_dict(data["options"])
+    data["state"] = State(data["state"])
+    for name in ("stop_requested", "stop_reason"):
+        data[name] = data[name] and StopReason(data[name])
+    data["file"] = data["file"] and FileFacts(**data["file"])
+    return Recording(**data)
 
 
 def dial_args(request: Any) -> dict[str, Any]:

@@ -1,8 +1,7 @@
 """The owner's side of domain.remote: carry out what another daemon handed over.
 
 `RemoteOperations.run` calls the same service methods a local request uses, and answers
-with JSON-able results (a recording by its sid: the requester reads it back from the shared
-store, where this daemon committed it).
+with JSON-able results: the recording or call as the service returned it here.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from .remote import (
     Result,
     call_doc,
     encode_error,
+    recording_doc,
 )
 from .service import RecordingService
 
@@ -50,39 +50,51 @@ class RemoteOperations:
             CALL_GET: self._call_get, CALL_LIVE: self._call_live, HANGUP: self._hangup,
             TRANSFER: self._transfer, TAKE_CHARGE: self._take_charge, PLACE: self._place}
 
-    def run(self, operation: str, args: Args) -> tuple[bool, Result]:
-        """(True, result) or (False, the encoded domain error)."""
+    def run(self, node: str, operation: str, args: Args) -> tuple[bool, Result]:
+        """(True, result) or (False, the encoded domain error). The operation is about
+        `node` only: a call this daemon holds on another of its nodes is not this
+        command's (a call the store did not know was asked of every node)."""
         handler = self._table.get(operation)
         if handler is None:
             return False, {"type": "RecordingError",
                            "message": f"operation {operation!r} is not known here"}
         try:
             with self._forwarding.here():
+                self._check_node(node, args)
                 return True, handler(args)
         except Exception as exc:
             if not isinstance(exc, NotFound):
                 log.info("forwarded %s refused: %s", operation, exc)
             return False, encode_error(exc)
 
+    def _check_node(self, node: str, args: Args) -> None:
+        if "call_uuid" in args:
+            call = self._calls.find(args["call_uuid"])
+            if call is not None and call.node != node:
+                raise NotFound(f"no live call {args['call_uuid']}")
+        elif "sid" in args and self._recordings.get(args["sid"]).node != node:
+            raise NotFound(f"no recording {args['sid']}")
+
     # recordings ------------------------------------------------------------------------
     def _start(self, a: Args) -> Result:
         rec = self._recordings.start(a["call_uuid"], RecordOptions.from_dict(a["options"]),
                                      account=a["account"], source=a["source"],
                                      meta=a["meta"])
-        return {"sid": rec.sid}
+        return {"recording": recording_doc(rec)}
 
     def _stop(self, a: Args) -> Result:
         rec = self._recordings.stop(a["sid"], account=a["account"],
                                     reason=StopReason(a["reason"]))
-        return {"sid": rec.sid}
+        return {"recording": recording_doc(rec)}
 
     def _pause(self, a: Args) -> Result:
         behavior = PauseBehavior(a["behavior"]) if a["behavior"] else None
-        return {"sid": self._recordings.pause(a["sid"], account=a["account"],
-                                              behavior=behavior).sid}
+        return {"recording": recording_doc(self._recordings.pause(
+            a["sid"], account=a["account"], behavior=behavior))}
 
     def _resume(self, a: Args) -> Result:
-        return {"sid": self._recordings.resume(a["sid"], account=a["account"]).sid}
+        return {"recording": recording_doc(self._recordings.resume(a["sid"],
+                                                                   account=a["account"]))}
 
     # calls -----------------------------------------------------------------------------
     def _call_get(self, a: Args) -> Result:

@@ -33,7 +33,17 @@ from .ports import (
 )
 from .recording import ACTIVE, Recording, State, StopReason
 from .registry import RecordingRegistry
-from .remote import CALL_GET, PAUSE, RESUME, START, STOP, Args, Forwarding, call_from_doc
+from .remote import (
+    CALL_GET,
+    PAUSE,
+    RESUME,
+    START,
+    STOP,
+    Args,
+    Forwarding,
+    call_from_doc,
+    recording_from_doc,
+)
 
 log = logging.getLogger(__name__)
 
@@ -290,10 +300,9 @@ class RecordingService:
 
     # helpers ---------------------------------------------------------------------------
     def _forwarded(self, nodes: Sequence[str], operation: str, args: Args) -> Recording:
-        """Carried out by the owner of `nodes` (domain.remote): the recording as it
-        committed it."""
-        result = self._forwarding.forward(nodes, operation, args)
-        return self._registry.get(result["sid"])
+        """Carried out by the owner of `nodes` (domain.remote): the recording as its
+        service returned it there."""
+        return recording_from_doc(self._forwarding.forward(nodes, operation, args)["recording"])
 
     def _undo_start(self, rec: Recording) -> None:
         """FreeSWITCH started a recording the store could not mark started: stop it, and

@@ -42,7 +42,7 @@ REPLIES = "esl_recorder_replies"  # payload: the id of the command that finished
 REREAD = 0.5  # seconds between re-reads of a waiting command (a lost reply NOTIFY)
 KEEP_FINISHED = 3600  # seconds finished commands stay in the table (for inspection)
 CLAIM_BATCH = 20
-Handler = Callable[[str, Args], tuple[bool, Result]]
+Handler = Callable[[str, str, Args], tuple[bool, Result]]  # (node, operation, args)
 
 # the nodes of %(nodes)s whose lock (store.node_locks: a bigint advisory lock, its high
 # half in classid and low half in objid) no session holds
@@ -264,7 +264,7 @@ class PostgresCommands:
     def _run(self, row: dict[str, Any]) -> None:
         assert self._handler is not None
         try:
-            ok, doc = self._handler(row["operation"], json.loads(row["args"]))
+            ok, doc = self._handler(row["node"], row["operation"], json.loads(row["args"]))
         except Exception as exc:  # the handler answers domain errors itself
             log.exception("command %s (%s on node %s) failed", row["id"], row["operation"],
                           row["node"])
