@@ -212,7 +212,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     dialects = _dialects(settings, accounts, service, calls, outbox, metrics, clock, targets)
     built: list[App] = []  # the base URL is known once the App listens
     scripts = _scripts(settings, accounts, targets, tracker, controls, service, recordings,
-                       executions, metrics, clock, lambda: built[0].base_url())
+                       executions, metrics, clock, lambda: built[0].base_url(), forwarding)
     dialects.append(SwmlDialect(accounts=accounts, recordings=service, metrics=metrics,
                                 runner=scripts if settings.scripts.run_endpoint else None,
                                 tts=(settings.scripts.tts_engine, settings.scripts.tts_voice)))
@@ -241,7 +241,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
         recordings.subscribe(media.on_recording)
     ownership = _ownership(settings, store, clients, follower, recordings, metrics)
     commands = None if ownership is None else CommandChannel(
-        settings, store, ownership, forwarding, service, calls, metrics)
+        settings, store, ownership, forwarding, service, calls, scripts, metrics)
     readiness = _Readiness(store, "" if settings.store.url else settings.store.path, clients,
                            ownership)
     ops = ops_app(prometheus, readiness)
@@ -282,7 +282,7 @@ def _scripts(settings: Settings, accounts: AccountBook, targets: TargetPolicy,
              tracker: CallTracker, controls: dict[str, CallControl],
              service: RecordingService, recordings: RecordingRegistry,
              executions: Executions, metrics: Metrics, clock: Callable[[], float],
-             base_url: Callable[[], str]) -> ScriptRunner | None:
+             base_url: Callable[[], str], forwarding: Forwarding) -> ScriptRunner | None:
     """The script runner, when scripts are configured or may be sent over the API (else
     None: no events for it)."""
     conf = settings.scripts
@@ -298,7 +298,7 @@ def _scripts(settings: Settings, accounts: AccountBook, targets: TargetPolicy,
         "kazoo": KazooCallflows(fetcher, AudioFormat(settings.kazoo.default_format),
                                 settings.kazoo.bridge_dial_string)}
     return ScriptRunner(routes, dialects, tracker, controls, service, recordings, executions,
-                        metrics, conf.variable, clock)
+                        metrics, conf.variable, clock, forwarding)
 
 
 def _ownership(settings: Settings, store: StateStore, clients: dict[str, EslClient],

@@ -9,6 +9,7 @@ from .cluster import NodeOwnership
 from .domain.call_service import CallService
 from .domain.remote import Forwarding
 from .domain.remote_ops import RemoteOperations
+from .domain.scripts import ScriptRunner
 from .domain.service import RecordingService
 from .metrics import Metrics
 from .settings import Settings
@@ -24,7 +25,7 @@ class CommandChannel:
 
     def __init__(self, settings: Settings, store: StateStore, ownership: NodeOwnership,
                  forwarding: Forwarding, recordings: RecordingService, calls: CallService,
-                 metrics: Metrics) -> None:
+                 scripts: ScriptRunner | None, metrics: Metrics) -> None:
         from .store.commands import PostgresCommands  # psycopg: after gevent's patching
         from .store.postgres import PostgresStore
 
@@ -35,7 +36,7 @@ class CommandChannel:
             owned=lambda: ownership.owned, timeout=conf.forward_timeout,
             interval=conf.takeover_time / 3, connect_timeout=conf.timeout,
             forwarded=metrics.commands_forwarded)
-        self._operations = RemoteOperations(recordings, calls, forwarding)
+        self._operations = RemoteOperations(recordings, calls, forwarding, scripts)
         forwarding.attach(self._channel)
 
     def start(self) -> None:

@@ -74,8 +74,9 @@ HANGUP = "call.hangup"
 TRANSFER = "call.transfer"
 TAKE_CHARGE = "call.take_charge"
 PLACE = "call.place"
+SCRIPT_START = "script.start"  # ScriptRunner.start (SWML sent over the API)
 OPERATIONS = (START, STOP, PAUSE, RESUME, CALL_GET, CALL_LIVE, HANGUP, TRANSFER, TAKE_CHARGE,
-              PLACE)
+              PLACE, SCRIPT_START)
 
 
 def call_doc(call: Call) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from .remote import (
     PAUSE,
     PLACE,
     RESUME,
+    SCRIPT_START,
     START,
     STOP,
     TAKE_CHARGE,
@@ -32,6 +33,7 @@ from .remote import (
     encode_error,
     recording_doc,
 )
+from .scripts import ScriptRoute, ScriptRunner
 from .service import RecordingService
 
 log = logging.getLogger(__name__)
@@ -41,14 +43,16 @@ class RemoteOperations:
     would (tenancy included: the account travels with it and is checked here again)."""
 
     def __init__(self, recordings: RecordingService, calls: CallService,
-                 forwarding: Forwarding) -> None:
+                 forwarding: Forwarding, scripts: ScriptRunner | None = None) -> None:
         self._recordings = recordings
         self._calls = calls
+        self._scripts = scripts
         self._forwarding = forwarding
         self._table: dict[str, Callable[[Args], Result]] = {
             START: self._start, STOP: self._stop, PAUSE: self._pause, RESUME: self._resume,
             CALL_GET: self._call_get, CALL_LIVE: self._call_live, HANGUP: self._hangup,
-            TRANSFER: self._transfer, TAKE_CHARGE: self._take_charge, PLACE: self._place}
+            TRANSFER: self._transfer, TAKE_CHARGE: self._take_charge, PLACE: self._place,
+            SCRIPT_START: self._script_start}
 
     def run(self, node: str, operation: str, args: Args) -> tuple[bool, Result]:
         """(True, result) or (False, the encoded domain error). The operation is about
@@ -124,6 +128,12 @@ class RemoteOperations:
     def _place(self, a: Args) -> Result:
         call = self._calls.place(DialRequest(**a["request"]), a["call_uuid"])
         return {"call": call_doc(call)}
+
+    def _script_start(self, a: Args) -> Result:
+        if self._scripts is None:
+            raise NotFound("running SWML over the API is off (scripts.run_endpoint)")
+        session = self._scripts.start(a["call_uuid"], ScriptRoute(**a["route"]))
+        return {"session": session.id}
 
     def _owned_call(self, call_uuid: str) -> Call:
         call = self._calls.find(call_uuid)

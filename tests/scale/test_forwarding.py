@@ -41,7 +41,8 @@ def pair(daemon_cluster: ClusterFactory) -> Cluster:
     """d0 owns both nodes; d1 owns none (it is started once d0 holds them)."""
     cluster = daemon_cluster(
         daemons=2, store={"forward_timeout": FORWARD_TIMEOUT},
-        bandwidth={"dial_string": "loopback/{to}/rectest", "application": "&park()"})
+        bandwidth={"dial_string": "loopback/{to}/rectest", "application": "&park()"},
+        scripts={"run_endpoint": True})
     owner, other = cluster.daemons
     owner.start()
     eventually(lambda: owner.owned() == set(cluster.switches), 15, "d0 to own both nodes")
@@ -177,6 +178,23 @@ def test_bandwidth_and_calling_through_a_daemon_that_does_not_own_the_node(
     assert forwarded(other, "call.take_charge") >= 1
     assert forwarded(other, "call.hangup") == 1
     assert forwarded(other, "call.place") == 1
+
+
+def test_swml_sent_to_a_daemon_that_does_not_own_the_node_runs_on_its_owner(
+        pair: Cluster) -> None:
+    _, other = pair.daemons
+    fs2 = pair.switches["fs2"]
+    call = fs2.park_for_script("tone_a", {ACCOUNT_VAR: "acme"})
+    doc = {"version": "1.0.0", "sections": {"main": [
+        {"record_call": {"control_id": "api"}}, {"play": {"urls": ["silence:1"]}}, "hangup"]}}
+    r = eventually(lambda: (x := other.request(
+        "POST", f"/api/swml/calls/{call}", json=doc, headers=AUTH["laml"]))
+        .status_code != 404 and x, 10, "the document accepted")
+    assert r.status_code == 202, r.text
+    assert r.json()["id"] == call and r.json()["session_id"]
+    recording_command(fs2, call, "start")  # its record_call step, sent by fs2's owner
+    assert commands_about(pair.switches["fs1"], call) == []
+    assert forwarded(other, "script.start") == 1
 
 
 def normalized(r: requests.Response, daemon: Daemon, *ids: str) -> tuple[int, Any]:
