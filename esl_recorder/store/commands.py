@@ -44,13 +44,30 @@ KEEP_FINISHED = 3600  # seconds finished commands stay in the table (for inspect
 CLAIM_BATCH = 20
 Handler = Callable[[str, str, Args], tuple[bool, Result]]  # (node, operation, args)
 
-# the nodes of %(nodes)s whose lock (store.node_locks: a bigint advisory lock, its high
-# half in classid and low half in objid) no session holds
-_UNOWNED = """
-SELECT n AS node FROM unnest(%(nodes)s::text[]) AS n WHERE NOT EXISTS (
-    SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
-    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-    AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(%(prefix)s || n, 0))
+# One statement (one round trip, one transaction): for each node of %(nodes)s, whether a
+# session holds its lock (store.node_locks: a bigint advisory lock, its high half in classid
+# and low half in objid); a command row for each owned one, and a NOTIFY to its owner. Each
+# node comes back with its row's id, or none (no owner: nothing written).
+_ASK = """
+WITH asked AS (
+    SELECT n, EXISTS (
+        SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(%(prefix)s || n, 0)
+    ) AS owned FROM unnest(%(nodes)s::text[]) AS n),
+made AS (
+    INSERT INTO node_commands(node, operation, args, requester, expires_at)
+    SELECT n, %(operation)s, %(args)s, %(requester)s,
+        clock_timestamp() + make_interval(secs => %(timeout)s)
+    FROM asked WHERE owned RETURNING id, node)
+SELECT asked.n AS node, made.id, pg_notify(%(channel)s, made.node) IS NULL AS told
+FROM asked LEFT JOIN made ON made.node = asked.n
+"""
+# the owner's answer stored and the requester told, in one statement
+_ANSWER = """
+WITH done AS (UPDATE node_commands SET state = %(state)s, result = %(result)s,
+    error = %(error)s, finished_at = clock_timestamp() WHERE id = %(id)s RETURNING id)
+SELECT pg_notify(%(channel)s, id::text) FROM done
 """
 _CLAIM = """
 UPDATE node_commands SET state = 'running', ran_by = %s WHERE id IN (
@@ -110,12 +127,15 @@ class PostgresCommands:
 
     def _forward(self, nodes: list[str], operation: str, args: Args) -> Result:
         with self._store.connection() as conn:
-            unowned = [r["node"] for r in conn.execute(
-                _UNOWNED, {"nodes": nodes, "prefix": LOCK_PREFIX}).fetchall()]
-        live = [n for n in nodes if n not in unowned]
-        if not live:
+            rows = conn.execute(_ASK, {
+                "nodes": nodes, "prefix": LOCK_PREFIX, "operation": operation,
+                "args": json.dumps(args), "requester": self._daemon_id,
+                "timeout": self._timeout, "channel": COMMANDS}).fetchall()
+        unowned = [r["node"] for r in rows if r["id"] is None]
+        ids = {r["id"]: r["node"] for r in rows if r["id"] is not None}
+        if not ids:
             raise NoOwner(unowned[0])
-        ids = self._insert(live, operation, json.dumps(args))
+        # a reply handled before this line finds no waiter: it is read at the next REREAD
         event = gevent.event.Event()
         for command_id in ids:
             self._waiters[command_id] = event
@@ -125,17 +145,6 @@ class PostgresCommands:
             for command_id in ids:
                 self._waiters.pop(command_id, None)
 
-    def _insert(self, nodes: list[str], operation: str, args: str) -> dict[int, str]:
-        with self._store.connection() as conn, conn.transaction():
-            rows = conn.execute(
-                "INSERT INTO node_commands(node, operation, args, requester, expires_at) "
-                "SELECT n, %s, %s, %s, clock_timestamp() + make_interval(secs => %s) "
-                "FROM unnest(%s::text[]) AS n RETURNING id, node",
-                (operation, args, self._daemon_id, self._timeout, nodes)).fetchall()
-            for node in nodes:
-                conn.execute("SELECT pg_notify(%s, %s)", (COMMANDS, node))
-        return {r["id"]: r["node"] for r in rows}
-
     def _await(self, ids: dict[int, str], event: gevent.event.Event, deadline: float,
                unowned: list[str]) -> Result:
         """The answer of the commands `ids` (one per node asked): see _decide. A node
@@ -143,12 +152,12 @@ class PostgresCommands:
         other node has unknowable (NoOwner, NotTaken: 503), not missing."""
         answers: dict[int, tuple[str, dict[str, Any]]] = {}
         while True:
+            event.wait(min(max(0.0, deadline - time.monotonic()), REREAD))
+            event.clear()
             answers.update(self._finished([i for i in ids if i not in answers]))
             decided = _decide(answers, len(ids))
             if decided is not None or time.monotonic() >= deadline:
                 break
-            event.wait(min(max(0.0, deadline - time.monotonic()), REREAD))
-            event.clear()
         waiting = [i for i in ids if i not in answers]
         abandoned = self._abandon(waiting) if waiting else set()
         if decided is None:  # out of time: what finished meanwhile still counts
@@ -269,13 +278,12 @@ class PostgresCommands:
             log.exception("command %s (%s on node %s) failed", row["id"], row["operation"],
                           row["node"])
             ok, doc = False, {"type": "RecordingError", "message": str(exc)[:300]}
-        column = "result" if ok else "error"
+        text = json.dumps(doc)
         try:
-            with self._store.connection() as conn, conn.transaction():
-                conn.execute(f"UPDATE node_commands SET state = %s, {column} = %s, "
-                             "finished_at = clock_timestamp() WHERE id = %s",
-                             ("done" if ok else "failed", json.dumps(doc), row["id"]))
-                conn.execute("SELECT pg_notify(%s, %s)", (REPLIES, str(row["id"])))
+            with self._store.connection() as conn:
+                conn.execute(_ANSWER, {"state": "done" if ok else "failed", "id": row["id"],
+                                       "result": text if ok else None,
+                                       "error": None if ok else text, "channel": REPLIES})
         except (psycopg.Error, StoreUnavailable) as exc:
             log.error("command %s (%s on node %s): its result could not be stored: %s",
                       row["id"], row["operation"], row["node"], exc)
