@@ -18,6 +18,8 @@ from .accounts import AccountBook
 from .cluster import NodeOwnership
 from .commands_wiring import CommandChannel
 from .delivery.outbox import Outbox
+from .delivery.sender import Sender
+from .delivery.signing import SendTimeSigner
 from .delivery.targets import TargetPolicy
 from .delivery.uploads import KIND as UPLOAD
 from .delivery.uploads import UrlUploads
@@ -195,7 +197,11 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     recordings = RecordingRegistry(store, metrics)
     controls: dict[str, CallControl] = {}
     targets = delivery_targets(settings)
-    outbox = Outbox(store, settings.delivery, metrics, clock, targets=targets)
+    signer = SendTimeSigner({a.id: a.texml_signing_key for a in settings.accounts
+                             if a.texml_signing_key}, clock)
+    outbox = Outbox(store, settings.delivery, metrics, clock, targets=targets,
+                    sender=Sender(settings.delivery.per_host, settings.delivery.timeout,
+                                  targets, signer))
     media = _media_store(settings, store, outbox, metrics)
     forwarding = Forwarding()  # several daemons: attached to the command channel below
     service = RecordingService(settings.recording, store, recordings, tracker, controls,
