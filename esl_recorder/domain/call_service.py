@@ -98,8 +98,8 @@ class CallService:
         """A call FreeSWITCH has reported and not yet hung up (on another daemon's node:
         as its owner sees it)."""
         call = self._tracker.get(call_uuid)
-        if call is None and self._forwarding.enabled:
-            nodes = self._forwarding.nodes_of_call(call_uuid)
+        if self._forwarding.enabled:
+            nodes = self._forwarding.nodes_of_call(call_uuid, held=call)
             if nodes:
                 try:
                     doc = self._forwarding.forward(nodes, CALL_LIVE, {"call_uuid": call_uuid})

@@ -150,21 +150,25 @@ class Forwarding:
         """Whether `node` is another daemon's (False when not forwarding)."""
         return self.enabled and self._remote is not None and not self._remote.owns(node)
 
-    def nodes_of_call(self, call_uuid: str, account: str | None = None) -> list[str]:
-        """Where to ask about a call this daemon does not hold: its node when the store
-        knows it (none when that node is ours: the call is simply missing), else every
-        node owned elsewhere. A call the store knows under another account than
-        `account` is missing (NotFound) before anything is asked."""
+    def nodes_of_call(self, call_uuid: str, account: str | None = None,
+                      held: Call | None = None) -> list[str]:
+        """Where to ask about a call: none when it is this daemon's to handle (its node is
+        ours, or nothing forwards), else its node (`held`: the copy this daemon has, else
+        as the store knows it), else (unknown) every node owned elsewhere. A call known
+        under another account than `account` is missing (NotFound) before anything is
+        asked."""
         remote = self._remote
         if remote is None or not self.enabled:
             return []
-        home = remote.call_home(call_uuid)
+        home = (held.node, held.account) if held is not None else remote.call_home(call_uuid)
         if home is None:
             return remote.foreign_nodes()
         node, owner = home
+        if remote.owns(node):
+            return []
         if account is not None and owner and owner != account:
             raise NotFound(f"no live call {call_uuid}")
-        return [] if remote.owns(node) else [node]
+        return [node]
 
     def foreign_nodes(self) -> list[str]:
         return self._remote.foreign_nodes() if self._remote is not None else []

@@ -233,8 +233,8 @@ class ScriptRunner:
     def run_on_call(self, call_uuid: str, route: ScriptRoute) -> str:
         """`start`, on whichever daemon owns the call's node (domain.remote): the session
         id."""
-        if self._tracker.get(call_uuid) is None and self._forwarding.enabled:
-            nodes = self._forwarding.nodes_of_call(call_uuid)
+        if self._forwarding.enabled:
+            nodes = self._forwarding.nodes_of_call(call_uuid, held=self._tracker.get(call_uuid))
             if nodes:
                 route_doc = {f.name: getattr(route, f.name) for f in fields(route)}
                 result = self._forwarding.forward(nodes, SCRIPT_START, {

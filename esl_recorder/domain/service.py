@@ -80,8 +80,8 @@ class RecordingService:
         """A live call: FreeSWITCH has reported it (a call being placed is not one yet)
         and it has not hung up."""
         call = self._tracker.get(call_uuid)
-        if call is None and self._forwarding.enabled:
-            nodes = self._forwarding.nodes_of_call(call_uuid, account)
+        if self._forwarding.enabled:
+            nodes = self._forwarding.nodes_of_call(call_uuid, account, call)
             if nodes:  # a call of another daemon's node: as its owner sees it
                 doc = self._forwarding.forward(nodes, CALL_GET, {"call_uuid": call_uuid,
                                                                  "account": account})
@@ -115,7 +115,9 @@ class RecordingService:
         """The call's recordings that have not ended (of a call on another daemon's node:
         as the store holds them)."""
         recs = self._registry.for_call(call_uuid)
-        if recs or not self._forwarding.enabled or self._tracker.get(call_uuid) is not None:
+        call = self._tracker.get(call_uuid)
+        if recs or not self._forwarding.enabled or (
+                call is not None and not self._forwarding.node_elsewhere(call.node)):
             return recs
         with self._registry.committed():
             return [r for r in self._store.list_recordings(call_uuid=call_uuid, limit=1000)
@@ -179,8 +181,9 @@ class RecordingService:
         """Persist a new recording, then start it now or, if it waits for answer, on
         CHANNEL_ANSWER. Raises NotFound, InvalidArgument, Conflict or RecordingError."""
         call_uuid = check_uuid(call_uuid)
-        if self._tracker.get(call_uuid) is None and self._forwarding.enabled:
-            nodes = self._forwarding.nodes_of_call(call_uuid, account)
+        if self._forwarding.enabled:
+            nodes = self._forwarding.nodes_of_call(call_uuid, account,
+                                                   self._tracker.get(call_uuid))
             if nodes:
                 return self._forwarded(nodes, START, {
                     "call_uuid": call_uuid, "options": options.to_dict(), "account": account,
