@@ -180,6 +180,34 @@ def test_bandwidth_and_calling_through_a_daemon_that_does_not_own_the_node(
     assert forwarded(other, "call.place") == 1
 
 
+def test_a_daemon_started_after_a_call_was_placed_hands_requests_about_it_to_the_owner(
+        daemon_cluster: ClusterFactory) -> None:
+    """The later daemon knows the Bandwidth call from the store at its start (a copy of
+    another node's call): it must not act on it itself."""
+    cluster = daemon_cluster(
+        daemons=2, nodes=("fs1",), store={"forward_timeout": FORWARD_TIMEOUT},
+        bandwidth={"dial_string": "loopback/{to}/rectest", "application": "&park()"})
+    owner, other = cluster.daemons
+    fs1 = cluster.switches["fs1"]
+    owner.start()
+    eventually(lambda: owner.owned() == {"fs1"}, 15, "d0 to own fs1")
+    r = owner.request("POST", f"{BW}/calls", headers=BW_AUTH,
+                      json={"from": "+15551230001", "to": "tone_b"})
+    assert r.status_code == 201, r.text
+    call = r.headers["Location"].rsplit("/", 1)[1]
+    fs1.wait_for_command(lambda c: "originate" in c and call in c)
+    eventually(lambda: owner.request("GET", f"{BW}/calls/{call}", headers=BW_AUTH)
+               .json()["state"] == "active", 10, "the call answered")
+    other.start()
+    r = other.request("POST", f"{BW}/calls/{call}", headers=BW_AUTH,
+                      json={"recordingEnabled": True})
+    assert r.status_code == 200, r.text
+    recording_command(fs1, call, "start")
+    r = other.request("POST", f"{BW}/calls/{call}", headers=BW_AUTH, json={"state": "completed"})
+    assert r.status_code == 200, r.text
+    fs1.wait_for_command(f"uuid_kill {call}")
+
+
 def test_swml_sent_to_a_daemon_that_does_not_own_the_node_runs_on_its_owner(
         pair: Cluster) -> None:
     _, other = pair.daemons
