@@ -72,6 +72,7 @@ class RecordOptions:
     trim_silence: bool = False
     pause_behavior: PauseBehavior = PauseBehavior.SILENCE
     control_id: str = ""  # caller-chosen handle, unique among a call's recordings
+    follow_transfer: bool = False  # the recording moves with the call when it is transferred
 
     def validated(self, max_length_cap: int, default_control_id: str = "") -> RecordOptions:
         """Check every field; clamp the length to the operator's cap; a control id left

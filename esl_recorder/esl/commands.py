@@ -17,7 +17,8 @@ __all__ = ["check_path", "check_uuid"]  # re-exported: every builder checks with
 
 RECORD_ACTIONS = ("start", "stop", "pause", "resume", "mask", "unmask")
 
-_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+# `-` too: Kazoo's custom channel variables are named so (ecallmgr_Call-Interaction-ID)
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 _VAR_VALUE = re.compile(r"[A-Za-z0-9_.:/+@-]{0,256}")
 _DTMF = re.compile(r"[0-9A-Da-d*#]{1,32}")
 _EVENT_NAME = re.compile(r"[A-Za-z0-9_:-]{1,64}")  # CUSTOM subclasses: sofia::register
