@@ -44,6 +44,7 @@ from .domain.registry import RecordingRegistry
 from .domain.scripts import ScriptDialect, ScriptRoute, ScriptRunner
 from .domain.scripts_waits import Executions
 from .domain.service import RecordingService
+from .domain.transfers import TransferFollower
 from .errors import ConfigError
 from .esl import events as ev
 from .esl.client import EslClient
@@ -208,6 +209,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     dialects.append(SwmlDialect(accounts=accounts, recordings=service, metrics=metrics,
                                 runner=scripts if settings.scripts.run_endpoint else None,
                                 tts=(settings.scripts.tts_engine, settings.scripts.tts_voice)))
+    TransferFollower(recordings, tracker, controls)
     policies = _policies(settings, store)
     policy_recorder = PolicyRecorder(policies, tracker, service, controls,
                                      settings.kazoo.direction_variable,

@@ -111,6 +111,12 @@ def uuid_buglist(uuid: str) -> str:
     return f"uuid_buglist {check_uuid(uuid)}"
 
 
+def uuid_setvar(uuid: str, name: str, value: str) -> str:
+    if not _VAR_NAME.fullmatch(name) or not _VAR_VALUE.fullmatch(value) or not value:
+        raise InvalidArgument(f"bad variable: {name!r}={value!r}")
+    return f"uuid_setvar {check_uuid(uuid)} {name} {value}"
+
+
 def uuid_getvar(uuid: str, name: str) -> str:
     if not _VAR_NAME.fullmatch(name):
         raise InvalidArgument(f"bad variable name: {name!r}")

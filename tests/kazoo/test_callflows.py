@@ -105,6 +105,9 @@ def test_record_call_start_and_stop_with_an_upload(flows: Flows) -> None:
     assert rec.state is State.COMPLETED and rec.source == "kazoo"
     assert rec.options.max_length_s == 5  # 2 asked: clamped to Kazoo's 5 s minimum
     assert rec.meta["origin"] == "callflow : sales"
+    # should_follow_transfer defaults to true in a callflow (cf_record_call.erl)
+    assert rec.options.follow_transfer
+    assert f"uuid_setvar {b} recording_follow_transfer true" in sim.switch.commands
     with wave.open(rec.path) as w:
         assert w.getnchannels() == 2 and 1.0 <= w.getnframes() / w.getframerate() <= 3.0
     got, = sim.receiver.wait(1)
@@ -162,6 +165,7 @@ def test_record_caller_records_the_callers_side_until_its_limit(flows: Flows) ->
     sim.run(b)
     [done] = sim.recordings(b)
     assert done.options.track.value == "inbound" and done.options.channels == 1
+    assert not done.options.follow_transfer  # a voicemail-style recording of one side
     with wave.open(done.path) as w:
         assert 4.0 <= w.getnframes() / w.getframerate() <= 5.5
     assert [a for a, _, _ in sim.applications(b)] == ["answer", "playback", "hangup"]
