@@ -23,12 +23,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 from ..errors import InvalidArgument
+from .ports import CommandRefused
 
 MAX_MEDIA_NAME = 128
 _MEDIA_NAME = re.compile(rf"[A-Za-z0-9_+-][A-Za-z0-9 _.+-]{{0,{MAX_MEDIA_NAME - 1}}}")
 CALLER_ID_NAME_VARIABLE = "caller_id_name"
 INTERACTION_ID_VARIABLE = "ecallmgr_Call-Interaction-ID"
-CALL_VARIABLES = (CALLER_ID_NAME_VARIABLE, INTERACTION_ID_VARIABLE)
 MAX_VALUE = 256  # longer caller names / interaction ids are cut (they go into a URL)
 
 
@@ -49,10 +49,19 @@ def stored_name(media_name: str, extension: str) -> str:
 
 def call_facts(read: Callable[[Sequence[str]], Mapping[str, str]]) -> dict[str, str]:
     """The caller id name and the interaction id of a call, as upload fields (`read` is
-    the call's CallControl.variables)."""
-    values = read(CALL_VARIABLES)
-    return {"caller_id_name": _clean(values.get(CALLER_ID_NAME_VARIABLE, "")),
-            "interaction_id": _clean(values.get(INTERACTION_ID_VARIABLE, ""))}
+    the call's CallControl.variables). One that cannot be read is empty: FreeSWITCH
+    answers nothing at all for a variable set to "" (-ERR no reply), as it does for an
+    originated leg's caller id name at its very start; the recording goes on without it.
+    CallGone passes (the recording cannot start either)."""
+    facts = {}
+    for field, name in (("caller_id_name", CALLER_ID_NAME_VARIABLE),
+                        ("interaction_id", INTERACTION_ID_VARIABLE)):
+        try:
+            value = read((name,)).get(name, "")
+        except CommandRefused:
+            value = ""
+        facts[field] = _clean(value)
+    return facts
 
 
 def _clean(value: str) -> str:
