@@ -245,3 +245,28 @@ def test_the_recording_follows_a_transfer(kazoo_live: tuple[Live, Esl]) -> None:
     got = live.receiver.wait(1, timeout=15)[0]
     assert got.path == f"/rec/call_recording_{a}.wav"  # Kazoo's call id: the call's
     assert hashlib.sha256(got.body).hexdigest() == done.file.sha256
+
+
+def test_media_name_and_crossbar_auth(kazoo_live: tuple[Live, Esl]) -> None:
+    live, esl = kazoo_live
+    patch_account(live, {"call_recording": {"account": {"outbound": {"any": {
+        "media_name": "live call 1"}}}}})
+    a = esl.call()
+    rec = eventually(lambda: live.daemon.app.service.for_call(a), 10, "the recording")[0]
+    live.daemon.wait_state(rec.sid, State.IN_PROGRESS)
+    esl.hangup(a)
+    live.daemon.wait_state(rec.sid, State.COMPLETED, timeout=15)
+    http = live.daemon.app.http
+    assert http is not None
+    url = (f"http://127.0.0.1:{http.server_port}/v2/accounts/"
+           f"{ACCOUNTS[0]['kazoo_account_id']}/recordings/{rec.sid}")
+    token = ACCOUNTS[0]["kazoo_auth_token"]
+    doc = requests.get(url, headers={"X-Auth-Token": token}, timeout=10).json()["data"]
+    assert doc["name"] == "live call 1.wav" and doc["call_id"] == a
+    media = requests.get(url, params={"accept": "audio/wav"}, timeout=10,
+                         headers={"Authorization": f"Bearer {token}"})
+    assert media.status_code == 200
+    assert 'filename="live call 1.wav"' in media.headers["Content-Disposition"]
+    wrong = requests.get(url, headers={"X-Auth-Token": token + "x"}, timeout=10)
+    assert wrong.status_code == 401 and wrong.json()["message"] == "invalid_credentials"
+    assert wrong.json()["data"] == {"message": "invalid credentials"}
