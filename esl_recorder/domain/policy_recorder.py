@@ -26,7 +26,7 @@ their own, never in the event reader.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,7 +180,8 @@ class PolicyRecorder:
                  ": from now, the call was up before the daemon (re)connected" if late
                  else "")
 
-    def _reader(self, call: Call) -> Any:
+    def _reader(self, call: Call) -> Callable[[Sequence[str]], Mapping[str, str]]:
+        """The call's channel variables, read from its node."""
         node = self._nodes.get(call.node)
         if node is None:
             return lambda names: {}
