@@ -110,6 +110,15 @@ class Lanes:
         if not lane.queue and not lane.active and not lane.overflow:
             del self._lanes[lane.origin]
 
+    def drop(self, item: OutboxItem) -> bool:
+        """Forget a queued item that has not started (False if it has, or is unknown)."""
+        lane = self._lanes.get(item.target)
+        if lane is None or item not in lane.queue:
+            return False
+        lane.queue.remove(item)
+        self.release(item)
+        return True
+
     def wanting(self) -> list[Lane]:
         """Lanes that left items in the store and now have room for half a lane."""
         return [lane for lane in self._lanes.values()
