@@ -12,9 +12,10 @@ outbox as a backlog, then every worker starts the daemon's Outbox (default deliv
 settings, PostgresStore) at once; timed until no item is pending. Uploads phase, the same
 with N upload items (media.backend s3: delivery/media.py's handler, each a 10 s mono 8 kHz
 WAV of 160 kB, its sha256 checked as it is read, keep_local so the next run has the files).
-For each run the CPU seconds of each process group during it are printed (read from
-/proc: the workers, PostgreSQL's server processes, the receiver, SeaweedFS) with the whole
-machine's busy time (other work included), so it says what the run waited on.
+For each run the CPU of each process group during it is printed (read from /proc: the
+workers, PostgreSQL's server processes, the receiver, SeaweedFS), per item and as a share of
+a core, with the whole machine's busy time (other work included): what each item costs,
+and whether the run was short of CPU or waiting.
 Takeover phase: two processes run the daemon's node ownership (cluster.NodeOwnership over
 store/node_locks.py, store.takeover_time as set, default 5 s) for one node; the owner is
 killed with SIGKILL and the time until the other one owns the node is printed.
@@ -266,9 +267,14 @@ def per_second(server: ThrowawayPostgres, phase: Phase, n: int, daemons: int,
             close(proc)
     rate = n / elapsed
     print(f"{daemons} daemon(s): {n} {phase.name} in {elapsed:.2f} s: {rate:.0f}/s", flush=True)
+    used = {name: after[name] - before[name] for name in after}
+    machine = used.pop("machine")
+    print(f"  cpu ms per {phase.name[:-1]}: " + ", ".join(
+        f"{name} {1000 * cpu / n:.2f}" for name, cpu in used.items()), flush=True)
     print("  cpu during the run, % of one core: " + ", ".join(
-        f"{name} {100 * (after[name] - before[name]) / elapsed:.0f}" for name in after)
-        + f" (of {100 * (os.cpu_count() or 1):.0f})", flush=True)
+        f"{name} {100 * cpu / elapsed:.0f}" for name, cpu in used.items())
+        + f"; whole machine {100 * machine / elapsed:.0f} of {100 * (os.cpu_count() or 1)}"
+        f" (other work included)", flush=True)
     return rate
 
 

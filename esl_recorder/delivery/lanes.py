@@ -119,6 +119,10 @@ class Lanes:
         self.release(item)
         return True
 
+    def overflowing(self) -> list[str]:
+        """The origins whose lanes read their items back themselves (scans leave them)."""
+        return [lane.origin for lane in self._lanes.values() if lane.overflow]
+
     def wanting(self) -> list[Lane]:
         """Lanes that left items in the store and now have room for half a lane."""
         return [lane for lane in self._lanes.values()

@@ -269,7 +269,8 @@ class Outbox:
             if limit <= 0:
                 return False
             rows = self._store.due(now, limit, after=self._cursor,
-                                   claim_until=now + self._settings.lease)
+                                   claim_until=now + self._settings.lease,
+                                   besides=self._lanes.overflowing())
             for row in rows:
                 self._cursor = (row.next_attempt_at, row.id)
                 self._lanes.hold(row)

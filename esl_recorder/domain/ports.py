@@ -196,11 +196,13 @@ class OutboxStore(Protocol):
         become visible out of id order.)"""
 
     def due(self, now: float, limit: int = 100, *, after: tuple[float, int] | None = None,
-            target: str | None = None, claim_until: float | None = None) -> list[OutboxItem]:
-        """Due items in scan order. With `claim_until`, the items returned are also claimed
-        (as `claim` does, in the same statement) until then: a store shared by several
-        daemons returns only items no other daemon holds or is claiming; each returned
-        item's next_attempt_at is still its scan position."""
+            target: str | None = None, claim_until: float | None = None,
+            besides: Sequence[str] = ()) -> list[OutboxItem]:
+        """Due items in scan order (of `target` only, or not of those `besides`). With
+        `claim_until`, the items returned are also claimed (as `claim` does, in the same
+        statement) until then: a store shared by several daemons returns only items no
+        other daemon holds or is claiming; each returned item's next_attempt_at is still
+        its scan position."""
 
     def heads(self, keys: Iterable[str], now: float, *,
               claim_until: float | None = None) -> list[OutboxItem]: ...

@@ -221,7 +221,8 @@ class PostgresStore:
         return int(row["id"]) if row else 0
 
     def due(self, now: float, limit: int = 100, *, after: tuple[float, int] | None = None,
-            target: str | None = None, claim_until: float | None = None) -> list[OutboxItem]:
+            target: str | None = None, claim_until: float | None = None,
+            besides: Sequence[str] = ()) -> list[OutboxItem]:
         """As store.sqlite. With `claim_until`, the same statement claims what it returns
         (one UPDATE over a SELECT ... FOR UPDATE SKIP LOCKED): rows another daemon is
         claiming at that moment are skipped, the returned ones are this daemon's until
@@ -229,13 +230,15 @@ class PostgresStore:
         position), the row holds `claim_until`."""
         after_at, after_id = after if after is not None else (float("-inf"), 0)
         where = "target=%(target)s AND " if target is not None else ""
+        if besides:
+            where += "target<>ALL(%(besides)s) AND "
         select = (f"SELECT {{columns}} FROM outbox o WHERE {where}state='pending' "
                   "AND next_attempt_at<=%(now)s AND (next_attempt_at,id)>(%(at)s,%(id)s) "
                   "AND NOT EXISTS(SELECT 1 FROM outbox p WHERE p.key=o.key AND "
                   "p.state='pending' AND p.id<o.id) ORDER BY next_attempt_at, id "
                   "LIMIT %(limit)s")
         params = {"now": now, "at": after_at, "id": after_id, "target": target,
-                  "limit": limit}
+                  "limit": limit, "besides": list(besides)}
         if claim_until is None:
             return [outbox_from_row(r) for r in self._all(select.format(columns="*"), params)]
         return self._claim_rows(select.format(columns="id, next_attempt_at AS was"),
