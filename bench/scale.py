@@ -157,6 +157,13 @@ def upload_files(directory: str, count: int = 8) -> list[tuple[str, str]]:
     return files
 
 
+def drop(server: ThrowawayPostgres, url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {url.rsplit('/', 1)[1]}".encode())
+
+
 def pending(url: str) -> int:
     import psycopg
 
@@ -265,6 +272,7 @@ def per_second(server: ThrowawayPostgres, phase: Phase, n: int, daemons: int,
     finally:
         for proc in workers:
             close(proc)
+        drop(server, url)  # its autovacuum would be counted in the next run
     rate = n / elapsed
     print(f"{daemons} daemon(s): {n} {phase.name} in {elapsed:.2f} s: {rate:.0f}/s", flush=True)
     used = {name: after[name] - before[name] for name in after}
@@ -323,14 +331,14 @@ def main(argv: list[str] | None = None) -> int:
     receiver = ReceiverProcess()
     binary = weed_binary()
     work = tempfile.TemporaryDirectory(prefix="bench-scale.")
-    seaweed = Seaweed(binary, Path(work.name, "seaweed")) if binary else None
+    seaweed = Seaweed(binary, Path(work.name, "seaweed")) if binary and uploads else None
     rates: dict[str, list[float]] = {}
     try:
         server.start()
         on_receiver = {"receiver": lambda: [receiver.proc.pid]}
         phases = [(Phase("callbacks", lambda url, n: fill_callbacks(url, n, receiver.url)),
                    calls, on_receiver)]
-        if seaweed is not None:
+        if seaweed is not None and uploads:
             seaweed.start()
             make_bucket(seaweed.endpoint)
             files = upload_files(work.name)
