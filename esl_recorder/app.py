@@ -111,7 +111,7 @@ class App:
                                              "http.metrics_port")
         self.store.checkpoint_in_background()
         self.follower.recover(None if self.ownership is None else ())
-        self.calls.recover()
+        self.calls.recover(None if self.ownership is None else ())
         self.outbox.start()
         if self.ownership is None:
             for client in self.clients.values():
@@ -248,7 +248,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     recordings.subscribe(RelayEvents(accounts, outbox, clock).on_recording)
     if media is not None:  # after the dialects: a recording's callbacks are queued first
         recordings.subscribe(media.on_recording)
-    ownership = _ownership(settings, store, clients, follower, recordings, metrics)
+    ownership = _ownership(settings, store, clients, follower, recordings, calls, metrics)
     commands = None if ownership is None else CommandChannel(
         settings, store, ownership, forwarding, service, calls, scripts, metrics)
     readiness = _Readiness(store, "" if settings.store.url else settings.store.path, clients,
@@ -312,7 +312,7 @@ def _scripts(settings: Settings, accounts: AccountBook, targets: TargetPolicy,
 
 def _ownership(settings: Settings, store: StateStore, clients: dict[str, EslClient],
                follower: RecordingFollower, recordings: RecordingRegistry,
-               metrics: Metrics) -> NodeOwnership | None:
+               calls: CallService, metrics: Metrics) -> NodeOwnership | None:
     """store.several_daemons: each node is connected to only while this daemon holds its
     lock (cluster.py); else (None) every node is this daemon's."""
     for name in clients:
@@ -326,6 +326,7 @@ def _ownership(settings: Settings, store: StateStore, clients: dict[str, EslClie
 
     def take(node: str) -> None:
         follower.recover([node])  # what another daemon followed until now
+        calls.recover([node])  # the dialects' calls on it (their wishes: callbacks, ...)
         metrics.node_owned.labels(node=node).set(1)
         clients[node].start()  # its connect reconciles: calls resynced, recordings settled
 
@@ -333,6 +334,7 @@ def _ownership(settings: Settings, store: StateStore, clients: dict[str, EslClie
         clients[node].stop()
         metrics.node_owned.labels(node=node).set(0)
         recordings.forget_node(node)
+        calls.forget_node(node)
 
     locks = PostgresNodeLocks(settings.store.url, getattr(store, "daemon_id", ""),
                               settings.store.timeout)

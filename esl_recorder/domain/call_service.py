@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid as uuid_module
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,14 +77,25 @@ class CallService:
         self._metrics = metrics
         self._clock = clock
 
-    def recover(self) -> int:
-        """At start-up: the calls dialects are in charge of, back in the tracker (the
-        first resync with their node keeps those FreeSWITCH still has)."""
+    def recover(self, nodes: Collection[str] | None = None) -> int:
+        """The calls dialects are in charge of, back in the tracker from the store (the
+        next resync with their node keeps those FreeSWITCH still has and ends the others):
+        at start-up, or those of `nodes` only when this daemon takes them over from
+        another (the store's copies replace what it held of them)."""
         calls = self._repository.open_calls()
+        if nodes is not None:
+            calls = [c for c in calls if c.node in nodes]
+            for node in nodes:
+                self._tracker.forget_node(node)
         for call in calls:
             self._tracker.adopt(call)
-        log.info("recovered %d calls in the charge of a dialect", len(calls))
+        log.info("recovered %d calls in the charge of a dialect%s", len(calls),
+                 f" on {', '.join(nodes)}" if nodes else "")
         return len(calls)
+
+    def forget_node(self, node: str) -> None:
+        """Another daemon follows the calls of `node` now."""
+        self._tracker.forget_node(node)
 
     def subscribe(self, listener: CallListener) -> None:
         """Hear every call's events (created, answered, bridged, ended, released)."""
