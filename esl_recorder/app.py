@@ -49,7 +49,7 @@ from .domain.scripts import ScriptDialect, ScriptRoute, ScriptRunner
 from .domain.scripts_waits import Executions
 from .domain.service import RecordingService
 from .domain.transfers import TransferFollower
-from .errors import ConfigError
+from .errors import ConfigError, StoreError
 from .esl import events as ev
 from .esl.client import EslClient
 from .esl.control import EslCallControl
@@ -100,6 +100,7 @@ class App:
     ownership: NodeOwnership | None = None  # several daemons: the nodes this one owns
     commands: CommandChannel | None = None  # several daemons: requests about other nodes
     policies: PolicyBook | None = None
+    policy_watch: gevent.Greenlet | None = None
 
     def start(self) -> None:
         """Listen first (a busy port fails before anything else starts), then recover,
@@ -120,6 +121,9 @@ class App:
             self.ownership.start()
         if self.commands is not None:
             self.commands.start()
+        if self.ownership is not None and self.policies is not None:
+            self.policy_watch = gevent.spawn(watch_policies, self.policies,
+                                             self.settings.store.takeover_time / 3)
         for server in (self.http, self.metrics_http):
             if server is not None:
                 server.start()
@@ -164,6 +168,8 @@ class App:
                 server.stop(timeout=0.1)
         if self.commands is not None:
             self.commands.stop()
+        if self.policy_watch is not None:
+            self.policy_watch.kill()
         if self.scripts is not None:
             self.scripts.stop()
         for client in self.clients.values():
@@ -260,6 +266,17 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
               controls=controls, ownership=ownership, commands=commands, policies=policies)
     built.append(app)
     return app
+
+
+def watch_policies(policies: PolicyBook, interval: float) -> None:
+    """Several daemons: a Kazoo policy changed over another daemon's API is in force here
+    (for the calls of the nodes this daemon owns) within `interval` seconds."""
+    while True:
+        gevent.sleep(interval)
+        try:
+            policies.refresh()
+        except StoreError as exc:
+            log.warning("recording policies not checked for changes: %s", exc)
 
 
 def _policies(settings: Settings, store: StateStore) -> PolicyBook:
