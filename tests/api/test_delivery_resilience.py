@@ -97,7 +97,8 @@ class Driver:
 
 
 @pytest.fixture
-def driver(switch: FakeSwitch, tmp_path: Path) -> Iterator[Callable[[], Driver]]:
+def driver(switch: FakeSwitch, tmp_path: Path, store_section: dict[str, Any],
+           media_section: dict[str, Any]) -> Iterator[Callable[[], Driver]]:
     """Start the daemon process on the same store and recordings a daemon_factory daemon
     of this test uses."""
     config = tmp_path / "esl_recorder.yaml"
@@ -105,7 +106,7 @@ def driver(switch: FakeSwitch, tmp_path: Path) -> Iterator[Callable[[], Driver]]
         "nodes": [{"name": "fs1", "host": switch.address[0], "port": switch.address[1],
                    "password": "ClueCon"}],
         "recording": {"root": str(tmp_path / "recordings")},
-        "store": {"path": str(tmp_path / "state.db")},
+        "store": store_section, "media": media_section,
         "http": {"port": 0}, "esl": FAST_ESL, "delivery": DELIVERY, "accounts": ACCOUNTS,
     }))
     started: list[Driver] = []

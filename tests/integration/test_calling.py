@@ -18,6 +18,7 @@ import gevent
 import pytest
 from api.receiver import Receiver
 from daemon.tones import analyse
+from store_backends import Backends
 
 from .conftest import FreeSwitchAddress
 from .live import LAML, LAML_AUTH, DaemonProcess, Esl, eventually
@@ -26,9 +27,10 @@ CALLS = "/api/calling/calls"
 
 
 @pytest.fixture(scope="module")
-def daemon(freeswitch: FreeSwitchAddress,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
-    d = DaemonProcess(freeswitch, tmp_path_factory.mktemp("calling")).start()
+def daemon(freeswitch: FreeSwitchAddress, tmp_path_factory: pytest.TempPathFactory,
+           backends: Backends) -> Iterator[DaemonProcess]:
+    workdir = tmp_path_factory.mktemp("calling")
+    d = DaemonProcess(freeswitch, workdir, backends.sections(workdir)).start()
     yield d
     d.stop()
 

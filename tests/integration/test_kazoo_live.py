@@ -24,6 +24,7 @@ from api.receiver import Receiver
 from daemon.conftest import Daemon
 from daemon.tones import analyse
 from fakeswitch.wireclient import WireClient
+from store_backends import Backends
 
 from esl_recorder.app import build_app
 from esl_recorder.domain.recording import State
@@ -37,7 +38,8 @@ OUTBOUND_ONLY = {"enabled": True, "format": "wav"}
 
 
 @pytest.fixture
-def kazoo_live(freeswitch: FreeSwitchAddress, tmp_path: Path) -> Iterator[tuple[Live, Esl]]:
+def kazoo_live(freeswitch: FreeSwitchAddress, tmp_path: Path,
+               backends: Backends) -> Iterator[tuple[Live, Esl]]:
     receiver = Receiver().start()
     flow = tmp_path / "flow.json"
     policies = tmp_path / "policies.yaml"
@@ -47,7 +49,7 @@ def kazoo_live(freeswitch: FreeSwitchAddress, tmp_path: Path) -> Iterator[tuple[
         "nodes": [{"name": "fs1", "host": freeswitch.host, "port": freeswitch.port,
                    "password": freeswitch.password}],
         "recording": {"root": os.path.join(freeswitch.recordings, tmp_path.name)},
-        "store": {"path": str(tmp_path / "state.db")}, "http": {"port": 0},
+        **backends.sections(tmp_path), "http": {"port": 0},
         "delivery": {"allowed_networks": ["127.0.0.0/8"], "initial_delay": 0.05},
         "accounts": ACCOUNTS,
         "kazoo": {"policy_file": str(policies), "default_format": "wav",

@@ -20,6 +20,7 @@ import gevent
 import pytest
 from daemon.conftest import Daemon
 from daemon.tones import analyse
+from store_backends import Backends
 
 from esl_recorder.app import App, build_app
 from esl_recorder.domain.options import PauseBehavior, RecordOptions, Track
@@ -31,12 +32,13 @@ from .live import SETUP_ATTEMPTS, running_its_extension
 
 
 @pytest.fixture
-def live(freeswitch: FreeSwitchAddress, tmp_path: Path) -> Iterator[Daemon]:
+def live(freeswitch: FreeSwitchAddress, tmp_path: Path,
+         backends: Backends) -> Iterator[Daemon]:
     settings = settings_from_mapping({
         "nodes": [{"name": "fs1", "host": freeswitch.host, "port": freeswitch.port,
                    "password": freeswitch.password}],
         "recording": {"root": os.path.join(freeswitch.recordings, tmp_path.name)},
-        "store": {"path": str(tmp_path / "state.db")},
+        **backends.sections(tmp_path),
         "http": {"port": 0},
     }, env={})
     app: App = build_app(settings)

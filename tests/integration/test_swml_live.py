@@ -35,6 +35,7 @@ from scripts.swml_support import (
     states,
     status_events,
 )
+from store_backends import Backends
 
 from esl_recorder.app import App, build_app
 from esl_recorder.domain.recording import State
@@ -107,8 +108,8 @@ VARIABLE = "swml_script"  # scripts.variable here: each call names its document
 
 
 @pytest.fixture
-def live(freeswitch: FreeSwitchAddress, tmp_path: Path,
-         request: pytest.FixtureRequest) -> Iterator[Live]:
+def live(freeswitch: FreeSwitchAddress, tmp_path: Path, request: pytest.FixtureRequest,
+         backends: Backends) -> Iterator[Live]:
     """The daemon, started (or, with the indirect parameter "later", started by the test's
     `live.start()`)."""
     receiver = Receiver().start()
@@ -118,7 +119,7 @@ def live(freeswitch: FreeSwitchAddress, tmp_path: Path,
         "nodes": [{"name": "fs1", "host": freeswitch.host, "port": freeswitch.port,
                    "password": freeswitch.password}],
         "recording": {"root": os.path.join(freeswitch.recordings, tmp_path.name)},
-        "store": {"path": str(tmp_path / "state.db")},
+        **backends.sections(tmp_path),
         "http": {"port": 0},
         "delivery": {"allowed_networks": ["127.0.0.0/8"], "initial_delay": 0.05},
         "accounts": ACCOUNTS,

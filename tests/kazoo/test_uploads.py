@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
@@ -120,7 +121,8 @@ def free_port() -> int:
 
 def test_kill_9_mid_upload_still_delivers_after_restart(
         switch: FakeSwitch, tmp_path: Path, receiver: Receiver,
-        daemon_factory: DaemonFactory) -> None:
+        daemon_factory: DaemonFactory, store_section: dict[str, Any],
+        media_section: dict[str, Any]) -> None:
     relay = Relay(("127.0.0.1", receiver.port), free_port())
     policies = tmp_path / "policies.yaml"
     policies.write_text(yaml.safe_dump(policy(relay.url + "/k9/")))
@@ -130,7 +132,7 @@ def test_kill_9_mid_upload_still_delivers_after_restart(
         "nodes": [{"name": "fs1", "host": switch.address[0], "port": switch.address[1],
                    "password": "ClueCon"}],
         "recording": {"root": str(tmp_path / "recordings")},
-        "store": {"path": str(tmp_path / "state.db")}, "accounts": ACCOUNTS,
+        "store": store_section, "media": media_section, "accounts": ACCOUNTS,
         "http": {"port": 0}, "esl": FAST_ESL, "kazoo": kazoo,
         "delivery": {**FAST_RETRIES, "allowed_networks": ["127.0.0.0/8"]},
     }))
