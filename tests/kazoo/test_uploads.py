@@ -20,6 +20,7 @@ from api.receiver import Receiver
 from daemon.conftest import FAST_ESL, DaemonFactory
 from media.proxy import Relay
 
+from esl_recorder.delivery.uploads import KIND as URL_UPLOAD
 from esl_recorder.domain.recording import State
 from esl_recorder.testing.fakeswitch import FakeSwitch
 
@@ -55,7 +56,7 @@ def test_put_to_the_url_with_kazoos_name_and_query(make_kazoo, receiver: Receive
                           "cdr_id", "interaction_id", "account_id"}
     assert got.headers["Content-Type"] == "audio/x-wav"
     assert rec.file is not None and sha256(got.body) == rec.file.sha256
-    assert sha256(Path(rec.path).read_bytes()) == rec.file.sha256  # kept: keep_local
+    assert sha256(kazoo.daemon.media(rec)) == rec.file.sha256  # kept: keep_local
 
 
 @pytest.mark.parametrize(("suffix", "path", "query_start"), [
@@ -73,6 +74,8 @@ def test_post_and_a_url_with_a_query(make_kazoo, receiver: Receiver, suffix: str
     assert got.query.startswith(query_start + f"{call}.wav&from=")
     assert rec.file is not None and sha256(got.body) == rec.file.sha256
     kazoo.daemon.wait_until(lambda: not os.path.exists(rec.path), what="file removed")
+    if kazoo.daemon.app.settings.media.backend == "s3":  # removed once in the bucket too
+        assert sha256(kazoo.daemon.media(rec)) == rec.file.sha256
 
 
 def test_without_url_the_file_stays_local(make_kazoo, receiver: Receiver) -> None:
@@ -84,7 +87,8 @@ def test_without_url_the_file_stays_local(make_kazoo, receiver: Receiver) -> Non
     kazoo.finish(uploaded)
     got, = receiver.wait(1)
     assert got.path.endswith(f"call_recording_{uploaded}.wav")
-    assert len(kazoo.daemon.app.outbox.items()) == 1  # nothing queued for the local one
+    uploads = [i for i in kazoo.daemon.app.outbox.items() if i.kind == URL_UPLOAD]
+    assert len(uploads) == 1  # nothing queued for the local one
 
 
 def test_a_receiver_that_fails_then_recovers_gets_the_same_bytes(make_kazoo,
@@ -110,7 +114,8 @@ def test_a_refused_upload_is_dead_and_listed(make_kazoo, receiver: Receiver) -> 
     dead = kazoo.daemon.wait_until(lambda: kazoo.daemon.app.outbox.dead(), what="dead item")
     assert dead[0].kind == "url-upload" and dead[0].key == f"upload:{rec.sid}"
     assert "HTTP 403" in (dead[0].last_error or "")
-    assert os.path.exists(rec.path)  # never removed without a confirmed upload
+    # never removed without a confirmed upload (with media in S3: its upload there)
+    assert rec.file is not None and sha256(kazoo.daemon.media(rec)) == rec.file.sha256
 
 
 def free_port() -> int:
