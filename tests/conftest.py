@@ -157,10 +157,14 @@ def backends(request: pytest.FixtureRequest) -> Backends:
 
 
 @pytest.fixture
-def store_section(backends: Backends, store_backend: str, tmp_path: Path) -> dict[str, Any]:
+def store_section(backends: Backends, store_backend: str,
+                  tmp_path: Path) -> Iterator[dict[str, Any]]:
     """The `store` settings of one test (store_backend): SQLite under tmp_path, or a fresh
-    PostgreSQL database."""
-    return backends.store(tmp_path, store_backend)
+    PostgreSQL database (dropped after the test: hundreds of them slow the server down)."""
+    section = backends.store(tmp_path, store_backend)
+    yield section
+    if "url" in section:
+        backends.drop(section["url"])
 
 
 @pytest.fixture

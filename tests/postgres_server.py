@@ -107,3 +107,11 @@ class ThrowawayPostgres:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}".encode())
         return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        """Drop a database new_database() made, whoever is still connected to it."""
+        import psycopg
+
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())

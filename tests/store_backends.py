@@ -112,6 +112,11 @@ class Backends:
             self.sqlite_files.add(directory / "state.db")
         return section
 
+    def drop(self, url: str) -> None:
+        """Drop a database `store` made (its connections are closed first)."""
+        server: ThrowawayPostgres = self._request.getfixturevalue("postgres_server")
+        server.drop_database(url)
+
     def media(self, backend: str | None = None) -> dict[str, Any]:
         """`media` settings: local disk (the defaults), or the session's SeaweedFS."""
         if (backend or media_switch()) == "local":
