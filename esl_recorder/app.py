@@ -106,7 +106,7 @@ class App:
         self.store.checkpoint_in_background()
         self.follower.recover(None if self.ownership is None else ())
         self.calls.recover()
-        self.outbox.start()
+        self.outbox.start(sole_daemon=not self.settings.store.several_daemons)
         if self.ownership is None:
             for client in self.clients.values():
                 client.start()

@@ -207,6 +207,12 @@ class OutboxStore(Protocol):
         item; claiming an item again extends the lease (`until` = `now` gives it back);
         finish_attempts ends it. A store of one daemon (SQLite) returns them all."""
 
+    def release_claims(self, now: float) -> int:
+        """Every claim ended and its item due at `now`: the attempts of a daemon that
+        stopped without storing their results, when no other daemon shares the store (its
+        restart sends them again at once, not when their leases run out). Returns how many
+        (SQLite: none, it keeps no claims)."""
+
     def next_attempt_after(self, now: float) -> float | None: ...
 
     def finish_attempts(self, delivered: Iterable[tuple[int, float]],

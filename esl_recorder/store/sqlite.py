@@ -222,6 +222,9 @@ class Store:
         """All of them: one daemon owns this file, so nobody else attempts its items."""
         return set(ids)
 
+    def release_claims(self, now: float) -> int:
+        return 0
+
     def next_attempt_after(self, now: float) -> float | None:
         """The earliest next_attempt_at of a pending item that is not due yet."""
         row = self._db.execute("SELECT MIN(next_attempt_at) FROM outbox INDEXED BY "
