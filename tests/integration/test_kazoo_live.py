@@ -140,6 +140,6 @@ def test_a_callflow_records_on_bridge(kazoo_live: tuple[Live, Esl]) -> None:
     live.wait_hangup(b)
     done = live.daemon.wait_state(rec.sid, State.COMPLETED, timeout=15)
     assert done.file is not None and done.file.duration_ms >= 1000
-    info = analyse(done.path)
+    info = analyse(live.daemon.media_file(done))
     # left: what B hears (its caller's 440 Hz); right: what B sends (the bridged 880 Hz)
     assert info.channels == 2 and info.tones == [{440}, {880}]
