@@ -101,13 +101,14 @@ class Backends:
         self._request = request
         self.sqlite_files: set[Path] = set()  # every SQLite path handed out
 
-    def store(self, directory: Path, backend: str | None = None) -> dict[str, Any]:
+    def store(self, directory: Path, backend: str | None = None,
+              migrated: bool = True) -> dict[str, Any]:
         """`store` settings: SQLite under `directory`, or (postgres) a fresh database of
-        its own on the session's server."""
+        its own on the session's server, with the schema already (unless not `migrated`)."""
         section: dict[str, Any] = {"path": str(directory / "state.db")}
         if (backend or store_switch()) == "postgres":
             server: ThrowawayPostgres = self._request.getfixturevalue("postgres_server")
-            section["url"] = server.new_database()
+            section["url"] = server.new_database(migrated)
         else:
             self.sqlite_files.add(directory / "state.db")
         return section
