@@ -50,6 +50,8 @@ ONE_STORE: dict[str, tuple[str, str]] = {
     "call_row_behind": ("sqlite", "breaks an insert with SQLite's NOT NULL error"),
     "lifecycle/test_startup_errors.py": ("sqlite", "start-up errors named before the daemon "
                                          "serves (store.path's own directory among them)"),
+    "edge/test_tls.py::test_run_with_a_missing_certificate_is_one_line_and_exit_2": (
+        "sqlite", "a start-up error named before the daemon serves"),
     "store/test_postgres.py": ("postgres", "what only the PostgreSQL store does"),
     "store/test_postgres_outage.py": ("postgres", "a PostgreSQL server stopped and restarted"),
     "scale/": ("postgres", "several daemons share one PostgreSQL (claims, node locks)"),
