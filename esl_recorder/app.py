@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from .accounts import AccountBook
 from .cluster import NodeOwnership
+from .commands_wiring import CommandChannel
 from .delivery.outbox import Outbox
 from .delivery.sender import Sender
 from .delivery.signing import SendTimeSigner
@@ -43,6 +44,7 @@ from .domain.policy_recorder import PolicyRecorder
 from .domain.ports import CallControl, MediaStream
 from .domain.recording import Recording, State
 from .domain.registry import RecordingRegistry
+from .domain.remote import Forwarding
 from .domain.scripts import ScriptDialect, ScriptRoute, ScriptRunner
 from .domain.scripts_waits import Executions
 from .domain.service import RecordingService
@@ -96,6 +98,7 @@ class App:
     scripts: ScriptRunner | None = None
     controls: dict[str, CallControl] = field(default_factory=dict)  # per node
     ownership: NodeOwnership | None = None  # several daemons: the nodes this one owns
+    commands: CommandChannel | None = None  # several daemons: requests about other nodes
     policies: PolicyBook | None = None
 
     def start(self) -> None:
@@ -115,6 +118,8 @@ class App:
                 client.start()
         else:  # only the nodes it owns: now, or once their owner is gone
             self.ownership.start()
+        if self.commands is not None:
+            self.commands.start()
         for server in (self.http, self.metrics_http):
             if server is not None:
                 server.start()
@@ -157,6 +162,8 @@ class App:
         for server in (self.http, self.metrics_http):
             if server is not None:
                 server.stop(timeout=0.1)
+        if self.commands is not None:
+            self.commands.stop()
         if self.scripts is not None:
             self.scripts.stop()
         for client in self.clients.values():
@@ -197,9 +204,10 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
                     sender=Sender(settings.delivery.per_host, settings.delivery.timeout,
                                   targets, signer))
     media = _media_store(settings, store, outbox, metrics, tracker)
+    forwarding = Forwarding()  # several daemons: attached to the command channel below
     service = RecordingService(settings.recording, store, recordings, tracker, controls,
-                               metrics, clock, media=media)
-    calls = CallService(tracker, store, controls, metrics, clock)
+                               metrics, clock, media=media, forwarding=forwarding)
+    calls = CallService(tracker, store, controls, metrics, clock, forwarding)
     follower = RecordingFollower(service, recordings, tracker, store, metrics,
                                  workers=settings.recording.finalize_workers,
                                  truncation_tolerance_s=settings.recording.truncation_tolerance,
@@ -211,7 +219,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     dialects = _dialects(settings, accounts, service, calls, outbox, metrics, clock, targets)
     built: list[App] = []  # the base URL is known once the App listens
     scripts = _scripts(settings, accounts, targets, tracker, controls, service, recordings,
-                       executions, metrics, clock, lambda: built[0].base_url())
+                       executions, metrics, clock, lambda: built[0].base_url(), forwarding)
     dialects.append(SwmlDialect(accounts=accounts, recordings=service, metrics=metrics,
                                 runner=scripts if settings.scripts.run_endpoint else None,
                                 tts=(settings.scripts.tts_engine, settings.scripts.tts_voice)))
@@ -242,13 +250,15 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     if media is not None:  # after the dialects: a recording's callbacks are queued first
         recordings.subscribe(media.on_recording)
     ownership = _ownership(settings, store, clients, follower, recordings, metrics)
+    commands = None if ownership is None else CommandChannel(
+        settings, store, ownership, forwarding, service, calls, scripts, metrics)
     readiness = _Readiness(store, "" if settings.store.url else settings.store.path, clients,
                            ownership)
     ops = ops_app(prometheus, readiness)
     api = ApiApp(dialects, ops, settings.http, metrics)
     app = App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
               follower, router, accounts, outbox, api, ops, clients, media, scripts=scripts,
-              controls=controls, ownership=ownership, policies=policies)
+              controls=controls, ownership=ownership, commands=commands, policies=policies)
     built.append(app)
     return app
 
@@ -300,7 +310,7 @@ def _scripts(settings: Settings, accounts: AccountBook, targets: TargetPolicy,
              tracker: CallTracker, controls: dict[str, CallControl],
              service: RecordingService, recordings: RecordingRegistry,
              executions: Executions, metrics: Metrics, clock: Callable[[], float],
-             base_url: Callable[[], str]) -> ScriptRunner | None:
+             base_url: Callable[[], str], forwarding: Forwarding) -> ScriptRunner | None:
     """The script runner, when scripts are configured or may be sent over the API (else
     None: no events for it)."""
     conf = settings.scripts
@@ -316,7 +326,7 @@ def _scripts(settings: Settings, accounts: AccountBook, targets: TargetPolicy,
         "kazoo": KazooCallflows(fetcher, AudioFormat(settings.kazoo.default_format),
                                 settings.kazoo.bridge_dial_string)}
     return ScriptRunner(routes, dialects, tracker, controls, service, recordings, executions,
-                        metrics, conf.variable, clock)
+                        metrics, conf.variable, clock, forwarding)
 
 
 def _ownership(settings: Settings, store: StateStore, clients: dict[str, EslClient],

@@ -342,6 +342,12 @@ class PostgresStore:
         else:
             callback()
 
+    def connection(self) -> contextlib.AbstractContextManager[Conn]:
+        """A connection for another module of store/ (store.commands): the greenlet's
+        atomic() one, or one borrowed from the pool (autocommit, dict rows); a failure of
+        the server raises StoreUnavailable."""
+        return self._conn()
+
     @contextlib.contextmanager
     def _conn(self) -> Iterator[Conn]:
         """The greenlet's atomic() connection, or one borrowed from the pool (autocommit);
