@@ -41,7 +41,7 @@ from .domain.follower import RecordingFollower
 from .domain.options import AudioFormat
 from .domain.policies import PolicyBook
 from .domain.policy_recorder import PolicyRecorder
-from .domain.ports import CallControl
+from .domain.ports import CallControl, MediaStream
 from .domain.recording import Recording, State
 from .domain.registry import RecordingRegistry
 from .domain.remote import Forwarding
@@ -113,7 +113,7 @@ class App:
         self.store.checkpoint_in_background()
         self.follower.recover(None if self.ownership is None else ())
         self.calls.recover(None if self.ownership is None else ())
-        self.outbox.start()
+        self.outbox.start(sole_daemon=not self.settings.store.several_daemons)
         if self.ownership is None:
             for client in self.clients.values():
                 client.start()
@@ -209,7 +209,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     outbox = Outbox(store, settings.delivery, metrics, clock, targets=targets,
                     sender=Sender(settings.delivery.per_host, settings.delivery.timeout,
                                   targets, signer))
-    media = _media_store(settings, store, outbox, metrics)
+    media = _media_store(settings, store, outbox, metrics, tracker)
     forwarding = Forwarding()  # several daemons: attached to the command channel below
     service = RecordingService(settings.recording, store, recordings, tracker, controls,
                                metrics, clock, media=media, forwarding=forwarding)
@@ -237,7 +237,8 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     outbox.register(UPLOAD, UrlUploads(targets, timeout=settings.kazoo.upload_timeout,
                                        keep_local=settings.kazoo.keep_local,
                                        exists=lambda sid: store.get_recording(sid) is not None,
-                                       per_host=settings.delivery.per_host),
+                                       per_host=settings.delivery.per_host,
+                                       stored=_stored_media(media, store)),
                     metrics.upload_attempts)
     dialects.append(KazooDialect(accounts=accounts, recordings=service, policies=policies,
                                  outbox=outbox, metrics=metrics, targets=targets))
@@ -287,8 +288,22 @@ def _policies(settings: Settings, store: StateStore) -> PolicyBook:
     return book
 
 
+def _stored_media(media: S3Media | None, store: StateStore
+                  ) -> Callable[[str], MediaStream | None] | None:
+    """A recording's object in S3 by its sid (None without S3 media, or for a deleted one)."""
+    if media is None:
+        return None
+    s3 = media
+
+    def stored(sid: str) -> MediaStream | None:
+        rec = store.get_recording(sid)
+        return None if rec is None else s3.stream(rec)
+
+    return stored
+
+
 def _media_store(settings: Settings, store: StateStore, outbox: Outbox,
-                 metrics: Metrics) -> S3Media | None:
+                 metrics: Metrics, tracker: CallTracker) -> S3Media | None:
     """media.backend s3: finished recordings are uploaded through the outbox and served from
     the bucket once their local file is gone. The S3 client is the `s3` extra: imported only
     then."""
@@ -300,8 +315,12 @@ def _media_store(settings: Settings, store: StateStore, outbox: Outbox,
         raise ConfigError(settings.source, "media.backend",
                           f"s3 needs the minio package (pip install 'esl_recorder[s3]'): "
                           f"{exc}") from None
-    return S3Media(settings.media, outbox, metrics, per_host=settings.delivery.per_host,
-                   exists=lambda sid: store.get_recording(sid) is not None)
+    media = S3Media(settings.media, outbox, metrics, per_host=settings.delivery.per_host,
+                    exists=lambda sid: store.get_recording(sid) is not None,
+                    call_live=lambda uuid: (c := tracker.get(uuid)) is not None
+                    and not c.hungup)
+    tracker.subscribe(media.on_call)
+    return media
 
 
 def _scripts(settings: Settings, accounts: AccountBook, targets: TargetPolicy,

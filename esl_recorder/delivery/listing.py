@@ -47,7 +47,8 @@ def show_outbox(settings: StoreSettings, state: str, limit: int, as_json: bool,
             out.write(json.dumps(item_record(item)) + "\n")
         return 0
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
-    out.write(f"# outbox {path}: {summary}; showing {len(items)} {state}, newest first\n")
+    where = safe_url(settings.url) if settings.url else path
+    out.write(f"# outbox {where}: {summary}; showing {len(items)} {state}, newest first\n")
     out.write(table([COLUMNS, *(item_row(i) for i in items)]))
     return 0
 

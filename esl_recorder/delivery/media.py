@@ -9,7 +9,9 @@
   they are read: if they are not the bytes finalize hashed, the last read raises before the
   multipart upload is completed (minio then aborts it) and the item is given up with that
   reason. Then the object's size is checked, then the local file removed (unless
-  media.keep_local). Anything else that fails is retried with the outbox's backoff.
+  media.keep_local), or, while its call is still up, when the call ends: a script on the call
+  may still play it (SWML `play` of `${record_call_url}`, a Kazoo voicemail playback), and
+  FreeSWITCH plays files. Anything else that fails is retried with the outbox's backoff.
 - A recording deleted before its upload ran is not uploaded. Deleting a recording queues a
   "media-delete" item on the same key: it runs after any upload still pending or in flight.
 - An attempt cut by a crash runs again after the restart; a file already removed after a
@@ -31,6 +33,7 @@ from typing import Any, BinaryIO
 
 import gevent.lock
 
+from ..domain.calls import Call, CallEvent
 from ..domain.options import MEDIA_TYPES
 from ..domain.ports import MediaRedirect, MediaStream, MediaUnavailable, OutboxItem
 from ..domain.recording import Recording, State
@@ -79,10 +82,13 @@ class S3Media:
     """The MediaStore port over one bucket, and the outbox handler of its items."""
 
     def __init__(self, settings: MediaSettings, outbox: Outbox, metrics: Metrics, *,
-                 exists: Callable[[str], bool], per_host: int) -> None:
+                 exists: Callable[[str], bool], per_host: int,
+                 call_live: Callable[[str], bool] = lambda uuid: False) -> None:
         self._settings = settings
         self._outbox = outbox
         self._exists = exists
+        self._call_live = call_live
+        self._held: dict[str, list[tuple[str, str]]] = {}  # call uuid -> (sid, local path)
         self._bucket = Bucket(settings, per_host)
         self._uploads = gevent.lock.BoundedSemaphore(UPLOADS_AT_ONCE)
         outbox.register(UPLOAD, self, metrics.upload_attempts)
@@ -96,7 +102,8 @@ class S3Media:
     def on_recording(self, rec: Recording, previous: State) -> None:
         if rec.state is not State.COMPLETED or previous is State.COMPLETED or rec.file is None:
             return
-        payload = {"sid": rec.sid, "path": rec.path, "size": rec.file.size,
+        payload = {"sid": rec.sid, "call": rec.call_uuid, "path": rec.path,
+                   "size": rec.file.size,
                    "sha256": rec.file.sha256, "key": self.key_for(rec),
                    "content_type": MEDIA_TYPES[rec.options.format]}
         self._outbox.put(UPLOAD, f"media:{rec.sid}", self._bucket.origin, payload,
@@ -104,6 +111,11 @@ class S3Media:
         log.info("recording %s: upload to s3 queued (%s)", rec.sid, payload["key"])
 
     # MediaStore ----------------------------------------------------------------------
+    def stream(self, rec: Recording) -> MediaStream | None:
+        """The recording's object as a stream (close it), or None when there is none."""
+        stream = self._bucket.open(self.key_for(rec))
+        return None if stream is None else MediaStream(stream.size, stream.chunks, stream.close)
+
     def fetch(self, rec: Recording) -> MediaStream | MediaRedirect:
         key = self.key_for(rec)
         try:
@@ -173,8 +185,26 @@ class S3Media:
         log.info("recording %s: uploaded to s3 %s/%s (%d bytes, sha256 verified)", sid,
                  self._bucket.name, key, size)
         if not self._settings.keep_local:
-            os.unlink(path)
+            self._remove_local(sid, path, str(p.get("call") or ""))
         return DONE
+
+    def _remove_local(self, sid: str, path: str, call_uuid: str) -> None:
+        if call_uuid and self._call_live(call_uuid):
+            self._held.setdefault(call_uuid, []).append((sid, path))
+            log.info("recording %s: local file kept until call %s ends", sid, call_uuid)
+            return
+        os.unlink(path)
+
+    def on_call(self, event: CallEvent, call: Call) -> None:
+        """A call tracker listener: the files of a call that has ended are removed."""
+        if event is not CallEvent.ENDED:
+            return
+        for sid, path in self._held.pop(call.uuid, []):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+            log.info("recording %s: local file removed (call %s ended)", sid, call.uuid)
 
     def _already_uploaded(self, sid: str, key: str, size: int, sha256: str) -> Attempt:
         """The local file is gone: done if the object is the file (uploaded, then the

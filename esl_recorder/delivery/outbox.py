@@ -182,8 +182,12 @@ class Outbox:
         """Call `listener(item, result)` once each attempt's result is stored."""
         self._listeners.append(listener)
 
-    def start(self) -> None:
+    def start(self, *, sole_daemon: bool = False) -> None:
+        """`sole_daemon`: no other daemon shares the store, so items still claimed are the
+        cut attempts of this one's previous run: due again now (store.release_claims)."""
         if self._runner is None:
+            if sole_daemon and (cut := self._store.release_claims(self._clock())):
+                log.info("outbox: %d attempts cut by the last stop are due again", cut)
             self._reset()
             self._runner = gevent.spawn(self._run)
 

@@ -13,6 +13,9 @@ the change that completes the recording (inside that change's transaction).
   delivery.max_age, or at once for a 4xx that says "never"), across restarts: an attempt
   cut by `kill -9` runs again, from the file still on disk.
 - A recording deleted before its upload ran is not uploaded.
+- With media in S3 (media.backend s3) the local file is the S3 upload's to remove: an upload
+  to a URL never removes it then, and one that finds it already gone sends the stored object
+  instead (same size and sha256 checks).
 """
 
 from __future__ import annotations
@@ -21,15 +24,15 @@ import hashlib
 import http.client
 import logging
 import os
-from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol
 
 import certifi
 import gevent
 import urllib3
 from urllib3.exceptions import HTTPError
 
-from ..domain.ports import OutboxItem
+from ..domain.ports import MediaStream, OutboxItem
 from .policy import Attempt, parse_retry_after
 from .request import safe_url
 from .sender import MAX_ORIGINS, USER_AGENT, describe, guarded_pools
@@ -46,7 +49,31 @@ class DigestMismatch(Exception):
     """The bytes read for the upload are not the bytes hashed at finalize."""
 
 
-def file_chunks(f: BinaryIO, size: int, sha256: str) -> Iterator[bytes]:
+class Readable(Protocol):
+    def read(self, n: int, /) -> bytes: ...
+
+
+class ChunkReader:
+    """`read(n)` over the pieces of a stored object's stream."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._buffer = b""
+
+    def read(self, n: int, /) -> bytes:
+        pieces, have = [self._buffer], len(self._buffer)
+        while have < n:
+            piece = next(self._chunks, b"")
+            if not piece:
+                break
+            pieces.append(piece)
+            have += len(piece)
+        data = b"".join(pieces)
+        self._buffer = data[n:]
+        return data[:n]
+
+
+def file_chunks(f: Readable, size: int, sha256: str) -> Iterator[bytes]:
     """`size` bytes of `f`, piece by piece; DigestMismatch before the last piece when their
     sha256 is not `sha256` (so the request is cut short)."""
     digest = hashlib.sha256()
@@ -67,10 +94,14 @@ class UrlUploads:
     """The outbox handler of url-upload items."""
 
     def __init__(self, targets: TargetPolicy, *, timeout: float, keep_local: bool,
-                 exists: Callable[[str], bool], per_host: int) -> None:
+                 exists: Callable[[str], bool], per_host: int,
+                 stored: Callable[[str], MediaStream | None] | None = None) -> None:
+        """`stored`: the recording's object in the media store (media.backend s3), which
+        then owns the local file (never removed here)."""
         self._timeout = timeout
-        self._keep_local = keep_local
+        self._keep_local = keep_local or stored is not None
         self._exists = exists
+        self._stored = stored
         self._pools = urllib3.PoolManager(num_pools=MAX_ORIGINS, maxsize=per_host,
                                           block=False, retries=False,
                                           cert_reqs="CERT_REQUIRED", ca_certs=certifi.where())
@@ -99,7 +130,7 @@ class UrlUploads:
         try:
             f = open(path, "rb")  # noqa: SIM115 (closed below)
         except FileNotFoundError:
-            return Attempt(None, f"recording {sid}: the local file is gone", refused=True)
+            return self._upload_stored(p)
         with f:
             found = os.fstat(f.fileno()).st_size
             if found != size:
@@ -113,7 +144,32 @@ class UrlUploads:
                 os.unlink(path)
         return attempt
 
-    def _send(self, method: str, url: str, f: BinaryIO, size: int, sha256: str,
+    def _upload_stored(self, p: dict[str, Any]) -> Attempt:
+        """The local file is gone (uploaded to S3 and removed): send the stored object."""
+        sid, url, size = str(p["sid"]), str(p["url"]), int(p["size"])
+        if self._stored is None:
+            return Attempt(None, f"recording {sid}: the local file is gone", refused=True)
+        try:
+            stream = self._stored(sid)
+        except Exception as exc:
+            return Attempt(None, f"recording {sid}: the media store: {describe(exc)}")
+        if stream is None:
+            return Attempt(None, f"recording {sid}: the local file is gone and the media "
+                                 "store has none", refused=True)
+        try:
+            if stream.size != size:
+                return Attempt(None, f"recording {sid}: the stored object is {stream.size} "
+                                     f"bytes, finalize saw {size}", refused=True)
+            attempt = self._send(str(p["method"]).upper(), url, ChunkReader(stream.chunks),
+                                 size, str(p["sha256"]), str(p["content_type"]))
+        finally:
+            stream.close()
+        if attempt.status is not None and 200 <= attempt.status < 300:
+            log.info("recording %s: %s to %s done from the media store (%d bytes, HTTP %d)",
+                     sid, p["method"], safe_url(url), size, attempt.status)
+        return attempt
+
+    def _send(self, method: str, url: str, f: Readable, size: int, sha256: str,
               content_type: str) -> Attempt:
         headers = {"User-Agent": USER_AGENT, "Content-Type": content_type,
                    "Content-Length": str(size)}

@@ -222,6 +222,12 @@ class OutboxStore(Protocol):
         """End this process's claims of items (id, next_attempt_at), each due again at that
         time for anyone (a claimed item it will not attempt)."""
 
+    def release_claims(self, now: float) -> int:
+        """Every claim ended and its item due at `now`: the attempts of a daemon that
+        stopped without storing their results, when no other daemon shares the store (its
+        restart sends them again at once, not when their leases run out). Returns how many
+        (SQLite: none, it keeps no claims)."""
+
     def next_attempt_after(self, now: float) -> float | None: ...
 
     def finish_attempts(self, delivered: Iterable[tuple[int, float]],

@@ -298,6 +298,13 @@ class PostgresStore:
                          "AND o.claimed_by=%s AND o.state='pending'",
                          (*_columns(list(positions), 2), self.daemon_id))
 
+    def release_claims(self, now: float) -> int:
+        with self._conn() as conn:
+            rows = conn.execute("UPDATE outbox SET claimed_by=NULL, next_attempt_at=%s WHERE "
+                                "state='pending' AND claimed_by IS NOT NULL RETURNING id",
+                                (now,)).fetchall()
+        return len(rows)
+
     def next_attempt_after(self, now: float) -> float | None:
         row = self._one("SELECT MIN(next_attempt_at) AS at FROM outbox WHERE "
                         "state='pending' AND next_attempt_at>%s", (now,))

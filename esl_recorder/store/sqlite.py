@@ -232,6 +232,9 @@ class Store:
     def give_back(self, positions: Sequence[tuple[int, float]]) -> None:
         """Nothing to give back: no item here is claimed (see claim)."""
 
+    def release_claims(self, now: float) -> int:
+        return 0
+
     def next_attempt_after(self, now: float) -> float | None:
         """The earliest next_attempt_at of a pending item that is not due yet."""
         row = self._db.execute("SELECT MIN(next_attempt_at) FROM outbox INDEXED BY "

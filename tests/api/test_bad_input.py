@@ -29,6 +29,7 @@ import pytest
 from daemon.conftest import FAST_ESL, Daemon
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from store_backends import Backends
 from werkzeug.routing import Rule
 
 from esl_recorder.app import build_app
@@ -168,14 +169,14 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, backends: Backends) -> Iterator[World]:
     tmp: Path = tmp_path_factory.mktemp("bad_input")
     switch = FakeSwitch(clock="manual", recordings_root=str(tmp / "fs")).start()
     settings_ = settings_from_mapping({
         "nodes": [{"name": "fs1", "host": switch.address[0], "port": switch.address[1],
                    "password": "ClueCon"}],
         "recording": {"root": str(tmp / "recordings")},
-        "store": {"path": str(tmp / "state.db")},
+        **backends.sections(tmp),
         "http": {"port": 0}, "esl": FAST_ESL, "accounts": ACCOUNTS,
         "delivery": {"initial_delay": 0.05, "max_delay": 0.2},
     }, source="<test_bad_input>", env={})

@@ -187,10 +187,10 @@ def test_get_call_and_its_recordings_and_media(bw: Api, receiver: Receiver) -> N
     assert bw.request("GET", f"{USERS}/calls/{call_id}/recordings", headers=ACME).json() == [
         resource]
     assert bw.request("GET", f"{USERS}/recordings/{rec_id(rec)}", headers=ACME).json() == resource
+    served = bw.daemon.media(rec)  # (with media in S3: once uploaded, from the bucket)
     media = bw.request("GET", f"{USERS}/media/{rec_id(rec)}.wav", headers=ACME)
     assert media.status_code == 200 and media.headers["Content-Type"] == "audio/x-wav"
-    with open(rec.path, "rb") as f:
-        assert media.content == f.read()
+    assert media.content == served
 
     names = [e["name"] for e in
              bw.request("GET", f"{USERS}/calls/{call_id}/events", headers=ACME).json()]

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from esl_recorder.delivery.media import UPLOAD as MEDIA_UPLOAD
 from esl_recorder.dialects.relay import record_options, status_meta
 from esl_recorder.domain.recording import Recording, State
 
@@ -223,8 +224,9 @@ def test_events_recording_paused_recording_finished_in_order_and_signed(
                                              "duration": done.file.duration_ms / 1000,
                                              "size": done.file.size, "format": "wav"}}
     assert docs[-1]["params"]["record"]["duration"] == 3.0  # mask keeps the timeline
+    served = api.daemon.media(done)  # (with media in S3: once uploaded, from the bucket)
     r = api.http.get(media, headers=LAML_AUTH, timeout=10)
-    assert r.status_code == 200 and r.content == open(done.path, "rb").read()  # noqa: SIM115
+    assert r.status_code == 200 and r.content == served
     assert len(r.content) == docs[-1]["params"]["record"]["size"]
 
 
@@ -276,7 +278,7 @@ def test_no_status_url_means_no_events(api: Api) -> None:
     ok(api, "calling.record", uuid, control_id="x")
     ok(api, "calling.record.stop", uuid, control_id="x")
     wait_done(api, by_control(api, uuid, "x").sid)
-    assert api.daemon.app.store.outbox_items() == []
+    assert [i for i in api.daemon.app.store.outbox_items() if i.kind != MEDIA_UPLOAD] == []
 
 
 # --- errors --------------------------------------------------------------------------------------

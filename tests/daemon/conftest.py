@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -9,8 +12,10 @@ from typing import Any
 import gevent
 import gevent.event
 import pytest
+import requests
 
 from esl_recorder.app import App, build_app
+from esl_recorder.domain.ports import MediaFile, MediaRedirect
 from esl_recorder.domain.recording import Recording, State
 from esl_recorder.testing.fakeswitch import FakeSwitch
 
@@ -25,6 +30,7 @@ class Daemon:
         self.app = app
         self.service = app.service
         self._changed = gevent.event.Event()
+        self._scratch: str | None = None
         app.recordings.subscribe(lambda rec, prev: self._poke())
         app.tracker.subscribe(lambda name, call: self._poke())
 
@@ -51,8 +57,38 @@ class Daemon:
             lambda: (r := self.app.recordings.get(sid)).state in states and r,
             timeout, what=f"recording {sid} in {[s.value for s in states]}")
 
+    def media(self, rec: Recording, timeout: float = 15.0) -> bytes:
+        """A completed recording's media as the daemon serves it (service.media): with
+        media in S3, once uploaded (from the bucket when its local file is removed: unless
+        kept, or its call is still up); else from its local file."""
+        if self.app.settings.media.backend == "s3":
+            self.wait_until(lambda: any(
+                i.key == f"media:{rec.sid}" and i.kind == "media"
+                for i in self.app.store.outbox_items("delivered", 10_000)), timeout,
+                f"the upload of recording {rec.sid}")
+        served = self.service.media(rec.sid)
+        if isinstance(served, MediaFile):
+            return Path(served.path).read_bytes()
+        if isinstance(served, MediaRedirect):
+            return requests.get(served.url, timeout=10).content
+        try:
+            return b"".join(served.chunks)
+        finally:
+            served.close()
+
+    def media_file(self, rec: Recording) -> str:
+        """A copy of `media(rec)` in a scratch directory (removed at stop): a path for
+        tones.analyse."""
+        if self._scratch is None:
+            self._scratch = tempfile.mkdtemp(prefix="esl_recorder_media.")
+        path = os.path.join(self._scratch, os.path.basename(rec.path))
+        Path(path).write_bytes(self.media(rec))
+        return path
+
     def stop(self) -> None:
         self.app.stop(timeout=5)
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
 
 @pytest.fixture

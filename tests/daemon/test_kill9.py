@@ -69,7 +69,7 @@ def test_recording_finished_while_the_daemon_was_dead(
     assert rec.path == started["path"]
     assert rec.stop_reason is StopReason.LOST
     assert rec.file is not None and abs(rec.file.duration_ms - 2000) <= 50
-    assert abs(analyse(rec.path).duration - 2.0) <= 0.05
+    assert abs(analyse(daemon.media_file(rec)).duration - 2.0) <= 0.05
 
 
 def test_recording_still_running_after_restart_is_adopted(
@@ -85,4 +85,4 @@ def test_recording_still_running_after_restart_is_adopted(
     daemon.service.stop(rec.sid)
     rec = daemon.wait_state(rec.sid, State.COMPLETED)
     assert rec.stop_reason is StopReason.REQUESTED
-    assert abs(analyse(rec.path).duration - 2.0) <= 0.05
+    assert abs(analyse(daemon.media_file(rec)).duration - 2.0) <= 0.05

@@ -61,13 +61,13 @@ def test_default_is_a_mono_mix_of_both_directions(switch: FakeSwitch, daemon: Da
     rec = record(daemon, switch, uuid, 2.0)
     assert start_commands(switch, uuid) == [expected_start(rec)]
     assert f"uuid_record {uuid} stop {rec.path}" in switch.commands
-    info = analyse(rec.path)
+    info = analyse(daemon.media_file(rec))
     assert (info.channels, info.rate, info.tones) == (1, 8000, [{440, 880}])
     assert abs(info.duration - 2.0) <= 0.05
     assert rec.state is State.COMPLETED and rec.stop_reason is StopReason.REQUESTED
     assert rec.cause == "success-maxtime"
     assert rec.file is not None and rec.file.duration_ms == pytest.approx(2000, abs=50)
-    assert rec.file.size == os.path.getsize(rec.path) and len(rec.file.sha256) == 64
+    assert rec.file.size == len(daemon.media(rec)) and len(rec.file.sha256) == 64
 
 
 def test_dual_channels_put_the_party_left_and_what_it_hears_right(
@@ -75,7 +75,7 @@ def test_dual_channels_put_the_party_left_and_what_it_hears_right(
     uuid = call(switch, daemon)
     rec = record(daemon, switch, uuid, 1.0, channels=2)
     assert start_commands(switch, uuid) == [expected_start(rec, stereo="true")]
-    info = analyse(rec.path)
+    info = analyse(daemon.media_file(rec))
     # A leg: it receives 880 Hz from its far end (read, ch0) and sends 440 Hz (write, ch1).
     assert (info.channels, info.rate, info.tones) == (2, 8000, [{880}, {440}])
     assert abs(info.duration - 1.0) <= 0.05
@@ -88,7 +88,7 @@ def test_one_track(switch: FakeSwitch, daemon: Daemon, track: Track, ro: str, wo
     uuid = call(switch, daemon)
     rec = record(daemon, switch, uuid, 2.0, track=track)
     assert start_commands(switch, uuid) == [expected_start(rec, ro=ro, wo=wo)]
-    info = analyse(rec.path)
+    info = analyse(daemon.media_file(rec))
     assert (info.channels, info.tones) == (1, [{tone}])
     assert rec.file is not None and rec.file.duration_ms == round(info.duration * 1000)
     assert 1.7 <= info.duration <= 2.05  # FreeSWITCH's write-only file runs ~0.2 s short
@@ -99,7 +99,7 @@ def test_sample_rate(switch: FakeSwitch, daemon: Daemon) -> None:
     rec = record(daemon, switch, uuid, 1.0, sample_rate=16000, channels=2)
     assert start_commands(switch, uuid) == [
         expected_start(rec, stereo="true", extra=",record_sample_rate=16000")]
-    info = analyse(rec.path)
+    info = analyse(daemon.media_file(rec))
     assert (info.channels, info.rate) == (2, 16000)
     assert abs(info.duration - 1.0) <= 0.05
     assert rec.file is not None and rec.file.sample_rate == 16000
@@ -125,7 +125,7 @@ def test_max_length_is_told_apart_from_a_requested_stop(switch: FakeSwitch,
     rec = daemon.wait_state(rec.sid, State.COMPLETED)
     assert rec.cause == "success-maxtime" and rec.stop_reason is StopReason.MAX_LENGTH
     assert not any(c.startswith(f"uuid_record {uuid} stop") for c in switch.commands)
-    assert 1.0 <= analyse(rec.path).duration <= 2.05
+    assert 1.0 <= analyse(daemon.media_file(rec)).duration <= 2.05
 
 
 def test_min_length_discards_a_short_recording(switch: FakeSwitch, daemon: Daemon) -> None:
@@ -147,7 +147,7 @@ def test_answered_only_waits_for_the_answer(switch: FakeSwitch, daemon: Daemon) 
     switch.advance(1.0)
     daemon.service.stop(rec.sid)
     rec = daemon.wait_state(rec.sid, State.COMPLETED)
-    assert abs(analyse(rec.path).duration - 1.0) <= 0.05
+    assert abs(analyse(daemon.media_file(rec)).duration - 1.0) <= 0.05
 
 
 def test_not_answered_only_starts_at_once(switch: FakeSwitch, daemon: Daemon) -> None:
@@ -178,7 +178,7 @@ def test_dtmf_terminator_stops_the_recording(switch: FakeSwitch, daemon: Daemon)
     rec = daemon.wait_state(rec.sid, State.COMPLETED)
     assert rec.stop_reason is StopReason.TERMINATOR
     assert f"uuid_record {uuid} stop {rec.path}" in switch.commands
-    assert abs(analyse(rec.path).duration - 1.5) <= 0.05
+    assert abs(analyse(daemon.media_file(rec)).duration - 1.5) <= 0.05
 
 
 def test_initial_silence_timeout_on_a_silent_call(switch: FakeSwitch, daemon: Daemon) -> None:
@@ -200,7 +200,7 @@ def test_end_silence_timeout_and_sensitivity(switch: FakeSwitch, daemon: Daemon)
     assert start_commands(switch, uuid) == [expected_start(
         rec, extra=",RECORD_FINAL_TIMEOUT_MS=3000,RECORD_SILENCE_THRESHOLD=50")]
     assert rec.state is State.COMPLETED  # the tones never go quiet: our stop ended it
-    assert abs(analyse(rec.path).duration - 1.0) <= 0.05
+    assert abs(analyse(daemon.media_file(rec)).duration - 1.0) <= 0.05
 
 
 def test_pause_skip_leaves_the_paused_audio_out(switch: FakeSwitch, daemon: Daemon) -> None:
@@ -215,7 +215,7 @@ def test_pause_skip_leaves_the_paused_audio_out(switch: FakeSwitch, daemon: Daem
     rec = daemon.wait_state(rec.sid, State.COMPLETED)
     assert f"uuid_record {uuid} pause {rec.path}" in switch.commands
     assert f"uuid_record {uuid} resume {rec.path}" in switch.commands
-    assert abs(analyse(rec.path).duration - 2.0) <= 0.05
+    assert abs(analyse(daemon.media_file(rec)).duration - 2.0) <= 0.05
 
 
 def test_pause_silence_masks_and_keeps_the_timeline(switch: FakeSwitch, daemon: Daemon) -> None:
@@ -230,7 +230,7 @@ def test_pause_silence_masks_and_keeps_the_timeline(switch: FakeSwitch, daemon: 
     rec = daemon.wait_state(rec.sid, State.COMPLETED)
     assert f"uuid_record {uuid} mask {rec.path}" in switch.commands
     assert f"uuid_record {uuid} unmask {rec.path}" in switch.commands
-    info = analyse(rec.path)
+    info = analyse(daemon.media_file(rec))
     assert abs(info.duration - 3.5) <= 0.05
     assert all(w == 0 for w in info.rms_windows[11:24])
     assert all(w > 5000 for w in info.rms_windows[1:9] + info.rms_windows[26:34])
@@ -245,7 +245,7 @@ def test_trim_silence(switch: FakeSwitch, daemon: Daemon) -> None:
     switch.advance(1.0)
     daemon.service.stop(rec.sid)
     rec = daemon.wait_state(rec.sid, State.COMPLETED)
-    assert abs(analyse(rec.path).duration - 1.1) <= 0.05  # 100 ms of margin kept
+    assert abs(analyse(daemon.media_file(rec)).duration - 1.1) <= 0.05  # 100 ms of margin kept
     assert rec.file is not None and abs(rec.file.duration_ms - 1100) <= 50
 
 
@@ -265,9 +265,10 @@ def test_concurrent_recordings_each_with_its_own_control_id(switch: FakeSwitch,
     daemon.service.stop(stereo.sid)
     mono = daemon.wait_state(mono.sid, State.COMPLETED)
     stereo = daemon.wait_state(stereo.sid, State.COMPLETED)
-    assert (analyse(mono.path).channels, analyse(stereo.path).channels) == (1, 2)
-    assert abs(analyse(mono.path).duration - 1.0) <= 0.05
-    assert abs(analyse(stereo.path).duration - 2.0) <= 0.05
+    one, two = analyse(daemon.media_file(mono)), analyse(daemon.media_file(stereo))
+    assert (one.channels, two.channels) == (1, 2)
+    assert abs(one.duration - 1.0) <= 0.05
+    assert abs(two.duration - 2.0) <= 0.05
 
 
 def test_hangup_finishes_the_recording(switch: FakeSwitch, daemon: Daemon) -> None:
@@ -277,4 +278,4 @@ def test_hangup_finishes_the_recording(switch: FakeSwitch, daemon: Daemon) -> No
     switch.hangup(uuid)
     rec = daemon.wait_state(rec.sid, State.COMPLETED)
     assert rec.cause == "success-silence" and rec.stop_reason is StopReason.HANGUP
-    assert abs(analyse(rec.path).duration - 1.0) <= 0.05
+    assert abs(analyse(daemon.media_file(rec)).duration - 1.0) <= 0.05

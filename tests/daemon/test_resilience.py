@@ -42,7 +42,7 @@ def test_connection_dropped_mid_recording_is_reconciled(switch: FakeSwitch,
     assert daemon.app.recordings.get(rec.sid).state is State.IN_PROGRESS
     daemon.service.stop(rec.sid)
     rec = daemon.wait_state(rec.sid, State.COMPLETED)
-    assert abs(analyse(rec.path).duration - 2.0) <= 0.05
+    assert abs(analyse(daemon.media_file(rec)).duration - 2.0) <= 0.05
 
 
 def test_recording_that_ended_while_disconnected_is_finished_from_disk(
@@ -75,7 +75,7 @@ def test_freeswitch_crash_leaves_a_stale_wav_header_that_is_repaired(
         rec = daemon.wait_state(rec.sid, State.COMPLETED)
     assert any("repaired" in r.getMessage() and rec.sid in r.getMessage()
                for r in caplog.records)
-    assert abs(analyse(rec.path).duration - 2.0) <= 0.05
+    assert abs(analyse(daemon.media_file(rec)).duration - 2.0) <= 0.05
 
 
 def test_malformed_frame_is_logged_and_survived(switch: FakeSwitch, daemon: Daemon,

@@ -6,22 +6,23 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from store_backends import StoreFactory
 
 from esl_recorder.cli import main
 from esl_recorder.delivery.request import OutboundRequest
-from esl_recorder.store.sqlite import Store
 
 SECRET_URL = "https://hook:pa55word@example.com/status?token=s3cret"
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
+def config(tmp_path: Path, store_factory: StoreFactory, store_section: dict[str, Any]) -> Path:
     """A config whose store holds one dead, one pending and one delivered callback."""
-    db = tmp_path / "state.db"
-    store = Store(str(db))
+    store = store_factory()
     dead = OutboundRequest("POST", SECRET_URL, {"X-Twilio-Signature": "c2lnbmF0dXJl"},
                            "RecordingSid=RE1")
     ids = [store.enqueue("recording-status", key, r.origin, r.to_payload(), now=1_700_000_000)
@@ -31,7 +32,7 @@ def config(tmp_path: Path) -> Path:
                           dead=[(ids[0], 1_700_086_400, "HTTP 503 (expired after 9 attempts)")])
     store.close()
     path = tmp_path / "esl_recorder.yaml"
-    path.write_text(yaml.safe_dump({"store": {"path": str(db)}}))
+    path.write_text(yaml.safe_dump({"store": store_section}))
     return path
 
 
@@ -40,7 +41,11 @@ def test_dead_callbacks_are_listed_without_secrets(config: Path,
     assert main(["outbox", "-c", str(config)]) == 0
     out = capsys.readouterr().out
     summary, header, *rows = out.splitlines()
-    assert summary.startswith("# outbox ") and "1 dead, 1 pending, 1 delivered" in summary
+    assert "1 dead, 1 pending, 1 delivered" in summary
+    store = yaml.safe_load(config.read_text())["store"]  # the store it read is named
+    url = urlsplit(store.get("url", ""))
+    where = f"postgresql://{url.hostname}:{url.port}{url.path}" if url.scheme else store["path"]
+    assert summary.startswith(f"# outbox {where}: "), summary  # (no user, no password)
     assert header.split() == ["id", "state", "kind", "key", "attempts", "queued",
                               "last/next", "url", "error"]
     assert len(rows) == 1

@@ -190,6 +190,7 @@ class DaemonProcess:
 
     fs: FreeSwitchAddress
     workdir: Path
+    backends: dict[str, dict[str, Any]]  # store and media sections (fixture `backends`)
     esl_port: int | None = None  # default: the server's own port (else e.g. a Relay)
     extra: dict[str, Any] = field(default_factory=dict)
     http_port: int = 0  # default: a free one
@@ -210,7 +211,7 @@ class DaemonProcess:
             "nodes": [{"name": "fs1", "host": self.fs.host,
                        "port": self.esl_port or self.fs.port, "password": self.fs.password}],
             "recording": {"root": str(self.recordings)},
-            "store": {"path": str(self.workdir / "state.db")},
+            **self.backends,
             "http": {"host": "127.0.0.1", "port": self.http_port},
             "esl": {"connect_timeout": 2, "command_timeout": 5,
                     "reconnect_initial_delay": 0.1, "reconnect_max_delay": 0.5},

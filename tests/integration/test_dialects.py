@@ -21,6 +21,7 @@ import pytest
 from api.receiver import Receiver
 from daemon.tones import analyse, goertzel
 from differential.compare import mp3_facts
+from store_backends import Backends
 
 from .conftest import FreeSwitchAddress
 from .live import (
@@ -38,9 +39,10 @@ from .live import (
 
 
 @pytest.fixture(scope="module")
-def daemon(freeswitch: FreeSwitchAddress,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
-    d = DaemonProcess(freeswitch, tmp_path_factory.mktemp("dialects")).start()
+def daemon(freeswitch: FreeSwitchAddress, tmp_path_factory: pytest.TempPathFactory,
+           backends: Backends) -> Iterator[DaemonProcess]:
+    workdir = tmp_path_factory.mktemp("dialects")
+    d = DaemonProcess(freeswitch, workdir, backends.sections(workdir)).start()
     yield d
     d.stop()
 

@@ -26,6 +26,7 @@ from api.receiver import Receiver
 from daemon.conftest import Daemon
 from daemon.tones import analyse
 from fakeswitch.wireclient import WireClient
+from store_backends import Backends
 
 from esl_recorder.app import build_app
 from esl_recorder.domain.recording import State
@@ -39,7 +40,8 @@ OUTBOUND_ONLY = {"enabled": True, "format": "wav"}
 
 
 @pytest.fixture
-def kazoo_live(freeswitch: FreeSwitchAddress, tmp_path: Path) -> Iterator[tuple[Live, Esl]]:
+def kazoo_live(freeswitch: FreeSwitchAddress, tmp_path: Path,
+               backends: Backends) -> Iterator[tuple[Live, Esl]]:
     receiver = Receiver().start()
     flow = tmp_path / "flow.json"
     policies = tmp_path / "policies.yaml"
@@ -49,7 +51,7 @@ def kazoo_live(freeswitch: FreeSwitchAddress, tmp_path: Path) -> Iterator[tuple[
         "nodes": [{"name": "fs1", "host": freeswitch.host, "port": freeswitch.port,
                    "password": freeswitch.password}],
         "recording": {"root": os.path.join(freeswitch.recordings, tmp_path.name)},
-        "store": {"path": str(tmp_path / "state.db")}, "http": {"port": 0},
+        **backends.sections(tmp_path), "http": {"port": 0},
         "delivery": {"allowed_networks": ["127.0.0.0/8"], "initial_delay": 0.05},
         "accounts": ACCOUNTS,
         "kazoo": {"policy_file": str(policies), "default_format": "wav",
@@ -140,7 +142,7 @@ def test_a_callflow_records_on_bridge(kazoo_live: tuple[Live, Esl]) -> None:
     live.wait_hangup(b)
     done = live.daemon.wait_state(rec.sid, State.COMPLETED, timeout=15)
     assert done.file is not None and done.file.duration_ms >= 1000
-    info = analyse(done.path)
+    info = analyse(live.daemon.media_file(done))
     # left: what B hears (its caller's 440 Hz); right: what B sends (the bridged 880 Hz)
     assert info.channels == 2 and info.tones == [{440}, {880}]
 

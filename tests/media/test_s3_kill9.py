@@ -8,15 +8,17 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import gevent
 import yaml
 from daemon.conftest import FAST_ESL, DaemonFactory
+from store_backends import s3_media_settings
 
 from esl_recorder.domain.recording import State
 from esl_recorder.testing.fakeswitch import FakeSwitch
 
-from .conftest import FAST_RETRIES, Bucket, media_settings, object_key
+from .conftest import FAST_RETRIES, Bucket, object_key
 from .proxy import Relay
 
 DRIVER = Path(__file__).parent.parent / "daemon" / "driver.py"  # the kill -9 tests' daemon
@@ -24,14 +26,14 @@ DRIVER = Path(__file__).parent.parent / "daemon" / "driver.py"  # the kill -9 te
 
 def test_an_upload_cut_by_kill_9_is_made_after_the_restart(
         switch: FakeSwitch, tmp_path: Path, relay: Relay, bucket: Bucket,
-        daemon_factory: DaemonFactory) -> None:
-    media = media_settings(relay.url)
+        daemon_factory: DaemonFactory, store_section: dict[str, Any]) -> None:
+    media = s3_media_settings(relay.url)
     config = tmp_path / "esl_recorder.yaml"
     config.write_text(yaml.safe_dump({
         "nodes": [{"name": "fs1", "host": switch.address[0], "port": switch.address[1],
                    "password": "ClueCon"}],
         "recording": {"root": str(tmp_path / "recordings")},
-        "store": {"path": str(tmp_path / "state.db")},
+        "store": store_section,
         "http": {"port": 0}, "esl": FAST_ESL, "delivery": FAST_RETRIES, "media": media,
     }))
     uuid = switch.inbound_call("tone_a", {"esl_recorder_account_id": "acme"}, answered=True)

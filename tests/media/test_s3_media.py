@@ -66,6 +66,28 @@ def test_a_finished_recording_lands_in_the_bucket_verified_and_leaves_the_disk(
     assert attempts(api, "retry") == attempts(api, "dead") == 0
 
 
+def test_a_recording_stopped_on_a_live_call_keeps_its_file_until_the_hangup(
+        s3_api: S3ApiFactory, bucket: Bucket) -> None:
+    """A script on the call may still play the file (SWML `play` of ${record_call_url}):
+    uploaded at once, removed from the disk only once the call has ended."""
+    api = s3_api()
+    uuid = api.call()
+    r = api.request("POST", f"{LAML}/Calls/{uuid}/Recordings.json", headers=LAML_AUTH, data={})
+    assert r.status_code in (200, 201), r.text
+    [started] = api.daemon.service.for_call(uuid)
+    api.daemon.wait_state(started.sid, State.IN_PROGRESS)
+    api.switch.advance(1.0)
+    api.daemon.service.stop(started.sid)
+    rec = api.daemon.wait_state(started.sid, State.COMPLETED)
+    assert rec.file is not None
+    wait_uploaded(api, bucket, rec, local_gone=False)
+    api.daemon.wait_until(lambda: attempts(api, "delivered") == 1, what="upload done")
+    assert os.path.exists(rec.path)  # the call is up: a playback of it must still work
+    api.switch.hangup(uuid)
+    api.daemon.wait_until(lambda: not os.path.exists(rec.path), what="file removed")
+    assert bucket.sha256(object_key("acme", rec.sid)) == rec.file.sha256
+
+
 def test_keep_local_keeps_the_file_after_the_upload(s3_api: S3ApiFactory,
                                                     bucket: Bucket) -> None:
     api = s3_api(keep_local=True)

@@ -10,11 +10,12 @@ from pathlib import Path
 
 from integration.conftest import FreeSwitchAddress, freeswitch  # noqa: F401 (fixture)
 from integration.live import DaemonProcess, Relay, eventually
+from store_backends import Backends
 
 
 def test_the_daemon_process_serves_the_ops_paths_against_freeswitch(
-        freeswitch: FreeSwitchAddress, tmp_path: Path) -> None:  # noqa: F811
-    daemon = DaemonProcess(freeswitch, tmp_path).start()
+        freeswitch: FreeSwitchAddress, tmp_path: Path, backends: Backends) -> None:  # noqa: F811
+    daemon = DaemonProcess(freeswitch, tmp_path, backends.sections(tmp_path)).start()
     try:
         assert daemon.json("GET", "/healthz") == {"status": "ok"}
         assert daemon.json("GET", "/readyz") == {
@@ -31,9 +32,10 @@ def test_the_daemon_process_serves_the_ops_paths_against_freeswitch(
 
 
 def test_readyz_is_unready_within_2_s_of_the_connection_dropping(
-        freeswitch: FreeSwitchAddress, tmp_path: Path) -> None:  # noqa: F811
+        freeswitch: FreeSwitchAddress, tmp_path: Path, backends: Backends) -> None:  # noqa: F811
     relay = Relay((freeswitch.host, freeswitch.port))
-    daemon = DaemonProcess(freeswitch, tmp_path, esl_port=relay.port).start()
+    daemon = DaemonProcess(freeswitch, tmp_path, backends.sections(tmp_path),
+                           esl_port=relay.port).start()
     try:
         relay.holding = True  # no way back in until the test says so
         cut_at = time.monotonic()

@@ -24,6 +24,7 @@ from integration.conftest import FreeSwitchAddress, freeswitch  # noqa: F401 (fi
 from integration.live import LAML as LIVE_LAML
 from integration.live import LAML_AUTH as LIVE_LAML_AUTH
 from integration.live import DaemonProcess, Esl, eventually
+from store_backends import Backends
 
 from esl_recorder.domain.recording import State
 
@@ -156,12 +157,14 @@ def test_prometheus_evaluates_every_alert_rule_without_error(
 
 
 def test_prometheus_scrapes_the_daemon_on_the_live_freeswitch(
-        freeswitch: FreeSwitchAddress, tmp_path: Path) -> None:  # noqa: F811
+        freeswitch: FreeSwitchAddress, tmp_path: Path,  # noqa: F811
+        backends: Backends) -> None:
     """The same with the daemon started by its CLI against the real FreeSWITCH and a real
     call recorded (2 s of tones) through LaML."""
     tool("prometheus")  # skip (or fail under CI) before starting anything
     (tmp_path / "daemon").mkdir()
-    daemon = DaemonProcess(freeswitch, tmp_path / "daemon").start()
+    daemon = DaemonProcess(freeswitch, tmp_path / "daemon",
+                           backends.sections(tmp_path / "daemon")).start()
     esl = Esl(freeswitch)
     try:
         with running_prometheus(daemon.url.split("//")[1], tmp_path) as prom:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import wave
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import requests
@@ -51,7 +50,7 @@ def test_mp3_recording(scripted_factory: ScriptedFactory) -> None:
     events = status_events(sim.receiver.wait(2))
     assert states(events) == ["recording", "finished"]
     record = events[-1]["params"]["record"]
-    assert record["format"] == "mp3" and record["size"] == Path(rec.path).stat().st_size > 0
+    assert record["format"] == "mp3" and record["size"] == len(sim.daemon.media(rec)) > 0
     assert 1.9 <= record["duration"] <= 2.6
     assert events[0]["event_channel"].startswith("swml:")
     assert events[0]["params"]["call_id"] == b and events[0]["params"]["node_id"] == "fs1"
@@ -80,23 +79,23 @@ def test_record_and_play_back(scripted_factory: ScriptedFactory,
         ("hangup", "NORMAL_CLEARING")]
     assert script[4][2] == "FILE PLAYED"
 
-    info = analyse(rec.path)
+    info = analyse(sim.daemon.media_file(rec))
     assert info.channels == 1
     # from the record_call to the stop: the speech, then the 10 s of silence
     assert 10.5 < info.duration < 13.0
     assert info.tones[0] == {440}  # the caller, in both
-    assert (beep_level(rec.path) > 1000) is (heard == "both")
+    assert (beep_level(sim.daemon.media_file(rec)) > 1000) is (heard == "both")
 
     events = status_events(sim.receiver.wait(2))
     assert states(events) == ["recording", "finished"]
     record = events[-1]["params"]["record"]
     assert record["format"] == "wav"
     assert record["duration"] == pytest.approx(info.duration, abs=0.05)
-    assert record["size"] == Path(rec.path).stat().st_size
+    assert record["size"] == len(sim.daemon.media(rec))
     assert record["url"].endswith(f"/Accounts/{ACME_LAML[0]}/Recordings/{rec.sid}.wav")
     media = requests.get(record["url"], headers={"Authorization": basic(*ACME_LAML)},
                          timeout=10)
-    assert media.status_code == 200 and media.content == Path(rec.path).read_bytes()
+    assert media.status_code == 200 and media.content == sim.daemon.media(rec)
 
 
 def test_variables(scripted_factory: ScriptedFactory) -> None:
@@ -125,7 +124,7 @@ sections:
     [rec] = sim.recordings(b)
     assert rec.control_id == "take-1" and rec.options.channels == 2
     assert rec.options.max_length_s == 30
-    info = analyse(rec.path)
+    info = analyse(sim.daemon.media_file(rec))
     assert info.channels == 2 and info.tones[0] == {440}  # ch0: what B hears
 
 
@@ -142,7 +141,7 @@ def test_a_terminator_digit_stops_the_recording(scripted_factory: ScriptedFactor
     sim.run(b)
     [rec] = sim.recordings(b)
     assert rec.stop_reason is not None and rec.stop_reason.value == "dtmf-terminator"
-    info = analyse(rec.path)
+    info = analyse(sim.daemon.media_file(rec))
     assert 3.0 < info.duration < 6.0  # the speech, 3 s of silence: not the whole 10 s
     events = status_events(sim.receiver.wait(2))
     assert states(events) == ["recording", "finished"]

@@ -59,3 +59,14 @@ def test_policy_patches_are_kept_and_replaced_per_owner(store_factory: StoreFact
     assert sorted(store_factory().policy_patches()) == [
         ("acme", "device", "alice", '{"record_call": false}', 1),
         ("acme", "user", "alice", '{"record_call": null}', 2)]
+
+
+def test_the_claims_of_a_stopped_sole_daemon_are_due_again_at_its_restart(
+        store_factory: StoreFactory) -> None:
+    before, after = store_factory(), store_factory()  # one daemon, before and after kill -9
+    item = before.enqueue("cb", "K1", "http://a.test:80", {}, 10.0)
+    assert before.claim([item], 10.0, 70.0) == {item}  # its attempt cut by the kill
+    before.close()
+    after.release_claims(11.0)
+    assert [i.id for i in after.due(11.0)] == [item]  # at once, not at the lease's end (70)
+    assert after.claim([item], 11.0, 71.0) == {item}
