@@ -393,16 +393,14 @@ def _header_end(raw: bytes, start: int, end: int) -> int:
     """Index of the blank line ending the header block of raw[start:end] (`end` if none).
 
     FreeSWITCH URL-encodes every value, so a raw newline only ends a header line, and a body
-    only ever follows a last `Content-Length: N` header: without that header, the event ends
-    with its blank line.
+    only ever follows a `Content-Length: N` header and its blank line: the header block ends
+    at the first blank line after the first such header, and without one the whole event
+    (but its closing blank line) is headers.
     """
     p = raw.find(_LENGTH_LINE, start - 1, end)  # raw[start - 1] is a newline
     if p < 0:
         return end - 2 if raw.endswith(b"\n\n", start, end) else end
-    q = raw.find(b"\n", p + 1, end)
-    if q >= 0 and raw.startswith(b"\n\n", q, end) and raw.find(b"\n\n", start, p) < 0:
-        return q
-    blank = raw.find(b"\n\n", start, end)  # unusual layout: the first blank line, whatever it is
+    blank = raw.find(b"\n\n", p + 1, end)
     return end if blank < 0 else blank
 
 
@@ -410,15 +408,21 @@ class PlainEvent(Event):
     """text/event-plain, kept as the received bytes: header values found and decoded on demand.
 
     The event is `raw[start:end]` (header lines, then the body if any); `raw` may be a whole
-    received buffer, so nothing is copied or decoded up front. The end of the header block
-    is found once, when the event is made, and every lookup stays inside it: body text is
-    never taken for a header, whatever the event's name. `raw[start - 1]` must be a newline
-    (in a stream it ends the envelope), so every header line, the first included, is found
-    by one search for `\\n<Name>: `. Values are URL-decoded one at a time, after the line was
-    found: an encoded `%0A` can never make a header.
+    received buffer, so nothing is copied or decoded up front. Every lookup stays inside the
+    header block: body text is never taken for a header, whatever the event's name.
+    `raw[start - 1]` must be a newline (in a stream it ends the envelope), so every header
+    line, the first included, is found by one search for `\\n<Name>: `. Values are
+    URL-decoded one at a time, after the line was found: an encoded `%0A` can never make a
+    header.
+
+    The header block's end is found only when a lookup needs it. A header line found before
+    any `Content-Length` line is in the header block whatever follows (a body comes only
+    after that line), so the daemon's usual lookups, near the top of a 2-5 KB event, search
+    only the bytes before the line they find. Tail headers (`Record-*`), searched from the
+    end, need the block's end first.
     """
 
-    __slots__ = ("_end", "_hend", "_raw", "_start")
+    __slots__ = ("_end", "_hend", "_plain", "_raw", "_start")
 
     content_type = "text/event-plain"  # a class attribute: it shadows Event's slot
 
@@ -428,7 +432,8 @@ class PlainEvent(Event):
         self._raw = raw
         self._start = start
         self._end = end
-        self._hend = -1  # found on the first lookup: the router reads many events not at all
+        self._hend = -1  # the header block's end, once a lookup needed it
+        self._plain = start - 1  # no Content-Length line starts before this index
         self.name = self._first_name() if name is None else name
 
     def _first_name(self) -> str:
@@ -447,18 +452,35 @@ class PlainEvent(Event):
             self._hend = _header_end(self._raw, self._start, self._end)
         return self._hend
 
+    def _in_header_block(self, at: int) -> bool:
+        """Whether the header line found at `at` lies in the header block."""
+        if at <= self._plain:
+            return True
+        if self._hend >= 0:
+            return at < self._hend
+        if self._raw.find(_LENGTH_LINE, self._plain, at) < 0:  # no body can start before it
+            self._plain = at
+            return True
+        return at < self._header_block_end()
+
     def get(self, header: str, default: str | None = None) -> str | None:
-        raw, hend = self._raw, self._header_block_end()
         lookup = _LOOKUPS.get(header)
         if lookup is None:
             lookup = _LOOKUPS[header] = _lookup(header)
         key, from_end = lookup
-        idx = (raw.rfind if from_end else raw.find)(key, self._start - 1, hend)
-        if idx < 0:
+        raw, end = self._raw, self._end
+        if from_end:
+            end = self._header_block_end()
+            at = raw.rfind(key, self._start - 1, end)
+        else:  # the first line anywhere: if it is body text, the header block has none
+            at = raw.find(key, self._start - 1, end if self._hend < 0 else self._hend)
+            if at >= 0 and not self._in_header_block(at):
+                return default
+        if at < 0:
             return default
-        idx += len(key)
-        stop = raw.find(b"\n", idx, hend)
-        return fs_url_decode(raw[idx : hend if stop < 0 else stop].decode("utf-8", "replace"))
+        at += len(key)
+        stop = raw.find(b"\n", at, end)
+        return fs_url_decode(raw[at : end if stop < 0 else stop].decode("utf-8", "replace"))
 
     def contains(self, text: str) -> bool:
         needle = _NEEDLES.get(text)
