@@ -26,7 +26,7 @@ from ..domain.scripts import ScriptRunner
 from ..metrics import Metrics
 from ..settings import IdentitySettings
 from . import events as ev
-from .frames import Event
+from .event_types import Event
 
 log = logging.getLogger(__name__)
 
