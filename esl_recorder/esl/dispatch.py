@@ -7,22 +7,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from . import events as ev
 from .connection import CONNECTED, DISCONNECTED, Connection, Inbox
 from .event_types import Event
 
-if TYPE_CHECKING:
-    from .client import EslClient
-
 log = logging.getLogger(__name__)
+
+
+class Client(Protocol):
+    """What the dispatcher needs of esl.client.EslClient: its name and its callbacks, each
+    called with the client itself."""
+
+    node_name: str
+    on_event: Callable[[Any, Event], None]
+    on_connect: Callable[[Any], None] | None
+    on_disconnect: Callable[[Any], None] | None
 
 
 class Dispatcher:
     """Takes the client's inbox item by item until its greenlet is killed."""
 
-    def __init__(self, client: EslClient, inbox: Inbox, lag: Any) -> None:
+    def __init__(self, client: Client, inbox: Inbox, lag: Any) -> None:
         self._client = client
         self._inbox = inbox
         self._lag = lag  # histogram of how old a batch's oldest event is when handed over
@@ -71,7 +78,7 @@ class Dispatcher:
             conn.announced = True
             self._hook(self._client.on_connect, "on_connect")
 
-    def _hook(self, hook: Callable[[EslClient], None] | None, what: str) -> None:
+    def _hook(self, hook: Callable[[Any], None] | None, what: str) -> None:
         if hook is None:
             return
         try:
