@@ -14,11 +14,11 @@ be trusted to be framed right after. Liveness: a node that sends nothing (no eve
 is probed with `api status` after a third of `esl.liveness_timeout`, and declared dead and
 dropped once the whole timeout passed in silence; TCP keepalive backs that up.
 
-Greenlets: a supervisor (connect, authenticate, subscribe, wait, back off, again; here); one
-reader per connection (256 KiB recv, parse, resolve replies and bgapi jobs, queue events:
-`esl.reader`) and one watchdog (liveness); one dispatcher (on_connect, then on_event per
-event in arrival order, on_disconnect: `esl.dispatch`). A slow handler only grows the queue;
-replies are resolved by the reader and never wait for it.
+Greenlets: a supervisor (connect, authenticate, subscribe, wait, back off, again; here);
+one reader per connection (reads of up to 1 MiB, parse, resolve replies and bgapi jobs,
+queue events: `esl.reader`) and one watchdog (liveness); one dispatcher (on_connect, then
+on_event per event in arrival order, on_disconnect: `esl.dispatch`). A slow handler only
+grows the queue; replies are resolved by the reader and never wait for it.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RECV_SIZE = 256 * 1024  # a bigger read means fewer syscalls and handoffs per event
+RECV_SIZE = 1 << 20  # a bigger read means fewer syscalls and handoffs per event in a burst
 _event_name = attrgetter("name")
 _STOP = object()  # returned by a message handler: end this connection
 
