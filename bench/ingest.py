@@ -16,6 +16,12 @@ The server runs in its own process (like FreeSWITCH), so its CPU is not counted 
 either client. Each rate is N divided by the time from the client's start (connect, auth,
 subscribe) until its handler has seen the N-th event; each client runs --repeat times and
 its best run is kept (the first run of a fresh process is a little slower).
+
+Then, without the socket, the same stream is cut into reads of the client's size and parsed
+and handled in process: the CPU time per event of the parser and of the handler (best of
+--repeat rounds). Other processes on the machine move the rates a lot and these little, so
+compare code changes with them.
+
 The last lines are `ratio: <N>x` and, from the memory section (10,000 tracked calls, each
 with an active recording), `rss_mb: <N>`.
 """
@@ -35,7 +41,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, cast  # noqa: E402
 
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
@@ -308,6 +314,31 @@ class DaemonHandler:
         self.label = "CallTracker.apply (channel facts)"
 
 
+# ------------------------------------------------------------------ in process
+
+
+def in_process(n_events: int, daemon: DaemonHandler, rounds: int) -> tuple[float, float]:
+    """CPU seconds per event (best of `rounds`) of parsing and of handling, no socket."""
+    from esl_recorder.esl.reader import RECV_SIZE
+
+    stream = build_stream(n_events)
+    reads = [stream[i : i + RECV_SIZE] for i in range(0, len(stream), RECV_SIZE)]
+    handler = daemon.handler
+    best_parse = best_handle = float("inf")
+    for _ in range(rounds):
+        parser, parse, handle = FrameParser(), 0.0, 0.0
+        for data in reads:
+            started = time.process_time()
+            events = parser.feed_events(data)
+            parsed = time.process_time()
+            for event in cast("list[Event]", events):  # the stream holds only plain events
+                handler("bench", event)
+            handle += time.process_time() - parsed
+            parse += parsed - started
+        best_parse, best_handle = min(best_parse, parse), min(best_handle, handle)
+    return best_parse / n_events, best_handle / n_events
+
+
 # ------------------------------------------------------------------ memory
 
 
@@ -439,6 +470,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"EslClient + {daemon.label}: {ours:,.0f} events/s")
     finally:
         server.close()
+    parse, handle = in_process(n_events, daemon, max(args.repeat, 3))
+    print(f"in process, CPU per event: parse {parse * 1e6:.2f} us, "
+          f"handler {handle * 1e6:.2f} us")
     print(f"ratio: {ours / stock:.1f}x")
     print(f"memory: {what}: +{growth:.1f} MB")
     print(f"rss_mb: {after:.1f}")

@@ -14,11 +14,11 @@ be trusted to be framed right after. Liveness: a node that sends nothing (no eve
 is probed with `api status` after a third of `esl.liveness_timeout`, and declared dead and
 dropped once the whole timeout passed in silence; TCP keepalive backs that up.
 
-Greenlets: a supervisor (connect, authenticate, subscribe, wait, back off, again); one reader
-per connection (256 KiB recv, parse, resolve replies and bgapi jobs, queue events) and one
-watchdog (liveness); one dispatcher (on_connect, then on_event per event in arrival order,
-on_disconnect). A slow handler only grows the queue; replies are resolved by the reader and
-never wait for it.
+Greenlets: a supervisor (connect, authenticate, subscribe, wait, back off, again; here);
+one reader per connection (reads of up to 1 MiB, parse, resolve replies and bgapi jobs,
+queue events: `esl.reader`) and one watchdog (liveness); one dispatcher (on_connect, then
+on_event per event in arrival order, on_disconnect: `esl.dispatch`). A slow handler only
+grows the queue; replies are resolved by the reader and never wait for it.
 """
 
 from __future__ import annotations
@@ -29,10 +29,8 @@ import random
 import socket as _stdsocket
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Sequence
-from operator import attrgetter
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import gevent
 import gevent.event
@@ -49,12 +47,9 @@ from ..errors import (
     EslTimeout,
     InvalidArgument,
 )
-from . import events as ev
 from .commands import event_subscription, status
 from .connection import (
     CONNECTED,
-    DISCONNECTED,
-    EVENTS,
     Connection,
     Inbox,
     NullMetric,
@@ -62,16 +57,15 @@ from .connection import (
     check_line,
     describe,
 )
+from .dispatch import Dispatcher
 from .frames import (
-    EVENT_CONTENT_TYPES,
     Event,
     FrameParser,
     MalformedFrame,
     Message,
-    PlainEvent,
-    parse_event,
 )
 from .liveness import enable_keepalive, watch
+from .reader import Reader
 
 if TYPE_CHECKING:
     from ..metrics import Metrics
@@ -84,9 +78,6 @@ log = logging.getLogger(__name__)
 EventHandler = Callable[["EslClient", Event], None]
 ClientHook = Callable[["EslClient"], None]
 
-RECV_SIZE = 256 * 1024  # a bigger read means fewer syscalls and handoffs per event
-_event_name = attrgetter("name")
-_STOP = object()  # returned by a message handler: end this connection
 
 
 class EslClient:
@@ -110,9 +101,9 @@ class EslClient:
         self.node_name: str = node.name  # read for every event: an attribute, not a property
         self._esl = esl
         self._events = tuple(events)
-        self._on_event = on_event
-        self._on_connect = on_connect
-        self._on_disconnect = on_disconnect
+        self.on_event = on_event
+        self.on_connect = on_connect
+        self.on_disconnect = on_disconnect
         self._rng = rng or random.Random()
         self._address = f"{node.host}:{node.port}"
         self._conn: Connection | None = None  # the ready connection, if any
@@ -127,6 +118,7 @@ class EslClient:
         self._streak_len = 0
         self._seq = 0
         self._init_metrics(metrics)
+        self._reader = Reader(node.name, self._address, self._inbox, metrics, self._close)
 
     def _init_metrics(self, metrics: Metrics | None) -> None:
         node = self._node.name
@@ -135,12 +127,8 @@ class EslClient:
         self._m_connected = metrics.esl_connected.labels(node=node) if metrics else null
         self._m_reconnects = metrics.esl_reconnects.labels(node=node) if metrics else null
         self._m_auth = metrics.esl_auth_failures.labels(node=node) if metrics else null
-        self._m_malformed = metrics.esl_malformed_frames.labels(node=node) if metrics else null
         self._m_depth = metrics.esl_event_queue_depth.labels(node=node) if metrics else null
-        self._m_last_event = (
-            metrics.esl_last_event_timestamp.labels(node=node) if metrics else null)
         self._m_lag = metrics.esl_event_lag.labels(node=node) if metrics else null
-        self._m_events: dict[str, Any] = {}
 
     def _watch_depth(self, running: bool) -> None:
         """The queue-depth gauge is read at scrape time: nothing to update per event."""
@@ -181,7 +169,7 @@ class EslClient:
             return
         self._stopping = False
         self._watch_depth(True)
-        self._dispatcher = gevent.spawn(self._dispatch_loop)
+        self._dispatcher = gevent.spawn(Dispatcher(self, self._inbox, self._m_lag).run)
         self._supervisor = gevent.spawn(self._supervise)
 
     def stop(self) -> None:
@@ -336,12 +324,12 @@ class EslClient:
         self._seq += 1
 
         def malformed(frame: MalformedFrame) -> None:
-            self._malformed(conn, frame)
+            self._reader.malformed(conn, frame)
 
         conn = Connection(sock, FrameParser(malformed), self._seq, time.monotonic())
         self._latest = conn
         self._inbox.put((CONNECTED, conn, None))
-        conn.reader = gevent.spawn(self._read_loop, conn)
+        conn.reader = gevent.spawn(self._reader.run, conn)
         try:
             self._handshake(conn)
         except EslAuthError as exc:
@@ -459,194 +447,3 @@ class EslClient:
     def _kill(greenlet: gevent.Greenlet | None) -> None:
         if greenlet is not None and greenlet is not gevent.getcurrent():
             greenlet.kill(block=True, timeout=5)
-
-    # ------------------------------------------------------------------ reader
-
-    def _read_loop(self, conn: Connection) -> None:
-        reason = "closed by FreeSWITCH"
-        try:
-            reason = self._read_until_end(conn)
-        except OSError as exc:
-            reason = f"read error: {exc}"
-        except Exception:
-            log.exception("ESL node %s: reader failed", self._node.name)
-            reason = "reader failed"
-        finally:
-            self._flush(conn)
-            self._close(conn, reason)
-            self._inbox.put((DISCONNECTED, conn, None))
-
-    def _read_until_end(self, conn: Connection) -> str:
-        recv, parser = conn.sock.recv, conn.parser
-        feed, monotonic = parser.feed_events, time.monotonic
-        while True:
-            data = recv(RECV_SIZE)
-            if not data:
-                parser.close()
-                return "closed by FreeSWITCH"
-            conn.last_heard = monotonic()
-            items = feed(data)
-            if parser.others:  # replies, notices, json/xml events: one at a time, in order
-                stop = self._sort(conn, items)
-                if stop is not None:
-                    return stop
-            elif items:  # nothing but PlainEvents: the list is the batch
-                conn.batch.extend(cast("list[Event]", items))
-            self._flush(conn)
-            if conn.malformed:  # what follows a bad frame cannot be trusted
-                return f"malformed frame: {conn.malformed}"
-            gevent.sleep(0)  # let waiters and the dispatcher run between chunks
-
-    def _sort(self, conn: Connection, items: list[Message | PlainEvent]) -> str | None:
-        """Events to the batch, other messages handled now; a reason when the link must end."""
-        append, on_message = conn.batch.append, self._on_message
-        for item in items:
-            if isinstance(item, PlainEvent):
-                append(item)
-            elif item.content_type == "text/event-plain":
-                self._on_plain_event(conn, item)
-            elif on_message(conn, item) is _STOP:
-                return self._stop_reason(conn, item)
-        return None
-
-    def _on_plain_event(self, conn: Connection, msg: Message) -> None:
-        try:
-            event: Event = PlainEvent.from_bytes(msg.body)
-        except EslError as exc:
-            self._malformed(conn, MalformedFrame(f"unparsable event: {exc}", msg.body))
-            return
-        conn.batch.append(event)
-
-    @staticmethod
-    def _resolve_jobs(conn: Connection, batch: list[Event]) -> None:
-        for event in batch:
-            if event.name == "BACKGROUND_JOB":
-                job = conn.jobs.pop(event.get("Job-UUID") or "", None)
-                if job is not None:
-                    job.set(event.body or "")
-
-    def _flush(self, conn: Connection) -> None:
-        """Hand this chunk's events to the dispatcher in one go, and count them."""
-        batch = conn.batch
-        if not batch:
-            return
-        conn.batch = []
-        if conn.jobs:
-            self._resolve_jobs(conn, batch)
-        for name, n in Counter(map(_event_name, batch)).items():
-            self._event_counter(name).inc(n)
-        self._m_last_event.set(time.time())
-        self._inbox.put((EVENTS, conn, batch))
-
-    def _event_counter(self, name: str) -> Any:
-        counter = self._m_events.get(name)
-        if counter is None:
-            counter = self._m_events[name] = (
-                self._metrics.esl_events.labels(event=name) if self._metrics else NullMetric())
-        return counter
-
-    def _stop_reason(self, conn: Connection, msg: Message) -> str:
-        if msg.content_type == "text/rude-rejection":
-            return "rejected by FreeSWITCH's ACL"
-        return "disconnect notice from FreeSWITCH"
-
-    def _on_message(self, conn: Connection, msg: Message) -> object:
-        ctype = msg.content_type
-        if ctype in EVENT_CONTENT_TYPES:
-            self._on_event_message(conn, msg)
-        elif ctype == "command/reply" or ctype == "api/response":
-            self._on_reply(conn, msg)
-        elif ctype == "auth/request":
-            conn.auth_request.set()
-        elif ctype == "text/disconnect-notice":
-            if msg.headers.get("Content-Disposition") == "linger":
-                log.info("ESL node %s: linger notice", self._node.name)
-                return None
-            log.info("ESL node %s: FreeSWITCH said goodbye", self._node.name)
-            return _STOP
-        elif ctype == "text/rude-rejection":
-            conn.rejected = True
-            log.error("ESL node %s: %s refused the connection (ACL): %s", self._node.name,
-                      self._address, msg.body_text().strip())
-            return _STOP
-        elif ctype != "log/data":
-            log.debug("ESL node %s: ignoring %s message", self._node.name, ctype)
-        return None
-
-    def _on_reply(self, conn: Connection, msg: Message) -> None:
-        if not conn.pending:
-            log.warning("ESL node %s: %s with no command waiting: %r", self._node.name,
-                        msg.content_type, msg.reply_text or msg.body[:80])
-            return
-        conn.pending.popleft().set(msg)
-
-    def _on_event_message(self, conn: Connection, msg: Message) -> None:
-        try:
-            event = parse_event(msg)
-        except EslError as exc:
-            self._malformed(conn, MalformedFrame(f"unparsable event: {exc}", msg.body))
-            return
-        conn.batch.append(event)
-
-    def _malformed(self, conn: Connection, frame: MalformedFrame) -> None:
-        """Count and log (what was wrong, never the bytes); the reader then drops `conn`."""
-        self._m_malformed.inc()
-        if conn.malformed or conn.closed.is_set():
-            return  # one line per connection: the rest is the same garbage
-        conn.malformed = frame.reason
-        log.warning("ESL node %s: malformed frame from %s (%s; %d bytes): dropping the "
-                    "connection to reconnect and resync", self._node.name, self._address,
-                    frame.reason, len(frame.data))
-
-    # ------------------------------------------------------------------ dispatcher
-
-    def _dispatch_loop(self) -> None:
-        inbox = self._inbox
-        while not self._stopping:
-            kind, conn, batch = inbox.get()
-            if batch is not None:
-                self._deliver_batch(batch)
-            elif kind == CONNECTED:
-                self._connected(conn)
-            elif kind == DISCONNECTED and conn.announced:
-                conn.announced = False
-                self._hook(self._on_disconnect, "on_disconnect")
-
-    def _deliver_batch(self, batch: list[Event]) -> None:
-        on_event = self._on_event
-        if batch:
-            self._observe_lag(batch[0])
-        try:
-            for event in batch:
-                try:
-                    on_event(self, event)
-                except Exception:
-                    self._handler_failed(event)
-        finally:
-            self._inbox.events -= len(batch)  # a batch is one received chunk
-
-    def _observe_lag(self, oldest: Event) -> None:
-        """Now minus Event-Date-Timestamp of a batch's oldest event, as it is handed over
-        (once per received chunk: a header lookup and a histogram per event would cost
-        the hot path more than the sample is worth)."""
-        at = ev.event_time(oldest)
-        if at is not None:
-            self._m_lag.observe(max(0.0, time.time() - at))
-
-    def _handler_failed(self, event: Event) -> None:
-        log.exception("ESL node %s: on_event failed for %s (Unique-ID %s)",
-                      self._node.name, event.name, event.get("Unique-ID"))
-
-    def _connected(self, conn: Connection) -> None:
-        conn.handshake_done.wait()
-        if conn.ready:
-            conn.announced = True
-            self._hook(self._on_connect, "on_connect")
-
-    def _hook(self, hook: ClientHook | None, what: str) -> None:
-        if hook is None:
-            return
-        try:
-            hook(self)
-        except Exception:
-            log.exception("ESL node %s: %s failed", self._node.name, what)

@@ -11,7 +11,8 @@ import gevent.event
 import gevent.lock
 
 from ..errors import InvalidArgument
-from .frames import Event, FrameParser
+from .event_types import Event
+from .frames import FrameParser
 
 EVENTS, CONNECTED, DISCONNECTED = 0, 1, 2  # kinds of inbox items
 

@@ -1,33 +1,31 @@
-"""ESL framing and event parsing, done right (greenswitch's parser is not).
+"""ESL framing, done right (greenswitch's parser is not): bytes in, messages and events out.
 
 Wire rules (see shared/freeswitch-wire/README.md): a message is a block of `Name: value` lines
 ended by an empty line, followed by exactly `Content-Length` bytes of body when that header is
-present. Envelope header order varies by message type, so nothing here depends on it.
-
-Events are parsed in two steps, in this order: split the header block into lines first, then
-URL-decode single values. A value such as `x%0AUnique-ID%3A%20forged` therefore stays one value
-and can never forge a header. Header lookups only ever look at the header block, never at the
-event's own body (e.g. a BACKGROUND_JOB result), which is kept in `Event.body`.
-
-Plain events are decoded lazily: the daemon reads 5-10 of the 150-250 headers of an event, so
-`Event.get` finds the one header line it needs in the received bytes and decodes only that
-value. `FrameParser.feed_events` (the client's path) builds such events straight over the
-received buffer: an event's 3 KB are neither copied nor decoded unless a header is asked for.
+present. Envelope header order varies by message type, so nothing here depends on it. The
+events themselves (how their headers are read) are `esl.event_types`; they are importable from
+here too.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from xml.etree import ElementTree
 
 from ..errors import EslProtocolError
-from .codec import fs_url_decode, fs_url_encode
+from .codec import fs_url_decode
+from .event_types import (
+    DictEvent,
+    Event,
+    PlainEvent,
+    json_event,
+    make_event,
+    serialize_plain_event,
+    xml_event,
+)
 
 __all__ = [
     "CONTENT_TYPES",
@@ -242,17 +240,17 @@ class FrameParser:
         append = out.append
         while pos < n:
             if events and (plain := _PLAIN_HEAD(buf, pos)) is not None:
-                length, raw_name = plain.groups()
-                if int(length) > MAX_EVENT_BYTES:
-                    return self._fail(f"Content-Length {int(length)} above the "
+                size = int(plain[1])
+                if size > MAX_EVENT_BYTES:
+                    return self._fail(f"Content-Length {size} above the "
                                       f"text/event-plain cap of {MAX_EVENT_BYTES}", buf[pos:])
                 start = plain.start(2) - 12  # len(b"Event-Name: ")
-                end = start + int(length)
+                end = start + size
                 if end > n:
                     self._need = end - pos
                     return pos
                 if plain.end() <= end:  # else: a broken frame, for the checking path
-                    append(PlainEvent(buf, start, end, raw_name.decode("ascii")))
+                    append(PlainEvent(buf, start, end, plain[2].decode("ascii")))
                     pos = end
                     continue
             head = _EVENT_HEAD(buf, pos)
@@ -334,220 +332,6 @@ class FrameParser:
         return body_end
 
 
-# --------------------------------------------------------------------------- events
-
-
-class Event(ABC):
-    """A FreeSWITCH event. Use `get()` for the few headers you need; it is cheap."""
-
-    __slots__ = ("content_type", "name")
-
-    content_type: str
-    name: str
-
-    @abstractmethod
-    def get(self, header: str, default: str | None = None) -> str | None:
-        """URL-decoded value of `header` (exact name), or `default` when absent."""
-
-    @abstractmethod
-    def headers(self) -> dict[str, str]:
-        """Every header, decoded (a fresh dict; slower than a few `get` calls)."""
-
-    @property
-    @abstractmethod
-    def body(self) -> str | None:
-        """The event's own body (e.g. a BACKGROUND_JOB result), or None."""
-
-    @property
-    def unique_id(self) -> str | None:
-        return self.get("Unique-ID")
-
-    @abstractmethod
-    def contains(self, text: str) -> bool:
-        """Whether `text` occurs anywhere in the event as FreeSWITCH sent it (a header name
-        or a value before URL-decoding, or the body): a quick test, never a header lookup."""
-
-    def __contains__(self, header: object) -> bool:
-        return isinstance(header, str) and self.get(header) is not None
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name} Unique-ID={self.get('Unique-ID')}>"
-
-
-_LENGTH_LINE = b"\nContent-Length: "
-# Headers FreeSWITCH writes after the channel variables, at the end of the header block.
-_TAIL_HEADERS = ("Record-", "Recording-Variable-")
-
-
-def _lookup(header: str) -> tuple[bytes, bool]:
-    """What `get` searches for (`\n<Name>: `), and whether from the end of the block."""
-    return ("\n" + header + ": ").encode(), header.startswith(_TAIL_HEADERS)
-
-
-# Header name -> _lookup(name): the daemon reads a few dozen names, each on most events.
-_LOOKUPS: dict[str, tuple[bytes, bool]] = {}
-_NEEDLES: dict[str, bytes] = {}  # contains(): the few texts the daemon looks for, encoded
-
-
-def _header_end(raw: bytes, start: int, end: int) -> int:
-    """Index of the blank line ending the header block of raw[start:end] (`end` if none).
-
-    FreeSWITCH URL-encodes every value, so a raw newline only ends a header line, and a body
-    only ever follows a last `Content-Length: N` header: without that header, the event ends
-    with its blank line.
-    """
-    p = raw.find(_LENGTH_LINE, start - 1, end)  # raw[start - 1] is a newline
-    if p < 0:
-        return end - 2 if raw.endswith(b"\n\n", start, end) else end
-    q = raw.find(b"\n", p + 1, end)
-    if q >= 0 and raw.startswith(b"\n\n", q, end) and raw.find(b"\n\n", start, p) < 0:
-        return q
-    blank = raw.find(b"\n\n", start, end)  # unusual layout: the first blank line, whatever it is
-    return end if blank < 0 else blank
-
-
-class PlainEvent(Event):
-    """text/event-plain, kept as the received bytes: header values found and decoded on demand.
-
-    The event is `raw[start:end]` (header lines, then the body if any); `raw` may be a whole
-    received buffer, so nothing is copied or decoded up front. The end of the header block
-    is found once, when the event is made, and every lookup stays inside it: body text is
-    never taken for a header, whatever the event's name. `raw[start - 1]` must be a newline
-    (in a stream it ends the envelope), so every header line, the first included, is found
-    by one search for `\\n<Name>: `. Values are URL-decoded one at a time, after the line was
-    found: an encoded `%0A` can never make a header.
-    """
-
-    __slots__ = ("_end", "_hend", "_raw", "_start")
-
-    content_type = "text/event-plain"  # a class attribute: it shadows Event's slot
-
-    def __init__(self, raw: bytes, start: int, end: int, name: str | None = None) -> None:
-        if start < 1 or raw[start - 1] != 10:
-            raise ValueError("PlainEvent needs a newline before the event (see from_bytes)")
-        self._raw = raw
-        self._start = start
-        self._end = end
-        self._hend = -1  # found on the first lookup: the router reads many events not at all
-        self.name = self._first_name() if name is None else name
-
-    def _first_name(self) -> str:
-        name = self.get("Event-Name")
-        if not name:
-            raise EslProtocolError("event without Event-Name")
-        return name
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> PlainEvent:
-        """The event whose text (header lines, blank line, body) is `data`."""
-        return cls(b"\n" + data, 1, len(data) + 1)
-
-    def _header_block_end(self) -> int:
-        if self._hend < 0:
-            self._hend = _header_end(self._raw, self._start, self._end)
-        return self._hend
-
-    def get(self, header: str, default: str | None = None) -> str | None:
-        raw, hend = self._raw, self._header_block_end()
-        lookup = _LOOKUPS.get(header)
-        if lookup is None:
-            lookup = _LOOKUPS[header] = _lookup(header)
-        key, from_end = lookup
-        idx = (raw.rfind if from_end else raw.find)(key, self._start - 1, hend)
-        if idx < 0:
-            return default
-        idx += len(key)
-        stop = raw.find(b"\n", idx, hend)
-        return fs_url_decode(raw[idx : hend if stop < 0 else stop].decode("utf-8", "replace"))
-
-    def contains(self, text: str) -> bool:
-        needle = _NEEDLES.get(text)
-        if needle is None:
-            needle = _NEEDLES[text] = text.encode()
-        return self._raw.find(needle, self._start, self._end) >= 0
-
-    def headers(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        block = self._raw[self._start : self._header_block_end()].decode("utf-8", "replace")
-        for line in block.split("\n"):
-            name, sep, value = line.partition(": ")
-            if sep and name not in out:
-                out[name] = fs_url_decode(value)
-        return out
-
-    @property
-    def body(self) -> str | None:
-        raw = self._raw[self._header_block_end() + 2 : self._end]
-        return raw.decode("utf-8", "replace") if raw else None
-
-
-class DictEvent(Event):
-    """An event whose headers are already decoded (json, xml, or built in tests)."""
-
-    __slots__ = ("_body", "_headers")
-
-    def __init__(self, headers: dict[str, str], body: str | None, content_type: str) -> None:
-        name = headers.get("Event-Name")
-        if not name:
-            raise EslProtocolError("event without Event-Name")
-        self._headers = headers
-        self._body = body
-        self.content_type = content_type
-        self.name = name
-
-    def get(self, header: str, default: str | None = None) -> str | None:
-        return self._headers.get(header, default)
-
-    def contains(self, text: str) -> bool:
-        return any(text in v for v in self._headers.values()) or text in (self._body or "")
-
-    def headers(self) -> dict[str, str]:
-        return dict(self._headers)
-
-    @property
-    def body(self) -> str | None:
-        return self._body
-
-
-def _json_value(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):  # FreeSWITCH array header; plain format writes ARRAY::a|:b
-        return "ARRAY::" + "|:".join(str(v) for v in value)
-    return str(value)
-
-
-def _parse_json(text: str) -> DictEvent:
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise EslProtocolError(f"bad JSON event: {exc}") from None
-    if not isinstance(data, dict):
-        raise EslProtocolError("JSON event is not an object")
-    body = data.pop("_body", None)
-    headers = {str(k): _json_value(v) for k, v in data.items()}
-    return DictEvent(headers, None if body is None else str(body), "text/event-json")
-
-
-def _parse_xml(text: str) -> DictEvent:
-    try:
-        root = ElementTree.fromstring(text)
-    except ElementTree.ParseError as exc:
-        raise EslProtocolError(f"bad XML event: {exc}") from None
-    section = root.find("headers")
-    if section is None:
-        raise EslProtocolError("XML event without <headers>")
-    headers: dict[str, str] = {}
-    for child in section:
-        headers.setdefault(child.tag, fs_url_decode(child.text or ""))
-    length = root.find("Content-Length")
-    if length is not None and length.text:
-        headers.setdefault("Content-Length", length.text.strip())
-    body_el = root.find("body")
-    body = None if body_el is None else (body_el.text or "").strip()
-    return DictEvent(headers, body, "text/event-xml")
-
-
 def parse_event(message: Message) -> Event:
     """Turn a text/event-{plain,json,xml} message into an Event (EslProtocolError if bad)."""
     ctype = message.content_type
@@ -555,25 +339,7 @@ def parse_event(message: Message) -> Event:
         return PlainEvent.from_bytes(message.body)
     text = message.body.decode("utf-8", "replace")
     if ctype == "text/event-json":
-        return _parse_json(text)
+        return json_event(text)
     if ctype == "text/event-xml":
-        return _parse_xml(text)
+        return xml_event(text)
     raise EslProtocolError(f"not an event: Content-Type {ctype!r}")
-
-
-def make_event(headers: Mapping[str, str], body: str | None = None) -> Event:
-    """Build an Event from decoded headers (for tests and simulators)."""
-    return DictEvent(dict(headers), body, "text/event-plain")
-
-
-def serialize_plain_event(headers: Mapping[str, str], body: str | None = None) -> bytes:
-    """The full text/event-plain message FreeSWITCH would send for these headers and body."""
-    lines = [f"{k}: {fs_url_encode(v)}\n" for k, v in headers.items() if k != "Content-Length"]
-    if body is not None:
-        raw_body = body.encode("utf-8")
-        lines.append(f"Content-Length: {len(raw_body)}\n\n")
-        payload = "".join(lines).encode("utf-8") + raw_body
-    else:
-        lines.append("\n")
-        payload = "".join(lines).encode("utf-8")
-    return b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(payload) + payload

@@ -26,7 +26,7 @@ from ..domain.scripts import ScriptRunner
 from ..metrics import Metrics
 from ..settings import IdentitySettings
 from . import events as ev
-from .frames import Event
+from .event_types import Event
 
 log = logging.getLogger(__name__)
 
@@ -120,20 +120,19 @@ class EventRouter:
                  metrics: Metrics, identity: IdentitySettings,
                  scripts: ScriptRunner | None = None, script_variable: str = "") -> None:
         self._tracker = tracker
-        self._follower = follower
-        self._scripts = scripts
-        self._script_variable = script_variable
         self._read = FactReader(identity)
         metrics.calls_tracked.set_function(lambda: len(tracker))
         self._handlers: dict[str, Callable[[str, Event], object]] = {
             name: self._on_channel for name in _CHANNEL_KINDS}
         if follower is not None:
-            self._handlers[ev.RECORD_START] = self._on_record_start
-            self._handlers[ev.RECORD_STOP] = self._on_record_stop
-            self._handlers[ev.DTMF] = self._on_dtmf
+            recordings = _RecordingEvents(follower, self._read)
+            self._handlers[ev.RECORD_START] = recordings.on_start
+            self._handlers[ev.RECORD_STOP] = recordings.on_stop
+            self._handlers[ev.DTMF] = recordings.on_dtmf
         if scripts is not None:
-            self._handlers[ev.CHANNEL_PARK] = self._on_park
-            self._handlers[ev.CHANNEL_EXECUTE_COMPLETE] = self._on_execute_complete
+            calls = _ScriptEvents(scripts, script_variable)
+            self._handlers[ev.CHANNEL_PARK] = calls.on_park
+            self._handlers[ev.CHANNEL_EXECUTE_COMPLETE] = calls.on_execute_complete
 
     def handle(self, node: str, event: Event) -> None:
         """Called by the ESL client's dispatcher (which already counted the event)."""
@@ -146,40 +145,55 @@ class EventRouter:
         if fact is not None:
             self._tracker.apply(fact)
 
-    def _on_record_start(self, node: str, event: Event) -> None:
-        assert self._follower is not None
-        path = self._our_path(event, self._follower)
+
+class _RecordingEvents:
+    """RECORD_START, RECORD_STOP and DTMF, to the recording follower."""
+
+    def __init__(self, follower: RecordingFollower, read: FactReader) -> None:
+        self._follower = follower
+        self._read = read
+
+    def on_start(self, node: str, event: Event) -> None:
+        path = self._our_path(event)
         if path:
             self._follower.on_record_start(self._read.record_start(node, event, path))
 
-    def _on_record_stop(self, node: str, event: Event) -> None:
-        assert self._follower is not None
-        path = self._our_path(event, self._follower)
+    def on_stop(self, node: str, event: Event) -> None:
+        path = self._our_path(event)
         if path:
             self._follower.on_record_stop(self._read.record_stop(node, event, path))
 
-    @staticmethod
-    def _our_path(event: Event, follower: RecordingFollower) -> str | None:
+    def _our_path(self, event: Event) -> str | None:
         """The event's Record-File-Path if it is one of ours. Most are other tools'
         recordings: an event that does not even mention one of our recording roots is
         dismissed without reading its headers (our paths travel unencoded: names.check_path)."""
-        if not any(event.contains(root + "/") for root in follower.roots()):
-            follower.foreign()
-            return None
-        path = ev.record_path(event) or ""
-        return path if follower.follows(path) else None
+        follower = self._follower
+        for root in follower.roots():
+            if event.contains(root + "/"):
+                path = ev.record_path(event) or ""
+                return path if follower.follows(path) else None
+        follower.foreign()
+        return None
 
-    def _on_dtmf(self, node: str, event: Event) -> None:
+    def on_dtmf(self, node: str, event: Event) -> None:
         fact = self._read.dtmf(node, event)
-        if fact is not None and self._follower is not None:
+        if fact is not None:
             self._follower.on_dtmf(fact)
 
-    def _on_park(self, node: str, event: Event) -> None:
-        fact = self._read.parked(node, event, self._script_variable)
-        if fact is not None and self._scripts is not None:
+
+class _ScriptEvents:
+    """CHANNEL_PARK and CHANNEL_EXECUTE_COMPLETE, to the script runner."""
+
+    def __init__(self, scripts: ScriptRunner, variable: str) -> None:
+        self._scripts = scripts
+        self._variable = variable
+
+    def on_park(self, node: str, event: Event) -> None:
+        fact = FactReader.parked(node, event, self._variable)
+        if fact is not None:
             self._scripts.on_parked(fact)
 
-    def _on_execute_complete(self, node: str, event: Event) -> None:
-        fact = self._read.application_done(event)
-        if fact is not None and self._scripts is not None:
+    def on_execute_complete(self, node: str, event: Event) -> None:
+        fact = FactReader.application_done(event)
+        if fact is not None:
             self._scripts.on_application_done(fact)

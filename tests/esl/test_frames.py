@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter
 from pathlib import Path
@@ -487,6 +488,21 @@ def test_headers_from_the_header_block_through_the_client(
         recorder.wait(lambda: recorder.count("event:RECORD_STOP") == 1)
     (stop,) = recorder.events
     assert stop.get("Record-File-Path") == "/real.wav"
+
+
+def test_lookups_agree_whatever_their_order() -> None:
+    """The header block's end is found only when a lookup needs it (a tail header, or a line
+    after a Content-Length line): no order of lookups changes an answer."""
+    wire = _stop_with_forged_body("RECORD_STOP")
+    names = ["Unique-ID", "Record-File-Path", "Other-Leg-Unique-ID", "Content-Length", "Nope"]
+    seen = []
+    for order in itertools.permutations(names):
+        (event,) = FrameParser().feed_events(wire)
+        seen.append({name: event.get(name) for name in order})
+    assert all(answers == seen[0] for answers in seen)
+    assert seen[0] == {"Unique-ID": "u", "Record-File-Path": "/real.wav",
+                       "Other-Leg-Unique-ID": None, "Content-Length": str(len(FORGED_BODY)),
+                       "Nope": None}
 
 
 def test_feed_events_hands_odd_frames_to_the_checking_path() -> None:
