@@ -35,8 +35,9 @@ from api.conftest import ACCOUNTS, ACME_BW, ACME_LAML, ACME_TEXML, basic
 from api.receiver import Received, Receiver
 from integration.conftest import FS_ENV, parse_fs_address
 from integration.live import ACCOUNT_VARIABLE, Esl, eventually, free_port
-from media.conftest import Bucket, media_settings, object_key, seaweed  # noqa: F401
+from media.conftest import Bucket, object_key, seaweed  # noqa: F401
 from postgres_server import ThrowawayPostgres
+from store_backends import s3_media_settings
 
 from esl_recorder.domain.recording import Recording
 from esl_recorder.settings import StoreSettings
@@ -229,7 +230,7 @@ def daemon_settings(nodes: dict[str, Node], root: Path, url: str, port: int,
         "delivery": {"initial_delay": 0.05, "max_delay": 0.2, "lease": LEASE,
                      "allowed_networks": ["127.0.0.0/8"]},
         "accounts": ACCOUNTS,
-        "media": media_settings(s3),
+        "media": s3_media_settings(s3),
         "bandwidth": {"dial_string": "loopback/{to}/rectest", "application": "&echo()",
                       "transfer_context": "rectest"},
     }
