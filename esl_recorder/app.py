@@ -209,8 +209,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
                                 runner=scripts if settings.scripts.run_endpoint else None,
                                 tts=(settings.scripts.tts_engine, settings.scripts.tts_voice)))
     policies = _policies(settings, store)
-    PolicyRecorder(policies, tracker, service, controls, settings.kazoo.direction_variable,
-                   settings.kazoo.network_variable)
+    PolicyRecorder(policies, tracker, service)
     outbox.register(UPLOAD, UrlUploads(targets, timeout=settings.kazoo.upload_timeout,
                                        keep_local=settings.kazoo.keep_local,
                                        exists=lambda sid: store.get_recording(sid) is not None,
@@ -219,7 +218,8 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     dialects.append(KazooDialect(accounts=accounts, recordings=service, policies=policies,
                                  outbox=outbox, metrics=metrics, targets=targets))
     router = EventRouter(tracker, follower, metrics, settings.identity, scripts,
-                         settings.scripts.variable)
+                         settings.scripts.variable,
+                         (settings.kazoo.direction_variable, settings.kazoo.network_variable))
     events = ev.SUBSCRIBED + (ev.SCRIPT_EVENTS if scripts is not None else ())
     clients: dict[str, EslClient] = {}
     for node in settings.nodes:

@@ -3,8 +3,9 @@
 A call is looked at once: when FreeSWITCH reports it with an account that has policies
 (CHANNEL_CREATE of a call whose identity variables were set before it, such as an
 originated leg), else at its answer (an inbound leg gets its identity in the dialplan).
-Its direction and network are read from the configured channel variables only when a policy
-of its account, user or device depends on them (one `uuid_getvar` each).
+Its direction and network are the configured channel variables as that same event carried
+them (Identity), so deciding asks FreeSWITCH nothing, and a leg no policy records (the other
+leg of a loopback or a bridge) costs no command at all.
 
 A recording that starts with the call is queued and begins at the answer (FreeSWITCH's
 recorder would otherwise pre-answer the call); `record_on_answer` gives the same; a
@@ -15,7 +16,6 @@ their own, never in the event reader.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import gevent
@@ -23,7 +23,6 @@ import gevent
 from ..errors import RecordingError
 from .calls import Call, CallEvent, CallState, CallTracker
 from .policies import Decision, PolicyBook, Timing
-from .ports import CallControl, CallGone
 from .service import RecordingService
 
 log = logging.getLogger(__name__)
@@ -32,13 +31,10 @@ SOURCE = "kazoo"
 
 
 class PolicyRecorder:
-    def __init__(self, book: PolicyBook, tracker: CallTracker, service: RecordingService,
-                 nodes: Mapping[str, CallControl], direction_variable: str,
-                 network_variable: str) -> None:
+    def __init__(self, book: PolicyBook, tracker: CallTracker,
+                 service: RecordingService) -> None:
         self._book = book
         self._service = service
-        self._nodes = nodes
-        self._variables = (direction_variable, network_variable)
         self._looked_at: set[str] = set()
         self._on_bridge: dict[str, list[Decision]] = {}
         tracker.subscribe(self.on_call_event)
@@ -48,7 +44,7 @@ class PolicyRecorder:
             if (call.uuid not in self._looked_at and call.account
                     and call.account in self._book.accounts()):
                 self._looked_at.add(call.uuid)
-                gevent.spawn(self._look_at, call)
+                self._look_at(call)
         elif event is CallEvent.BRIDGED:
             for decision in self._on_bridge.pop(call.uuid, ()):
                 gevent.spawn(self._start, call, decision)
@@ -57,32 +53,15 @@ class PolicyRecorder:
             self._on_bridge.pop(call.uuid, None)
 
     def _look_at(self, call: Call) -> None:
-        try:
-            direction, network = self._route(call)
-        except CallGone:
-            return
-        except RecordingError as exc:
-            log.warning("call %s: policies not applied, its direction and network cannot "
-                        "be read: %s", call.uuid, exc)
-            return
+        """Decide on the event (no command); the recordings start in greenlets of their own."""
+        direction = call.declared_direction or call.direction
         decisions = self._book.decide(call.account, call.user, call.device, direction,
-                                      network)
+                                      call.network)
         for decision in decisions:
             if decision.params.timing is Timing.BRIDGE and call.state is not CallState.BRIDGED:
                 self._on_bridge.setdefault(call.uuid, []).append(decision)
             else:
-                self._start(call, decision)
-
-    def _route(self, call: Call) -> tuple[str, str]:
-        """(direction, network) of the call; "" where unknown."""
-        if not self._book.needs_route(call.account, call.user, call.device):
-            return call.direction, ""
-        node = self._nodes.get(call.node)
-        if node is None:
-            return call.direction, ""
-        values = node.variables(call.uuid, self._variables)
-        direction = values[self._variables[0]].lower() or call.direction
-        return direction, values[self._variables[1]].lower()
+                gevent.spawn(self._start, call, decision)
 
     def _start(self, call: Call, decision: Decision) -> None:
         params = decision.params
