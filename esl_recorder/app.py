@@ -17,6 +17,8 @@ from prometheus_client import CollectorRegistry
 from .accounts import AccountBook
 from .cluster import NodeOwnership
 from .delivery.outbox import Outbox
+from .delivery.sender import Sender
+from .delivery.signing import SendTimeSigner
 from .delivery.targets import TargetPolicy
 from .delivery.uploads import KIND as UPLOAD
 from .delivery.uploads import UrlUploads
@@ -188,7 +190,11 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     recordings = RecordingRegistry(store, metrics)
     controls: dict[str, CallControl] = {}
     targets = delivery_targets(settings)
-    outbox = Outbox(store, settings.delivery, metrics, clock, targets=targets)
+    signer = SendTimeSigner({a.id: a.texml_signing_key for a in settings.accounts
+                             if a.texml_signing_key}, clock)
+    outbox = Outbox(store, settings.delivery, metrics, clock, targets=targets,
+                    sender=Sender(settings.delivery.per_host, settings.delivery.timeout,
+                                  targets, signer))
     media = _media_store(settings, store, outbox, metrics)
     service = RecordingService(settings.recording, store, recordings, tracker, controls,
                                metrics, clock, media=media)

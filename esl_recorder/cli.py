@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_fakeswitch(args[1:])
     ns = build_parser().parse_args(args)
     handler = {"run": cmd_run, "check-config": cmd_check_config,
-               "outbox": cmd_outbox, "demo": cmd_demo}[ns.command]
+               "outbox": cmd_outbox, "demo": cmd_demo, "keygen": cmd_keygen}[ns.command]
     return handler(ns)
 
 
@@ -81,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "print what to try next, and serve until Ctrl-C.")
     demo.add_argument("--port", type=int, default=0, metavar="N",
                       help="HTTP port of the API (default: a free one)")
+    keygen = sub.add_parser("keygen", help="make an Ed25519 key pair for signing TeXML "
+                            "callbacks (accounts[].texml_signing_key)",
+                            description="Print a new private key for an account's "
+                            "texml_signing_key and the public key its webhook receivers check "
+                            "signatures with (the telnyx SDK's public_key).")
+    keygen.add_argument("--public", action="store_true",
+                        help="read a private key on stdin and print its public key")
     sub.add_parser("fakeswitch", help="run the FreeSWITCH simulator "
                    "(--host, --port, --password, --recordings-root; see fakeswitch --help)")
     return parser
@@ -202,6 +209,25 @@ def cmd_demo(ns: argparse.Namespace) -> int:
         return EXIT_USAGE
     finally:
         logging.shutdown()
+
+
+def cmd_keygen(ns: argparse.Namespace) -> int:
+    from .delivery.signing import ed25519_key, ed25519_public_b64, new_ed25519_seed
+    from .settings.fields import ed25519_seed
+
+    if ns.public:
+        seed = sys.stdin.readline().strip()
+        try:
+            ed25519_seed(seed)
+        except ValueError as exc:
+            print(f"error: the private key on stdin {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(ed25519_public_b64(ed25519_key(seed)))
+        return 0
+    seed = new_ed25519_seed()
+    print(f"texml_signing_key: {seed}  # secret: the account's setting")
+    print(f"public_key: {ed25519_public_b64(ed25519_key(seed))}  # for its webhook receivers")
+    return 0
 
 
 def cmd_fakeswitch(argv: list[str]) -> int:

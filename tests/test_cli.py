@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -12,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from esl_recorder import __version__, cli
+from esl_recorder.delivery.signing import SendTimeSigner
 from esl_recorder.logsetup import clear_secrets, configure_logging, register_secret
 from esl_recorder.settings import LogSettings, Settings
 
@@ -199,3 +202,21 @@ def test_text_logs_show_level_logger_and_extras() -> None:
     out = stream.getvalue()
     assert "hidden" not in out
     assert " WARNING esl_recorder.test: record failed call_uuid=u-2" in out
+
+
+def test_keygen_prints_a_pair_whose_public_key_checks_its_signatures() -> None:
+    made = subprocess.run([sys.executable, "-m", "esl_recorder", "keygen"], capture_output=True,
+                          text=True, timeout=60, check=True).stdout.splitlines()
+    seed = made[0].split()[1]
+    public = made[1].split()[1]
+    again = subprocess.run([sys.executable, "-m", "esl_recorder", "keygen", "--public"],
+                           input=seed + "\n", capture_output=True, text=True, timeout=60)
+    assert (again.returncode, again.stdout.strip()) == (0, public)
+    headers = SendTimeSigner({"a": seed}).headers("telnyx-ed25519:a", "x=1")
+    Ed25519PublicKey.from_public_bytes(base64.b64decode(public)).verify(
+        base64.b64decode(headers["telnyx-signature-ed25519"]),
+        f"{headers['telnyx-timestamp']}|x=1".encode())
+    bad = subprocess.run([sys.executable, "-m", "esl_recorder", "keygen", "--public"],
+                         input="not-a-key\n", capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "not-a-key" not in bad.stderr
+    assert bad.stderr.startswith("error: ") and len(bad.stderr.splitlines()) == 1

@@ -227,6 +227,8 @@ SECRET_VALUE = 98765432109876
 @pytest.mark.parametrize(("data", "key"), [
     ({"accounts": [{"id": "acme", "laml_token": SECRET_VALUE}]}, "accounts[0].laml_token"),
     ({"accounts": [{"id": "acme", "texml_api_key": SECRET_VALUE}]}, "accounts[0].texml_api_key"),
+    ({"accounts": [{"id": "acme", "texml_signing_key": str(SECRET_VALUE)}]},
+     "accounts[0].texml_signing_key"),
     ({"accounts": [{"id": "acme", "bandwidth_token": "t", "bandwidth_secret": SECRET_VALUE}]},
      "accounts[0].bandwidth_secret"),
     ({"nodes": [{**NODE, "password": SECRET_VALUE}]}, "nodes[0].password"),

@@ -28,7 +28,8 @@ class OutboundRequest:
 
     `timeout` overrides delivery.timeout for this request (Bandwidth's callbackTimeout);
     `fallback_url`, when set, is tried at once in the same attempt when the URL fails with
-    a retryable error (Bandwidth's fallbackUrl), with the same headers and body."""
+    a retryable error (Bandwidth's fallbackUrl), with the same headers and body;
+    `signer` names the signature made at each attempt (signing.SendTimeSigner), if any."""
 
     method: str
     url: str
@@ -36,6 +37,7 @@ class OutboundRequest:
     body: str = ""
     timeout: float | None = None
     fallback_url: str = ""
+    signer: str = ""
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -57,13 +59,14 @@ class OutboundRequest:
 
     def to_payload(self) -> dict[str, Any]:
         return {"method": self.method, "url": self.url, "headers": dict(self.headers),
-                "body": self.body, "timeout": self.timeout, "fallback_url": self.fallback_url}
+                "body": self.body, "timeout": self.timeout, "fallback_url": self.fallback_url,
+                "signer": self.signer}
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> OutboundRequest:
         return cls(method=data["method"], url=data["url"], headers=dict(data["headers"]),
                    body=data["body"], timeout=data.get("timeout"),
-                   fallback_url=data.get("fallback_url", ""))
+                   fallback_url=data.get("fallback_url", ""), signer=data.get("signer", ""))
 
 
 def check_url(url: str) -> SplitResult:

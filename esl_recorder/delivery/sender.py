@@ -56,6 +56,7 @@ from urllib3.util import connection as urllib3_connection
 
 from .policy import Attempt, Verdict, parse_retry_after
 from .request import OutboundRequest, wire_form
+from .signing import SendTimeSigner
 from .targets import TargetPolicy, TargetRefused
 
 USER_AGENT = "esl_recorder-callbacks/1"
@@ -70,8 +71,10 @@ logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 class Sender:
-    def __init__(self, per_host: int, timeout: float, targets: TargetPolicy) -> None:
+    def __init__(self, per_host: int, timeout: float, targets: TargetPolicy,
+                 signer: SendTimeSigner | None = None) -> None:
         self._timeout = timeout
+        self._signer = signer
         tls = ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE")
                                          or certifi.where())
         self._pools = urllib3.PoolManager(num_pools=MAX_ORIGINS, maxsize=per_host,
@@ -93,6 +96,8 @@ class Sender:
 
     def _once(self, url: str, req: OutboundRequest, timeout: float) -> Attempt:
         wire_url, headers = wire_form(url, req.headers)
+        if req.signer and self._signer is not None:
+            headers = {**headers, **self._signer.headers(req.signer, req.body)}
         deadline = gevent.Timeout(timeout)
         deadline.start()
         try:

@@ -125,18 +125,21 @@ def split_extension(text: str) -> tuple[str, str | None]:
 
 
 def outbound(url: str, method: str, fields: list[tuple[str, str]],
-             sign: Callable[[str, list[tuple[str, str]]], dict[str, str]]) -> OutboundRequest:
+             sign: Callable[[str, list[tuple[str, str]]], dict[str, str]],
+             signer: str = "") -> OutboundRequest:
     """The callback request: GET puts the fields in the query (signed as the full URL),
     POST in a form body (signed as URL + fields). Credentials in the URL (`user:pw@`) go
-    out as Basic auth, so the URL the receiver sees, and checks, is the one without them."""
+    out as Basic auth, so the URL the receiver sees, and checks, is the one without them.
+    `signer` names a signature made at each attempt instead (see delivery.signing)."""
     parts = urlsplit(url)
     if method == "GET":
         query = "&".join(q for q in (parts.query, urlencode(fields)) if q)
         full = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
-        return OutboundRequest("GET", full, sign(_without_credentials(full), []))
+        return OutboundRequest("GET", full, sign(_without_credentials(full), []),
+                               signer=signer)
     return OutboundRequest("POST", url, {"Content-Type": FORM,
                                          **sign(_without_credentials(url), fields)},
-                           urlencode(fields))
+                           urlencode(fields), signer=signer)
 
 
 def _without_credentials(url: str) -> str:
@@ -185,6 +188,11 @@ class CompatDialect(Dialect):
     def signature_headers(self, acct: AccountSettings, url: str,
                           fields: list[tuple[str, str]]) -> dict[str, str]:
         return {}
+
+    def send_time_signer(self, acct: AccountSettings) -> str:
+        """The signature made at each attempt of this account's callbacks (a
+        delivery.signing signer name), or "" for none."""
+        return ""
 
     @abstractmethod
     def sid_in(self, text: str) -> str:
@@ -408,7 +416,8 @@ class CompatDialect(Dialect):
         view = View(vendor_id(acct, self.name), rec.meta.get("base_url", ""), False)
         fields = self.callback_fields(rec, event, view)
         request = outbound(spec["url"], spec["method"], fields,
-                           lambda url, signed: self.signature_headers(acct, url, signed))
+                           lambda url, signed: self.signature_headers(acct, url, signed),
+                           self.send_time_signer(acct))
         self._outbox.enqueue(request, key=rec.sid, dialect=self.name,
                                 kind="recording-status")
         log.info("recording %s on call %s: %s callback queued (%s to %s)", rec.sid,

@@ -11,8 +11,10 @@ Telnyx's recording sid is a UUID: ours ('RE' + 32 hex) is shown as the UUID of t
 hex digits, and both forms are accepted in paths. Errors are Telnyx v2's
 `{"errors": [{"code", "title", "detail"}]}` with Telnyx's generic codes (10005 not found,
 10009 authentication failed, 10014 unsupported media type, 10015 bad request (also used
-for 405, 413 and 422), 10007 unexpected error). Callbacks are not signed: Telnyx signs with
-its own Ed25519 key, which no one else holds.
+for 405, 413 and 422), 10007 unexpected error). Callbacks are signed as Telnyx signs them
+(Ed25519 over `<timestamp>|<body>`, made at each attempt) with the account's
+texml_signing_key, when it has one: receivers check them with its public key, as they would
+Telnyx's.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, Literal
 from pydantic import Field
 from werkzeug.wrappers import Request
 
+from ..delivery.signing import TELNYX_ED25519
 from ..domain.names import RECORDING_SID
 from ..domain.options import RecordOptions, Track
 from ..domain.recording import Recording, State
@@ -125,6 +128,9 @@ class TexmlDialect(CompatDialect):
 
     def media_url(self, rec: Recording, view: View) -> str:
         return f"{view.base_url}{self.account_uri(rec, view)}.{rec.options.format.value}"
+
+    def send_time_signer(self, acct: AccountSettings) -> str:
+        return f"{TELNYX_ED25519}:{acct.id}" if acct.texml_signing_key else ""
 
     def callback_fields(self, rec: Recording, event: str, view: View) -> list[tuple[str, str]]:
         """Telnyx's TeXML recording callback fields (ConnectionId left out: there is none)."""

@@ -8,6 +8,7 @@ finishes the sentence "<key>: ...". Values from YAML must already have the decla
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import re
@@ -130,6 +131,19 @@ def account_id(v: str) -> str:
     return v
 
 
+def ed25519_seed(v: str) -> str:
+    """Base64 of a 32-byte Ed25519 private key (`esl-recorder keygen` makes one); the
+    message never repeats the value."""
+    try:
+        raw = base64.b64decode(v, validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise ValueError("must be the base64 of a 32-byte Ed25519 private key "
+                         "(esl-recorder keygen prints one)")
+    return v
+
+
 def optional(check: Callable[[str], str]) -> Callable[[str], str]:
     """`check`, except that the empty string (the feature is off) passes."""
     return lambda v: check(v) if v else v
@@ -230,6 +244,7 @@ Password = Annotated[str, Strict(), AfterValidator(one_line), SECRET]
 AccountId = Annotated[str, Strict(), AfterValidator(account_id)]
 OptionalId = Annotated[str, Strict(), AfterValidator(optional(account_id))]
 OptionalSecret = Annotated[str, Strict(), AfterValidator(optional(one_line)), SECRET]
+SigningKey = Annotated[str, Strict(), AfterValidator(optional(ed25519_seed)), SECRET]
 DialTemplate = Annotated[str, Strict(), AfterValidator(dial_template)]
 BaseUrl = Annotated[str, Strict(), AfterValidator(base_url)]
 StoreUrl = Annotated[str, Strict(), AfterValidator(store_url), SECRET]

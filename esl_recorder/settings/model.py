@@ -40,6 +40,7 @@ from .fields import (
     Password,
     Port,
     Seconds,
+    SigningKey,
     StoreUrl,
     Token,
     VariableName,
@@ -506,6 +507,12 @@ class AccountSettings:
     texml_api_key: OptionalSecret = Field(
         default="",
         description="TeXML API key (Authorization: Bearer). Empty: TeXML off for this account.")
+    texml_signing_key: SigningKey = Field(
+        default="",
+        description="Ed25519 private key (base64 of 32 bytes; `esl-recorder keygen` makes a "
+                    "pair) that signs TeXML callbacks as Telnyx does (telnyx-signature-ed25519 "
+                    "and telnyx-timestamp, made at each attempt); receivers check them with the "
+                    "public key. Empty: TeXML callbacks unsigned.")
     bandwidth_user_id: OptionalId = Field(
         default="", description="Bandwidth v1 userId in paths; empty: the account id.")
     bandwidth_token: OptionalSecret = Field(

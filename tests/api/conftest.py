@@ -19,6 +19,9 @@ ACME_LAML = ("0b7c2cb2-7d5f-4c8e-9a51-5d6f1a3c8e01", "PTacme-laml-token")
 ACME_TEXML = ("61bf923e-5e4d-4595-a110-56190ea18a1b", "KEYacme-texml-key")
 ACME_BW = ("u-acme", "t-acme-token", "s-acme-secret")
 GLOBEX_LAML = ("9d1e0a36-1b7a-4f0e-8c3d-2a4b6c8d0e12", "PTglobex-laml-token")
+# globex signs its TeXML callbacks (esl-recorder keygen made this pair)
+GLOBEX_TEXML_SIGNING = ("c/NSwWp2Cz0B1JN4d/g6Z8HZMrpuuWeS+Ky8wZWT9zA=",
+                        "E6JIgps26gmvhNFJF3LMyi0Qgw1lF2j/7M9Bf4NQikE=")
 
 ACCOUNTS = [
     {"id": "acme", "laml_project_id": ACME_LAML[0], "laml_token": ACME_LAML[1],
@@ -28,6 +31,7 @@ ACCOUNTS = [
      "kazoo_auth_token": "acme-kazoo-token-0123456789abcdef"},
     {"id": "globex", "laml_project_id": GLOBEX_LAML[0], "laml_token": GLOBEX_LAML[1],
      "texml_account_sid": "c4a0f3d2-8e61-4b7a-9f05-3d2e1c0b9a87", "texml_api_key": "KEYglobex",
+     "texml_signing_key": GLOBEX_TEXML_SIGNING[0],
      "bandwidth_user_id": "u-globex", "bandwidth_token": "t-globex", "bandwidth_secret": "s-gx",
      "kazoo_auth_token": "globex-kazoo-token-0123456789abcd"},
 ]

@@ -6,11 +6,17 @@ recording sid is a UUID, errors are Telnyx v2 `{"errors": [...]}`.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import json
+import re
+import time
 import uuid as uuid_module
 from typing import Any
 
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from esl_recorder.domain.recording import State
 
@@ -26,7 +32,7 @@ from .compat_helpers import (
     start_commands,
     wait_done,
 )
-from .conftest import ACCOUNTS, ACME_TEXML, Api
+from .conftest import ACCOUNTS, ACME_TEXML, GLOBEX_TEXML_SIGNING, Api
 from .receiver import Receiver
 
 GLOBEX_TEXML = f"/v2/texml/Accounts/{ACCOUNTS[1]['texml_account_sid']}"
@@ -225,6 +231,68 @@ def test_get_callback_without_the_recording_url(api: Api, receiver: Receiver) ->
     assert got.method == "GET" and got.body == b""
     assert got.form["RecordingStatus"] == "completed" and got.form["RecordingSid"] == sid
     assert "RecordingUrl" not in got.form
+
+
+def telnyx_signature_holds(got: Any, public_key_b64: str) -> bool:
+    """What Telnyx's SDK (webhooks.unwrap) checks: Ed25519 over `<timestamp>|<body>`."""
+    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64))
+    timestamp = got.headers["Telnyx-Timestamp"]
+    signed = f"{timestamp}|".encode() + got.body
+    try:
+        key.verify(base64.b64decode(got.headers["Telnyx-Signature-Ed25519"]), signed)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def test_callbacks_of_an_account_with_a_signing_key_are_signed_as_telnyx_signs(
+        api: Api, receiver: Receiver) -> None:
+    receiver.status = 503  # refused at first: what arrives is a retry, signed when sent
+    uuid = api.call(account="globex")
+    sid = create_as_globex(api, uuid, RecordingStatusCallback=receiver.url("/signed"),
+                           RecordingStatusCallbackEvent="in-progress completed")["sid"]
+    api.daemon.wait_until(lambda: retries(api) >= 1, what="a refused attempt")
+    receiver.status = 200
+    finish(api, uuid, 1.0)
+    wait_done(api, our_sid(sid))
+    started, completed = receiver.wait(2)
+    assert [g.form["RecordingStatus"] for g in (started, completed)] == [
+        "in-progress", "completed"]
+    for got in (started, completed):
+        assert got.form["RecordingSid"] == sid
+        assert telnyx_signature_holds(got, GLOBEX_TEXML_SIGNING[1])
+        assert abs(int(got.headers["Telnyx-Timestamp"]) - time.time()) < 60
+        assert GLOBEX_TEXML_SIGNING[0] not in json.dumps(got.headers)
+    forged = dataclasses.replace(completed, body=completed.body + b"&RecordingDuration=99")
+    assert not telnyx_signature_holds(forged, GLOBEX_TEXML_SIGNING[1])
+    assert not telnyx_signature_holds(completed, esl_recorder_public_key_of_a_new_pair())
+
+
+def retries(api: Api) -> float:
+    found = re.search(r'^esl_recorder_callback_attempts_total\{result="retry"\} (\S+)$',
+                      api.request("GET", "/metrics").text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_callbacks_of_an_account_without_a_signing_key_are_unsigned(
+        api: Api, receiver: Receiver) -> None:
+    uuid = api.call()
+    create(api, uuid, RecordingStatusCallback=receiver.url())
+    finish(api, uuid, 1.0)
+    (got,) = receiver.wait(1)
+    assert not {"Telnyx-Timestamp", "Telnyx-Signature-Ed25519"} & set(got.headers)
+
+
+def esl_recorder_public_key_of_a_new_pair() -> str:
+    from esl_recorder.delivery.signing import ed25519_key, ed25519_public_b64, new_ed25519_seed
+
+    return ed25519_public_b64(ed25519_key(new_ed25519_seed()))
+
+
+def create_as_globex(api: Api, uuid: str, **params: Any) -> dict[str, Any]:
+    r = api.request("POST", f"{GLOBEX_TEXML}/Calls/{uuid}/Recordings.json",
+                    headers=GLOBEX_TEXML_AUTH, data=params)
+    return json_of(r, 200)
 
 
 def test_absent_when_the_call_ends_before_the_answer(api: Api, receiver: Receiver) -> None:
