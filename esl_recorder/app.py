@@ -46,6 +46,7 @@ from .domain.registry import RecordingRegistry
 from .domain.scripts import ScriptDialect, ScriptRoute, ScriptRunner
 from .domain.scripts_waits import Executions
 from .domain.service import RecordingService
+from .domain.transfers import TransferFollower
 from .errors import ConfigError
 from .esl import events as ev
 from .esl.client import EslClient
@@ -214,8 +215,11 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     dialects.append(SwmlDialect(accounts=accounts, recordings=service, metrics=metrics,
                                 runner=scripts if settings.scripts.run_endpoint else None,
                                 tts=(settings.scripts.tts_engine, settings.scripts.tts_voice)))
+    TransferFollower(recordings, tracker, controls)
     policies = _policies(settings, store)
-    PolicyRecorder(policies, tracker, service)
+    policy_recorder = PolicyRecorder(policies, tracker, service, controls,
+                                     settings.kazoo.direction_variable,
+                                     settings.kazoo.network_variable)
     outbox.register(UPLOAD, UrlUploads(targets, timeout=settings.kazoo.upload_timeout,
                                        keep_local=settings.kazoo.keep_local,
                                        exists=lambda sid: store.get_recording(sid) is not None,
@@ -231,7 +235,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     for node in settings.nodes:
         clients[node.name] = client = _client_for(node, settings.esl, router, follower,
                                                   controls, metrics, events, executions,
-                                                  scripts)
+                                                  scripts, policy_recorder)
         controls[node.name] = EslCallControl(client, executions)
     _route_recordings(dialects, recordings)
     recordings.subscribe(RelayEvents(accounts, outbox, clock).on_recording)
@@ -395,12 +399,13 @@ def _route_recordings(dialects: list[Dialect], recordings: RecordingRegistry) ->
 def _client_for(node: NodeSettings, esl: EslSettings, router: EventRouter,
                 follower: RecordingFollower, controls: dict[str, CallControl],
                 metrics: Metrics, events: tuple[str, ...], executions: Executions,
-                scripts: ScriptRunner | None) -> EslClient:
+                scripts: ScriptRunner | None, policies: PolicyRecorder) -> EslClient:
     def on_event(client: EslClient, event: Event) -> None:
         router.handle(client.node_name, event)
 
     def on_connect(client: EslClient) -> None:
         follower.reconcile(client.node_name, controls[client.node_name])
+        policies.reconcile(client.node_name, controls[client.node_name])
         if scripts is not None:
             scripts.reconcile(client.node_name, controls[client.node_name])
 

@@ -33,6 +33,7 @@ from ..accounts import AccountBook
 from ..delivery.request import origin
 from ..delivery.targets import TargetPolicy
 from ..delivery.uploads import KIND as UPLOAD
+from ..domain.kazoo_media import stored_name
 from ..domain.options import MEDIA_TYPES
 from ..domain.policies import Key, Level, PolicyBook
 from ..domain.recording import Recording, State
@@ -51,10 +52,17 @@ log = logging.getLogger(__name__)
 SOURCE = "kazoo"
 GREGORIAN_OFFSET = 62167219200  # seconds from year 0 (Kazoo's clock) to 1970
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 500
-_MESSAGES = {400: "invalid request", 401: "invalid credentials", 404: "bad identifier",
-             405: "method not allowed", 409: "conflicting documents",
-             413: "request entity too large", 415: "unsupported media type",
-             500: "internal error", 503: "datastore fault"}
+# Crossbar's system errors (cb_context:add_system_error/2): the error's name is the
+# envelope's `message`, its text the `data.message`.
+_ERRORS = {400: ("invalid_request", "invalid request"),
+           401: ("invalid_credentials", "invalid credentials"),
+           404: ("bad_identifier", "bad identifier"),
+           405: ("invalid_method", "method not allowed"),
+           409: ("datastore_conflict", "conflicting documents"),
+           413: ("request_entity_too_large", "request entity too large"),
+           415: ("unsupported_media_type", "unsupported media type"),
+           500: ("unspecified_fault", "unspecified fault"),
+           503: ("datastore_fault", "datastore fatal error")}
 _MEDIA_ACCEPT = {"audio/mpeg": "mp3", "audio/mp3": "mp3", "audio/wav": "wav",
                  "audio/x-wav": "wav", "audio/*": ""}
 
@@ -81,13 +89,28 @@ def gregorian(at: float | None) -> int | None:
     return None if at is None else int(at) + GREGORIAN_OFFSET
 
 
+def call_id(rec: Recording) -> str:
+    """The call the recording was made for (it keeps that id when it followed a transfer
+    to another leg, as Kazoo's listener keeps its call)."""
+    return str(rec.meta.get("call_id") or rec.call_uuid)
+
+
+def media_name(rec: Recording) -> str:
+    """The recording's stored name: its `media_name` (with the extension), else Kazoo's
+    upload name of it."""
+    ext = rec.options.format.value
+    name = str(rec.meta.get("media_name") or "")
+    return stored_name(name, ext) if name else f"call_recording_{call_id(rec)}.{ext}"
+
+
 def upload_url(base: str, rec: Recording) -> str:
-    """Where Kazoo sends a finished recording (media_recording.erl, handler_fields): the file
+    """Where Kazoo sends a finished recording (kzc_recording.erl, handler_fields): the file
     name `call_recording_<call id>.<ext>` after the URL, then the call's fields as query
     parameters. When the URL has a query already the name becomes the value of its last
     parameter if that one is `name` or `name=`, else of an added `recording=`."""
     meta = rec.meta
-    name = f"call_recording_{rec.call_uuid}.{rec.options.format.value}"
+    call = call_id(rec)
+    name = f"call_recording_{call}.{rec.options.format.value}"
     query = urlsplit(base).query
     if not query:
         head, sep = "", "?"
@@ -95,36 +118,42 @@ def upload_url(base: str, rec: Recording) -> str:
         _, eq, value = query.split("&")[-1].partition("=")
         head, sep = ("=" if not eq else "" if not value else "&recording="), "&"
     month = time.strftime("%Y%m", time.gmtime(rec.created_at))
+    duration_ms = rec.file.duration_ms if rec.file else (rec.fs_record_ms or 0)
     fields = [("from", meta.get("from", "")), ("to", meta.get("to", "")),
               ("caller_id_name", meta.get("caller_id_name", "")),
-              ("caller_id_number", meta.get("from", "")), ("call_id", rec.call_uuid),
-              ("cdr_id", f"{month}-{rec.call_uuid}"), ("interaction_id", ""),
-              ("account_id", rec.account)]
+              ("caller_id_number", meta.get("from", "")), ("call_id", call),
+              ("cdr_id", f"{month}-{call}"),
+              ("interaction_id", meta.get("interaction_id", "")),
+              ("owner_id", meta.get("user_id", "")), ("account_id", rec.account),
+              ("start", gregorian(rec.started_at or rec.created_at)),
+              ("duration_ms", duration_ms), ("recording_id", rec.sid)]
     tail = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in fields)
     return f"{base}{head}{name}{sep}{tail}"
 
 
 def recording_doc(rec: Recording) -> dict[str, Any]:
-    """Kazoo's `call_recording` document (media_recording.erl's fields)."""
+    """Kazoo's `call_recording` document (kzc_recording.erl's fields)."""
     meta = rec.meta
     ext = rec.options.format.value
     duration_ms = rec.file.duration_ms if rec.file else (rec.fs_record_ms or 0)
+    name = media_name(rec)
     return {
-        "id": rec.sid, "_id": rec.sid,
-        "name": f"call_recording_{rec.call_uuid}.{ext}",
-        "description": f"recording of call {rec.call_uuid}",
+        "id": rec.sid, "_id": rec.sid, "name": name, "description": f"recording {name}",
         "content_type": MEDIA_TYPES[rec.options.format].replace("x-wav", "wav"),
         "media_type": ext, "media_source": "recorded", "source_type": SOURCE,
         "from": meta.get("from", ""), "to": meta.get("to", ""),
         "caller_id_number": meta.get("from", ""), "callee_id_number": meta.get("to", ""),
-        "direction": meta.get("direction", ""), "call_id": rec.call_uuid,
+        "caller_id_name": meta.get("caller_id_name", ""),
+        "interaction_id": meta.get("interaction_id", ""),
+        "direction": meta.get("direction", ""), "call_id": call_id(rec),
         "start": gregorian(rec.started_at or rec.created_at),
         "duration": duration_ms // 1000, "duration_ms": duration_ms,
         "owner_id": meta.get("user_id", ""), "endpoint_id": meta.get("device_id", ""),
         "origin": meta.get("origin", ""), "url": meta.get("url", ""),
         "status": rec.state.value, "custom_channel_vars": {
             "account_id": rec.account, "policy_owner_id": meta.get("owner_id", ""),
-            "policy_level": meta.get("level", "")},
+            "policy_level": meta.get("level", ""),
+            "Call-Interaction-ID": meta.get("interaction_id", "")},
     }
 
 
@@ -195,9 +224,12 @@ class KazooDialect(Dialect):
 
     # errors -----------------------------------------------------------------------------
     def error_body(self, status: int, message: str) -> Any:
-        text = _MESSAGES.get(status, "error")
-        return envelope({"message": message}, status="error", error=str(status),
-                        message=text)
+        """Crossbar's error envelope. A 401 says no more than Crossbar's (nothing about
+        which of the account or the token was wrong); other errors keep the problem as
+        `data.cause`."""
+        name, text = _ERRORS.get(status, ("unspecified_fault", "error"))
+        data = {"message": text} if status == 401 else {"message": text, "cause": message}
+        return envelope(data, status="error", error=str(status), message=name)
 
     def failure(self, exc: Exception, request: Request | None = None) -> Response:
         if isinstance(exc, ValidationFailed):
@@ -301,10 +333,9 @@ class KazooDialect(Dialect):
         if kind is None:
             return self.json(envelope(recording_doc(rec)))
         media = self._recordings.media(rec.sid, acct.id)
-        ext = rec.options.format.value
         response = media_response(media, request.environ,
                                   mimetype=MEDIA_TYPES[rec.options.format],
-                                  download_name=f"call_recording_{rec.call_uuid}.{ext}")
+                                  download_name=media_name(rec))
         if request.args.get("inline") == "true":
             response.headers["Content-Disposition"] = "inline"
         return response

@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..domain.kazoo_media import call_facts
 from ..domain.options import AudioFormat, RecordOptions, Track
 from ..domain.policies import parse_params
 from ..domain.recording import ACTIVE, Recording
@@ -85,16 +86,20 @@ class KazooCallflows:
         flow = parse_flow(route.text or self._fetcher.document(route.document))
         _Run(self, session).walk(flow)
 
-    def options(self, data: Mapping[str, Any], where: str
+    def options(self, data: Mapping[str, Any], where: str, session: ScriptSession
                 ) -> tuple[RecordOptions, dict[str, Any]]:
+        """The recording's options and its Kazoo data (the call's caller id name and
+        interaction id when it is uploaded)."""
         try:
             params = parse_params(dict(data), where, self._default_format,
-                                  self._fetcher.targets.check_url)
+                                  self._fetcher.targets.check_url, follow_default=True)
         except InvalidArgument as exc:
             raise ScriptError(str(exc)) from None
-        meta = {"url": params.url, "method": params.method,
-                "media_name": str(data.get("media_name", "")),
+        meta = {"url": params.url, "method": params.method, "media_name": params.media_name,
+                "call_id": session.call_uuid,
                 "origin": f"callflow : {data.get('label', 'record_call')}"}
+        if params.url:
+            meta.update(call_facts(session.variables))
         return params.options(), meta
 
     def dial(self, number: str) -> str:
@@ -187,7 +192,7 @@ class _Run:
             for rec in self._active():
                 self.session.stop_recording(rec)
             return
-        options, meta = self.flows.options(data, "data")
+        options, meta = self.flows.options(data, "data", self.session)
         if data.get("record_on_bridge") is True:
             self.on_bridge.append((options, meta))
             return
@@ -198,7 +203,7 @@ class _Run:
         extra = sorted(set(data) - allowed)
         if extra:
             raise ScriptError(f"data.{extra[0]}: not a record_caller parameter")
-        options, meta = self.flows.options(data, "data")
+        options, meta = self.flows.options(data, "data", self.session)
         options = RecordOptions(channels=1, track=Track.INBOUND, format=options.format,
                                 max_length_s=options.max_length_s, terminators=ANY_DIGIT)
         meta["origin"] = "callflow : record_caller"

@@ -146,13 +146,14 @@ class CallTracker:
             if fact.at is not None:
                 call.created_at = fact.at
             _refresh(call, fact)
-        elif isinstance(fact, ChannelAnswered):  # identity variables set after CREATE
-            _refresh(call, fact)
+        elif isinstance(fact, ChannelAnswered) or not call.identity_known:
+            _refresh(call, fact)  # identity variables set after CREATE, or a resync's call
         if isinstance(fact, ChannelCreated):
             self._created(call, fact)
         elif isinstance(fact, ChannelAnswered):
             self._answered(call, fact)
         elif isinstance(fact, ChannelBridged):
+            call.set_identity(fact.identity)  # variables set since the answer
             call.other_leg = fact.other_leg or call.other_leg
             call.state = CallState.BRIDGED if call.state is not CallState.ENDED else call.state
             self._announce(CallEvent.BRIDGED, call)

@@ -72,6 +72,7 @@ class RecordOptions:
     trim_silence: bool = False
     pause_behavior: PauseBehavior = PauseBehavior.SILENCE
     control_id: str = ""  # caller-chosen handle, unique among a call's recordings
+    follow_transfer: bool = False  # the recording moves with the call when it is transferred
 
     def validated(self, max_length_cap: int, default_control_id: str = "") -> RecordOptions:
         """Check every field; clamp the length to the operator's cap; a control id left
@@ -119,6 +120,15 @@ class RecordOptions:
 def _check(ok: bool, field_name: str, problem: str) -> None:
     if not ok:
         raise InvalidArgument(f"{field_name}: {problem}")
+
+
+# A recording that follows transfers: FreeSWITCH moves a session's recordings to the new
+# leg on a transfer (switch_ivr_transfer_recordings: sofia.c's REFER and redirect paths,
+# uuid_transfer -bleg, switch_ivr_originate.c's attended transfer; att_xfer reads the
+# second) when these are true on the *channel*: it reads them with switch_channel_get_variable
+# at the transfer, never from a recording's {} variables. They move every recording of the
+# channel, as Kazoo's ecallmgr sets them (record_call_vars: Follow-Transfer).
+FOLLOW_TRANSFER = {"recording_follow_transfer": "true", "recording_follow_attxfer": "true"}
 
 
 def record_variables(options: RecordOptions, sid: str) -> dict[str, str | int | bool]:

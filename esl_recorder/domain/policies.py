@@ -31,6 +31,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from ..errors import InvalidArgument
+from .kazoo_media import check_media_name
 from .options import VALID_SAMPLE_RATES, AudioFormat, RecordOptions
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,8 @@ class RecordParams:
     time_limit: int = TIME_LIMIT_DEFAULT
     url: str = ""
     method: str = "put"
+    media_name: str = ""
+    follow_transfer: bool = False  # should_follow_transfer
 
     @property
     def timing(self) -> Timing:
@@ -85,7 +88,7 @@ class RecordParams:
         return RecordOptions(channels=2, format=self.format,
                              sample_rate=self.record_sample_rate,
                              max_length_s=self.time_limit, min_length_s=self.record_min_sec,
-                             answered_only=True)
+                             answered_only=True, follow_transfer=self.follow_transfer)
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,12 @@ class PolicyRepository(Protocol):
 
 
 def parse_params(data: Any, where: str, default_format: AudioFormat,
-                 check_url: Callable[[str], None] | None = None) -> RecordParams:
-    """An object of recording parameters; InvalidArgument naming the first bad one."""
+                 check_url: Callable[[str], None] | None = None, *,
+                 follow_default: bool = False) -> RecordParams:
+    """An object of recording parameters; InvalidArgument naming the first bad one.
+    `should_follow_transfer` defaults to `follow_default`: true for a callflow's
+    record_call (cf_record_call.erl), false for policies (Kazoo's account and endpoint
+    recordings send Follow-Transfer false)."""
     if not isinstance(data, dict):
         raise InvalidArgument(f"{where}: must be an object")
     unknown = sorted(set(data) - set(_PARAMS))
@@ -133,8 +140,8 @@ def parse_params(data: Any, where: str, default_format: AudioFormat,
             check_url(url)
         except ValueError as exc:
             raise InvalidArgument(f"{where}.url: {exc}") from None
-    for name in ("label", "media_name"):
-        _string(data, name, where, None, "")
+    _string(data, "label", where, None, "")
+    media_name = check_media_name(_string(data, "media_name", where, None, ""), where)
     _string(data, "action", where, ("start", "stop"), "start")
     for name in ("enabled", "record_on_answer", "record_on_bridge", "should_follow_transfer"):
         _boolean(data, name, where)
@@ -144,7 +151,9 @@ def parse_params(data: Any, where: str, default_format: AudioFormat,
         record_on_bridge=bool(data.get("record_on_bridge")),
         record_sample_rate=rate,
         time_limit=min(max(limit or TIME_LIMIT_DEFAULT, TIME_LIMIT_MIN), TIME_LIMIT_MAX),
-        url=url, method=_string(data, "method", where, ("put", "post"), "put"))
+        url=url, method=_string(data, "method", where, ("put", "post"), "put"),
+        media_name=media_name,
+        follow_transfer=_flag(data, "should_follow_transfer", follow_default))
 
 
 def _string(data: Mapping[str, Any], name: str, where: str, allowed: tuple[str, ...] | None,
@@ -167,6 +176,11 @@ def _integer(data: Mapping[str, Any], name: str, where: str, default: int | None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**6:
         raise InvalidArgument(f"{where}.{name}: must be a whole number 0..1000000")
     return value
+
+
+def _flag(data: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = data.get(name)
+    return default if value is None else bool(value)
 
 
 def _boolean(data: Mapping[str, Any], name: str, where: str) -> None:

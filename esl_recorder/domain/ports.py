@@ -122,6 +122,10 @@ class CallControl(Protocol):
     def variables(self, call_uuid: str, names: Sequence[str]) -> dict[str, str]:
         """The call's channel variables; an unset one is ""."""
 
+    def set_variables(self, call_uuid: str, values: Mapping[str, str]) -> None:
+        """Set channel variables (only for what FreeSWITCH reads from the channel alone:
+        recording options go in the recording's own variables)."""
+
     def live_calls(self) -> list[LiveCall]: ...
 
     def call_exists(self, call_uuid: str) -> bool: ...

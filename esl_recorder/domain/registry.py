@@ -65,6 +65,13 @@ class RecordingRegistry:
         log.info("recording %s on call %s discarded: it was never started", rec.sid,
                  rec.call_uuid)
 
+    def move(self, rec: Recording, call_uuid: str) -> None:
+        """The recording runs on another leg now (FreeSWITCH moved it with a transfer):
+        its events and its end are that leg's from here on."""
+        self._unindex_call(rec)
+        rec.call_uuid = call_uuid
+        self._by_call.setdefault(call_uuid, {})[rec.sid] = rec
+
     def load_unfinished(self, nodes: Collection[str] | None = None) -> list[Recording]:
         """The store's unfinished recordings (of `nodes` only, when given) not held here
         yet, now held."""

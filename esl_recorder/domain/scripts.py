@@ -116,6 +116,10 @@ class ScriptSession:
         except InvalidArgument as exc:
             raise ScriptError(f"{app}: {exc}") from exc
 
+    def variables(self, names: Sequence[str]) -> dict[str, str]:
+        """The call's channel variables ("" when unset)."""
+        return self._control.variables(self.call_uuid, names)
+
     def answer(self) -> None:
         if not self.call.answered:
             self.execute("answer")

@@ -17,7 +17,7 @@ from ..settings import ACCOUNT_ID, RecordingSettings
 from .calls import Call, CallTracker
 from .facts import Identity
 from .names import check_uuid, new_sid, recording_path
-from .options import PauseBehavior, RecordOptions, record_variables
+from .options import FOLLOW_TRANSFER, PauseBehavior, RecordOptions, record_variables
 from .ports import (
     CallControl,
     CallGone,
@@ -187,6 +187,8 @@ class RecordingService:
                 self._beep(rec)
             try:
                 with self._command(rec, "start") as node:
+                    if rec.options.follow_transfer:
+                        node.set_variables(rec.call_uuid, FOLLOW_TRANSFER)
                     node.start_recording(rec.call_uuid, rec.path, rec.options.max_length_s,
                                          record_variables(rec.options, rec.sid))
             except (CallGone, CommandRefused) as exc:

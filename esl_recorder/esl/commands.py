@@ -17,7 +17,8 @@ __all__ = ["check_path", "check_uuid"]  # re-exported: every builder checks with
 
 RECORD_ACTIONS = ("start", "stop", "pause", "resume", "mask", "unmask")
 
-_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+# `-` too: Kazoo's custom channel variables are named so (ecallmgr_Call-Interaction-ID)
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 _VAR_VALUE = re.compile(r"[A-Za-z0-9_.:/+@-]{0,256}")
 _DTMF = re.compile(r"[0-9A-Da-d*#]{1,32}")
 _EVENT_NAME = re.compile(r"[A-Za-z0-9_:-]{1,64}")  # CUSTOM subclasses: sofia::register
@@ -108,6 +109,12 @@ def uuid_exists(uuid: str) -> str:
 
 def uuid_buglist(uuid: str) -> str:
     return f"uuid_buglist {check_uuid(uuid)}"
+
+
+def uuid_setvar(uuid: str, name: str, value: str) -> str:
+    if not _VAR_NAME.fullmatch(name) or not _VAR_VALUE.fullmatch(value) or not value:
+        raise InvalidArgument(f"bad variable: {name!r}={value!r}")
+    return f"uuid_setvar {check_uuid(uuid)} {name} {value}"
 
 
 def uuid_getvar(uuid: str, name: str) -> str:

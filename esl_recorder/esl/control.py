@@ -135,6 +135,10 @@ class EslCallControl:
             values[name] = "" if reply == "_undef_" else reply
         return values
 
+    def set_variables(self, call_uuid: str, values: Mapping[str, str]) -> None:
+        for name, value in values.items():
+            self._run("uuid_setvar", cmd.uuid_setvar(call_uuid, name, value))
+
     def live_calls(self) -> list[LiveCall]:
         reply = self._ask("show channels", cmd.show_channels_json())
         return channel_rows(reply)

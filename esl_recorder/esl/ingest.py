@@ -54,15 +54,17 @@ class FactReader:
     def channel(self, node: str, event: Event) -> ChannelFact | None:
         """The fact of a CHANNEL_* event (None without a Unique-ID or for another name).
 
-        Only CREATE and ANSWER carry the profile and identity (what the tracker reads):
-        every header read is a search through the event, and most events are others'."""
+        Only CREATE and ANSWER carry the profile, they and BRIDGE the identity (what the
+        tracker reads): every header read is a search through the event, and most events
+        are others'."""
         kind = _CHANNEL_KINDS.get(event.name)
         uuid = ev.unique_id(event)
         if kind is None or not uuid:
             return None
         at = ev.event_time(event)
-        if kind is ChannelBridged:
-            return ChannelBridged(uuid, node, at, other_leg=ev.other_leg(event) or "")
+        if kind is ChannelBridged:  # with the identity: set in the dialplan before it
+            return ChannelBridged(uuid, node, at, identity=self.identity(event),
+                                  other_leg=ev.other_leg(event) or "")
         if kind is ChannelHungup:
             return ChannelHungup(uuid, node, at, cause=ev.hangup_cause(event) or "",
                                  complete=event.name == ev.CHANNEL_HANGUP_COMPLETE)

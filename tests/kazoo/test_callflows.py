@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from api.receiver import Receiver
 from daemon.conftest import FAST_ESL, Daemon
 from fakeswitch.wireclient import WireClient
@@ -104,6 +105,9 @@ def test_record_call_start_and_stop_with_an_upload(flows: Flows) -> None:
     assert rec.state is State.COMPLETED and rec.source == "kazoo"
     assert rec.options.max_length_s == 5  # 2 asked: clamped to Kazoo's 5 s minimum
     assert rec.meta["origin"] == "callflow : sales"
+    # should_follow_transfer defaults to true in a callflow (cf_record_call.erl)
+    assert rec.options.follow_transfer
+    assert f"uuid_setvar {b} recording_follow_transfer true" in sim.switch.commands
     with wave.open(rec.path) as w:
         assert w.getnchannels() == 2 and 1.0 <= w.getnframes() / w.getframerate() <= 3.0
     got, = sim.receiver.wait(1)
@@ -111,6 +115,39 @@ def test_record_call_start_and_stop_with_an_upload(flows: Flows) -> None:
     assert urlsplit(got.url).path == f"/calls/call_recording_{b}.wav"
     assert got.body == Path(rec.path).read_bytes()
     assert outcome(sim, "completed") == 1
+
+
+def test_media_name_is_the_stored_name(flows: Flows) -> None:
+    """Kazoo's media_name names the recording (its document's name, the media's file name,
+    the extension added as get_media_name/2 adds it); the upload keeps Kazoo's
+    call_recording_<call id> name; a media_name that is not a plain file name takes the
+    node's failure branch."""
+    sim = flows({"named": {}})
+    url = sim.receiver.url("/n/")
+    named = chain(node("record_call", {"format": "wav", "media_name": "Sales call 7",
+                                       "url": url}),
+                  node("sleep", {"duration": 1}), node("hangup"))
+    sim.documents.documents["/named.json"] = json.dumps({"flow": chain(
+        node("answer"),
+        node("record_call", {"format": "wav", "media_name": "../../etc/passwd"},
+             failure=named),
+        node("hangup"))})
+    b = sim.call("named")
+    sim.run(b)
+    [rec] = sim.recordings(b)  # the bad one started nothing
+    assert rec.state is State.COMPLETED and rec.meta["media_name"] == "Sales call 7"
+    token = ACCOUNTS[0]["kazoo_auth_token"]
+    base = f"http://127.0.0.1:{sim.daemon.app.http.server_port}/v2/accounts/" \
+           f"{ACCOUNTS[0]['kazoo_account_id']}/recordings/{rec.sid}"
+    doc = requests.get(base, headers={"X-Auth-Token": token}, timeout=10).json()["data"]
+    assert doc["name"] == "Sales call 7.wav"
+    assert doc["description"] == "recording Sales call 7.wav"
+    media = requests.get(base, params={"accept": "audio/wav"}, timeout=10,
+                         headers={"X-Auth-Token": token})
+    assert media.status_code == 200 and 'filename="Sales call 7.wav"' in \
+        media.headers["Content-Disposition"]
+    got, = sim.receiver.wait(1)
+    assert urlsplit(got.url).path == f"/n/call_recording_{b}.wav"
 
 
 def test_record_caller_records_the_callers_side_until_its_limit(flows: Flows) -> None:
@@ -128,6 +165,7 @@ def test_record_caller_records_the_callers_side_until_its_limit(flows: Flows) ->
     sim.run(b)
     [done] = sim.recordings(b)
     assert done.options.track.value == "inbound" and done.options.channels == 1
+    assert not done.options.follow_transfer  # a voicemail-style recording of one side
     with wave.open(done.path) as w:
         assert 4.0 <= w.getnframes() / w.getframerate() <= 5.5
     assert [a for a, _, _ in sim.applications(b)] == ["answer", "playback", "hangup"]

@@ -63,7 +63,8 @@ def test_fetch_the_document_or_the_media_then_delete(make_kazoo) -> None:
     assert gone.status_code == 200 and gone.json()["data"]["id"] == sid
     assert not path.exists()
     again = kazoo.request("GET", f"{ACME_ID}/recordings/{sid}")
-    assert again.status_code == 404 and again.json()["message"] == "bad identifier"
+    assert again.status_code == 404 and again.json()["message"] == "bad_identifier"
+    assert again.json()["data"]["message"] == "bad identifier"
 
 
 def test_another_account_sees_nothing_and_no_token_is_401(make_kazoo) -> None:
@@ -88,3 +89,34 @@ def test_bad_paging_is_a_400_in_crossbars_envelope(make_kazoo) -> None:
         answer = kazoo.request("GET", f"{ACME_ID}/recordings", params=params)
         assert answer.status_code == 400, params
         assert answer.json()["status"] == "error" and answer.json()["error"] == "400"
+
+
+def test_crossbar_auth_as_kazoo_clients_send_it(make_kazoo) -> None:
+    """X-Auth-Token (Crossbar's header, what kazoo-sdk and the Monster UI send) and
+    `Authorization: Bearer <token>` (Crossbar's get_auth_token takes it too); a wrong or
+    missing token is Crossbar's 401 envelope, which names neither the token nor the
+    account, and counts as an auth failure."""
+    kazoo = make_kazoo({"accounts": {"acme": {"record_call": {"format": "wav"}}}})
+    url = f"{kazoo.url}/v2/accounts/{ACME_ID}"
+    token = kazoo.daemon.app.settings.accounts[0].kazoo_auth_token
+    for headers in ({"X-Auth-Token": token}, {"Authorization": f"Bearer {token}"},
+                    {"Authorization": f"bearer {token}"}):
+        answer = kazoo.http.get(url, headers=headers, timeout=10)
+        assert answer.status_code == 200, (headers, answer.text)
+        assert answer.json()["status"] == "success" and answer.json()["data"]["id"] == ACME_ID
+    failures = kazoo.daemon.app.prometheus.get_sample_value(
+        "esl_recorder_api_auth_failures_total", {"dialect": "kazoo"}) or 0
+    wrong = [{"X-Auth-Token": token[:-1] + ("x" if token[-1] != "x" else "y")},
+             {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {token}"},
+             {"X-Auth-Token": GLOBEX_TOKEN}, {"X-Auth-Token": ""}, {}]
+    for headers in wrong:
+        answer = kazoo.http.get(url, headers=headers, timeout=10)
+        assert answer.status_code == 401, headers
+        body = answer.json()
+        assert body["status"] == "error" and body["error"] == "401"
+        assert body["message"] == "invalid_credentials"
+        assert body["data"] == {"message": "invalid credentials"}
+        assert body["auth_token"] == "" and body["request_id"]
+        assert token not in answer.text and GLOBEX_TOKEN not in answer.text
+    assert kazoo.daemon.app.prometheus.get_sample_value(
+        "esl_recorder_api_auth_failures_total", {"dialect": "kazoo"}) == failures + len(wrong)

@@ -153,6 +153,12 @@ def test_patch_null_removes_a_key_declared_in_the_file(make_kazoo) -> None:
     ({"call_recording": {"inbound": {"offnet": {"enabled": "on"}}}},
      "call_recording.inbound.offnet.enabled"),
     ({"record_call": {"record_sample_rate": 11025}}, "record_call.record_sample_rate"),
+    ({"record_call": {"media_name": "../x"}}, "record_call.media_name"),
+    ({"record_call": {"media_name": "a/b.mp3"}}, "record_call.media_name"),
+    ({"record_call": {"media_name": ".hidden"}}, "record_call.media_name"),
+    ({"record_call": {"media_name": "x" * 129}}, "record_call.media_name"),
+    ({"record_call": {"media_name": "a\\b"}}, "record_call.media_name"),
+    ({"record_call": {"should_follow_transfer": "yes"}}, "record_call.should_follow_transfer"),
 ])
 def test_invalid_patch_is_a_validation_error_and_changes_nothing(make_kazoo, data,
                                                                   field) -> None:
@@ -167,6 +173,18 @@ def test_invalid_patch_is_a_validation_error_and_changes_nothing(make_kazoo, dat
     assert kazoo.request("GET", f"{ACME_ID}/users/dave").json()["data"]["record_call"] is True
 
 
+def test_a_policys_media_name_names_its_recordings(make_kazoo) -> None:
+    kazoo = make_kazoo()
+    answer = kazoo.request("PATCH", f"{ACME_ID}/users/erin", json={"data": {
+        "record_call": {"format": "wav", "media_name": "erin-line.1.wav"}}})
+    assert answer.status_code == 200, answer.text
+    rec, = kazoo.finish(kazoo.call(user="erin"))
+    doc = kazoo.request("GET", f"{ACME_ID}/recordings/{rec.sid}").json()["data"]
+    assert doc["name"] == "erin-line.1.wav"  # it ends with its extension: kept as it is
+    assert kazoo.request("GET", f"{ACME_ID}/users/erin/recordings").json()["data"][0][
+        "name"] == "erin-line.1.wav"
+
+
 def test_malformed_bodies_fail_alone(make_kazoo) -> None:
     kazoo = make_kazoo()
     url = f"{kazoo.url}/v2/accounts/{ACME_ID}"
@@ -177,7 +195,7 @@ def test_malformed_bodies_fail_alone(make_kazoo) -> None:
         wrong = kazoo.http.patch(url, data=body, timeout=10,
                                  headers={"Content-Type": kind, "X-Auth-Token": "nope"})
         assert wrong.status_code == 401  # the credentials are checked first
-        assert wrong.json()["message"] == "invalid credentials"
+        assert wrong.json()["message"] == "invalid_credentials"
         answer = kazoo.http.patch(url, data=body, timeout=10,
                                   headers={"Content-Type": kind, "X-Auth-Token": ACME_TOKEN})
         assert answer.status_code in (400, 415), answer.text

@@ -22,7 +22,7 @@ from media.proxy import Relay
 from esl_recorder.domain.recording import State
 from esl_recorder.testing.fakeswitch import FakeSwitch
 
-from .conftest import ACCOUNTS, FAST_RETRIES
+from .conftest import ACCOUNTS, ACME_ID, FAST_RETRIES
 
 
 @pytest.fixture
@@ -40,18 +40,33 @@ def policy(url: str, **more: object) -> dict[str, object]:
     return {"accounts": {"acme": {"record_call": {"format": "wav", "url": url, **more}}}}
 
 
+KAZOO_FIELDS = ["from", "to", "caller_id_name", "caller_id_number", "call_id", "cdr_id",
+                "interaction_id", "owner_id", "account_id", "start", "duration_ms",
+                "recording_id"]  # kzc_recording.erl handler_fields_for_protocol, in order
+
+
 def test_put_to_the_url_with_kazoos_name_and_query(make_kazoo, receiver: Receiver) -> None:
     kazoo = make_kazoo(policy(receiver.url("/store/")))
-    call = kazoo.call(caller_number="+15551230000")
+    call = kazoo.call(caller_number="+15551230000", user="alice",
+                      caller_id_name="Ann O'Brien & Co/Sales",
+                      **{"ecallmgr_Call-Interaction-ID": "63741914152-5813c485"})
     rec, = kazoo.finish(call)
     got, = receiver.wait(1)
     assert got.method == "PUT"
     assert got.path == f"/store/call_recording_{call}.wav"
+    assert [kv.split("=")[0] for kv in got.query.split("&")] == KAZOO_FIELDS
+    assert "caller_id_name=Ann%20O%27Brien%20%26%20Co%2FSales&" in got.query  # URL-encoded
     query = parse_qs(got.query, keep_blank_values=True)
     assert query["call_id"] == [call] and query["account_id"] == ["acme"]
     assert query["cdr_id"][0].endswith(f"-{call}") and len(query["cdr_id"][0]) == 7 + len(call)
-    assert set(query) == {"from", "to", "caller_id_name", "caller_id_number", "call_id",
-                          "cdr_id", "interaction_id", "account_id"}
+    assert query["caller_id_name"] == ["Ann O'Brien & Co/Sales"]
+    assert query["interaction_id"] == ["63741914152-5813c485"]
+    assert query["owner_id"] == ["alice"] and query["recording_id"] == [rec.sid]
+    assert rec.file is not None and query["duration_ms"] == [str(rec.file.duration_ms)]
+    assert int(query["start"][0]) > 62167219200  # Gregorian seconds, as Kazoo counts
+    doc = kazoo.request("GET", f"{ACME_ID}/recordings/{rec.sid}").json()["data"]
+    assert doc["caller_id_name"] == "Ann O'Brien & Co/Sales"
+    assert doc["interaction_id"] == "63741914152-5813c485"
     assert got.headers["Content-Type"] == "audio/x-wav"
     assert rec.file is not None and sha256(got.body) == rec.file.sha256
     assert sha256(Path(rec.path).read_bytes()) == rec.file.sha256  # kept: keep_local

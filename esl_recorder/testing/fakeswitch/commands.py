@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from esl_recorder.testing.fakeswitch import apps, dialplan, listing, media, recordings
+from esl_recorder.testing.fakeswitch import apps, dialplan, listing, media, recorder, recordings
 from esl_recorder.testing.fakeswitch.channels import Call, Channel
 from esl_recorder.testing.fakeswitch.core import SwitchCore
 from esl_recorder.testing.fakeswitch.wire import serialize_json, serialize_plain
@@ -183,6 +183,10 @@ def _uuid_broadcast(api: Api, args: str) -> str:
 
 
 def _uuid_transfer(api: Api, args: str) -> str:
+    """`-bleg` transfers the bridge partner; with `recording_follow_transfer` true on the
+    given channel its recordings move to that partner first (mod_commands.c transfer_function
+    -> switch_ivr_transfer_recordings: no event for the move; the RECORD_STOP comes later
+    from the new leg). The given channel is left unbridged."""
     parts = args.split()
     if len(parts) < 2:
         return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
@@ -193,6 +197,10 @@ def _uuid_transfer(api: Api, args: str) -> str:
     if parts[1] in ("-bleg", "-both") and (ch.bridged or ch.peer):
         other = ch.bridged or ch.peer
         if other is not None:
+            if parts[1] == "-bleg" and recorder.is_true(ch.get_var("recording_follow_transfer")):
+                recordings.move(ch, other)
+            if ch.bridged is other:
+                ch.bridged = None
             dialplan.transfer(other, dest)
         if parts[1] == "-bleg":
             return "+OK\n"

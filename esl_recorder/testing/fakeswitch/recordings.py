@@ -153,6 +153,14 @@ def stop(core: SwitchCore, rec: Recording, cause: str, variant: str = "") -> Non
     core.emit(ch, "RECORD_STOP", variant, extra=extra, overrides=_states(ch))
 
 
+def move(source: Channel, target: Channel) -> None:
+    """switch_ivr_transfer_recordings: every recording of `source` goes on on `target`."""
+    for rec in source.recordings:
+        rec.channel = target
+    target.recordings.extend(source.recordings)
+    source.recordings.clear()
+
+
 def stop_for_hangup(core: SwitchCore, ch: Channel) -> None:
     for rec in list(ch.recordings):
         detecting = rec.options.initial_timeout_ms or rec.options.final_timeout_ms
