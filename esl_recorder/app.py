@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from .accounts import AccountBook
 from .cluster import NodeOwnership
+from .commands_wiring import CommandChannel
 from .delivery.outbox import Outbox
 from .delivery.sender import Sender
 from .delivery.signing import SendTimeSigner
@@ -43,11 +44,12 @@ from .domain.policy_recorder import PolicyRecorder
 from .domain.ports import CallControl
 from .domain.recording import Recording, State
 from .domain.registry import RecordingRegistry
+from .domain.remote import Forwarding
 from .domain.scripts import ScriptDialect, ScriptRoute, ScriptRunner
 from .domain.scripts_waits import Executions
 from .domain.service import RecordingService
 from .domain.transfers import TransferFollower
-from .errors import ConfigError
+from .errors import ConfigError, StoreError
 from .esl import events as ev
 from .esl.client import EslClient
 from .esl.control import EslCallControl
@@ -96,7 +98,9 @@ class App:
     scripts: ScriptRunner | None = None
     controls: dict[str, CallControl] = field(default_factory=dict)  # per node
     ownership: NodeOwnership | None = None  # several daemons: the nodes this one owns
+    commands: CommandChannel | None = None  # several daemons: requests about other nodes
     policies: PolicyBook | None = None
+    policy_watch: gevent.Greenlet | None = None
 
     def start(self) -> None:
         """Listen first (a busy port fails before anything else starts), then recover,
@@ -108,13 +112,18 @@ class App:
                                              "http.metrics_port")
         self.store.checkpoint_in_background()
         self.follower.recover(None if self.ownership is None else ())
-        self.calls.recover()
+        self.calls.recover(None if self.ownership is None else ())
         self.outbox.start()
         if self.ownership is None:
             for client in self.clients.values():
                 client.start()
         else:  # only the nodes it owns: now, or once their owner is gone
             self.ownership.start()
+        if self.commands is not None:
+            self.commands.start()
+        if self.ownership is not None and self.policies is not None:
+            self.policy_watch = gevent.spawn(watch_policies, self.policies,
+                                             self.settings.store.takeover_time / 3)
         for server in (self.http, self.metrics_http):
             if server is not None:
                 server.start()
@@ -157,6 +166,10 @@ class App:
         for server in (self.http, self.metrics_http):
             if server is not None:
                 server.stop(timeout=0.1)
+        if self.commands is not None:
+            self.commands.stop()
+        if self.policy_watch is not None:
+            self.policy_watch.kill()
         if self.scripts is not None:
             self.scripts.stop()
         for client in self.clients.values():
@@ -197,9 +210,10 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
                     sender=Sender(settings.delivery.per_host, settings.delivery.timeout,
                                   targets, signer))
     media = _media_store(settings, store, outbox, metrics)
+    forwarding = Forwarding()  # several daemons: attached to the command channel below
     service = RecordingService(settings.recording, store, recordings, tracker, controls,
-                               metrics, clock, media=media)
-    calls = CallService(tracker, store, controls, metrics, clock)
+                               metrics, clock, media=media, forwarding=forwarding)
+    calls = CallService(tracker, store, controls, metrics, clock, forwarding)
     follower = RecordingFollower(service, recordings, tracker, store, metrics,
                                  workers=settings.recording.finalize_workers,
                                  truncation_tolerance_s=settings.recording.truncation_tolerance,
@@ -211,7 +225,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     dialects = _dialects(settings, accounts, service, calls, outbox, metrics, clock, targets)
     built: list[App] = []  # the base URL is known once the App listens
     scripts = _scripts(settings, accounts, targets, tracker, controls, service, recordings,
-                       executions, metrics, clock, lambda: built[0].base_url())
+                       executions, metrics, clock, lambda: built[0].base_url(), forwarding)
     dialects.append(SwmlDialect(accounts=accounts, recordings=service, metrics=metrics,
                                 runner=scripts if settings.scripts.run_endpoint else None,
                                 tts=(settings.scripts.tts_engine, settings.scripts.tts_voice)))
@@ -241,16 +255,29 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     recordings.subscribe(RelayEvents(accounts, outbox, clock).on_recording)
     if media is not None:  # after the dialects: a recording's callbacks are queued first
         recordings.subscribe(media.on_recording)
-    ownership = _ownership(settings, store, clients, follower, recordings, metrics)
+    ownership = _ownership(settings, store, clients, follower, recordings, calls, metrics)
+    commands = None if ownership is None else CommandChannel(
+        settings, store, ownership, forwarding, service, calls, scripts, metrics)
     readiness = _Readiness(store, "" if settings.store.url else settings.store.path, clients,
                            ownership)
     ops = ops_app(prometheus, readiness)
     api = ApiApp(dialects, ops, settings.http, metrics)
     app = App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
               follower, router, accounts, outbox, api, ops, clients, media, scripts=scripts,
-              controls=controls, ownership=ownership, policies=policies)
+              controls=controls, ownership=ownership, commands=commands, policies=policies)
     built.append(app)
     return app
+
+
+def watch_policies(policies: PolicyBook, interval: float) -> None:
+    """Several daemons: a Kazoo policy changed over another daemon's API is in force here
+    (for the calls of the nodes this daemon owns) within `interval` seconds."""
+    while True:
+        gevent.sleep(interval)
+        try:
+            policies.refresh()
+        except StoreError as exc:
+            log.warning("recording policies not checked for changes: %s", exc)
 
 
 def _policies(settings: Settings, store: StateStore) -> PolicyBook:
@@ -282,7 +309,7 @@ def _scripts(settings: Settings, accounts: AccountBook, targets: TargetPolicy,
              tracker: CallTracker, controls: dict[str, CallControl],
              service: RecordingService, recordings: RecordingRegistry,
              executions: Executions, metrics: Metrics, clock: Callable[[], float],
-             base_url: Callable[[], str]) -> ScriptRunner | None:
+             base_url: Callable[[], str], forwarding: Forwarding) -> ScriptRunner | None:
     """The script runner, when scripts are configured or may be sent over the API (else
     None: no events for it)."""
     conf = settings.scripts
@@ -298,12 +325,12 @@ def _scripts(settings: Settings, accounts: AccountBook, targets: TargetPolicy,
         "kazoo": KazooCallflows(fetcher, AudioFormat(settings.kazoo.default_format),
                                 settings.kazoo.bridge_dial_string)}
     return ScriptRunner(routes, dialects, tracker, controls, service, recordings, executions,
-                        metrics, conf.variable, clock)
+                        metrics, conf.variable, clock, forwarding)
 
 
 def _ownership(settings: Settings, store: StateStore, clients: dict[str, EslClient],
                follower: RecordingFollower, recordings: RecordingRegistry,
-               metrics: Metrics) -> NodeOwnership | None:
+               calls: CallService, metrics: Metrics) -> NodeOwnership | None:
     """store.several_daemons: each node is connected to only while this daemon holds its
     lock (cluster.py); else (None) every node is this daemon's."""
     for name in clients:
@@ -317,6 +344,7 @@ def _ownership(settings: Settings, store: StateStore, clients: dict[str, EslClie
 
     def take(node: str) -> None:
         follower.recover([node])  # what another daemon followed until now
+        calls.recover([node])  # the dialects' calls on it (their wishes: callbacks, ...)
         metrics.node_owned.labels(node=node).set(1)
         clients[node].start()  # its connect reconciles: calls resynced, recordings settled
 
@@ -324,6 +352,7 @@ def _ownership(settings: Settings, store: StateStore, clients: dict[str, EslClie
         clients[node].stop()
         metrics.node_owned.labels(node=node).set(0)
         recordings.forget_node(node)
+        calls.forget_node(node)
 
     locks = PostgresNodeLocks(settings.store.url, getattr(store, "daemon_id", ""),
                               settings.store.timeout)

@@ -80,6 +80,8 @@ class Metrics:
     esl_event_lag: Histogram
     # call scripts (domain/scripts.py)
     script_runs: Counter
+    # requests handed to another node's owner (store/commands.py)
+    commands_forwarded: Counter
 
 
 def make_metrics(registry: CollectorRegistry) -> Metrics:
@@ -180,6 +182,11 @@ def make_metrics(registry: CollectorRegistry) -> Metrics:
         script_runs=Counter("script_runs", "Call scripts that ended, by dialect (swml) and "
                             "outcome (completed, hungup, failed)", ["dialect", "outcome"],
                             namespace=ns, registry=registry),
+        commands_forwarded=Counter(
+            "commands_forwarded", "Requests about a call or recording of a node another "
+            "daemon owns, handed to that owner, by operation and outcome (ok, refused: the "
+            "owner's error answer, no_owner, not_taken, under_way, store_unavailable)",
+            ["operation", "outcome"], namespace=ns, registry=registry),
     )
     for result in UPLOAD_RESULTS:
         m.upload_attempts.labels(result=result)

@@ -110,6 +110,19 @@ class Lanes:
         if not lane.queue and not lane.active and not lane.overflow:
             del self._lanes[lane.origin]
 
+    def drop(self, item: OutboxItem) -> bool:
+        """Forget a queued item that has not started (False if it has, or is unknown)."""
+        lane = self._lanes.get(item.target)
+        if lane is None or item not in lane.queue:
+            return False
+        lane.queue.remove(item)
+        self.release(item)
+        return True
+
+    def overflowing(self) -> list[str]:
+        """The origins whose lanes read their items back themselves (scans leave them)."""
+        return [lane.origin for lane in self._lanes.values() if lane.overflow]
+
     def wanting(self) -> list[Lane]:
         """Lanes that left items in the store and now have room for half a lane."""
         return [lane for lane in self._lanes.values()

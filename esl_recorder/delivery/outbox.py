@@ -14,11 +14,13 @@ before its first attempt, then delivered in the background until it is delivered
   hold up the others (lanes.py).
 - Retries: see policy.py (full-jitter exponential backoff capped by `delivery.max_delay`;
   given up after `delivery.max_age`, or at once for a 4xx that says "never").
-- Several daemons (PostgreSQL): an item is claimed in the store just before its attempt
-  (OutboxStore.claim), so one daemon at a time attempts it and a key's next item waits for
-  its predecessor whichever daemon holds it; the claim is a lease of `delivery.lease`,
-  renewed every third of it while the attempt runs, and ended by the stored result. An
-  item another daemon claimed first is dropped here. SQLite (one daemon) grants every claim.
+- Several daemons (PostgreSQL): the scans claim what they read, in the reading statement
+  (OutboxStore.due/heads with claim_until), so each due item is read by one daemon only,
+  one daemon at a time attempts it, and a key's next item waits for its predecessor
+  whichever daemon holds it; the claim is a lease of `delivery.lease`, renewed every third
+  of it while the item is held here (queued or attempted), and ended by the stored
+  result. A claimed item the lanes cannot hold is given back at once, at its position.
+  SQLite (one daemon) has no claims.
 - Restarts: whatever was in flight when the process died is pending again (on PostgreSQL
   once its lease is over): at least once; receivers of these vendors already handle a
   repeated callback. Attempt results are written in batches, one transaction
@@ -266,10 +268,13 @@ class Outbox:
             limit = min(self._window - len(self._lanes), SCAN_BATCH)
             if limit <= 0:
                 return False
-            rows = self._store.due(now, limit, after=self._cursor)
+            rows = self._store.due(now, limit, after=self._cursor,
+                                   claim_until=now + self._settings.lease,
+                                   besides=self._lanes.overflowing())
             for row in rows:
                 self._cursor = (row.next_attempt_at, row.id)
                 self._lanes.hold(row)
+            self._keep_held(rows)
             if len(rows) < limit:
                 return False
         return True
@@ -278,8 +283,21 @@ class Outbox:
         lane = self._lanes.lane(origin)
         asked = min(self._lanes.room - len(lane.queue), self._window - len(self._lanes))
         if asked > 0:
-            rows = self._store.due(now, asked, after=lane.cursor, target=origin)
+            rows = self._store.due(now, asked, after=lane.cursor, target=origin,
+                                   claim_until=now + self._settings.lease)
             self._lanes.refill(lane, rows, asked)
+            self._keep_held(rows)
+
+    def _keep_held(self, claimed: list[OutboxItem]) -> None:
+        """Keep the claims of the items the lanes now hold; give the others back (a full
+        lane reads them again later from its own cursor)."""
+        returned = []
+        for item in claimed:
+            if item.id in self._lanes.held:
+                self._claimed.setdefault(item.id, item)
+            else:
+                returned.append((item.id, item.next_attempt_at))
+        self._store.give_back(returned)
 
     def _flush(self, now: float) -> None:
         """Store the finished attempts' results in one transaction, then queue the next
@@ -303,8 +321,10 @@ class Outbox:
         self._notify(done)
         final = [f.item.key for f in done if f.decision.result != "retry"]
         if final:
-            for item in self._store.heads(final, now):
+            heads = self._store.heads(final, now, claim_until=now + self._settings.lease)
+            for item in heads:
                 self._lanes.hold(item, scanned=False)
+            self._keep_held(heads)
 
     def _notify(self, done: list[Finished]) -> None:
         for listener in self._listeners:
@@ -323,36 +343,14 @@ class Outbox:
             worker.link(self._workers.discard)
 
     def _take(self, slots: int) -> list[OutboxItem]:
-        """Up to `slots` items to attempt now, each claimed in the store; those another
-        daemon holds (or that the store cannot claim now) are forgotten here: the scans
-        meet them again if they are still pending once that claim is over."""
-        items = self._lanes.take(slots)
-        if not items:
-            return []
-        now = self._clock()
-        try:
-            granted = self._store.claim([i.id for i in items], now, now + self._settings.lease)
-        except StoreUnavailable as exc:  # read again from the start once it can be
-            log.warning("outbox: cannot claim items (%s)", exc)
-            granted = set()
-            self._cursor = None
-            self._lanes.rewind()
-        taken = []
-        for item in items:
-            if item.id in granted:
-                self._claimed[item.id] = item
-                taken.append(item)
-            else:
-                self._lanes.attempted(item)
-                self._lanes.release(item)
-        return taken
+        """Up to `slots` items to attempt now (claimed when they were read)."""
+        return self._lanes.take(slots)
 
     def _give_back(self) -> None:
-        """End the claims of attempts cut short (a claim that ends now): any daemon may
+        """End the claims of the items held and of attempts cut short: any daemon may
         make them again at once, as if they had not started."""
         if self._claimed:
-            now = self._clock()
-            self._store.claim(list(self._claimed), now, now)
+            self._store.give_back([(i.id, i.next_attempt_at) for i in self._claimed.values()])
             self._claimed.clear()
 
     def _renew(self, now: float) -> None:
@@ -367,9 +365,12 @@ class Outbox:
             kept = self._store.claim(held, now, now + self._settings.lease)
             for item_id in set(held) - kept:
                 item = self._claimed.get(item_id)
-                if item is not None:  # else its result was stored meanwhile
-                    log.warning("outbox %d (key %s): claim lost to another daemon (our "
-                                "lease ran out)", item_id, item.key)
+                if item is None:  # its result was stored meanwhile
+                    continue
+                log.warning("outbox %d (key %s): claim lost to another daemon (our lease "
+                            "ran out)", item_id, item.key)
+                if self._lanes.drop(item):  # not started here: the other daemon has it
+                    del self._claimed[item_id]
 
     # attempts --------------------------------------------------------------------------
     def _work(self, item: OutboxItem) -> None:

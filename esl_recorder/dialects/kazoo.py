@@ -281,6 +281,7 @@ class KazooDialect(Dialect):
             raise ValidationFailed(str(exc)) from None
 
     def _policy_answer(self, key: Key, shown_id: str, always: bool) -> Response:
+        self._policies.refresh()  # another daemon on the same store may have changed it
         doc = self._policies.get(key)
         if doc is None and not always:
             raise NotFound(f"no {key[1].value} {key[2]}")

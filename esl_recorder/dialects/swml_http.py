@@ -78,10 +78,10 @@ class SwmlDialect(CallingDialect):
             raise InvalidParameter(None, str(exc)) from None
         call = self._recordings.call(live_call_id(call_id), acct.id)
         engine, voice = self._tts
-        session = self._runner.start(call.uuid, ScriptRoute(
+        session_id = self._runner.run_on_call(call.uuid, ScriptRoute(
             document="", dialect=NAME, text=text, trusted=False, tts_engine=engine,
             tts_voice=voice))
-        return self.json({**call_doc(call), "session_id": session.id}, 202)
+        return self.json({**call_doc(call), "session_id": session_id}, 202)
 
 
 def _document_text(request: Request) -> str:

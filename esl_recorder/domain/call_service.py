@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import uuid as uuid_module
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
 
-from ..errors import EslRecorderError, InvalidArgument, RecordingError
+from ..errors import EslRecorderError, InvalidArgument, NotFound, RecordingError
 from ..metrics import Metrics
 from .calls import Call, CallListener, CallState, CallTracker
 from .names import check_uuid
@@ -29,6 +29,16 @@ from .ports import (
     Dialed,
     OriginateRequest,
     RecordingRepository,
+)
+from .remote import (
+    CALL_LIVE,
+    HANGUP,
+    PLACE,
+    TAKE_CHARGE,
+    TRANSFER,
+    Forwarding,
+    call_from_doc,
+    dial_args,
 )
 
 log = logging.getLogger(__name__)
@@ -59,21 +69,33 @@ def new_call_uuid() -> str:
 class CallService:
     def __init__(self, tracker: CallTracker, repository: RecordingRepository,
                  nodes: Mapping[str, CallControl], metrics: Metrics,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], forwarding: Forwarding | None = None) -> None:
+        self._forwarding = forwarding or Forwarding()
         self._tracker = tracker
         self._repository = repository
         self._nodes = nodes
         self._metrics = metrics
         self._clock = clock
 
-    def recover(self) -> int:
-        """At start-up: the calls dialects are in charge of, back in the tracker (the
-        first resync with their node keeps those FreeSWITCH still has)."""
+    def recover(self, nodes: Collection[str] | None = None) -> int:
+        """The calls dialects are in charge of, back in the tracker from the store (the
+        next resync with their node keeps those FreeSWITCH still has and ends the others):
+        at start-up, or those of `nodes` only when this daemon takes them over from
+        another (the store's copies replace what it held of them)."""
         calls = self._repository.open_calls()
+        if nodes is not None:
+            calls = [c for c in calls if c.node in nodes]
+            for node in nodes:
+                self._tracker.forget_node(node)
         for call in calls:
             self._tracker.adopt(call)
-        log.info("recovered %d calls in the charge of a dialect", len(calls))
+        log.info("recovered %d calls in the charge of a dialect%s", len(calls),
+                 f" on {', '.join(nodes)}" if nodes else "")
         return len(calls)
+
+    def forget_node(self, node: str) -> None:
+        """Another daemon follows the calls of `node` now."""
+        self._tracker.forget_node(node)
 
     def subscribe(self, listener: CallListener) -> None:
         """Hear every call's events (created, answered, bridged, ended, released)."""
@@ -84,8 +106,17 @@ class CallService:
         return self._tracker.get(call_uuid) or self._repository.load_call(call_uuid)
 
     def live(self, call_uuid: str) -> Call | None:
-        """A call FreeSWITCH has reported and not yet hung up."""
+        """A call FreeSWITCH has reported and not yet hung up (on another daemon's node:
+        as its owner sees it)."""
         call = self._tracker.get(call_uuid)
+        if self._forwarding.enabled:
+            nodes = self._forwarding.nodes_of_call(call_uuid, held=call)
+            if nodes:
+                try:
+                    doc = self._forwarding.forward(nodes, CALL_LIVE, {"call_uuid": call_uuid})
+                except NotFound:
+                    return None
+                return call_from_doc(doc["call"])
         return call if call is not None and call.reported and not call.hungup else None
 
     def list(self, account: str, source: str, *, caller: str | None = None,
@@ -100,11 +131,19 @@ class CallService:
 
     def hangup(self, call: Call, cause: str = "NORMAL_CLEARING") -> None:
         """Ask FreeSWITCH to hang the call up; it ends by its own events."""
+        if self._forwarding.node_elsewhere(call.node):
+            self._forwarding.forward([call.node], HANGUP, {"call_uuid": call.uuid,
+                                                           "cause": cause})
+            return
         self._control(call).hangup(call.uuid, cause)
         log.info("call %s: hangup sent to node %s (%s)", call.uuid, call.node, cause)
 
     def transfer(self, call: Call, extension: str, context: str) -> None:
         """Send the call to `extension` in the XML dialplan's `context` (uuid_transfer)."""
+        if self._forwarding.node_elsewhere(call.node):
+            self._forwarding.forward([call.node], TRANSFER, {
+                "call_uuid": call.uuid, "extension": extension, "context": context})
+            return
         self._control(call).transfer(call.uuid, extension, "XML", context)
         log.info("call %s: transferred to %s in context %s", call.uuid, extension, context)
 
@@ -117,13 +156,21 @@ class CallService:
         return control
 
     def take_charge(self, call: Call, source: str, meta: dict[str, Any]) -> None:
-        """`source` keeps `meta` with the call; the call is saved from now on."""
+        """`source` keeps `meta` with the call; the call is saved from now on (by its
+        node's owner)."""
+        if self._forwarding.node_elsewhere(call.node):
+            self._forwarding.forward([call.node], TAKE_CHARGE, {
+                "call_uuid": call.uuid, "source": source, "meta": meta})
+            call.source, call.meta = source, meta
+            return
         self._tracker.take_charge(call, source, meta)
 
     def place(self, request: DialRequest, call_uuid: str | None = None) -> Call:
         """Choose a connected node, record the call, send the originate in the
         background. Raises RecordingError when no node is connected."""
         node = next((name for name, n in self._nodes.items() if n.connected), None)
+        if node is None and self._forwarding.enabled:
+            return self._place_elsewhere(request, call_uuid or new_call_uuid())
         if node is None:
             raise RecordingError("no FreeSWITCH node is connected: cannot place the call")
         call = Call(uuid=check_uuid(call_uuid or new_call_uuid()), node=node,
@@ -139,6 +186,19 @@ class CallService:
         gevent.spawn(self._run, self._nodes[node], call, originate)
         log.info("call %s: originate queued for node %s", call.uuid, node)
         return call
+
+    def _place_elsewhere(self, request: DialRequest, call_uuid: str) -> Call:
+        """No node of ours is connected: the owner of another node places it (the first
+        that takes it; a node without an owner now is skipped)."""
+        args = {"request": dial_args(request), "call_uuid": check_uuid(call_uuid)}
+        refused: RecordingError = RecordingError(
+            "no FreeSWITCH node is connected: cannot place the call")
+        for node in self._forwarding.foreign_nodes():
+            try:
+                return call_from_doc(self._forwarding.forward([node], PLACE, args)["call"])
+            except ControlUnavailable as exc:  # no owner, or not taken: never run
+                refused = exc
+        raise refused
 
     def _run(self, control: CallControl, call: Call, request: OriginateRequest) -> None:
         result = "ok"

@@ -242,6 +242,11 @@ class CallTracker:
             del self._calls[gone.uuid]
         return present
 
+    def forget_node(self, node: str) -> None:
+        """Stop holding the calls of `node` (another daemon follows them now); no events."""
+        for call in self.calls(node):
+            del self._calls[call.uuid]
+
     def adopt(self, call: Call) -> None:
         """Take a call known from the store (it is alive but missing from the resync)."""
         if call.state is CallState.ENDED:

@@ -283,6 +283,10 @@ def _only(value: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> Non
             raise InvalidArgument(f"{where}.{key}: must be one of {', '.join(allowed)}")
 
 
+def _revisions(patches: Mapping[Key, tuple[dict[str, Any], int]]) -> dict[Key, int]:
+    return {key: revision for key, (_, revision) in patches.items()}
+
+
 def merge_patch(doc: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
     """RFC 7386: objects merge key by key, `null` removes, anything else replaces."""
     out = dict(doc)
@@ -314,9 +318,31 @@ class PolicyBook:
         """Put the file's documents in force, with the API's changes as the store holds them
         now (made here or by another daemon on the same store); all checked first: one bad
         document and the policies in force stay. InvalidArgument names the document."""
-        patches = {(account, Level(level), owner): (json.loads(patch), revision)
-                   for account, level, owner, patch, revision
-                   in self._repository.policy_patches()}
+        self._build(declared, self._stored_patches())
+
+    def refresh(self) -> bool:
+        """Take in the API changes another daemon made on the same store since they were
+        last read (the file's documents stay as loaded); True when there were some. A
+        stored change that no longer passes the checks is logged and the policies in force
+        stay."""
+        patches = self._stored_patches()
+        if _revisions(patches) == _revisions(self._patches):
+            return False
+        try:
+            self._build(self._declared, patches)
+        except InvalidArgument as exc:
+            log.error("recording policies changed in the store not taken in: %s", exc)
+            return False
+        log.info("recording policies changed in the store taken in")
+        return True
+
+    def _stored_patches(self) -> dict[Key, tuple[dict[str, Any], int]]:
+        return {(account, Level(level), owner): (json.loads(patch), revision)
+                for account, level, owner, patch, revision
+                in self._repository.policy_patches()}
+
+    def _build(self, declared: Mapping[Key, Mapping[str, Any]],
+               patches: dict[Key, tuple[dict[str, Any], int]]) -> None:
         docs = {}
         for key in set(declared) | set(patches):
             base = dict(declared.get(key, {}))
@@ -336,7 +362,9 @@ class PolicyBook:
 
     def patch(self, key: Key, change: Mapping[str, Any],
               check_url: Callable[[str], None] | None = None) -> PolicyDocument:
-        """Apply a change made over the API (validated, then saved, then in force)."""
+        """Apply a change made over the API (validated, then saved, then in force), over
+        the store's latest changes (another daemon's included)."""
+        self.refresh()
         old_patch, revision = self._patches.get(key, ({}, 0))
         new_patch = merge_patch(old_patch, change)
         for name, value in change.items():  # a removal stays a removal over the file

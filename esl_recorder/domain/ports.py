@@ -200,9 +200,16 @@ class OutboxStore(Protocol):
         become visible out of id order.)"""
 
     def due(self, now: float, limit: int = 100, *, after: tuple[float, int] | None = None,
-            target: str | None = None) -> list[OutboxItem]: ...
+            target: str | None = None, claim_until: float | None = None,
+            besides: Sequence[str] = ()) -> list[OutboxItem]:
+        """Due items in scan order (of `target` only, or not of those `besides`). With
+        `claim_until`, the items returned are also claimed (as `claim` does, in the same
+        statement) until then: a store shared by several daemons returns only items no
+        other daemon holds or is claiming; each returned item's next_attempt_at is still
+        its scan position."""
 
-    def heads(self, keys: Iterable[str], now: float) -> list[OutboxItem]: ...
+    def heads(self, keys: Iterable[str], now: float, *,
+              claim_until: float | None = None) -> list[OutboxItem]: ...
 
     def claim(self, ids: Sequence[int], now: float, until: float) -> set[int]:
         """Take the attempts of items `ids` for this process until `until` (a lease):
@@ -210,6 +217,10 @@ class OutboxStore(Protocol):
         leaves out items another daemon holds, and those whose key has an earlier pending
         item; claiming an item again extends the lease (`until` = `now` gives it back);
         finish_attempts ends it. A store of one daemon (SQLite) returns them all."""
+
+    def give_back(self, positions: Sequence[tuple[int, float]]) -> None:
+        """End this process's claims of items (id, next_attempt_at), each due again at that
+        time for anyone (a claimed item it will not attempt)."""
 
     def next_attempt_after(self, now: float) -> float | None: ...
 

@@ -19,7 +19,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 import gevent
@@ -34,6 +34,7 @@ from .options import RecordOptions
 from .ports import CallControl, CallGone
 from .recording import ACTIVE, Recording, State
 from .registry import RecordingRegistry
+from .remote import SCRIPT_START, Forwarding
 from .scripts_waits import Executions
 from .service import RecordingService
 
@@ -193,7 +194,9 @@ class ScriptRunner:
                  tracker: CallTracker, nodes: Mapping[str, CallControl],
                  recordings: RecordingService, registry: RecordingRegistry,
                  executions: Executions, metrics: Metrics, variable: str,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 forwarding: Forwarding | None = None) -> None:
+        self._forwarding = forwarding or Forwarding()
         self._by_name = {r.name: r for r in routes if r.name}
         self._by_destination = {r.destination: r for r in routes if r.destination}
         self._dialects = dialects
@@ -230,6 +233,18 @@ class ScriptRunner:
         except (NotFound, Conflict) as exc:
             log.warning("call %s: parked for script %r, not run: %s", fact.call_uuid,
                         route.label, exc)
+
+    def run_on_call(self, call_uuid: str, route: ScriptRoute) -> str:
+        """`start`, on whichever daemon owns the call's node (domain.remote): the session
+        id."""
+        if self._forwarding.enabled:
+            nodes = self._forwarding.nodes_of_call(call_uuid, held=self._tracker.get(call_uuid))
+            if nodes:
+                route_doc = {f.name: getattr(route, f.name) for f in fields(route)}
+                result = self._forwarding.forward(nodes, SCRIPT_START, {
+                    "call_uuid": call_uuid, "route": route_doc})
+                return str(result["session"])
+        return self.start(call_uuid, route).id
 
     def start(self, call_uuid: str, route: ScriptRoute) -> ScriptSession:
         """Run `route`'s script on a live call now. NotFound: no such live call; Conflict:

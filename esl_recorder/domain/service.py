@@ -6,7 +6,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import gevent.lock
@@ -33,6 +33,17 @@ from .ports import (
 )
 from .recording import ACTIVE, Recording, State, StopReason
 from .registry import RecordingRegistry
+from .remote import (
+    CALL_GET,
+    PAUSE,
+    RESUME,
+    START,
+    STOP,
+    Args,
+    Forwarding,
+    call_from_doc,
+    recording_from_doc,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +55,10 @@ class RecordingService:
                  registry: RecordingRegistry, tracker: CallTracker,
                  nodes: Mapping[str, CallControl], metrics: Metrics,
                  clock: Callable[[], float] = time.time,
-                 media: MediaStore | None = None) -> None:
+                 media: MediaStore | None = None,
+                 forwarding: Forwarding | None = None) -> None:
         self._settings = settings
+        self._forwarding = forwarding or Forwarding()
         self._media = media
         self._store = store
         self._registry = registry
@@ -67,6 +80,12 @@ class RecordingService:
         """A live call: FreeSWITCH has reported it (a call being placed is not one yet)
         and it has not hung up."""
         call = self._tracker.get(call_uuid)
+        if self._forwarding.enabled:
+            nodes = self._forwarding.nodes_of_call(call_uuid, account, call)
+            if nodes:  # a call of another daemon's node: as its owner sees it
+                doc = self._forwarding.forward(nodes, CALL_GET, {"call_uuid": call_uuid,
+                                                                 "account": account})
+                return call_from_doc(doc["call"])
         if call is not None and not call.identity_known:
             self._fetch_identity(call)
         if (call is None or not call.reported or call.hungup
@@ -93,7 +112,16 @@ class RecordingService:
         self._tracker.set_identity(call.uuid, Identity(*(values[n] for n in names)))
 
     def for_call(self, call_uuid: str) -> list[Recording]:
-        return self._registry.for_call(call_uuid)
+        """The call's recordings that have not ended (of a call on another daemon's node:
+        as the store holds them)."""
+        recs = self._registry.for_call(call_uuid)
+        call = self._tracker.get(call_uuid)
+        if recs or not self._forwarding.enabled or (
+                call is not None and not self._forwarding.node_elsewhere(call.node)):
+            return recs
+        with self._registry.committed():
+            return [r for r in self._store.list_recordings(call_uuid=call_uuid, limit=1000)
+                    if not r.terminal]
 
     def connected(self, node: str) -> bool:
         """Whether FreeSWITCH node `node` is connected now."""
@@ -113,7 +141,7 @@ class RecordingService:
     def current(self, call_uuid: str, account: str | None = None) -> Recording:
         """The call's most recently started recording that is still running or paused
         (Twilio's `Twilio.CURRENT`)."""
-        live = [r for r in self._registry.for_call(call_uuid)
+        live = [r for r in self.for_call(call_uuid)
                 if r.state in ACTIVE and (account is None or r.account == account)]
         if not live:
             raise NotFound(f"no recording in progress on call {call_uuid}")
@@ -152,7 +180,15 @@ class RecordingService:
               source: str = "", meta: dict[str, Any] | None = None) -> Recording:
         """Persist a new recording, then start it now or, if it waits for answer, on
         CHANNEL_ANSWER. Raises NotFound, InvalidArgument, Conflict or RecordingError."""
-        call = self.call(check_uuid(call_uuid), account)
+        call_uuid = check_uuid(call_uuid)
+        if self._forwarding.enabled:
+            nodes = self._forwarding.nodes_of_call(call_uuid, account,
+                                                   self._tracker.get(call_uuid))
+            if nodes:
+                return self._forwarded(nodes, START, {
+                    "call_uuid": call_uuid, "options": options.to_dict(), "account": account,
+                    "source": source, "meta": dict(meta or {})})
+        call = self.call(call_uuid, account)
         sid = new_sid()
         wanted = options.control_id
         options = options.validated(self._settings.max_length, default_control_id=sid)
@@ -214,6 +250,9 @@ class RecordingService:
     def stop(self, sid: str, *, account: str | None = None,
              reason: StopReason = StopReason.REQUESTED) -> Recording:
         rec = self.get(sid, account)
+        if self._forwarding.node_elsewhere(rec.node):
+            return self._forwarded([rec.node], STOP, {"sid": sid, "account": account,
+                                                      "reason": reason.value})
         with self._lock(sid):
             if rec.terminal or rec.state is State.STOPPED:
                 return rec
@@ -237,6 +276,9 @@ class RecordingService:
     def pause(self, sid: str, *, account: str | None = None,
               behavior: PauseBehavior | None = None) -> Recording:
         rec = self.get(sid, account)
+        if self._forwarding.node_elsewhere(rec.node):
+            return self._forwarded([rec.node], PAUSE, {
+                "sid": sid, "account": account, "behavior": behavior and behavior.value})
         behavior = behavior or rec.options.pause_behavior
         action = RecordingAction.PAUSE if behavior is PauseBehavior.SKIP else (
             RecordingAction.MASK)
@@ -250,6 +292,8 @@ class RecordingService:
 
     def resume(self, sid: str, *, account: str | None = None) -> Recording:
         rec = self.get(sid, account)
+        if self._forwarding.node_elsewhere(rec.node):
+            return self._forwarded([rec.node], RESUME, {"sid": sid, "account": account})
         with self._lock(sid):
             if rec.state is State.IN_PROGRESS:
                 return rec
@@ -260,6 +304,11 @@ class RecordingService:
             return rec
 
     # helpers ---------------------------------------------------------------------------
+    def _forwarded(self, nodes: Sequence[str], operation: str, args: Args) -> Recording:
+        """Carried out by the owner of `nodes` (domain.remote): the recording as its
+        service returned it there."""
+        return recording_from_doc(self._forwarding.forward(nodes, operation, args)["recording"])
+
     def _undo_start(self, rec: Recording) -> None:
         """FreeSWITCH started a recording the store could not mark started: stop it, and
         have it end `failed` once the store can be written (the error answer says so)."""

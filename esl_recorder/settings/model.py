@@ -209,6 +209,11 @@ class StoreSettings:
         default=5.0,
         description="With several_daemons: seconds within which another daemon takes a node "
                     "whose owner died (each tries every third of it).")
+    forward_timeout: Seconds = Field(
+        default=5.0,
+        description="With several_daemons: seconds a request about another daemon's node "
+                    "waits for that node's owner to carry it out (then 503; one not taken by "
+                    "then is never run).")
 
     def __repr__(self) -> str:
         return masked_repr(self)

@@ -221,23 +221,54 @@ class PostgresStore:
         return int(row["id"]) if row else 0
 
     def due(self, now: float, limit: int = 100, *, after: tuple[float, int] | None = None,
-            target: str | None = None) -> list[OutboxItem]:
+            target: str | None = None, claim_until: float | None = None,
+            besides: Sequence[str] = ()) -> list[OutboxItem]:
+        """As store.sqlite. With `claim_until`, the same statement claims what it returns
+        (one UPDATE over a SELECT ... FOR UPDATE SKIP LOCKED): rows another daemon is
+        claiming at that moment are skipped, the returned ones are this daemon's until
+        then; each returned item keeps the next_attempt_at it was found at (its scan
+        position), the row holds `claim_until`."""
         after_at, after_id = after if after is not None else (float("-inf"), 0)
         where = "target=%(target)s AND " if target is not None else ""
-        rows = self._all(
-            f"SELECT * FROM outbox o WHERE {where}state='pending' "
-            "AND next_attempt_at<=%(now)s AND (next_attempt_at,id)>(%(at)s,%(id)s) "
-            "AND NOT EXISTS(SELECT 1 FROM outbox p WHERE p.key=o.key AND "
-            "p.state='pending' AND p.id<o.id) ORDER BY next_attempt_at, id LIMIT %(limit)s",
-            {"now": now, "at": after_at, "id": after_id, "target": target, "limit": limit})
-        return [outbox_from_row(r) for r in rows]
+        if besides:
+            where += "target<>ALL(%(besides)s) AND "
+        select = (f"SELECT {{columns}} FROM outbox o WHERE {where}state='pending' "
+                  "AND next_attempt_at<=%(now)s AND (next_attempt_at,id)>(%(at)s,%(id)s) "
+                  "AND NOT EXISTS(SELECT 1 FROM outbox p WHERE p.key=o.key AND "
+                  "p.state='pending' AND p.id<o.id) ORDER BY next_attempt_at, id "
+                  "LIMIT %(limit)s")
+        params = {"now": now, "at": after_at, "id": after_id, "target": target,
+                  "limit": limit, "besides": list(besides)}
+        if claim_until is None:
+            return [outbox_from_row(r) for r in self._all(select.format(columns="*"), params)]
+        return self._claim_rows(select.format(columns="id, next_attempt_at AS was"),
+                             params, claim_until)
 
-    def heads(self, keys: Iterable[str], now: float) -> list[OutboxItem]:
+    def heads(self, keys: Iterable[str], now: float, *,
+              claim_until: float | None = None) -> list[OutboxItem]:
+        """As store.sqlite; `claim_until` claims them as `due` does."""
+        select = ("SELECT {columns} FROM (SELECT DISTINCT ON (key) * FROM outbox WHERE "
+                  "state='pending' AND key=ANY(%(keys)s) ORDER BY key, id) h WHERE "
+                  "next_attempt_at<=%(now)s ORDER BY id")
+        params = {"keys": list(keys), "now": now}
+        if claim_until is None:
+            return [outbox_from_row(r) for r in self._all(select.format(columns="*"), params)]
+        return self._claim_rows(select.format(columns="id, next_attempt_at AS was"), params,
+                             claim_until)
+
+    def _claim_rows(self, select: str, params: dict[str, Any],
+                 until: float) -> list[OutboxItem]:
+        """Claim the rows `select` (id, was) names, those no other transaction is claiming
+        and still pending and due when locked; returned in scan order with their `was`."""
         rows = self._all(
-            "SELECT * FROM (SELECT DISTINCT ON (key) * FROM outbox WHERE state='pending' "
-            "AND key=ANY(%(keys)s) ORDER BY key, id) h WHERE next_attempt_at<=%(now)s "
-            "ORDER BY id", {"keys": list(keys), "now": now})
-        return [outbox_from_row(r) for r in rows]
+            "UPDATE outbox o SET claimed_by=%(me)s, next_attempt_at=%(until)s FROM ("
+            "SELECT c.id, s.was FROM outbox c JOIN (" + select + ") s ON c.id=s.id WHERE "
+            "c.state='pending' AND c.next_attempt_at<=%(now)s FOR UPDATE OF c SKIP LOCKED"
+            ") picked WHERE o.id=picked.id RETURNING o.*, picked.was",
+            {**params, "me": self.daemon_id, "until": until})
+        items = [outbox_from_row({**r, "next_attempt_at": r["was"]}) for r in rows]
+        items.sort(key=lambda i: (i.next_attempt_at, i.id))
+        return items
 
     def claim(self, ids: Sequence[int], now: float, until: float) -> set[int]:
         """One statement: lock the rows no other transaction is claiming (SKIP LOCKED),
@@ -255,6 +286,17 @@ class PostgresStore:
                 {"me": self.daemon_id, "until": until, "now": now, "ids": list(ids)},
             ).fetchall()
         return {int(r["id"]) for r in rows}
+
+    def give_back(self, positions: Sequence[tuple[int, float]]) -> None:
+        """End this daemon's claims of items (id, next_attempt_at): each is due again at
+        once, at the scan position it had (for anyone)."""
+        if not positions:
+            return
+        with self._conn() as conn:
+            conn.execute("UPDATE outbox o SET claimed_by=NULL, next_attempt_at=r.at FROM "
+                         "unnest(%s::bigint[], %s::float8[]) AS r(id, at) WHERE o.id=r.id "
+                         "AND o.claimed_by=%s AND o.state='pending'",
+                         (*_columns(list(positions), 2), self.daemon_id))
 
     def next_attempt_after(self, now: float) -> float | None:
         row = self._one("SELECT MIN(next_attempt_at) AS at FROM outbox WHERE "
@@ -334,6 +376,12 @@ class PostgresStore:
             self._local.committed.append(callback)
         else:
             callback()
+
+    def connection(self) -> contextlib.AbstractContextManager[Conn]:
+        """A connection for another module of store/ (store.commands): the greenlet's
+        atomic() one, or one borrowed from the pool (autocommit, dict rows); a failure of
+        the server raises StoreUnavailable."""
+        return self._conn()
 
     @contextlib.contextmanager
     def _conn(self) -> Iterator[Conn]:

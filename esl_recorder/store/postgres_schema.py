@@ -61,6 +61,19 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
     """,
+    # 4: requests about a node another daemon owns, handed to its owner (store.commands):
+    # what to do (operation, args as JSON), who asked, until when it may start (the
+    # server's clock), and what became of it (state, result or the domain error as JSON)
+    """
+    CREATE TABLE node_commands (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, node TEXT NOT NULL,
+        operation TEXT NOT NULL, args TEXT NOT NULL, requester TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+        expires_at TIMESTAMPTZ NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
+        ran_by TEXT, result TEXT, error TEXT, finished_at TIMESTAMPTZ);
+    CREATE INDEX node_commands_pending ON node_commands(node, id) WHERE state='pending';
+    CREATE INDEX node_commands_created ON node_commands(created_at);
+    """,
 )
 
 # The key of the advisory lock that serialises migrations (any constant unlikely to be

@@ -190,25 +190,32 @@ class Store:
         return int(cur.lastrowid or 0)
 
     def due(self, now: float, limit: int = 100, *, after: tuple[float, int] | None = None,
-            target: str | None = None) -> list[OutboxItem]:
+            target: str | None = None, claim_until: float | None = None,
+            besides: Sequence[str] = ()) -> list[OutboxItem]:
         """Pending items whose time has come, only the oldest pending per key (order), by
         (next_attempt_at, id); `after` continues a scan past that position, `target` keeps
-        one receiver's items. Walks the partial pending indexes: the cost follows the
-        pending rows scanned, never the delivered history."""
+        one receiver's items, `besides` leaves those of some receivers out; `claim_until`
+        changes nothing here (one daemon). Walks the
+        partial pending indexes: the cost follows the pending rows scanned, never the
+        delivered history."""
         after_at, after_id = after if after is not None else (float("-inf"), 0)
         index, where = (("outbox_pending_target", "target=:target AND ") if target is not None
                         else ("outbox_pending_due", ""))
+        if besides:
+            where += "target NOT IN (SELECT value FROM json_each(:besides)) AND "
         rows = self._db.execute(
             f"SELECT * FROM outbox o INDEXED BY {index} WHERE {where}state='pending' "
             "AND next_attempt_at<=:now AND (next_attempt_at,id)>(:at,:id) AND NOT EXISTS("
             "SELECT 1 FROM outbox p INDEXED BY outbox_pending_key WHERE p.key=o.key "
             "AND p.state='pending' AND p.id<o.id) ORDER BY next_attempt_at, id LIMIT :limit",
-            {"now": now, "at": after_at, "id": after_id, "target": target, "limit": limit})
+            {"now": now, "at": after_at, "id": after_id, "target": target, "limit": limit,
+             "besides": json.dumps(list(besides))})
         return [outbox_from_row(r) for r in rows]
 
-    def heads(self, keys: Iterable[str], now: float) -> list[OutboxItem]:
+    def heads(self, keys: Iterable[str], now: float, *,
+              claim_until: float | None = None) -> list[OutboxItem]:
         """The oldest pending item of each of `keys`, when it is due (after its
-        predecessor was delivered or given up)."""
+        predecessor was delivered or given up); `claim_until` as in `due`."""
         rows = self._db.execute(
             "SELECT o.* FROM (SELECT DISTINCT value AS key FROM json_each(:keys)) k "
             "JOIN outbox o INDEXED BY outbox_pending_key ON o.key=k.key AND "
@@ -221,6 +228,9 @@ class Store:
     def claim(self, ids: Sequence[int], now: float, until: float) -> set[int]:
         """All of them: one daemon owns this file, so nobody else attempts its items."""
         return set(ids)
+
+    def give_back(self, positions: Sequence[tuple[int, float]]) -> None:
+        """Nothing to give back: no item here is claimed (see claim)."""
 
     def next_attempt_after(self, now: float) -> float | None:
         """The earliest next_attempt_at of a pending item that is not due yet."""

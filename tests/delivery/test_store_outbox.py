@@ -26,6 +26,8 @@ def test_due_continues_after_a_position_and_keeps_one_origin(store: Store) -> No
     assert [i.id for i in store.due(10.0, target=A)] == ids[1::2]
     assert [i.id for i in store.due(10.0, target=A, after=(1.0, ids[1]))] == ids[3::2]
     assert [i.id for i in store.due(2.5)] == ids[:3]  # not due yet: left out
+    assert [i.id for i in store.due(10.0, besides=[A])] == ids[::2]  # A's lane reads its own
+    assert [i.id for i in store.due(10.0, besides=[A, B])] == []
 
 
 def test_due_and_heads_return_only_the_oldest_pending_of_a_key(store: Store) -> None:

@@ -48,6 +48,26 @@ def test_a_keys_next_item_waits_for_the_one_in_flight_elsewhere(
     assert two.claim([second], 12.0, 42.0) == {second}
 
 
+def test_a_scan_claims_what_it_reads_so_another_daemons_scan_does_not_read_it(
+        store_factory: StoreFactory) -> None:
+    one, two = store_factory(), store_factory()
+    ids = [one.enqueue("cb", f"K{k}", A, {}, 10.0 + k) for k in range(4)]
+    behind = one.enqueue("cb", "K0", A, {}, 10.0)
+    got = one.due(20.0, 2, claim_until=50.0)
+    assert [(i.id, i.next_attempt_at) for i in got] == [(ids[0], 10.0), (ids[1], 11.0)]
+    assert [i.id for i in two.due(20.0, claim_until=50.0)] == ids[2:]  # not K0's second
+    assert two.due(21.0, claim_until=51.0) == []  # everything due is held by one or two
+    assert two.claim([ids[0]], 21.0, 51.0) == set()
+    one.give_back([(ids[1], 11.0)])  # the lanes could not hold it: due again, in place
+    assert [(i.id, i.next_attempt_at) for i in two.due(22.0, claim_until=52.0)] == [
+        (ids[1], 11.0)]
+    one.finish_attempts(delivered=[(ids[0], 23.0)], retried=[], dead=[])
+    assert [i.id for i in two.heads(["K0"], 23.0, claim_until=53.0)] == [behind]
+    assert one.heads(["K0"], 23.0, claim_until=53.0) == []
+    assert one.claim([behind], 24.0, 54.0) == set()
+    assert two.claim([behind], 30.0, 60.0) == {behind}  # two's own: renewed
+
+
 def test_a_result_is_not_written_over_a_claim_taken_over(store_factory: StoreFactory) -> None:
     one, two = store_factory(), store_factory()
     item = one.enqueue("cb", "K1", A, {}, 10.0)
