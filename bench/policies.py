@@ -51,6 +51,8 @@ LAG = re.compile(r'^esl_recorder_esl_event_lag_seconds_bucket\{[^}]*le="([^"]+)"
                  r'(\S+)$', re.M)
 FINISHED = re.compile(r'^esl_recorder_recordings_finished_total\{[^}]*state="([^"]*)"[^}]*\} '
                       r"(\S+)$", re.M)
+STARTED = re.compile(r"^esl_recorder_recordings_started_total\{[^}]*\} (\S+)$", re.M)
+TRACKED = re.compile(r"^esl_recorder_calls_tracked (\S+)$", re.M)
 ACCOUNT_VARIABLE = "esl_recorder_account_id"
 SIM_POLICY = {"record_call": {"format": "wav"}}
 LIVE_POLICY = {"call_recording": {"account": {"outbound": {"any": {"enabled": True,
@@ -183,8 +185,16 @@ def metrics(port: int) -> str:
     return requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
 
 
-def finished(port: int) -> float:
-    return sum(float(v) for _, v in FINISHED.findall(metrics(port)))
+def settled(port: int, calls: int) -> tuple[bool, float]:
+    """(whether the daemon is done, recordings finished): every recording finished, or, when
+    some could not start (a call gone before its uuid_record: a daemon far behind), every
+    channel released and every started recording finished."""
+    text = metrics(port)
+    done = sum(float(v) for _, v in FINISHED.findall(text))
+    started = sum(float(v) for v in STARTED.findall(text))
+    tracked = TRACKED.search(text)
+    idle = tracked is not None and float(tracked.group(1)) == 0
+    return done >= calls or (idle and done >= started), done
 
 
 def final_states(text: str) -> str:
@@ -258,9 +268,9 @@ def measure(switch: Switch, pid: int, port: int, calls: int,
         gevent.sleep(seconds)  # the calls' media time (realtime clock)
         for uuid in wave:
             switch.hangup(uuid)
-    while finished(port) < calls:
+    while not (state := settled(port, calls))[0]:
         if time.monotonic() - started > 120 + calls * seconds:
-            sys.exit(f"bench: only {finished(port):.0f} of {calls} recordings finished")
+            sys.exit(f"bench: only {state[1]:.0f} of {calls} recordings finished")
         gevent.sleep(0.2)
     wall = time.monotonic() - started
     daemon_cpu = cpu_seconds(pid) - daemon_cpu0
@@ -269,6 +279,8 @@ def measure(switch: Switch, pid: int, port: int, calls: int,
     print(f"calls/s: {calls / wall:.1f}")
     text = metrics(port)
     print(f"recordings finished: {final_states(text)}")
+    if state[1] < calls:
+        print(f"calls not recorded: {calls - state[1]:.0f} (gone before their uuid_record)")
     print(f"event lag p99: {lag_p99(text)}")
     if switch_cpu0 is None or switch_cpu1 is None:
         print(f"{switch.label} cpu_ms_per_call: n/a (no pid: set ESL_RECORDER_FS_DIR)")

@@ -243,7 +243,8 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
     dialects.append(KazooDialect(accounts=accounts, recordings=service, policies=policies,
                                  outbox=outbox, metrics=metrics, targets=targets))
     router = EventRouter(tracker, follower, metrics, settings.identity, scripts,
-                         settings.scripts.variable)
+                         settings.scripts.variable,
+                         (settings.kazoo.direction_variable, settings.kazoo.network_variable))
     events = ev.SUBSCRIBED + (ev.SCRIPT_EVENTS if scripts is not None else ())
     clients: dict[str, EslClient] = {}
     for node in settings.nodes:
@@ -471,9 +472,12 @@ GC_THRESHOLDS = (20_000, 20, 20)
 def freeze_startup_objects() -> None:
     """What was built before serving lives as long as the daemon: keep it out of every
     collection (gc.freeze), so a full collection scans only what came after, and raise the
-    collection thresholds to GC_THRESHOLDS."""
+    collection thresholds to GC_THRESHOLDS. From then on greenlets do not record who
+    spawned them (gevent's track_greenlet_tree: a walk of the spawner's stack on every
+    spawn, kept for debugging tools the daemon does not use)."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    gevent.config.track_greenlet_tree = False
 
 
 def run(settings: Settings) -> int:

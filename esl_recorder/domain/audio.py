@@ -21,6 +21,7 @@ import numpy as np
 from .recording import FileFacts
 
 _CHUNK = 1 << 20
+_HEADER_BYTES = 4096  # where the fmt and data chunk headers must be
 
 
 class AudioError(Exception):
@@ -38,15 +39,26 @@ def sha256_of(path: str) -> str:
 def inspect(path: str) -> FileFacts:
     """Duration, channels, rate, size and sha256 of a .wav or .mp3 file."""
     if path.endswith(".wav"):
-        layout = read_wav_layout(path)
-        frames = layout.data_size // layout.block_align
-        duration = frames * 1000 // layout.sample_rate
-        channels, rate = layout.channels, layout.sample_rate
-    elif path.endswith(".mp3"):
+        return _wav_facts(path)
+    if path.endswith(".mp3"):
         duration, channels, rate = _mp3_facts(path)
-    else:
-        raise AudioError(f"unknown audio format: {path}")
-    return FileFacts(duration, channels, rate, os.path.getsize(path), sha256_of(path))
+        return FileFacts(duration, channels, rate, os.path.getsize(path), sha256_of(path))
+    raise AudioError(f"unknown audio format: {path}")
+
+
+def _wav_facts(path: str) -> FileFacts:
+    """One pass over the file: its header is read from the digest's first chunk."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        chunk = fh.read(_CHUNK)
+        layout = _wav_layout(chunk[:_HEADER_BYTES], size, path)
+        while chunk:
+            digest.update(chunk)
+            chunk = fh.read(_CHUNK)
+    frames = layout.data_size // layout.block_align
+    return FileFacts(frames * 1000 // layout.sample_rate, layout.channels, layout.sample_rate,
+                     size, digest.hexdigest())
 
 
 @dataclass(frozen=True)
@@ -67,8 +79,13 @@ class WavLayout:
 
 def read_wav_layout(path: str) -> WavLayout:
     with open(path, "rb") as fh:
-        head = fh.read(4096)
-    size = os.path.getsize(path)
+        head = fh.read(_HEADER_BYTES)
+        size = os.fstat(fh.fileno()).st_size
+    return _wav_layout(head, size, path)
+
+
+def _wav_layout(head: bytes, size: int, path: str) -> WavLayout:
+    """The layout from the file's first bytes `head` and its `size`."""
     if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
         raise AudioError(f"not a RIFF/WAVE file: {path}")
     riff_size = struct.unpack_from("<I", head, 4)[0]

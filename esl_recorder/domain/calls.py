@@ -63,6 +63,8 @@ class Call:
     answered_at: float | None = None
     hungup_at: float | None = None
     hangup_cause: str = ""
+    declared_direction: str = ""  # for the recording policies (Identity)
+    network: str = ""
     identity_known: bool = True  # False for calls learned from a resync (no variables)
     reported: bool = True  # FreeSWITCH has sent an event about it (False: just placed)
     source: str = ""  # the dialect that placed it or took charge of it ("" for none)
@@ -83,6 +85,8 @@ class Call:
         self.account = identity.account or self.account
         self.user = identity.user or self.user
         self.device = identity.device or self.device
+        self.declared_direction = identity.declared_direction or self.declared_direction
+        self.network = identity.network or self.network
 
 
 CallListener = Callable[[CallEvent, Call], None]

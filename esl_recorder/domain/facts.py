@@ -11,11 +11,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """Who a call belongs to (the configured channel variables; "" when unset)."""
+    """Who a call belongs to, and its route as the dialplan declares it for the recording
+    policies (the configured channel variables, lower case for the route; "" when unset)."""
 
     account: str = ""
     user: str = ""
     device: str = ""
+    declared_direction: str = ""  # kazoo.direction_variable: inbound / outbound
+    network: str = ""  # kazoo.network_variable: onnet / offnet
 
 
 NO_IDENTITY = Identity()

@@ -258,12 +258,6 @@ class PolicyDocument:
         """Whether it says anything about recording (a device that does decides)."""
         return self._legacy is not None or bool(self._own)
 
-    @property
-    def needs_route(self) -> bool:
-        """Whether the answer depends on the call's direction or network."""
-        keys = set(self._own) | set(self.endpoint_default)
-        return any(k != ("any", "any") for k in keys)
-
     def entry(self, direction: str, network: str) -> _Entry | None:
         return lookup(self._own, direction, network) or self._legacy
 
@@ -406,11 +400,6 @@ class PolicyBook:
         if endpoint is not None and all(d.params != endpoint.params for d in out):
             out.append(endpoint)
         return out
-
-    def needs_route(self, account: str, user: str, device: str) -> bool:
-        keys = [(account, Level.ACCOUNT, account), (account, Level.USER, user),
-                (account, Level.DEVICE, device)]
-        return any(d is not None and d.needs_route for d in map(self._docs.get, keys))
 
     def _endpoint(self, account: str, user: str, device: str, direction: str, network: str,
                   acct: PolicyDocument | None) -> Decision | None:

@@ -7,15 +7,16 @@ since: an inbound leg often gets its user or device in the dialplan after it was
 Each look decides the call's recordings afresh; a call has at most one recording for its
 account and one for its endpoint (user or device), the first look that gives it one
 decides it, and two with the same parameters are one (domain.policies): a later look never
-starts a duplicate. Its direction and network are read from the configured channel
-variables only when a policy of its account, user or device depends on them (one
-`uuid_getvar` each).
+starts a duplicate. Its direction and network are the configured channel variables as
+the event that showed its identity carried them (Identity), so deciding asks FreeSWITCH
+nothing, and a leg no policy records (the other leg of a loopback or of a bridge) costs no
+command; the recordings start in greenlets of their own.
 
 Calls already up when the daemon (re)connects (`reconcile`, after the tracker's resync):
-those answered with no recording of ours get their identity read from FreeSWITCH (one
-`uuid_getvar` per identity variable) and are looked at then; what a policy gives them is
-recorded from that moment on (the start of the call is lost), `record_on_bridge` ones too
-(FreeSWITCH's channel list does not say whether the call is bridged).
+those answered with no recording of ours get their identity, direction and network read
+from FreeSWITCH (one `uuid_getvar` per variable) and are looked at then; what a policy gives
+them is recorded from that moment on (the start of the call is lost), `record_on_bridge`
+ones too (FreeSWITCH's channel list does not say whether the call is bridged).
 
 A recording that starts with the call is queued and begins at the answer (FreeSWITCH's
 recorder would otherwise pre-answer the call); `record_on_answer` gives the same; a
@@ -80,7 +81,7 @@ class PolicyRecorder:
                     and call.account in self._book.accounts()):
                 self._looked[call.uuid] = looked = looked or _Looked(identity)
                 looked.identity = identity
-                gevent.spawn(self._look_at, call, looked, False)
+                self._decide(call, looked, self._route(call), False)
         elif event is CallEvent.RELEASED:
             self._looked.pop(call.uuid, None)
 
@@ -118,20 +119,20 @@ class PolicyRecorder:
             if call.account in self._book.accounts() and call.uuid not in self._looked:
                 looked = self._looked[call.uuid] = _Looked((call.account, call.user,
                                                             call.device))
-                self._look_at(call, looked, True)
+                try:
+                    route = self._read_route(call, control)
+                except CallGone:
+                    continue
+                except RecordingError as exc:
+                    log.warning("call %s: policies not applied, its direction and network "
+                                "cannot be read: %s", call.uuid, exc)
+                    continue
+                self._decide(call, looked, route, True)
 
     # deciding ---------------------------------------------------------------------------
-    def _look_at(self, call: Call, looked: _Looked, late: bool) -> None:
-        try:
-            direction, network = self._route(call)
-        except CallGone:
-            return
-        except RecordingError as exc:
-            log.warning("call %s: policies not applied, its direction and network cannot "
-                        "be read: %s", call.uuid, exc)
-            return
-        decisions = self._book.decide(call.account, call.user, call.device, direction,
-                                      network)
+    def _decide(self, call: Call, looked: _Looked, route: tuple[str, str],
+                late: bool) -> None:
+        decisions = self._book.decide(call.account, call.user, call.device, *route)
         for decision in decisions:
             slot = "account" if decision.level is Level.ACCOUNT else "endpoint"
             if slot in looked.slots or decision.params in looked.slots.values():
@@ -141,16 +142,16 @@ class PolicyRecorder:
                     and call.state is not CallState.BRIDGED):
                 looked.on_bridge.append(decision)
             else:
-                self._start(call, decision, late)
+                gevent.spawn(self._start, call, decision, late)
 
-    def _route(self, call: Call) -> tuple[str, str]:
-        """(direction, network) of the call; "" where unknown."""
-        if not self._book.needs_route(call.account, call.user, call.device):
-            return call.direction, ""
-        node = self._nodes.get(call.node)
-        if node is None:
-            return call.direction, ""
-        values = node.variables(call.uuid, self._variables)
+    @staticmethod
+    def _route(call: Call) -> tuple[str, str]:
+        """(direction, network) as the call's events showed them; "" where unknown."""
+        return call.declared_direction or call.direction, call.network
+
+    def _read_route(self, call: Call, control: CallControl) -> tuple[str, str]:
+        """(direction, network) of a call found up at a (re)connect, read from FreeSWITCH."""
+        values = control.variables(call.uuid, self._variables)
         direction = values[self._variables[0]].lower() or call.direction
         return direction, values[self._variables[1]].lower()
 

@@ -84,7 +84,8 @@ class Recording:
     file: FileFacts | None = None
     error: str | None = None
     paused_by: str | None = None  # "pause" or "mask": what resume must undo
-    meta: dict[str, Any] = field(default_factory=dict)  # front-end data, opaque here
+    meta: dict[str, Any] = field(default_factory=dict)  # front-end data, opaque here; fixed
+    # when the recording is created (saves write only the changing columns)
 
     @property
     def control_id(self) -> str:

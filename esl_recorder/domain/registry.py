@@ -7,7 +7,6 @@ is kept in order, per recording, and applied again once a second until the store
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections import Counter, deque
 from collections.abc import Callable, Collection
@@ -124,8 +123,7 @@ class RecordingRegistry:
         may let other greenlets run while it writes (see `committed`)."""
         with self._transitions:
             previous = rec.state
-            before = copy.copy(rec)
-            before.meta = copy.deepcopy(rec.meta)
+            before = dict(vars(rec))  # meta is fixed at creation: no listener changes it
             rec.move(state)
             for name, value in changes.items():
                 setattr(rec, name, value)
@@ -135,7 +133,7 @@ class RecordingRegistry:
                     if previous is not rec.state:
                         self._announce(rec, previous)
             except StoreUnavailable:
-                vars(rec).update(vars(before))
+                vars(rec).update(before)
                 raise
         if rec.state in TERMINAL:
             self._by_sid.pop(rec.sid, None)

@@ -34,15 +34,22 @@ _RINGING = frozenset({"ringing", "early"})
 
 
 class FactReader:
-    """Reads the facts out of events (the identity variables are configured)."""
+    """Reads the facts out of events (the identity variables are configured; the route
+    variables, direction then network, are read only for a call with an account)."""
 
-    def __init__(self, identity: IdentitySettings) -> None:
+    def __init__(self, identity: IdentitySettings,
+                 route_variables: tuple[str, str] | None = None) -> None:
         self._vars = (identity.account_variable, identity.user_variable,
                       identity.device_variable)
+        self._route = route_variables
 
     def identity(self, event: Event) -> Identity:
         account, user, device = (ev.channel_var(event, name) or "" for name in self._vars)
-        return Identity(account, user, device)
+        if not account or self._route is None:
+            return Identity(account, user, device)
+        direction, network = ((ev.channel_var(event, name) or "").lower()
+                              for name in self._route)
+        return Identity(account, user, device, direction, network)
 
     def channel(self, node: str, event: Event) -> ChannelFact | None:
         """The fact of a CHANNEL_* event (None without a Unique-ID or for another name).
@@ -118,9 +125,10 @@ class EventRouter:
 
     def __init__(self, tracker: CallTracker, follower: RecordingFollower | None,
                  metrics: Metrics, identity: IdentitySettings,
-                 scripts: ScriptRunner | None = None, script_variable: str = "") -> None:
+                 scripts: ScriptRunner | None = None, script_variable: str = "",
+                 route_variables: tuple[str, str] | None = None) -> None:
         self._tracker = tracker
-        self._read = FactReader(identity)
+        self._read = FactReader(identity, route_variables)
         metrics.calls_tracked.set_function(lambda: len(tracker))
         self._handlers: dict[str, Callable[[str, Event], object]] = {
             name: self._on_channel for name in _CHANNEL_KINDS}

@@ -19,11 +19,12 @@ Row = Mapping[str, Any]
 
 # A recording's columns fixed when it is created (they carry most indexes), then the ones
 # that change: saving an existing recording updates only the latter.
-REC_FIXED = ("sid", "call_uuid", "node", "account", "path", "source", "options", "created_at")
+REC_FIXED = ("sid", "call_uuid", "node", "account", "path", "source", "options", "meta",
+             "created_at")
 REC_CHANGING = (
     "state", "started_at", "ended_at", "stop_requested", "stop_reason", "cause",
     "fs_record_ms", "duration_ms", "channels", "sample_rate", "size", "sha256", "error",
-    "paused_by", "meta",
+    "paused_by",
 )
 REC_COLUMNS = REC_FIXED + REC_CHANGING
 CALL_COLUMNS = (
@@ -47,7 +48,8 @@ def call_values(call: Call) -> tuple[Any, ...]:
 def recording_values(rec: Recording) -> tuple[Any, ...]:
     """Values of _REC_COLUMNS."""
     return (rec.sid, rec.call_uuid, rec.node, rec.account, rec.path, rec.source,
-            json.dumps(rec.options.to_dict()), rec.created_at, *changing_values(rec))
+            json.dumps(rec.options.to_dict()), json.dumps(rec.meta), rec.created_at,
+            *changing_values(rec))
 
 
 def changing_values(rec: Recording) -> tuple[Any, ...]:
@@ -56,7 +58,7 @@ def changing_values(rec: Recording) -> tuple[Any, ...]:
     return (rec.state.value, rec.started_at, rec.ended_at, _value(rec.stop_requested),
             _value(rec.stop_reason), rec.cause, rec.fs_record_ms, f and f.duration_ms,
             f and f.channels, f and f.sample_rate, f and f.size, f and f.sha256, rec.error,
-            rec.paused_by, json.dumps(rec.meta))
+            rec.paused_by)
 
 
 def _value(reason: StopReason | None) -> str | None:
