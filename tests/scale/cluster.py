@@ -95,6 +95,7 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        self.http.close()
 
 
 @dataclass

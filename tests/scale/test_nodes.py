@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid as uuid_module
 from collections import Counter, defaultdict
@@ -29,13 +26,12 @@ from typing import Any, Protocol
 
 import gevent
 import pytest
-import requests
 import yaml
 from api.conftest import ACCOUNTS, ACME_BW, ACME_LAML, ACME_TEXML, basic
 from api.receiver import Received, Receiver
 from integration.conftest import FS_ENV, parse_fs_address
 from integration.live import ACCOUNT_VARIABLE, Esl, eventually, free_port
-from media.conftest import Bucket, object_key, seaweed  # noqa: F401
+from media.conftest import Bucket, object_key
 from postgres_server import ThrowawayPostgres
 from store_backends import s3_media_settings
 
@@ -44,6 +40,8 @@ from esl_recorder.settings import StoreSettings
 from esl_recorder.store.opener import open_store
 from esl_recorder.testing.fakeswitch import FakeSwitch
 from esl_recorder.testing.seaweed import Seaweed
+
+from .cluster import Daemon
 
 LONG = os.environ.get("ESL_RECORDER_SCALE_LONG", "") not in ("", "0")
 CALLS = 3 if LONG else 1  # calls per dialect, node and round
@@ -58,63 +56,6 @@ AUTH = {"laml": {"Authorization": basic(*ACME_LAML)},
 PREFIX = {"laml": LAML, "texml": TEXML}
 AUDIO = 2.0  # seconds of audio the last recordings get before their calls end
 FINAL = {"completed", "absent", "failed", "deleted"}
-
-
-@dataclass
-class Daemon:
-    name: str
-    config: Path
-    log: Path
-    port: int
-    proc: subprocess.Popen[bytes] | None = None
-    http: requests.Session = field(default_factory=requests.Session)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def start(self) -> Daemon:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "esl_recorder", "run", "-c", str(self.config)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        eventually(lambda: self.readyz() is not None, 20, f"{self.name} to answer ({self.log})")
-        return self
-
-    def readyz(self) -> dict[str, Any] | None:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"{self.name} exited with {self.proc.returncode}: "
-                                 f"{self.log.read_text()[-3000:]}")
-        try:
-            doc: dict[str, Any] = self.http.get(self.url + "/readyz", timeout=2).json()
-        except requests.RequestException:
-            return None
-        return doc
-
-    def owned(self) -> set[str]:
-        doc = self.readyz() or {"nodes": {}}
-        return {n for n, v in doc["nodes"].items() if v.get("owned") and v["connected"]}
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.alive:
-            assert self.proc is not None
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.http.close()
 
 
 class Node(Protocol):
@@ -237,7 +178,7 @@ def daemon_settings(nodes: dict[str, Node], root: Path, url: str, port: int,
 
 
 @pytest.fixture
-def cluster(postgres_server: ThrowawayPostgres, seaweed: Seaweed,  # noqa: F811
+def cluster(postgres_server: ThrowawayPostgres, seaweed: Seaweed,
             tmp_path: Path) -> Iterator[Cluster]:
     nodes = make_nodes()
     live = next((n for n in nodes.values() if isinstance(n, LiveNode)), None)
@@ -335,7 +276,7 @@ class Run:
 
 
 def test_three_daemons_two_nodes_an_owner_killed_a_daemon_restarted_postgres_restarted(
-        cluster: Cluster, seaweed: Seaweed) -> None:  # noqa: F811
+        cluster: Cluster, seaweed: Seaweed) -> None:
     receiver = Receiver().start()
     try:
         run = Run(cluster, receiver)
