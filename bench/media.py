@@ -27,6 +27,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+from rss import RssWatch, print_rss
 
 RATE = 8000
 CHANNELS = 2
@@ -46,21 +47,11 @@ def write_recording(path: str, seconds: int) -> None:
             out.writeframes(np.repeat(tone.astype("<i2"), CHANNELS).tobytes())
 
 
-def vm_rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def child(args: argparse.Namespace) -> None:
     """Child-process mode: the daemon uploads `args.file`; one JSON line of what it cost."""
     from gevent import monkey
 
     monkey.patch_all()
-    import gc
-    import resource
     import uuid
 
     import gevent
@@ -92,29 +83,16 @@ def child(args: argparse.Namespace) -> None:
     app.store.insert_recording(rec)
     done = gevent.event.AsyncResult()
     app.outbox.subscribe(lambda item, result: result != "retry" and done.set(result))
-    gc.collect()
-    gevent.sleep(0.5)  # let start-up settle before the idle reading
-    idle = vm_rss_mb()
-    samples = [idle]
-
-    def sample() -> None:
-        while True:
-            samples.append(vm_rss_mb())
-            gevent.sleep(0.01)
-
-    sampler = gevent.spawn(sample)
-    started = time.perf_counter()
-    with app.store.atomic():
-        app.media.on_recording(rec, State.STOPPED)
-    result = done.get(timeout=args.timeout)
-    seconds = time.perf_counter() - started
-    sampler.kill()
-    peak = max(max(samples), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    with RssWatch() as rss:
+        started = time.perf_counter()
+        with app.store.atomic():
+            app.media.on_recording(rec, State.STOPPED)
+        result = done.get(timeout=args.timeout)
+        seconds = time.perf_counter() - started
     key = app.media.key_for(rec)
     app.stop(timeout=5)
-    print(json.dumps({"result": result, "idle_mb": idle, "peak_mb": peak,
-                      "sampled_peak_mb": max(samples), "seconds": seconds, "size": size,
-                      "key": key, "sha256": rec.file.sha256 if rec.file else ""}))
+    print(json.dumps({"result": result, "seconds": seconds, "size": size, "key": key,
+                      "sha256": rec.file.sha256 if rec.file else "", **rss.report()}))
 
 
 def main() -> int:
@@ -183,15 +161,11 @@ def run(args: argparse.Namespace, minutes: int, work: str) -> int:
         response.release_conn()
     finally:
         server.stop()
-    growth = report["peak_mb"] - report["idle_mb"]
     verified = digest.hexdigest() == report["sha256"] and report["result"] == "delivered"
     print(f"upload: {report['result']} in {report['seconds']:.2f} s, "
           f"{size / MIB / report['seconds']:.1f} MiB/s, part size {args.part_size} MiB")
     print(f"object sha256 {'matches' if verified else 'DIFFERS FROM'} the file's")
-    print(f"daemon rss: idle {report['idle_mb']:.1f} MB, peak {report['peak_mb']:.1f} MB "
-          f"(sampled {report['sampled_peak_mb']:.1f} MB)")
-    print(f"rss_growth_mb: {growth:.1f}")
-    print(f"target (within {TARGET_MB:g} MB of idle): {'met' if growth <= TARGET_MB else 'MISSED'}")
+    print_rss(report, TARGET_MB)
     return 0 if verified else 1
 
 
