@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -25,13 +24,6 @@ from esl_recorder.domain.recording import State
 from esl_recorder.testing.fakeswitch import FakeSwitch
 
 from .conftest import ACCOUNTS, ACME_ID, FAST_RETRIES
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 def sha256(data: bytes) -> str:
