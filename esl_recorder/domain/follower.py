@@ -148,15 +148,15 @@ class RecordingFollower:
             log.warning("recording %s: repaired a stale WAV header (%s)", rec.sid, rec.path)
         if rec.terminal:
             return
-        self._registry.settle(rec, outcome.state, file=outcome.facts, error=outcome.error)
+        cause = "truncated" if outcome.truncated else None
+        self._registry.settle(rec, outcome.state, file=outcome.facts, error=outcome.error,
+                              finished_cause=cause)
         self._observe(rec, outcome)
 
     def _observe(self, rec: Recording, outcome: Outcome) -> None:
         m = self._metrics
-        cause = "truncated" if outcome.truncated else rec.cause or "unknown"
-        m.recordings_finished.labels(dialect=rec.source or "none", state=outcome.state.value,
-                                     cause=cause).inc()
         if outcome.state is State.FAILED:
+            cause = "truncated" if outcome.truncated else rec.cause or "unknown"
             log.warning("recording %s on call %s failed (%s): %s", rec.sid, rec.call_uuid,
                         cause, outcome.error)
         if outcome.facts:
