@@ -175,6 +175,7 @@ class App:
 
 def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None,
               clock: Callable[[], float] = time.time) -> App:
+    """The daemon's object graph, built but not started (App.start)."""
     prometheus = prometheus or CollectorRegistry()
     metrics = make_metrics(prometheus)
     check_state_dirs(settings)

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Core:
+    """What the wiring of the edges and adapters takes its services from."""
+
     metrics: Metrics
     clock: Callable[[], float]
     store: StateStore
