@@ -23,28 +23,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
-import numpy as np
 from rss import RssWatch, print_rss
+from tone import CHANNELS, RATE, write_tone_wav
 
-RATE = 8000
-CHANNELS = 2
 TARGET_MB = 20.0
 MIB = 1 << 20
-
-
-def write_recording(path: str, seconds: int) -> None:
-    """A tone, written a minute at a time."""
-    with wave.open(path, "wb") as out:
-        out.setnchannels(CHANNELS)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        for start in range(0, seconds, 60):
-            t = np.arange(start * RATE, min(seconds, start + 60) * RATE) / RATE
-            tone = 6000 * np.sin(2 * np.pi * 440 * t)
-            out.writeframes(np.repeat(tone.astype("<i2"), CHANNELS).tobytes())
 
 
 def child(args: argparse.Namespace) -> None:
@@ -135,7 +120,7 @@ def run(args: argparse.Namespace, minutes: int, work: str) -> int:
         return 1
     path = os.path.join(work, "bench", "recording.wav")
     os.makedirs(os.path.dirname(path))
-    write_recording(path, minutes * 60)
+    write_tone_wav(path, minutes * 60)
     size = os.path.getsize(path)
     print(f"recording: {minutes} min stereo 8 kHz WAV, {size / MIB:.1f} MiB")
     server = Seaweed(binary, Path(work) / "seaweedfs")
