@@ -1,5 +1,5 @@
 """The RSS of a bench's daemon child while it does one thing, and the lines that report it
-(bench/media.py, bench/uploads.py).
+(bench/media.py, bench/uploads.py; bench/trim.py reads its child's peak with max_rss_mb).
 
 In the child, after gevent's monkey patching:
 
