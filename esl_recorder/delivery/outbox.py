@@ -72,6 +72,7 @@ REWIND_EVERY = 30.0  # seconds between scans from the start of the pending index
 PURGE_EVERY = 60.0  # seconds between removals of old delivered items...
 PURGE_BATCH = 2_000  # ...of at most this many (a few ms), again after 1 s while more remain
 ERROR_PAUSE = 1.0  # after an unexpected error in the deliverer's loop
+LAST_ID = 2**63 - 1  # past every item id: a cursor (t, LAST_ID) has passed all due at t
 
 
 class Handler(Protocol):
@@ -129,6 +130,7 @@ class Outbox:
         self._busy = 0  # workers running (counted here: a pool frees a slot only later)
         self._done: list[Finished] = []
         self._cursor: Position | None = None
+        self._arrived: list[tuple[str, Position]] = []  # (target, position) since _catch_up
         self._claimed: dict[int, OutboxItem] = {}  # claimed, result not stored yet
         self._renew_at = 0.0
         self._rewind_at = 0.0
@@ -160,17 +162,24 @@ class Outbox:
         now = self._clock()
         item_id = self._store.enqueue(kind, key, target, payload, now)
         self._metrics.callbacks_enqueued.labels(dialect=dialect, kind=kind).inc()
-        self._store.after_commit(functools.partial(self._committed, (now, item_id)))
+        self._store.after_commit(functools.partial(self._committed, target, (now, item_id)))
         return item_id
 
-    def _committed(self, position: Position) -> None:
-        """Wake the deliverer once an item can be read. One committed behind a position the
-        scans already passed (PostgreSQL: transactions commit out of id order) makes them
-        start over, so it is not left for the periodic rewind."""
-        if self._cursor is not None and position < self._cursor:
-            self._cursor = None
-            self._lanes.rewind()
+    def _committed(self, target: str, position: Position) -> None:
+        """Wake the deliverer once an item can be read."""
+        self._arrived.append((target, position))
         self._wake.set()
+
+    def _catch_up(self) -> None:
+        """Move the scans back to the items stored behind where they are (PostgreSQL:
+        transactions commit out of id order, or while a scan's query runs; a retry due
+        soon), so none waits for the periodic rewind."""
+        arrived, self._arrived = self._arrived, []
+        for target, (at, item_id) in arrived:
+            before = (at, item_id - 1)
+            if self._cursor is not None and before < self._cursor:
+                self._cursor = before
+            self._lanes.back_to(target, before)
 
     def items(self, state: str | None = None, limit: int = 100) -> list[OutboxItem]:
         return self._store.outbox_items(state, limit)
@@ -231,6 +240,7 @@ class Outbox:
 
     def _turn(self, now: float) -> None:
         self._flush(now)
+        self._catch_up()
         self._renew(now)
         self._housekeeping(now)
         for lane in self._lanes.wanting():
@@ -279,7 +289,8 @@ class Outbox:
                 self._cursor = (row.next_attempt_at, row.id)
                 self._lanes.hold(row)
             self._keep_held(rows)
-            if len(rows) < limit:
+            if len(rows) < limit:  # every item due at `now` was seen: the next scan
+                self._cursor = (now, LAST_ID)  # starts there, not at the last one it kept
                 return False
         return True
 
@@ -322,6 +333,8 @@ class Outbox:
         for f in done:
             self._lanes.release(f.item)
             self._claimed.pop(f.item.id, None)
+            if f.decision.next_at is not None:
+                self._arrived.append((f.item.target, (f.decision.next_at, f.item.id)))
         self._notify(done)
         final = [f.item.key for f in done if f.decision.result != "retry"]
         if final:
