@@ -117,10 +117,13 @@ class RecordingRegistry:
         """Persist field changes that are not a state change."""
         self._store.save_recording(rec)
 
-    def transition(self, rec: Recording, state: State, **changes: Any) -> None:
+    def transition(self, rec: Recording, state: State, *, finished_cause: str | None = None,
+                   **changes: Any) -> None:
         """Move `rec` to `state` (validated), apply `changes`, persist and announce in one
         transaction. On StoreUnavailable `rec` is left as it was. One at a time: a store
-        may let other greenlets run while it writes (see `committed`)."""
+        may let other greenlets run while it writes (see `committed`). A final state is
+        counted in recordings_finished_total by `finished_cause`, else FreeSWITCH's
+        completion cause, else why it stopped (a recording that never started has none)."""
         with self._transitions:
             previous = rec.state
             before = dict(vars(rec))  # meta is fixed at creation: no listener changes it
@@ -136,6 +139,7 @@ class RecordingRegistry:
                 vars(rec).update(before)
                 raise
         if rec.state in TERMINAL:
+            self._count_finished(rec, finished_cause)
             self._by_sid.pop(rec.sid, None)
             self._unindex_path(rec)
             self._unindex_call(rec)
@@ -209,6 +213,12 @@ class RecordingRegistry:
             recs.pop(rec.sid, None)
             if not recs:
                 del self._by_call[rec.call_uuid]
+
+    def _count_finished(self, rec: Recording, cause: str | None) -> None:
+        reason = rec.stop_reason.value if rec.stop_reason else "unknown"
+        self._metrics.recordings_finished.labels(
+            dialect=rec.source or "none", state=rec.state.value,
+            cause=cause or rec.cause or reason).inc()
 
     def _update_gauge(self, rec: Recording | None = None) -> None:
         if rec is not None:
