@@ -143,8 +143,10 @@ class Outbox:
         return item_id
 
     def _committed(self, target: str, position: Position) -> None:
-        """Wake the deliverer once an item can be read."""
-        self._arrived.append((target, position))
+        """Wake the deliverer once an item can be read (not running: its first scan will
+        read it)."""
+        if self._runner is not None:
+            self._arrived.append((target, position))
         self._wake.set()
 
     def _catch_up(self) -> None:
