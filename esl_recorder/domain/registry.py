@@ -67,10 +67,17 @@ class RecordingRegistry:
 
     def move(self, rec: Recording, call_uuid: str) -> None:
         """The recording runs on another leg now (FreeSWITCH moved it with a transfer):
-        its events and its end are that leg's from here on."""
+        its events and its end are that leg's from here on, and stored so (a restart
+        finds it there). Kept in memory when the store cannot be written: the reconnect
+        after a restart would then look for it on the leg it left."""
         self._unindex_call(rec)
         rec.call_uuid = call_uuid
         self._by_call.setdefault(call_uuid, {})[rec.sid] = rec
+        try:
+            self._store.save_recording(rec)
+        except StoreUnavailable as exc:
+            log.warning("recording %s: its move to leg %s not saved: %s", rec.sid, call_uuid,
+                        exc)
 
     def load_unfinished(self, nodes: Collection[str] | None = None) -> list[Recording]:
         """The store's unfinished recordings (of `nodes` only, when given) not held here
