@@ -183,12 +183,16 @@ class Outbox:
         """Let attempts in flight finish (up to `timeout`), store their results, stop.
         Attempts cut short are sent again after the next start (PostgreSQL: by any daemon
         once their lease is over)."""
-        if self._runner is None:
+        runner, self._runner = self._runner, None
+        if runner is None:
             return
-        self._stopping = True
-        self._runner.kill()
-        self._runner = None
-        gevent.joinall(list(self._workers), timeout=timeout)
+        self._stopping = True  # the loop ends after its turn: a kill mid-query would cut a
+        self._wake.set()       # store's command short (PostgreSQL: the connection is lost)
+        deadline = time.monotonic() + timeout
+        runner.join(timeout)
+        if not runner.dead:
+            runner.kill()
+        gevent.joinall(list(self._workers), timeout=max(0.0, deadline - time.monotonic()))
         gevent.killall(list(self._workers), timeout=1)
         try:
             self._flush(self._clock())
@@ -199,7 +203,7 @@ class Outbox:
 
     # the deliverer's loop ---------------------------------------------------------------
     def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             now = self._clock()
             try:
@@ -330,6 +334,8 @@ class Outbox:
                                   f.item.key)
 
     def _dispatch(self) -> None:
+        if self._stopping:
+            return
         for item in self._take(self._settings.concurrency - self._busy):
             self._busy += 1
             worker = gevent.spawn(self._work, item)
