@@ -23,35 +23,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
-import numpy as np
+from rss import RssWatch, print_rss
+from tone import CHANNELS, RATE, write_tone_wav
 
-RATE = 8000
-CHANNELS = 2
 TARGET_MB = 20.0
 MIB = 1 << 20
-
-
-def write_recording(path: str, seconds: int) -> None:
-    """A tone, written a minute at a time."""
-    with wave.open(path, "wb") as out:
-        out.setnchannels(CHANNELS)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        for start in range(0, seconds, 60):
-            t = np.arange(start * RATE, min(seconds, start + 60) * RATE) / RATE
-            tone = 6000 * np.sin(2 * np.pi * 440 * t)
-            out.writeframes(np.repeat(tone.astype("<i2"), CHANNELS).tobytes())
-
-
-def vm_rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def child(args: argparse.Namespace) -> None:
@@ -59,8 +37,6 @@ def child(args: argparse.Namespace) -> None:
     from gevent import monkey
 
     monkey.patch_all()
-    import gc
-    import resource
     import uuid
 
     import gevent
@@ -92,29 +68,16 @@ def child(args: argparse.Namespace) -> None:
     app.store.insert_recording(rec)
     done = gevent.event.AsyncResult()
     app.outbox.subscribe(lambda item, result: result != "retry" and done.set(result))
-    gc.collect()
-    gevent.sleep(0.5)  # let start-up settle before the idle reading
-    idle = vm_rss_mb()
-    samples = [idle]
-
-    def sample() -> None:
-        while True:
-            samples.append(vm_rss_mb())
-            gevent.sleep(0.01)
-
-    sampler = gevent.spawn(sample)
-    started = time.perf_counter()
-    with app.store.atomic():
-        app.media.on_recording(rec, State.STOPPED)
-    result = done.get(timeout=args.timeout)
-    seconds = time.perf_counter() - started
-    sampler.kill()
-    peak = max(max(samples), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    with RssWatch() as rss:
+        started = time.perf_counter()
+        with app.store.atomic():
+            app.media.on_recording(rec, State.STOPPED)
+        result = done.get(timeout=args.timeout)
+        seconds = time.perf_counter() - started
     key = app.media.key_for(rec)
     app.stop(timeout=5)
-    print(json.dumps({"result": result, "idle_mb": idle, "peak_mb": peak,
-                      "sampled_peak_mb": max(samples), "seconds": seconds, "size": size,
-                      "key": key, "sha256": rec.file.sha256 if rec.file else ""}))
+    print(json.dumps({"result": result, "seconds": seconds, "size": size, "key": key,
+                      "sha256": rec.file.sha256 if rec.file else "", **rss.report()}))
 
 
 def main() -> int:
@@ -157,7 +120,7 @@ def run(args: argparse.Namespace, minutes: int, work: str) -> int:
         return 1
     path = os.path.join(work, "bench", "recording.wav")
     os.makedirs(os.path.dirname(path))
-    write_recording(path, minutes * 60)
+    write_tone_wav(path, minutes * 60)
     size = os.path.getsize(path)
     print(f"recording: {minutes} min stereo 8 kHz WAV, {size / MIB:.1f} MiB")
     server = Seaweed(binary, Path(work) / "seaweedfs")
@@ -183,15 +146,11 @@ def run(args: argparse.Namespace, minutes: int, work: str) -> int:
         response.release_conn()
     finally:
         server.stop()
-    growth = report["peak_mb"] - report["idle_mb"]
     verified = digest.hexdigest() == report["sha256"] and report["result"] == "delivered"
     print(f"upload: {report['result']} in {report['seconds']:.2f} s, "
           f"{size / MIB / report['seconds']:.1f} MiB/s, part size {args.part_size} MiB")
     print(f"object sha256 {'matches' if verified else 'DIFFERS FROM'} the file's")
-    print(f"daemon rss: idle {report['idle_mb']:.1f} MB, peak {report['peak_mb']:.1f} MB "
-          f"(sampled {report['sampled_peak_mb']:.1f} MB)")
-    print(f"rss_growth_mb: {growth:.1f}")
-    print(f"target (within {TARGET_MB:g} MB of idle): {'met' if growth <= TARGET_MB else 'MISSED'}")
+    print_rss(report, TARGET_MB)
     return 0 if verified else 1
 
 

@@ -15,47 +15,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
-import wave
 
-import numpy as np
+from rss import max_rss_mb
+from tone import RATE, write_tone_wav
 
-RATE = 8000
-CHANNELS = 2
 SILENCE_S = 5
 TARGET_MB = 100.0
-
-
-def rss_mb(usage: resource.struct_rusage) -> float:
-    return usage.ru_maxrss / 1024  # kilobytes on Linux
-
-
-def write_recording(path: str, seconds: int) -> None:
-    """A tone between two stretches of silence, written a minute at a time."""
-    with wave.open(path, "wb") as out:
-        out.setnchannels(CHANNELS)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        for start in range(0, seconds, 60):
-            t = np.arange(start * RATE, min(seconds, start + 60) * RATE) / RATE
-            tone = 6000 * np.sin(2 * np.pi * 440 * t)
-            tone[(t < SILENCE_S) | (t >= seconds - SILENCE_S)] = 0
-            out.writeframes(np.repeat(tone.astype("<i2"), CHANNELS).tobytes())
 
 
 def child(path: str) -> None:
     """Child-process mode: trim `path`, print what it cost as one JSON line."""
     from esl_recorder.domain import audio
 
-    imports = rss_mb(resource.getrusage(resource.RUSAGE_SELF))
+    imports = max_rss_mb()
     started = time.perf_counter()
     removed = audio.trim_wav_silence(path)
     seconds = time.perf_counter() - started
-    peak = rss_mb(resource.getrusage(resource.RUSAGE_SELF))
+    peak = max_rss_mb()
     print(json.dumps({"imports_mb": imports, "peak_mb": peak, "seconds": seconds,
                       "removed_ms": removed}))
 
@@ -73,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     minutes = args.minutes or (5 if args.short else 60)
     with tempfile.TemporaryDirectory(prefix="esl-bench-trim-", dir=args.dir) as tmp:
         path = os.path.join(tmp, "call.wav")
-        write_recording(path, minutes * 60)
+        write_tone_wav(path, minutes * 60, SILENCE_S)
         print(f"trim: {minutes} min stereo {RATE // 1000} kHz WAV, "
               f"{os.path.getsize(path) / 1e6:.1f} MB, {SILENCE_S} s of silence at each end "
               f"(trimmed in a child process)")

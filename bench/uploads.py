@@ -18,7 +18,6 @@ sha256 against the recording's and prints `rss_growth_mb: <N>` and whether the t
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import socket
@@ -27,6 +26,10 @@ import sys
 import tempfile
 import wave
 from pathlib import Path
+
+from rss import RssWatch, print_rss
+
+from esl_recorder.domain.audio import sha256_of
 
 RATE = 8000
 CHANNELS = 2
@@ -72,22 +75,6 @@ def write_recording(path: str, seconds: int) -> None:
             out.writeframes(minute[:RATE * CHANNELS * 2 * min(60, seconds - start)])
 
 
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(MIB):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def vm_rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -99,8 +86,6 @@ def child(args: argparse.Namespace) -> None:
     from gevent import monkey
 
     monkey.patch_all()
-    import gc
-    import resource
     import time
     import uuid
 
@@ -134,28 +119,15 @@ def child(args: argparse.Namespace) -> None:
             done.set(result)
 
     app.outbox.subscribe(on_result)
-    gc.collect()
-    gevent.sleep(0.5)  # let start-up settle before the idle reading
-    idle = vm_rss_mb()
-    samples = [idle]
-
-    def sample() -> None:
-        while True:
-            samples.append(vm_rss_mb())
-            gevent.sleep(0.01)
-
-    sampler = gevent.spawn(sample)
-    started = time.perf_counter()
-    app.recordings.transition(rec, State.COMPLETED,
-                              file=FileFacts(args.minutes * 60_000, CHANNELS, RATE, size,
-                                             args.sha256))
-    result = done.get(timeout=args.timeout)
-    seconds = time.perf_counter() - started
-    sampler.kill()
-    peak = max(max(samples), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    with RssWatch() as rss:
+        started = time.perf_counter()
+        app.recordings.transition(rec, State.COMPLETED,
+                                  file=FileFacts(args.minutes * 60_000, CHANNELS, RATE, size,
+                                                 args.sha256))
+        result = done.get(timeout=args.timeout)
+        seconds = time.perf_counter() - started
     app.stop(timeout=5)
-    print(json.dumps({"result": result, "idle_mb": idle, "peak_mb": peak,
-                      "sampled_peak_mb": max(samples), "seconds": seconds, "size": size}))
+    print(json.dumps({"result": result, "seconds": seconds, "size": size, **rss.report()}))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,16 +183,11 @@ def report(child_report: dict[str, float | str], received: str, sha256: str,
     request = first.read_text() if first.exists() else "nothing"
     verified = (os.path.exists(body) and sha256_of(body) == sha256
                 and child_report["result"] == "delivered")
-    idle, peak = float(child_report["idle_mb"]), float(child_report["peak_mb"])
     seconds = float(child_report["seconds"])
     print(f"upload: {child_report['result']} in {seconds:.2f} s, "
           f"{size / MIB / seconds:.1f} MiB/s ({request.split('?')[0]}?...)")
     print(f"received file sha256 {'matches' if verified else 'DIFFERS FROM'} the recording's")
-    print(f"daemon rss: idle {idle:.1f} MB, peak {peak:.1f} MB "
-          f"(sampled {float(child_report['sampled_peak_mb']):.1f} MB)")
-    print(f"target (within {TARGET_MB:g} MB of idle): "
-          f"{'met' if peak - idle <= TARGET_MB else 'MISSED'}")
-    print(f"rss_growth_mb: {peak - idle:.1f}")
+    print_rss(child_report, TARGET_MB)
     return 0 if verified else 1
 
 

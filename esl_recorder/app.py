@@ -1,4 +1,7 @@
-"""build_app(settings) wires the whole object graph; run(settings) is the daemon's life."""
+"""build_app(settings) wires the whole object graph; run(settings) is the daemon's life.
+
+The wiring of each subsystem is in its own module of wiring/; build_app calls them in the
+order that matters (listeners hear events in the order they subscribed)."""
 
 from __future__ import annotations
 
@@ -16,57 +19,34 @@ from prometheus_client import CollectorRegistry
 
 from .accounts import AccountBook
 from .cluster import NodeOwnership
-from .commands_wiring import CommandChannel
 from .delivery.outbox import Outbox
-from .delivery.sender import Sender
-from .delivery.signing import SendTimeSigner
-from .delivery.targets import TargetPolicy
-from .delivery.uploads import KIND as UPLOAD
-from .delivery.uploads import UrlUploads
-from .dialects.bandwidth import BandwidthDialect
-from .dialects.base import Dialect
-from .dialects.calling import CallingDialect
-from .dialects.kazoo import KazooDialect
-from .dialects.kazoo_callflow import KazooCallflows
-from .dialects.kazoo_policies import load_policies, reload_policies
-from .dialects.laml import LamlDialect
-from .dialects.relay import RelayEvents
-from .dialects.swml import SwmlScripts
-from .dialects.swml_fetch import Fetcher
-from .dialects.swml_http import SwmlDialect
-from .dialects.texml import TexmlDialect
+from .dialects.kazoo_policies import reload_policies
 from .domain.call_service import CallService
 from .domain.calls import CallTracker
 from .domain.follower import RecordingFollower
-from .domain.options import AudioFormat
 from .domain.policies import PolicyBook
-from .domain.policy_recorder import PolicyRecorder
-from .domain.ports import CallControl, MediaStream
-from .domain.recording import Recording, State
+from .domain.ports import CallControl
 from .domain.registry import RecordingRegistry
-from .domain.remote import Forwarding
-from .domain.scripts import ScriptDialect, ScriptRoute, ScriptRunner
-from .domain.scripts_waits import Executions
+from .domain.scripts import ScriptRunner
 from .domain.service import RecordingService
 from .domain.transfers import TransferFollower
-from .errors import ConfigError, StoreError
-from .esl import events as ev
 from .esl.client import EslClient
-from .esl.control import EslCallControl
-from .esl.frames import Event
 from .esl.ingest import EventRouter
-from .http.ops import Readiness, WsgiApp, ops_app
+from .http.ops import WsgiApp, ops_app
 from .http.server import ApiApp, ApiServer, make_server
-from .lifecycle import (
-    InFlight,
-    check_state_dirs,
-    listen_error,
-    reload_log_level,
-    store_writable,
-)
+from .lifecycle import InFlight, check_state_dirs, listen_error, reload_log_level
 from .metrics import Metrics, make_metrics
-from .settings import EslSettings, NodeSettings, Settings
+from .settings import Settings
 from .store.opener import StateStore, open_store
+from .wiring.commands import CommandChannel
+from .wiring.core import build_core
+from .wiring.delivery import oldest_pending_age, register_uploads
+from .wiring.dialects import hear_recordings, kazoo_dialect, rest_dialects, swml_dialect
+from .wiring.nodes import esl_clients, event_router
+from .wiring.ownership import node_ownership
+from .wiring.policies import policy_book, policy_recorder, watch_policies
+from .wiring.readiness import ReadinessCheck
+from .wiring.scripts import script_runner
 
 if TYPE_CHECKING:
     from .delivery.media import S3Media
@@ -195,273 +175,37 @@ class App:
 
 def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None,
               clock: Callable[[], float] = time.time) -> App:
+    """The daemon's object graph, built but not started (App.start)."""
     prometheus = prometheus or CollectorRegistry()
     metrics = make_metrics(prometheus)
     check_state_dirs(settings)
     store = open_store(settings.store)
-    metrics.outbox_oldest_pending_age.set_function(lambda: _oldest_pending_age(store, clock))
-    tracker = CallTracker(settings.identity, store)
-    recordings = RecordingRegistry(store, metrics)
-    controls: dict[str, CallControl] = {}
-    targets = delivery_targets(settings)
-    signer = SendTimeSigner({a.id: a.texml_signing_key for a in settings.accounts
-                             if a.texml_signing_key}, clock)
-    outbox = Outbox(store, settings.delivery, metrics, clock, targets=targets,
-                    sender=Sender(settings.delivery.per_host, settings.delivery.timeout,
-                                  targets, signer))
-    media = _media_store(settings, store, outbox, metrics, tracker)
-    forwarding = Forwarding()  # several daemons: attached to the command channel below
-    service = RecordingService(settings.recording, store, recordings, tracker, controls,
-                               metrics, clock, media=media, forwarding=forwarding)
-    calls = CallService(tracker, store, controls, metrics, clock, forwarding)
-    follower = RecordingFollower(service, recordings, tracker, store, metrics,
-                                 workers=settings.recording.finalize_workers,
-                                 truncation_tolerance_s=settings.recording.truncation_tolerance,
-                                 unfinished_timeout_s=settings.recording.unfinished_timeout,
-                                 clock=clock)
-    executions = Executions()
-    tracker.subscribe(executions.on_call_event)
+    metrics.outbox_oldest_pending_age.set_function(lambda: oldest_pending_age(store, clock))
+    core = build_core(settings, store, metrics, clock)
     accounts = AccountBook(settings.accounts)
-    dialects = _dialects(settings, accounts, service, calls, outbox, metrics, clock, targets)
+    dialects = rest_dialects(settings, core, accounts)
     built: list[App] = []  # the base URL is known once the App listens
-    scripts = _scripts(settings, accounts, targets, tracker, controls, service, recordings,
-                       executions, metrics, clock, lambda: built[0].base_url(), forwarding)
-    dialects.append(SwmlDialect(accounts=accounts, recordings=service, metrics=metrics,
-                                runner=scripts if settings.scripts.run_endpoint else None,
-                                tts=(settings.scripts.tts_engine, settings.scripts.tts_voice)))
-    TransferFollower(recordings, tracker, controls)
-    policies = _policies(settings, store)
-    policy_recorder = PolicyRecorder(policies, tracker, service, controls,
-                                     settings.kazoo.direction_variable,
-                                     settings.kazoo.network_variable)
-    outbox.register(UPLOAD, UrlUploads(targets, timeout=settings.kazoo.upload_timeout,
-                                       keep_local=settings.kazoo.keep_local,
-                                       exists=lambda sid: store.get_recording(sid) is not None,
-                                       per_host=settings.delivery.per_host,
-                                       stored=_stored_media(media, store)),
-                    metrics.upload_attempts)
-    dialects.append(KazooDialect(accounts=accounts, recordings=service, policies=policies,
-                                 outbox=outbox, metrics=metrics, targets=targets))
-    router = EventRouter(tracker, follower, metrics, settings.identity, scripts,
-                         settings.scripts.variable,
-                         (settings.kazoo.direction_variable, settings.kazoo.network_variable))
-    events = ev.SUBSCRIBED + (ev.SCRIPT_EVENTS if scripts is not None else ())
-    clients: dict[str, EslClient] = {}
-    for node in settings.nodes:
-        clients[node.name] = client = _client_for(node, settings.esl, router, follower,
-                                                  controls, metrics, events, executions,
-                                                  scripts, policy_recorder)
-        controls[node.name] = EslCallControl(client, executions)
-    _route_recordings(dialects, recordings)
-    recordings.subscribe(RelayEvents(accounts, outbox, clock).on_recording)
-    if media is not None:  # after the dialects: a recording's callbacks are queued first
-        recordings.subscribe(media.on_recording)
-    ownership = _ownership(settings, store, clients, follower, recordings, calls, metrics)
-    commands = None if ownership is None else CommandChannel(
-        settings, store, ownership, forwarding, service, calls, scripts, metrics)
-    readiness = _Readiness(store, "" if settings.store.url else settings.store.path, clients,
-                           ownership)
-    ops = ops_app(prometheus, readiness)
-    api = ApiApp(dialects, ops, settings.http, metrics)
-    app = App(settings, prometheus, metrics, store, tracker, calls, recordings, service,
-              follower, router, accounts, outbox, api, ops, clients, media, scripts=scripts,
-              controls=controls, ownership=ownership, commands=commands, policies=policies)
+    scripts = script_runner(settings, core, accounts, lambda: built[0].base_url())
+    dialects.append(swml_dialect(settings, core, accounts, scripts))
+    TransferFollower(core.recordings, core.tracker, core.controls)
+    policies = policy_book(settings, store)
+    recorder = policy_recorder(settings, core, policies)
+    register_uploads(settings, core.outbox, store, core.targets, core.media, metrics)
+    dialects.append(kazoo_dialect(core, accounts, policies))
+    router = event_router(settings, core, scripts)
+    clients = esl_clients(settings, core, router, scripts, recorder)
+    hear_recordings(core, dialects, accounts)  # after the dialects' own subscriptions
+    ownership = node_ownership(settings, core, clients)
+    commands = None if ownership is None else CommandChannel(settings, core, ownership, scripts)
+    ops = ops_app(prometheus, ReadinessCheck(store, "" if settings.store.url
+                                             else settings.store.path, clients, ownership))
+    app = App(settings, prometheus, metrics, store, core.tracker, core.calls, core.recordings,
+              core.service, core.follower, router, accounts, core.outbox,
+              ApiApp(dialects, ops, settings.http, metrics), ops, clients, core.media,
+              scripts=scripts, controls=core.controls, ownership=ownership,
+              commands=commands, policies=policies)
     built.append(app)
     return app
-
-
-def watch_policies(policies: PolicyBook, interval: float) -> None:
-    """Several daemons: a Kazoo policy changed over another daemon's API is in force here
-    (for the calls of the nodes this daemon owns) within `interval` seconds."""
-    while True:
-        gevent.sleep(interval)
-        try:
-            policies.refresh()
-        except StoreError as exc:
-            log.warning("recording policies not checked for changes: %s", exc)
-
-
-def _policies(settings: Settings, store: StateStore) -> PolicyBook:
-    """Kazoo's recording policies: the policy file's documents with the API's changes (kept
-    in the store) over them. A bad file stops the start with its problem."""
-    book = PolicyBook(store, AudioFormat(settings.kazoo.default_format))
-    load_policies(book, settings.kazoo.policy_file)
-    return book
-
-
-def _stored_media(media: S3Media | None, store: StateStore
-                  ) -> Callable[[str], MediaStream | None] | None:
-    """A recording's object in S3 by its sid (None without S3 media, or for a deleted one)."""
-    if media is None:
-        return None
-    s3 = media
-
-    def stored(sid: str) -> MediaStream | None:
-        rec = store.get_recording(sid)
-        return None if rec is None else s3.stream(rec)
-
-    return stored
-
-
-def _media_store(settings: Settings, store: StateStore, outbox: Outbox,
-                 metrics: Metrics, tracker: CallTracker) -> S3Media | None:
-    """media.backend s3: finished recordings are uploaded through the outbox and served from
-    the bucket once their local file is gone. The S3 client is the `s3` extra: imported only
-    then."""
-    if settings.media.backend != "s3":
-        return None
-    try:
-        from .delivery.media import S3Media
-    except ImportError as exc:
-        raise ConfigError(settings.source, "media.backend",
-                          f"s3 needs the minio package (pip install 'esl_recorder[s3]'): "
-                          f"{exc}") from None
-    media = S3Media(settings.media, outbox, metrics, per_host=settings.delivery.per_host,
-                    exists=lambda sid: store.get_recording(sid) is not None,
-                    call_live=lambda uuid: (c := tracker.get(uuid)) is not None
-                    and not c.hungup)
-    tracker.subscribe(media.on_call)
-    return media
-
-
-def _scripts(settings: Settings, accounts: AccountBook, targets: TargetPolicy,
-             tracker: CallTracker, controls: dict[str, CallControl],
-             service: RecordingService, recordings: RecordingRegistry,
-             executions: Executions, metrics: Metrics, clock: Callable[[], float],
-             base_url: Callable[[], str], forwarding: Forwarding) -> ScriptRunner | None:
-    """The script runner, when scripts are configured or may be sent over the API (else
-    None: no events for it)."""
-    conf = settings.scripts
-    if not conf.documents and not conf.run_endpoint:
-        return None
-    fetcher = Fetcher(targets, conf.fetch_timeout, conf.max_document_bytes,
-                      conf.max_media_bytes, f"{settings.recording.root}/_media")
-    routes = [ScriptRoute(document=d.document, dialect=d.dialect, name=d.name,
-                          destination=d.destination, tts_engine=d.tts_engine or conf.tts_engine,
-                          tts_voice=d.tts_voice or conf.tts_voice) for d in conf.documents]
-    dialects: dict[str, ScriptDialect] = {
-        "swml": SwmlScripts(fetcher, accounts, service, base_url),
-        "kazoo": KazooCallflows(fetcher, AudioFormat(settings.kazoo.default_format),
-                                settings.kazoo.bridge_dial_string)}
-    return ScriptRunner(routes, dialects, tracker, controls, service, recordings, executions,
-                        metrics, conf.variable, clock, forwarding)
-
-
-def _ownership(settings: Settings, store: StateStore, clients: dict[str, EslClient],
-               follower: RecordingFollower, recordings: RecordingRegistry,
-               calls: CallService, metrics: Metrics) -> NodeOwnership | None:
-    """store.several_daemons: each node is connected to only while this daemon holds its
-    lock (cluster.py); else (None) every node is this daemon's."""
-    for name in clients:
-        metrics.node_owned.labels(node=name).set(0 if settings.store.several_daemons else 1)
-    if not settings.store.several_daemons:
-        return None
-    if not settings.store.url:
-        raise ConfigError(settings.source, "store.several_daemons",
-                          "several daemons share a PostgreSQL store: set store.url")
-    from .store.node_locks import PostgresNodeLocks  # psycopg: after gevent's patching
-
-    def take(node: str) -> None:
-        follower.recover([node])  # what another daemon followed until now
-        calls.recover([node])  # the dialects' calls on it (their wishes: callbacks, ...)
-        metrics.node_owned.labels(node=node).set(1)
-        clients[node].start()  # its connect reconciles: calls resynced, recordings settled
-
-    def give_up(node: str) -> None:
-        clients[node].stop()
-        metrics.node_owned.labels(node=node).set(0)
-        recordings.forget_node(node)
-        calls.forget_node(node)
-
-    locks = PostgresNodeLocks(settings.store.url, getattr(store, "daemon_id", ""),
-                              settings.store.timeout)
-    return NodeOwnership(locks, list(clients), settings.store.takeover_time,
-                         on_take=take, on_give_up=give_up)
-
-
-def _oldest_pending_age(store: StateStore, clock: Callable[[], float]) -> float:
-    oldest = store.outbox_items("pending", 1)
-    return max(0.0, clock() - oldest[0].created_at) if oldest else 0.0
-
-
-class _Readiness:
-    """What /readyz reports, read at request time."""
-
-    def __init__(self, store: StateStore, store_path: str, clients: dict[str, EslClient],
-                 ownership: NodeOwnership | None = None) -> None:
-        """`store_path`: the SQLite file, whose permissions are checked too ("": none)."""
-        self._store = store
-        self._store_path = store_path
-        self._clients = clients
-        self._ownership = ownership
-
-    def __call__(self) -> Readiness:
-        # permissions, and whether writes succeed (a full disk, a lock held too long)
-        files_ok = not self._store_path or store_writable(self._store_path)
-        writable = files_ok and self._store.writable
-        if self._ownership is None:
-            return Readiness(writable, {n: c.connected for n, c in self._clients.items()})
-        owned = self._ownership.owned
-        return Readiness(writable, {n: self._clients[n].connected for n in owned},
-                         tuple(n for n in self._clients if n not in owned))
-
-
-def _dialects(settings: Settings, accounts: AccountBook, service: RecordingService,
-              calls: CallService, outbox: Outbox, metrics: Metrics,
-              clock: Callable[[], float], targets: TargetPolicy) -> list[Dialect]:
-    """Each dialect gets the services it uses, no more."""
-    base_url = settings.http.public_base_url or ""
-
-    def compat(kind: type[LamlDialect] | type[TexmlDialect]) -> Dialect:
-        return kind(accounts=accounts, recordings=service, outbox=outbox, metrics=metrics,
-                    clock=clock, default_format=settings.recording.default_format,
-                    public_base_url=base_url, targets=targets)
-
-    return [compat(LamlDialect), compat(TexmlDialect),
-            BandwidthDialect(accounts=accounts, recordings=service, calls=calls,
-                             outbox=outbox, settings=settings.bandwidth, metrics=metrics,
-                             clock=clock, public_base_url=base_url, targets=targets),
-            CallingDialect(accounts=accounts, recordings=service, metrics=metrics,
-                           public_base_url=base_url, targets=targets)]
-
-
-def delivery_targets(settings: Settings) -> TargetPolicy:
-    """Where callbacks may go: the allowed networks, never this daemon's own endpoints."""
-    own = [(settings.http.host, settings.http.port)]
-    own += [(node.host, node.port) for node in settings.nodes]
-    return TargetPolicy.build(settings.delivery.allowed_networks, own=own)
-
-
-def _route_recordings(dialects: list[Dialect], recordings: RecordingRegistry) -> None:
-    """Recording changes go to the dialect that started the recording."""
-    by_name = {d.name: d for d in dialects}
-
-    def on_recording(rec: Recording, previous: State) -> None:
-        dialect = by_name.get(rec.source)
-        if dialect is not None:
-            dialect.on_recording(rec, previous)
-
-    recordings.subscribe(on_recording)
-
-
-def _client_for(node: NodeSettings, esl: EslSettings, router: EventRouter,
-                follower: RecordingFollower, controls: dict[str, CallControl],
-                metrics: Metrics, events: tuple[str, ...], executions: Executions,
-                scripts: ScriptRunner | None, policies: PolicyRecorder) -> EslClient:
-    def on_event(client: EslClient, event: Event) -> None:
-        router.handle(client.node_name, event)
-
-    def on_connect(client: EslClient) -> None:
-        follower.reconcile(client.node_name, controls[client.node_name])
-        policies.reconcile(client.node_name, controls[client.node_name])
-        if scripts is not None:
-            scripts.reconcile(client.node_name, controls[client.node_name])
-
-    def on_disconnect(client: EslClient) -> None:
-        executions.node_lost(client.node_name)
-
-    return EslClient(node, esl, events=events, on_event=on_event, on_connect=on_connect,
-                     on_disconnect=on_disconnect, metrics=metrics)
 
 
 # A request allocates thousands of short-lived objects that reference counting frees: with

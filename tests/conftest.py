@@ -8,6 +8,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
+from api.receiver import Receiver  # noqa: E402
 from minio import Minio  # noqa: E402
 from postgres_server import ThrowawayPostgres, find_bindir  # noqa: E402
 from store_backends import (  # noqa: E402
@@ -220,3 +221,13 @@ def tmp_settings(tmp_path: Path, store_section: dict[str, Any],
         return settings_from_mapping(data, source="<tmp_settings>", env={})
 
     return make
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A callback receiver on a free loopback port (api/receiver.py)."""
+    r = Receiver().start()
+    try:
+        yield r
+    finally:
+        r.stop()

@@ -12,7 +12,8 @@ Both serve one resource, a call's recordings, under `/Accounts/{account}`:
     DELETE .../Recordings/{sid}[.json]               delete (204)
 
 A subclass names its path arguments, request models and vendor spellings, and renders the
-resource and the status-callback fields; parsing, paging, lookups and callbacks live here.
+resource and the status-callback fields; parsing, paging, lookups and callbacks live here,
+with the helpers of compat_render.py (renderings) and compat_callbacks.py (callback requests).
 
 Decisions (one place): a recording sid or CallSid that is malformed, unknown or another
 account's answers 404 with the same body; a well-formed request the recording's state
@@ -27,127 +28,30 @@ from __future__ import annotations
 import logging
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import format_datetime
 from typing import Any, ClassVar
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit
 
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from ..accounts import AccountBook, vendor_id
-from ..delivery.outbox import OutboundRequest, Outbox
+from ..delivery.outbox import Outbox
 from ..delivery.targets import TargetPolicy
 from ..domain.names import RECORDING_SID, check_uuid
-from ..domain.options import MEDIA_TYPES, AudioFormat, RecordOptions
+from ..domain.options import MEDIA_TYPES, RecordOptions
 from ..domain.recording import Recording, State
 from ..domain.service import RecordingService
 from ..errors import Conflict, InvalidArgument, NotFound
 from ..metrics import Metrics
 from ..settings import AccountSettings
 from .base import Dialect, parse_model, read_params
+from .compat_callbacks import callback_event, outbound
 from .compat_params import FILTER_NAMES, CreateParams, PageParams, UpdateParams
+from .compat_render import View, split_extension
 from .media import media_response
 
 log = logging.getLogger(__name__)
 
-FORM = "application/x-www-form-urlencoded"
-TOO_SHORT, SILENT = "16101", "16102"  # Twilio's ErrorCode of an absent recording
-_EXTENSIONS = ("json", "wav", "mp3")
-
-
-# --- rendering helpers -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class View:
-    """What a rendering needs besides the recording."""
-
-    account_sid: str  # as the vendor spells the account (the authenticated path value)
-    base_url: str  # where clients reach this server
-    call_scope: bool  # addressed under /Calls/{call} (its `uri` says so)
-
-
-def rfc2822(ts: float | None) -> str | None:
-    return None if ts is None else format_datetime(datetime.fromtimestamp(ts, tz=UTC))
-
-
-def vendor_status(rec: Recording) -> str:
-    """Both vendors know no `failed`: a recording that produced nothing is `absent`."""
-    return State.ABSENT.value if rec.state is State.FAILED else rec.state.value
-
-
-def duration_s(rec: Recording) -> int:
-    """Whole seconds of the file; -1 while it is still being made (Twilio's convention)."""
-    if not rec.terminal:
-        return -1
-    return round(rec.file.duration_ms / 1000) if rec.file else 0
-
-
-def error_code(rec: Recording) -> str | None:
-    """Twilio's code of an absent recording; a failed one (the file could not be written
-    whole, FreeSWITCH refused it) has none of its own: not "too short"."""
-    if rec.state is not State.ABSENT:
-        return None
-    return SILENT if rec.cause == "no-input-timeout" else TOO_SHORT
-
-
-def channels(rec: Recording) -> int:
-    return rec.file.channels if rec.file else rec.options.channels
-
-
-def updated_at(rec: Recording) -> float:
-    return max(t for t in (rec.created_at, rec.started_at, rec.ended_at) if t is not None)
-
-
-def callback_event(rec: Recording, previous: State) -> str | None:
-    """Which RecordingStatusCallbackEvent a state change is, if any."""
-    if rec.state is State.IN_PROGRESS and previous is State.QUEUED:
-        return "in-progress"
-    if rec.state is State.COMPLETED:
-        return "completed"
-    if rec.state in (State.ABSENT, State.FAILED) and previous is not rec.state:
-        return "absent"
-    return None
-
-
-def default_format(trim: bool, configured: str) -> AudioFormat:
-    """Neither dialect names a format: the configured one, WAV when trimming (trimming is
-    done on WAV files only)."""
-    return AudioFormat.WAV if trim else AudioFormat(configured)
-
-
-def split_extension(text: str) -> tuple[str, str | None]:
-    """`RE….json` → (`RE…`, `json`); no known extension → (text, None)."""
-    head, dot, ext = text.rpartition(".")
-    return (head, ext) if dot and head and ext in _EXTENSIONS else (text, None)
-
-
-def outbound(url: str, method: str, fields: list[tuple[str, str]],
-             sign: Callable[[str, list[tuple[str, str]]], dict[str, str]],
-             signer: str = "") -> OutboundRequest:
-    """The callback request: GET puts the fields in the query (signed as the full URL),
-    POST in a form body (signed as URL + fields). Credentials in the URL (`user:pw@`) go
-    out as Basic auth, so the URL the receiver sees, and checks, is the one without them.
-    `signer` names a signature made at each attempt instead (see delivery.signing)."""
-    parts = urlsplit(url)
-    if method == "GET":
-        query = "&".join(q for q in (parts.query, urlencode(fields)) if q)
-        full = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
-        return OutboundRequest("GET", full, sign(_without_credentials(full), []),
-                               signer=signer)
-    return OutboundRequest("POST", url, {"Content-Type": FORM,
-                                         **sign(_without_credentials(url), fields)},
-                           urlencode(fields), signer=signer)
-
-
-def _without_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-# --- the dialect -------------------------------------------------------------------------------
 
 
 class CompatDialect(Dialect):

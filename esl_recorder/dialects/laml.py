@@ -33,8 +33,9 @@ from ..domain.recording import Recording
 from ..errors import NotFound
 from ..settings import AccountSettings
 from .base import UnsupportedMediaType
-from .compat import (
-    CompatDialect,
+from .compat import CompatDialect
+from .compat_params import CreateParams, TrackName, UpdateParams
+from .compat_render import (
     View,
     channels,
     default_format,
@@ -44,7 +45,6 @@ from .compat import (
     updated_at,
     vendor_status,
 )
-from .compat_params import CreateParams, TrackName, UpdateParams
 
 API_VERSION = "2010-04-01"
 SHORT_PREFIX = f"/{API_VERSION}"  # SignalWire serves both; the signalwire 2.x SDK uses this one

@@ -11,10 +11,10 @@ How a front end gets the events (the SWML runner does exactly what the Calling A
    this daemon (`Dialect.base_url(request)`, or `http.public_base_url`), `event_channel` the
    event's channel (`"swml:<script session id>"` for SWML; the Calling API uses
    `calling_channel(call_uuid)`).
-3. Nothing else: `RelayEvents`, subscribed once to the registry in app.py, queues one event per
-   state change in the durable outbox, in the same transaction as the change (recording,
-   paused, recording again on resume, then finished / no_input / error). A front end must not
-   queue these events itself.
+3. Nothing else: `RelayEvents`, subscribed once to the registry (wiring/dialects.py), queues
+   one event per state change in the durable outbox, in the same transaction as the change
+   (recording, paused, recording again on resume, then finished / no_input / error). A front
+   end must not queue these events itself.
 
 The event: `event_type`, `event_channel`, `timestamp` (when it was made), `project_id` (the
 account's LaML project id), `space_id` (a UUID named after the base URL: this daemon is the

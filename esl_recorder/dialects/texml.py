@@ -32,8 +32,9 @@ from ..domain.options import RecordOptions, Track
 from ..domain.recording import Recording, State
 from ..errors import NotFound
 from ..settings import AccountSettings
-from .compat import (
-    CompatDialect,
+from .compat import CompatDialect
+from .compat_params import CreateParams, TrackName, UpdateParams
+from .compat_render import (
     View,
     channels,
     default_format,
@@ -43,7 +44,6 @@ from .compat import (
     updated_at,
     vendor_status,
 )
-from .compat_params import CreateParams, TrackName, UpdateParams
 
 SOURCE = "StartCallRecordingAPI"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")

@@ -1,5 +1,5 @@
-"""Every setting, declared once (model.py): YAML key, type and rule, default, one-line doc;
-its `ESL_RECORDER_*` environment override derived from the key.
+"""Every setting, declared once (model.py and the section modules it lists): YAML key, type
+and rule, default, one-line doc; its `ESL_RECORDER_*` environment override derived from the key.
 
 Built on pydantic-settings: sources.py reads the YAML document and the environment, pydantic
 validates the whole once, problems.py turns its first error into one `ConfigError` line, and
@@ -7,6 +7,9 @@ describe.py writes check-config's listing, the README table and conf/esl_recorde
 same declarations. `python -m esl_recorder.settings yaml|markdown` prints the latter two.
 """
 
+from .accounts import AccountSettings
+from .daemon import LifecycleSettings, LogSettings
+from .delivery import DeliverySettings
 from .describe import (
     default_config_yaml,
     describe_settings,
@@ -16,30 +19,16 @@ from .describe import (
     setting_keys,
     settings_reference_markdown,
 )
+from .dialects import BandwidthSettings, KazooSettings, ScriptDocumentSettings, ScriptSettings
 from .fields import ACCOUNT_ID, MASK
+from .freeswitch import DEFAULT_NODES, EslSettings, NodeSettings, node_env_name
+from .http import HttpSettings
 from .load import load_settings, parse_yaml, settings_from_mapping
-from .model import (
-    DEFAULT_NODES,
-    ENV_PREFIX,
-    AccountSettings,
-    BandwidthSettings,
-    DeliverySettings,
-    EslSettings,
-    HttpSettings,
-    IdentitySettings,
-    KazooSettings,
-    LifecycleSettings,
-    LogSettings,
-    MediaSettings,
-    NodeSettings,
-    RecordingSettings,
-    ScriptDocumentSettings,
-    ScriptSettings,
-    Settings,
-    StoreSettings,
-    node_env_name,
-)
+from .model import Settings
+from .recording import IdentitySettings, RecordingSettings
+from .section import ENV_PREFIX
 from .sources import NODES_ENV, account_env_name, env_name
+from .storage import MediaSettings, StoreSettings
 
 __all__ = [
     "ACCOUNT_ID", "DEFAULT_NODES", "ENV_PREFIX", "MASK", "NODES_ENV", "AccountSettings",

@@ -8,18 +8,11 @@ from typing import Any, get_args, get_origin
 
 from pydantic.fields import FieldInfo
 
+from .accounts import AccountSettings
 from .fields import MASK, is_secret
-from .model import (
-    DEFAULT_NODES,
-    ENV_PREFIX,
-    SECTIONS,
-    SETTING_NAMES,
-    AccountSettings,
-    NodeSettings,
-    Settings,
-    fields_of,
-    node_env_name,
-)
+from .freeswitch import DEFAULT_NODES, NodeSettings, node_env_name
+from .model import SECTIONS, SETTING_NAMES, Settings
+from .section import ENV_PREFIX, fields_of
 from .sources import NODES_ENV, account_env_name, env_name
 
 Row = tuple[str, str, str, str]  # key, value, environment variable, doc

@@ -17,7 +17,8 @@ from pydantic_core import ErrorDetails
 
 from ..errors import ConfigError
 from .fields import is_secret
-from .model import ERROR_TYPE, SETTING_NAMES, Settings, fields_of
+from .model import SETTING_NAMES, Settings
+from .section import ERROR_TYPE, fields_of
 
 EXPECTED = {
     "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",

@@ -24,18 +24,11 @@ from pydantic_settings import EnvSettingsSource, PydanticBaseSettingsSource
 from pydantic_settings.sources.utils import parse_env_vars
 
 from ..errors import ConfigError
-from .model import (
-    DEFAULT_NODES,
-    ENV_PREFIX,
-    SECTIONS,
-    SETTING_NAMES,
-    AccountSettings,
-    NodeSettings,
-    Settings,
-    fields_of,
-    node_env_name,
-)
+from .accounts import AccountSettings
+from .freeswitch import DEFAULT_NODES, NodeSettings, node_env_name
+from .model import SECTIONS, SETTING_NAMES, Settings
 from .problems import unknown_setting
+from .section import ENV_PREFIX, fields_of
 
 NODES_ENV = ENV_PREFIX + "NODES"
 DEFAULT_PORT = fields_of(NodeSettings)["port"].default

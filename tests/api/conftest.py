@@ -13,8 +13,6 @@ from daemon.conftest import Daemon, DaemonFactory, daemon_factory, switch  # noq
 
 from esl_recorder.testing.fakeswitch import FakeSwitch
 
-from .receiver import Receiver
-
 ACME_LAML = ("0b7c2cb2-7d5f-4c8e-9a51-5d6f1a3c8e01", "PTacme-laml-token")
 ACME_TEXML = ("61bf923e-5e4d-4595-a110-56190ea18a1b", "KEYacme-texml-key")
 ACME_BW = ("u-acme", "t-acme-token", "s-acme-secret")
@@ -60,13 +58,6 @@ class Api:
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         return self.http.request(method, self.url + path, timeout=10, **kwargs)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 @pytest.fixture

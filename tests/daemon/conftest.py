@@ -13,6 +13,7 @@ import gevent
 import gevent.event
 import pytest
 import requests
+import yaml
 
 from esl_recorder.app import App, build_app
 from esl_recorder.domain.ports import MediaFile, MediaRedirect
@@ -21,6 +22,21 @@ from esl_recorder.testing.fakeswitch import FakeSwitch
 
 FAST_ESL = {"connect_timeout": 2, "command_timeout": 3, "reconnect_initial_delay": 0.05,
             "reconnect_max_delay": 0.3}
+
+
+def process_config(tmp_path: Path, switch: FakeSwitch, **sections: Any) -> Path:
+    """tmp_path/esl_recorder.yaml for a daemon process (`esl-recorder run`, the kill -9
+    driver) on `switch`: node fs1, recordings under tmp_path (where a daemon_factory daemon
+    of the same test keeps them), HTTP on a free port, FAST_ESL; `sections` are added, or
+    replace these whole."""
+    config = tmp_path / "esl_recorder.yaml"
+    config.write_text(yaml.safe_dump({
+        "nodes": [{"name": "fs1", "host": switch.address[0], "port": switch.address[1],
+                   "password": "ClueCon"}],
+        "recording": {"root": str(tmp_path / "recordings")},
+        "http": {"port": 0}, "esl": FAST_ESL, **sections,
+    }))
+    return config
 
 
 class Daemon:

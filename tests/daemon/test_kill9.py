@@ -13,12 +13,11 @@ from typing import Any
 
 import gevent
 import pytest
-import yaml
 
 from esl_recorder.domain.recording import State, StopReason
 from esl_recorder.testing.fakeswitch import FakeSwitch
 
-from .conftest import FAST_ESL, DaemonFactory
+from .conftest import DaemonFactory, process_config
 from .tones import analyse
 
 DRIVER = Path(__file__).with_name("driver.py")
@@ -28,14 +27,7 @@ DRIVER = Path(__file__).with_name("driver.py")
 def killed_daemon(switch: FakeSwitch, tmp_path: Path,
                   store_section: dict[str, Any]) -> Iterator[Any]:
     """Run the driver in its own process, start a recording, kill -9 it."""
-    config = tmp_path / "esl_recorder.yaml"
-    config.write_text(yaml.safe_dump({
-        "nodes": [{"name": "fs1", "host": switch.address[0], "port": switch.address[1],
-                   "password": "ClueCon"}],
-        "recording": {"root": str(tmp_path / "recordings")},
-        "store": store_section,
-        "http": {"port": 0}, "esl": FAST_ESL,
-    }))
+    config = process_config(tmp_path, switch, store=store_section)
     procs: list[subprocess.Popen[str]] = []
 
     def run(call_uuid: str) -> dict[str, str]:

@@ -18,9 +18,14 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from .live import Esl
 
 FS_ENV = "ESL_RECORDER_FS"
 SKIP_REASON = (f"{FS_ENV} not set: integration tests need a real FreeSWITCH "
@@ -104,6 +109,16 @@ def freeswitch() -> FreeSwitchAddress:
     if problem:
         unavailable(problem)
     return address
+
+
+@pytest.fixture
+def esl(freeswitch: FreeSwitchAddress) -> Iterator[Esl]:
+    """A connection of the test's own to the live server's event socket."""
+    from .live import Esl  # live.py imports this module
+
+    conn = Esl(freeswitch)
+    yield conn
+    conn.close()
 
 
 _counts: dict[str, int] = {}

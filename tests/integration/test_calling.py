@@ -36,20 +36,6 @@ def daemon(freeswitch: FreeSwitchAddress, tmp_path_factory: pytest.TempPathFacto
     d.stop()
 
 
-@pytest.fixture
-def esl(freeswitch: FreeSwitchAddress) -> Iterator[Esl]:
-    conn = Esl(freeswitch)
-    yield conn
-    conn.close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
 def command(daemon: DaemonProcess, name: str, call_id: str, **params: Any) -> dict[str, Any]:
     doc: dict[str, Any] = daemon.json("POST", CALLS, headers=LAML_AUTH,
                                       json={"command": name, "id": call_id, "params": params})

@@ -47,20 +47,6 @@ def daemon(freeswitch: FreeSwitchAddress, tmp_path_factory: pytest.TempPathFacto
     d.stop()
 
 
-@pytest.fixture
-def esl(freeswitch: FreeSwitchAddress) -> Iterator[Esl]:
-    conn = Esl(freeswitch)
-    yield conn
-    conn.close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
 def media_file(daemon: DaemonProcess, url: str, headers: dict[str, str], path: Path) -> Path:
     r = daemon.request("GET", url, headers=headers)
     assert r.status_code == 200, (url, r.status_code, r.text[:200])

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import gevent
-import pytest
 from daemon.tones import analyse
 from store_backends import Backends
 
@@ -27,13 +25,6 @@ from .live import (
     eventually,
     freeswitch_log,
 )
-
-
-@pytest.fixture
-def esl(freeswitch: FreeSwitchAddress) -> Iterator[Esl]:
-    conn = Esl(freeswitch)
-    yield conn
-    conn.close()
 
 
 def start_recording(daemon: DaemonProcess, uuid: str) -> str:

@@ -15,13 +15,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from api.receiver import Receiver
-from daemon.conftest import FAST_ESL, Daemon
-from fakeswitch.wireclient import WireClient
-from scripts.conftest import FRAME, VARIABLE, Scripted
+from daemon.conftest import FAST_ESL
+from scripts.conftest import FRAME, VARIABLE, Scripted, start_scripted, stop_scripted
 from scripts.swml_support import DocumentServer
 
-from esl_recorder.app import build_app
 from esl_recorder.domain.recording import State
 from esl_recorder.testing.fakeswitch import FakeSwitch
 
@@ -44,39 +41,27 @@ def chain(*nodes: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def flows(tmp_settings: Callable[..., Any]) -> Iterator[Flows]:
-    made: list[tuple[FakeSwitch, Daemon, Receiver, DocumentServer, WireClient]] = []
+    made: list[Scripted] = []
 
     def make(documents: dict[str, Any]) -> Scripted:
-        switch = FakeSwitch(clock="manual", heartbeat_interval=None).start()
-        receiver = Receiver().start()
-        server = DocumentServer().start()
-        routes = []
-        for name, flow in documents.items():
-            server.documents[f"/{name}.json"] = (flow if isinstance(flow, str)
-                                                  else json.dumps({"flow": flow}))
-            routes.append({"name": name, "document": server.url(f"/{name}.json"),
-                           "dialect": "kazoo"})
-        settings = tmp_settings(switch.address, esl=FAST_ESL, accounts=ACCOUNTS,
+        def settings_for(switch: FakeSwitch, server: DocumentServer) -> Any:
+            routes = []
+            for name, flow in documents.items():
+                server.documents[f"/{name}.json"] = (flow if isinstance(flow, str)
+                                                      else json.dumps({"flow": flow}))
+                routes.append({"name": name, "document": server.url(f"/{name}.json"),
+                               "dialect": "kazoo"})
+            return tmp_settings(switch.address, esl=FAST_ESL, accounts=ACCOUNTS,
                                 delivery=FAST_RETRIES,
                                 kazoo={"default_format": "wav",
                                        "bridge_dial_string": "loopback/{to}/rectest"},
                                 scripts={"variable": VARIABLE, "documents": routes,
                                          "fetch_timeout": 1.0})
-        daemon = Daemon(build_app(settings))
-        daemon.app.start()
-        assert daemon.app.clients["fs1"].wait_connected(5)
-        watch = WireClient(switch.address, timeout=5).login()
-        watch.command("event plain CHANNEL_EXECUTE_COMPLETE")
-        made.append((switch, daemon, receiver, server, watch))
-        return Scripted(switch, daemon, receiver, server, watch)
+
+        return start_scripted(settings_for, made)
 
     yield make
-    for switch, daemon, receiver, server, watch in made:
-        daemon.stop()
-        watch.close()
-        server.stop()
-        receiver.stop()
-        switch.stop()
+    stop_scripted(made)
 
 
 def outcome(sim: Scripted, result: str) -> float:

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -17,7 +16,7 @@ from urllib.parse import parse_qs
 import pytest
 import yaml
 from api.receiver import Receiver
-from daemon.conftest import FAST_ESL, DaemonFactory
+from daemon.conftest import DaemonFactory, process_config
 from media.proxy import Relay
 
 from esl_recorder.delivery.uploads import KIND as URL_UPLOAD
@@ -25,13 +24,6 @@ from esl_recorder.domain.recording import State
 from esl_recorder.testing.fakeswitch import FakeSwitch
 
 from .conftest import ACCOUNTS, ACME_ID, FAST_RETRIES
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 def sha256(data: bytes) -> str:
@@ -147,15 +139,9 @@ def test_kill_9_mid_upload_still_delivers_after_restart(
     policies = tmp_path / "policies.yaml"
     policies.write_text(yaml.safe_dump(policy(relay.url + "/k9/")))
     kazoo = {"policy_file": str(policies), "default_format": "wav"}
-    config = tmp_path / "esl_recorder.yaml"
-    config.write_text(yaml.safe_dump({
-        "nodes": [{"name": "fs1", "host": switch.address[0], "port": switch.address[1],
-                   "password": "ClueCon"}],
-        "recording": {"root": str(tmp_path / "recordings")},
-        "store": store_section, "media": media_section, "accounts": ACCOUNTS,
-        "http": {"port": 0}, "esl": FAST_ESL, "kazoo": kazoo,
-        "delivery": {**FAST_RETRIES, "allowed_networks": ["127.0.0.0/8"]},
-    }))
+    config = process_config(tmp_path, switch, store=store_section, media=media_section,
+                            accounts=ACCOUNTS, kazoo=kazoo,
+                            delivery={**FAST_RETRIES, "allowed_networks": ["127.0.0.0/8"]})
     relay.hold()  # the upload reaches the relay and goes no further
     relay.start()
     proc = subprocess.Popen([sys.executable, "-m", "esl_recorder", "run", "-c", str(config)],

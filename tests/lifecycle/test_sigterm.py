@@ -22,7 +22,7 @@ import pytest
 import requests
 import yaml
 from api.conftest import ACCOUNTS, ACME_LAML, basic
-from daemon.conftest import FAST_ESL, DaemonFactory
+from daemon.conftest import DaemonFactory, process_config
 
 from esl_recorder.domain.recording import State
 from esl_recorder.testing.fakeswitch import FakeSwitch
@@ -62,15 +62,9 @@ class Process:
 @pytest.fixture
 def daemon_process(switch: FakeSwitch, tmp_path: Path, store_section: dict[str, Any],
                    media_section: dict[str, Any]) -> Iterator[Process]:
-    config = tmp_path / "esl_recorder.yaml"
-    config.write_text(yaml.safe_dump({
-        "nodes": [{"name": "fs1", "host": switch.address[0], "port": switch.address[1],
-                   "password": "ClueCon"}],
-        "recording": {"root": str(tmp_path / "recordings")},
-        "store": store_section, "media": media_section,
-        "http": {"port": 0, "access_log": False}, "esl": FAST_ESL, "accounts": ACCOUNTS,
-        "lifecycle": {"grace_period": GRACE},
-    }))
+    config = process_config(tmp_path, switch, store=store_section, media=media_section,
+                            http={"port": 0, "access_log": False}, accounts=ACCOUNTS,
+                            lifecycle={"grace_period": GRACE})
     env = {k: v for k, v in os.environ.items() if not k.startswith("ESL_RECORDER_")}
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.Popen([sys.executable, "-m", "esl_recorder", "run", "-c", str(config)],

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-import yaml
-from daemon.conftest import FAST_ESL, DaemonFactory
+from daemon.conftest import DaemonFactory, process_config
 from store_backends import s3_media_settings
 
 from esl_recorder.domain.recording import State
@@ -28,14 +27,8 @@ def test_an_upload_cut_by_kill_9_is_made_after_the_restart(
         switch: FakeSwitch, tmp_path: Path, relay: Relay, bucket: Bucket,
         daemon_factory: DaemonFactory, store_section: dict[str, Any]) -> None:
     media = s3_media_settings(relay.url)
-    config = tmp_path / "esl_recorder.yaml"
-    config.write_text(yaml.safe_dump({
-        "nodes": [{"name": "fs1", "host": switch.address[0], "port": switch.address[1],
-                   "password": "ClueCon"}],
-        "recording": {"root": str(tmp_path / "recordings")},
-        "store": store_section,
-        "http": {"port": 0}, "esl": FAST_ESL, "delivery": FAST_RETRIES, "media": media,
-    }))
+    config = process_config(tmp_path, switch, store=store_section, delivery=FAST_RETRIES,
+                            media=media)
     uuid = switch.inbound_call("tone_a", {"esl_recorder_account_id": "acme"}, answered=True)
     relay.hold()  # the upload's request reaches the relay and goes no further
     relay.start()

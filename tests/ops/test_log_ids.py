@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from api.compat_helpers import LAML, LAML_AUTH, json_of, wait_done
-from api.conftest import Api, api, receiver  # noqa: F401 (fixtures)
+from api.conftest import Api, api  # noqa: F401 (fixture)
 from api.receiver import Receiver
 from daemon.conftest import FAST_ESL, Daemon, DaemonFactory, daemon_factory, switch  # noqa: F401
 

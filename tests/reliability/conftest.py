@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api.conftest import api, receiver  # noqa: F401
+from api.conftest import api  # noqa: F401
 from daemon.conftest import daemon_factory, switch  # noqa: F401
 
 

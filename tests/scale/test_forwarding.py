@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import signal
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -48,15 +47,6 @@ def pair(daemon_cluster: ClusterFactory) -> Cluster:
     eventually(lambda: owner.owned() == set(cluster.switches), 15, "d0 to own both nodes")
     other.start()
     return cluster
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    try:
-        yield r
-    finally:
-        r.stop()
 
 
 def call_on(sim: FakeSwitch, account: str = "acme") -> str:

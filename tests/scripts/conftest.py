@@ -115,39 +115,53 @@ class Scripted:
 
 
 ScriptedFactory = Callable[..., Scripted]
+SettingsFor = Callable[[FakeSwitch, DocumentServer], Any]
+
+
+def start_scripted(settings_for: SettingsFor, made: list[Scripted]) -> Scripted:
+    """A manual-clock simulator, a callback receiver, a document server and a daemon built
+    from `settings_for(switch, server)` (which serves the documents it routes to), with a
+    connection watching CHANNEL_EXECUTE_COMPLETE; appended to `made` for stop_scripted."""
+    switch = FakeSwitch(clock="manual", heartbeat_interval=None).start()
+    receiver = Receiver().start()
+    server = DocumentServer().start()
+    daemon = Daemon(build_app(settings_for(switch, server)))
+    daemon.app.start()
+    assert daemon.app.clients["fs1"].wait_connected(5), "no connection to the simulator"
+    watch = WireClient(switch.address, timeout=5).login()
+    watch.command("event plain CHANNEL_EXECUTE_COMPLETE")
+    made.append(sim := Scripted(switch, daemon, receiver, server, watch))
+    return sim
+
+
+def stop_scripted(made: list[Scripted]) -> None:
+    for sim in made:
+        sim.daemon.stop()
+        sim.watch.close()
+        sim.documents.stop()
+        sim.receiver.stop()
+        sim.switch.stop()
 
 
 @pytest.fixture
 def scripted_factory(tmp_settings: Callable[..., Any], tmp_path: Path
                      ) -> Iterator[ScriptedFactory]:
-    made: list[tuple[FakeSwitch, Daemon, Receiver, DocumentServer, WireClient]] = []
+    made: list[Scripted] = []
 
     def make(documents: dict[str, str], **scripts: Any) -> Scripted:
         """`documents`: script name -> its text, served over HTTP (or a `/path` already
         served, or a file path). Extra keyword arguments go into the scripts section."""
-        switch = FakeSwitch(clock="manual", heartbeat_interval=None).start()
-        receiver = Receiver().start()
-        server = DocumentServer().start()
-        routes = []
-        for name, text in documents.items():
-            server.documents[f"/{name}.swml"] = text
-            routes.append({"name": name, "document": server.url(f"/{name}.swml")})
-        settings = tmp_settings(switch.address, esl=FAST_ESL, accounts=ACCOUNTS,
+        def settings_for(switch: FakeSwitch, server: DocumentServer) -> Any:
+            routes = []
+            for name, text in documents.items():
+                server.documents[f"/{name}.swml"] = text
+                routes.append({"name": name, "document": server.url(f"/{name}.swml")})
+            return tmp_settings(switch.address, esl=FAST_ESL, accounts=ACCOUNTS,
                                 delivery={"initial_delay": 0.05, "max_delay": 0.2},
                                 scripts={"variable": VARIABLE, "documents": routes,
                                          "fetch_timeout": 1.0, **scripts})
-        daemon = Daemon(build_app(settings))
-        daemon.app.start()
-        assert daemon.app.clients["fs1"].wait_connected(5), "no connection to the simulator"
-        watch = WireClient(switch.address, timeout=5).login()
-        watch.command("event plain CHANNEL_EXECUTE_COMPLETE")
-        made.append((switch, daemon, receiver, server, watch))
-        return Scripted(switch, daemon, receiver, server, watch)
+
+        return start_scripted(settings_for, made)
 
     yield make
-    for switch, daemon, receiver, server, watch in made:
-        daemon.stop()
-        watch.close()
-        server.stop()
-        receiver.stop()
-        switch.stop()
+    stop_scripted(made)

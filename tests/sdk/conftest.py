@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import requests
 import trustme
-from api.conftest import ACCOUNTS, Api, receiver  # noqa: F401 (fixtures)
+from api.conftest import ACCOUNTS, Api
 from daemon.conftest import DaemonFactory, daemon_factory, switch  # noqa: F401 (fixtures)
 
 from esl_recorder.testing.fakeswitch import FakeSwitch

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 from api.compat_helpers import LAML, LAML_AUTH, finish, wait_done
-from api.conftest import ACCOUNTS, Api, receiver  # noqa: F401 (fixture)
+from api.conftest import ACCOUNTS, Api
 from api.receiver import Receiver
 from daemon.conftest import DaemonFactory, daemon_factory, switch  # noqa: F401 (fixtures)
 from postgres_server import ThrowawayPostgres
@@ -43,7 +43,7 @@ def api_on_postgres(daemon_factory: DaemonFactory, switch: FakeSwitch,  # noqa: 
 
 def test_postgres_down_refuses_cleanly_and_recovers(
         api_on_postgres: Api, own_postgres: ThrowawayPostgres,
-        receiver: Receiver) -> None:  # noqa: F811
+        receiver: Receiver) -> None:
     api = api_on_postgres
     store = api.daemon.app.store
 

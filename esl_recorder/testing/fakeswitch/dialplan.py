@@ -87,19 +87,8 @@ def originate(
 
     Raises OriginateError (after the failed legs' events) when the extension does not exist.
     """
-    match = _DIAL.match(dial.strip())
-    if not match or match.group("tech") != "loopback":
-        raise OriginateError("CHAN_NOT_IMPLEMENTED")
-    dest = match.group("dest")
-    chan_vars = parse_vars(match.group("vars") or "")
-    chan_vars.update(variables or {})
+    dest, chan_vars = _destination(core, dial, variables or {})
     a_ext = target.lstrip("&") if target.lstrip("&") in EXTENSIONS else "park"
-    if dest == NO_ANSWER:  # rings past originate_timeout: FreeSWITCH gives up
-        _no_route(core, dest, chan_vars, "NO_ANSWER")
-        raise OriginateError("NO_ANSWER")
-    if dest not in EXTENSIONS:
-        _no_route(core, dest, chan_vars)
-        raise OriginateError("NO_ROUTE_DESTINATION")
     kind = "bridge" if dest == "bridge_tone_b" else "loopback"
     call = Call(kind="script" if dest in SCRIPT_EXTENSIONS else kind)
     prefix = "" if dest == "tone_b" else f"{dest}_"
@@ -122,6 +111,25 @@ def originate(
     if call.kind == "loopback":
         core.emit(b, "CHANNEL_EXECUTE_COMPLETE", "answer")
     return a, [a]
+
+
+def _destination(core: SwitchCore, dial: str, variables: dict[str, str]
+                 ) -> tuple[str, dict[str, str]]:
+    """The loopback extension `dial` reaches and the legs' variables (`{...}` and
+    `variables`); OriginateError, after the failed legs' events, when it reaches none."""
+    match = _DIAL.match(dial.strip())
+    if not match or match.group("tech") != "loopback":
+        raise OriginateError("CHAN_NOT_IMPLEMENTED")
+    dest = match.group("dest")
+    chan_vars = parse_vars(match.group("vars") or "")
+    chan_vars.update(variables)
+    if dest == NO_ANSWER:  # rings past originate_timeout: FreeSWITCH gives up
+        _no_route(core, dest, chan_vars, "NO_ANSWER")
+        raise OriginateError("NO_ANSWER")
+    if dest not in EXTENSIONS:
+        _no_route(core, dest, chan_vars)
+        raise OriginateError("NO_ROUTE_DESTINATION")
+    return dest, chan_vars
 
 
 def _park_for_script(core: SwitchCore, b: Channel, dest: str) -> None:

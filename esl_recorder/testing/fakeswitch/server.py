@@ -84,19 +84,8 @@ class FakeSwitch:
             # a whole second, so `uuid_record ... <limit>` (checked against whole wall-clock
             # seconds, like FreeSWITCH) stops at the same media time on every run
             start_time = float(int(time.time()))
-        self.core = SwitchCore(start_time=start_time, sound_prefix=self.recordings_root)
-        self.core.version = version
+        self.core = self._switch_core(start_time, version)
         self.outbound_address = outbound_address
-        self.core.listeners.append(self._broadcast)
-        self.core.outbound = self._connect_out
-        self.core.on_frame(lambda frames, live: recordings.feed_frames(self.core, frames, live))
-        self.core.on_tick(
-            lambda live: apps.start_queued(self.core, live),
-            lambda live: apps.finish_due(self.core, live),
-        )
-        self.core.answer_channel = lambda ch: dialplan.answer(self.core, ch)
-        self.core.hangup_channel = lambda ch, cause: dialplan.hangup(self.core, ch, cause)
-        self.core.finish_hangup = lambda ch: dialplan.finish_script_leg(self.core, ch)
         self.clock_mode = clock
         self._clock: ManualClock | RealtimeClock = (
             ManualClock(self.core.tick) if clock == "manual" else RealtimeClock(self.core.tick)
@@ -112,6 +101,23 @@ class FakeSwitch:
         self._media_beats = False  # the manual clock's heartbeat timer is set
         self.speaking = GEvent()  # cleared while the switch is silent
         self.speaking.set()
+
+    def _switch_core(self, start_time: float | None, version: str) -> SwitchCore:
+        """The channels' state, with the dialplan, applications, recordings and sessions
+        hooked in."""
+        core = SwitchCore(start_time=start_time, sound_prefix=self.recordings_root)
+        core.version = version
+        core.listeners.append(self._broadcast)
+        core.outbound = self._connect_out
+        core.on_frame(lambda frames, live: recordings.feed_frames(core, frames, live))
+        core.on_tick(
+            lambda live: apps.start_queued(core, live),
+            lambda live: apps.finish_due(core, live),
+        )
+        core.answer_channel = lambda ch: dialplan.answer(core, ch)
+        core.hangup_channel = lambda ch, cause: dialplan.hangup(core, ch, cause)
+        core.finish_hangup = lambda ch: dialplan.finish_script_leg(core, ch)
+        return core
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> FakeSwitch:
