@@ -36,6 +36,7 @@ from .http.ops import WsgiApp, ops_app
 from .http.server import ApiApp, ApiServer, make_server
 from .lifecycle import InFlight, check_state_dirs, listen_error, reload_log_level
 from .metrics import Metrics, make_metrics
+from .repeating import Repeating
 from .settings import Settings
 from .store.opener import StateStore, open_store
 from .wiring.commands import CommandChannel
@@ -80,7 +81,7 @@ class App:
     ownership: NodeOwnership | None = None  # several daemons: the nodes this one owns
     commands: CommandChannel | None = None  # several daemons: requests about other nodes
     policies: PolicyBook | None = None
-    policy_watch: gevent.Greenlet | None = None
+    policy_watch: Repeating | None = None
 
     def start(self) -> None:
         """Listen first (a busy port fails before anything else starts), then recover,
@@ -102,8 +103,9 @@ class App:
         if self.commands is not None:
             self.commands.start()
         if self.ownership is not None and self.policies is not None:
-            self.policy_watch = gevent.spawn(watch_policies, self.policies,
-                                             self.settings.store.takeover_time / 3)
+            self.policy_watch = watch_policies(self.policies,
+                                               self.settings.store.takeover_time / 3)
+            self.policy_watch.start()
         for server in (self.http, self.metrics_http):
             if server is not None:
                 server.start()
@@ -149,7 +151,7 @@ class App:
         if self.commands is not None:
             self.commands.stop()
         if self.policy_watch is not None:
-            self.policy_watch.kill()
+            self.policy_watch.stop()
         if self.scripts is not None:
             self.scripts.stop()
         for client in self.clients.values():

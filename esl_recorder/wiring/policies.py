@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import logging
 
-import gevent
-
 from ..dialects.kazoo_policies import load_policies
 from ..domain.options import AudioFormat
 from ..domain.policies import PolicyBook
 from ..domain.policy_recorder import PolicyRecorder
 from ..errors import StoreError
+from ..repeating import Repeating
 from ..settings import Settings
 from ..store.opener import StateStore
 from .core import Core
@@ -32,12 +31,13 @@ def policy_recorder(settings: Settings, core: Core, policies: PolicyBook) -> Pol
                           settings.kazoo.direction_variable, settings.kazoo.network_variable)
 
 
-def watch_policies(policies: PolicyBook, interval: float) -> None:
+def watch_policies(policies: PolicyBook, interval: float) -> Repeating:
     """Several daemons: a Kazoo policy changed over another daemon's API is in force here
     (for the calls of the nodes this daemon owns) within `interval` seconds."""
-    while True:
-        gevent.sleep(interval)
+    def check() -> None:
         try:
             policies.refresh()
         except StoreError as exc:
             log.warning("recording policies not checked for changes: %s", exc)
+
+    return Repeating("checking recording policies for changes", interval, check)
