@@ -57,6 +57,7 @@ class Call:
     user: str = ""
     device: str = ""
     caller: str = ""
+    caller_name: str = ""  # the caller id name
     destination: str = ""
     other_leg: str = ""
     created_at: float = 0.0
@@ -277,5 +278,6 @@ def _refresh(call: Call, fact: ChannelFact) -> None:
     call.reported = True
     call.direction = call.direction or fact.direction
     call.caller = call.caller or fact.caller
+    call.caller_name = call.caller_name or fact.caller_name
     call.destination = call.destination or fact.destination
     call.set_identity(fact.identity)

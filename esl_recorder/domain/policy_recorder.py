@@ -169,8 +169,8 @@ class PolicyRecorder:
         if late:
             meta["started_late"] = True
         try:
-            if params.url:
-                meta.update(call_facts(self._reader(call)))
+            if params.url:  # the caller id name as the events showed it (a late call's: read)
+                meta.update(call_facts(self._reader(call), None if late else call.caller_name))
             rec = self._service.start(call.uuid, params.options(), source=SOURCE, meta=meta)
         except RecordingError as exc:
             log.warning("call %s: the %s policy of %s could not record it: %s", call.uuid,

@@ -72,9 +72,10 @@ class FactReader:
         profile = (uuid, node, at, ev.direction(event) or "", ev.caller_number(event) or "",
                    ev.destination_number(event) or "", state == "answered",
                    self.identity(event))
+        name = ev.caller_name(event) or ""
         if kind is ChannelCreated:
-            return ChannelCreated(*profile, ringing=state in _RINGING)
-        return ChannelAnswered(*profile)
+            return ChannelCreated(*profile, caller_name=name, ringing=state in _RINGING)
+        return ChannelAnswered(*profile, caller_name=name)
 
     @staticmethod
     def record_start(node: str, event: Event, path: str) -> RecordingStarted:
