@@ -53,6 +53,7 @@ FINISHED = re.compile(r'^esl_recorder_recordings_finished_total\{[^}]*state="([^
                       r"(\S+)$", re.M)
 STARTED = re.compile(r"^esl_recorder_recordings_started_total\{[^}]*\} (\S+)$", re.M)
 TRACKED = re.compile(r"^esl_recorder_calls_tracked (\S+)$", re.M)
+EVENTS = re.compile(r'^esl_recorder_esl_events_total\{[^}]*event="([^"]*)"[^}]*\} (\S+)$', re.M)
 ACCOUNT_VARIABLE = "esl_recorder_account_id"
 SIM_POLICY = {"record_call": {"format": "wav"}}
 LIVE_POLICY = {"call_recording": {"account": {"outbound": {"any": {"enabled": True,
@@ -205,6 +206,13 @@ def final_states(text: str) -> str:
     return ", ".join(f"{state} {n:.0f}" for state, n in sorted(states.items()))
 
 
+def events_per_call(text: str, calls: int) -> str:
+    """The events the daemon received per call, by name (its esl_events_total)."""
+    counts = sorted(((name, float(n) / calls) for name, n in EVENTS.findall(text)),
+                    key=lambda item: -item[1])
+    return ", ".join(f"{name} {n:.1f}" for name, n in counts if n >= 0.05)
+
+
 def lag_p99(text: str) -> str:
     buckets = [(float("inf") if le == "+Inf" else float(le), float(n))
                for le, n in LAG.findall(text)]
@@ -282,6 +290,7 @@ def measure(switch: Switch, pid: int, port: int, calls: int,
     if state[1] < calls:
         print(f"calls not recorded: {calls - state[1]:.0f} (gone before their uuid_record)")
     print(f"event lag p99: {lag_p99(text)}")
+    print(f"events per call: {events_per_call(text, calls)}")
     if switch_cpu0 is None or switch_cpu1 is None:
         print(f"{switch.label} cpu_ms_per_call: n/a (no pid: set ESL_RECORDER_FS_DIR)")
     else:

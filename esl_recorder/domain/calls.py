@@ -128,6 +128,12 @@ class CallTracker:
     def __len__(self) -> int:
         return len(self._calls)
 
+    def profiled(self, uuid: str) -> bool:
+        """Whether FreeSWITCH's events showed the call already (its direction, caller and
+        destination were read from one): a later event need not be read for them."""
+        call = self._calls.get(uuid)
+        return call is not None and call.reported and call.identity_known
+
     def calls(self, node: str | None = None) -> list[Call]:
         return [c for c in self._calls.values() if node is None or c.node == node]
 

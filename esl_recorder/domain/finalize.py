@@ -50,10 +50,13 @@ def examine(path: str, cause: str | None, trim: bool, expected_ms: int | None = 
             return Outcome(State.ABSENT, None, None)
         return Outcome(State.FAILED, None, f"recording file is missing ({cause})")
     try:
-        repaired = path.endswith(".wav") and audio.repair_wav_header(path)
-        if trim and cause != "uri-failure":
-            audio.trim_wav_silence(path)
-        facts = audio.inspect(path)
+        facts = None if trim else audio.sound_facts(path)  # usually the file's one read
+        repaired = False
+        if facts is None:  # a stale WAV header, or silence to trim
+            repaired = path.endswith(".wav") and audio.repair_wav_header(path)
+            if trim and cause != "uri-failure":
+                audio.trim_wav_silence(path)
+            facts = audio.inspect(path)
     except (OSError, audio.AudioError) as exc:
         if cause == "uri-failure":
             return Outcome(State.FAILED, None, WRITE_FAILED)
