@@ -177,9 +177,14 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
+    return sum(cpu_times(pid))
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of process `pid`."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    return int(fields[11]) / TICKS, int(fields[12]) / TICKS  # utime, stime
 
 
 def metrics(port: int) -> str:
@@ -267,7 +272,7 @@ def run(calls: int, concurrency: int, seconds: float) -> None:
 
 def measure(switch: Switch, pid: int, port: int, calls: int,
             concurrency: int, seconds: float) -> None:
-    daemon_cpu0, switch_cpu0 = cpu_seconds(pid), switch.cpu()
+    daemon_cpu0, switch_cpu0 = cpu_times(pid), switch.cpu()
     started = time.monotonic()
     placed = 0
     while placed < calls:
@@ -281,7 +286,7 @@ def measure(switch: Switch, pid: int, port: int, calls: int,
             sys.exit(f"bench: only {state[1]:.0f} of {calls} recordings finished")
         gevent.sleep(0.2)
     wall = time.monotonic() - started
-    daemon_cpu = cpu_seconds(pid) - daemon_cpu0
+    user, system = (t1 - t0 for t0, t1 in zip(daemon_cpu0, cpu_times(pid), strict=True))
     switch_cpu1 = switch.cpu()
     print(f"{calls} calls, {concurrency} at a time, {seconds:g} s each: {wall:.1f} s")
     print(f"calls/s: {calls / wall:.1f}")
@@ -296,7 +301,9 @@ def measure(switch: Switch, pid: int, port: int, calls: int,
     else:
         print(f"{switch.label} cpu_ms_per_call: "
               f"{(switch_cpu1 - switch_cpu0) * 1000 / calls:.2f}")
-    print(f"daemon_cpu_ms_per_call: {daemon_cpu * 1000 / calls:.2f}")
+    print(f"daemon CPU per call: user {user * 1000 / calls:.2f} ms, system "
+          f"{system * 1000 / calls:.2f} ms")
+    print(f"daemon_cpu_ms_per_call: {(user + system) * 1000 / calls:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,7 +42,7 @@ def stop_reason(requested: StopReason | None, cause: str | None, hungup: bool) -
 
 def examine(path: str, cause: str | None, trim: bool, expected_ms: int | None = None,
             tolerance_ms: int = 2000) -> Outcome:
-    """Read the file (blocking I/O: run it in a worker thread). `expected_ms` is how long
+    """Read the file (blocking I/O: a long one in a worker thread). `expected_ms` is how long
     FreeSWITCH recorded (its record_ms): a file shorter than that by more than
     `tolerance_ms` was not written whole (a full disk) and the recording failed."""
     if not os.path.exists(path):
