@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-import gevent
+from .repeating import Repeating
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +39,10 @@ class NodeOwnership:
                  on_take: NodeHook, on_give_up: NodeHook) -> None:
         self._locks = locks
         self._nodes = tuple(nodes)
-        self._interval = takeover_time / 3
         self._on_take = on_take
         self._on_give_up = on_give_up
         self._owned: dict[str, float] = {}  # node -> when taken (monotonic)
-        self._runner: gevent.Greenlet | None = None
+        self._checks = Repeating("node ownership: check", takeover_time / 3, self.turn)
 
     @property
     def owned(self) -> list[str]:
@@ -54,15 +53,13 @@ class NodeOwnership:
 
     def start(self) -> None:
         """Take what can be taken now, then keep checking in the background."""
-        if self._runner is None:
+        if not self._checks.running:
             self.turn()
-            self._runner = gevent.spawn(self._run)
+            self._checks.start()
 
     def stop(self) -> None:
         """Give every node up (the caller stops its clients first) and release the locks."""
-        if self._runner is not None:
-            self._runner.kill()
-            self._runner = None
+        self._checks.stop()
         self._owned.clear()
         self._locks.close()
 
@@ -88,11 +85,3 @@ class NodeOwnership:
                 self._on_give_up(node)
             except Exception:
                 log.exception("node %s: giving it up failed", node)
-
-    def _run(self) -> None:
-        while True:
-            gevent.sleep(self._interval)
-            try:
-                self.turn()
-            except Exception:
-                log.exception("node ownership: check failed")

@@ -13,6 +13,7 @@ import gevent.pool
 
 from ..errors import EslRecorderError
 from ..metrics import Metrics
+from ..repeating import Repeating
 from .calls import Call, CallEvent, CallTracker
 from .facts import DtmfPressed, Identity, RecordingStarted, RecordingStopped
 from .finalize import Outcome, examine, stop_reason
@@ -41,7 +42,8 @@ class RecordingFollower:
         self._grace = hangup_grace_s
         self._tolerance_ms = round(truncation_tolerance_s * 1000)
         self._unfinished_timeout = unfinished_timeout_s
-        self._sweeper: gevent.Greenlet | None = None
+        self._sweeper = Repeating("sweeping unfinished recordings",
+                                  min(max(unfinished_timeout_s / 4, 0.05), 30.0), self.sweep)
         self._clock = clock
         self._finalizing: set[str] = set()
         tracker.subscribe(self.on_call_event)
@@ -141,14 +143,15 @@ class RecordingFollower:
         stopped = {"cause": cause, "stop_reason": reason, "fs_record_ms": record_ms,
                    "ended_at": ended_at or self._clock()}
         if rec.stop_requested is not None or not _small(rec.path):
-            self._registry.settle(rec, State.STOPPED, **stopped, call=ended,
-                                  then=lambda: self._pool.spawn(self.finalize, rec))
+            self._registry.settle_all(rec, [(State.STOPPED, stopped)], call=ended,
+                                      then=lambda: self._pool.spawn(self.finalize, rec))
             return
         outcome = self._examine(examine, rec, cause, record_ms)
         self._registry.settle_all(
             rec, [(State.STOPPED, stopped),
                   (outcome.state, {"file": outcome.facts, "error": outcome.error})],
-            call=ended, then=lambda: self._observe(rec, outcome))
+            call=ended, finished_cause="truncated" if outcome.truncated else None,
+            then=lambda: self._observe(rec, outcome))
 
     def finalize(self, rec: Recording) -> None:
         """Read the closed file of a stopped recording in a worker thread, then record the
@@ -160,7 +163,8 @@ class RecordingFollower:
             outcome = self._examine(_in_a_thread, rec, rec.cause, rec.fs_record_ms)
             if not rec.terminal:
                 self._registry.settle(rec, outcome.state, file=outcome.facts,
-                                      error=outcome.error)
+                                      error=outcome.error,
+                                      finished_cause="truncated" if outcome.truncated else None)
                 self._observe(rec, outcome)
         finally:
             self._finalizing.discard(rec.sid)
@@ -176,10 +180,8 @@ class RecordingFollower:
 
     def _observe(self, rec: Recording, outcome: Outcome) -> None:
         m = self._metrics
-        cause = "truncated" if outcome.truncated else rec.cause or "unknown"
-        m.recordings_finished.labels(dialect=rec.source or "none", state=outcome.state.value,
-                                     cause=cause).inc()
         if outcome.state is State.FAILED:
+            cause = "truncated" if outcome.truncated else rec.cause or "unknown"
             log.warning("recording %s on call %s failed (%s): %s", rec.sid, rec.call_uuid,
                         cause, outcome.error)
         if outcome.facts:
@@ -188,20 +190,10 @@ class RecordingFollower:
 
     def drain(self, timeout: float) -> None:
         """Stop sweeping; let finalizations in progress finish (on shutdown)."""
-        if self._sweeper is not None:
-            self._sweeper.kill()
+        self._sweeper.stop(timeout)
         self._pool.join(timeout=timeout)
 
     # the sweeper: no recording stays unfinished for ever -------------------------------
-    def _sweep_forever(self) -> None:
-        interval = min(max(self._unfinished_timeout / 4, 0.05), 30.0)
-        while True:
-            gevent.sleep(interval)
-            try:
-                self.sweep()
-            except Exception:
-                log.exception("sweeping unfinished recordings failed")
-
     def sweep(self) -> None:
         """End what waited too long: a recording queued for `unfinished_timeout` (FreeSWITCH
         never confirmed it: a silent node), or running that long past its call's end or
@@ -237,8 +229,7 @@ class RecordingFollower:
     def recover(self, nodes: Collection[str] | None = None) -> list[Recording]:
         """Load unfinished recordings (finalizing the stopped ones) and start the sweeper.
         `nodes`: only those of these nodes (several daemons: the nodes this one owns)."""
-        if self._sweeper is None:
-            self._sweeper = gevent.spawn(self._sweep_forever)
+        self._sweeper.start()
         return self._recover(nodes)
 
     def _recover(self, nodes: Collection[str] | None = None) -> list[Recording]:

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 RecordingListener = Callable[[Recording, State], None]  # (recording, previous state)
 SETTLE_RETRY = 1.0  # seconds between attempts to write facts the store could not take
 Steps = Sequence[tuple[State, dict[str, Any]]]  # states to go through, with their changes
-Fact = tuple[Recording, Steps, Callable[[], object] | None, Call | None]
+Fact = tuple[Recording, Steps, Callable[[], object] | None, Call | None, str | None]
 
 
 class RecordingRegistry:
@@ -68,10 +68,17 @@ class RecordingRegistry:
 
     def move(self, rec: Recording, call_uuid: str) -> None:
         """The recording runs on another leg now (FreeSWITCH moved it with a transfer):
-        its events and its end are that leg's from here on."""
+        its events and its end are that leg's from here on, and stored so (a restart
+        finds it there). Kept in memory when the store cannot be written: the reconnect
+        after a restart would then look for it on the leg it left."""
         self._unindex_call(rec)
         rec.call_uuid = call_uuid
         self._by_call.setdefault(call_uuid, {})[rec.sid] = rec
+        try:
+            self._store.save_recording(rec)
+        except StoreUnavailable as exc:
+            log.warning("recording %s: its move to leg %s not saved: %s", rec.sid, call_uuid,
+                        exc)
 
     def load_unfinished(self, nodes: Collection[str] | None = None) -> list[Recording]:
         """The store's unfinished recordings (of `nodes` only, when given) not held here
@@ -119,14 +126,17 @@ class RecordingRegistry:
         self._store.save_recording(rec)
 
     def transition(self, rec: Recording, state: State, *, call: Call | None = None,
-                   **changes: Any) -> None:
+                   finished_cause: str | None = None, **changes: Any) -> None:
         """Move `rec` to `state` (validated), apply `changes`, persist (with `call`, when
         given) and announce in one transaction. On StoreUnavailable `rec` is left as it
         was. One at a time: a store may let other greenlets run while it writes (see
-        `committed`)."""
-        self.transitions(rec, [(state, changes)], call=call)
+        `committed`). A final state is counted in recordings_finished_total by
+        `finished_cause`, else FreeSWITCH's completion cause, else why it stopped (a
+        recording that never started has none)."""
+        self.transitions(rec, [(state, changes)], call=call, finished_cause=finished_cause)
 
-    def transitions(self, rec: Recording, steps: Steps, *, call: Call | None = None) -> None:
+    def transitions(self, rec: Recording, steps: Steps, *, call: Call | None = None,
+                    finished_cause: str | None = None) -> None:
         """`transition` through several states in one transaction: each step's state and
         changes applied and announced in order, the recording saved once (with `call`,
         when given). On any error `rec` is left as it was."""
@@ -150,6 +160,7 @@ class RecordingRegistry:
                 vars(rec).update(before)
                 raise
         if rec.state in TERMINAL:
+            self._count_finished(rec, finished_cause)
             self._by_sid.pop(rec.sid, None)
             self._unindex_path(rec)
             self._unindex_call(rec)
@@ -164,25 +175,28 @@ class RecordingRegistry:
         return self._transitions
 
     def settle(self, rec: Recording, state: State, *, then: Callable[[], object] | None = None,
-               call: Call | None = None, **changes: Any) -> None:
+               call: Call | None = None, finished_cause: str | None = None,
+               **changes: Any) -> None:
         """A transition FreeSWITCH already made happen: applied now, or kept (after any
         earlier ones kept for the same recording) until the store can take it; `then` runs
         once it is applied; `call` is saved with it."""
-        self.settle_all(rec, [(state, changes)], then=then, call=call)
+        self.settle_all(rec, [(state, changes)], then=then, call=call,
+                        finished_cause=finished_cause)
 
     def settle_all(self, rec: Recording, steps: Steps, *,
-                   then: Callable[[], object] | None = None, call: Call | None = None) -> None:
+                   then: Callable[[], object] | None = None, call: Call | None = None,
+                   finished_cause: str | None = None) -> None:
         """`settle` through several states in one transaction (see `transitions`)."""
         if not self.unsettled(rec.sid):
             try:
-                self.transitions(rec, steps, call=call)
+                self.transitions(rec, steps, call=call, finished_cause=finished_cause)
                 if then is not None:
                     then()
                 return
             except StoreUnavailable as exc:
                 log.warning("recording %s on call %s: %s kept until the store can be "
                             "written: %s", rec.sid, rec.call_uuid, steps[-1][0].value, exc)
-        self._unsettled.append((rec, steps, then, call))
+        self._unsettled.append((rec, steps, then, call, finished_cause))
         if self._settler is None or self._settler.dead:
             self._settler = gevent.spawn(self._settle_kept)
 
@@ -194,9 +208,9 @@ class RecordingRegistry:
         while self._unsettled:
             gevent.sleep(SETTLE_RETRY)
             while self._unsettled:
-                rec, steps, then, call = self._unsettled[0]
+                rec, steps, then, call, finished_cause = self._unsettled[0]
                 try:
-                    self.transitions(rec, steps, call=call)
+                    self.transitions(rec, steps, call=call, finished_cause=finished_cause)
                     if then is not None:
                         then()
                 except StoreUnavailable:
@@ -229,6 +243,12 @@ class RecordingRegistry:
             recs.pop(rec.sid, None)
             if not recs:
                 del self._by_call[rec.call_uuid]
+
+    def _count_finished(self, rec: Recording, cause: str | None) -> None:
+        reason = rec.stop_reason.value if rec.stop_reason else "unknown"
+        self._metrics.recordings_finished.labels(
+            dialect=rec.source or "none", state=rec.state.value,
+            cause=cause or rec.cause or reason).inc()
 
     def _update_gauge(self, rec: Recording | None = None) -> None:
         if rec is not None:

@@ -19,9 +19,9 @@ Row = Mapping[str, Any]
 
 # A recording's columns fixed when it is created (they carry most indexes), then the ones
 # that change: saving an existing recording updates only the latter.
-REC_FIXED = ("sid", "call_uuid", "node", "account", "path", "source", "options", "meta",
-             "created_at")
+REC_FIXED = ("sid", "node", "account", "path", "source", "options", "meta", "created_at")
 REC_CHANGING = (
+    "call_uuid",  # the leg it runs on: FreeSWITCH moves it with a transfer (should_follow)
     "state", "started_at", "ended_at", "stop_requested", "stop_reason", "cause",
     "fs_record_ms", "duration_ms", "channels", "sample_rate", "size", "sha256", "error",
     "paused_by",
@@ -47,7 +47,7 @@ def call_values(call: Call) -> tuple[Any, ...]:
 
 def recording_values(rec: Recording) -> tuple[Any, ...]:
     """Values of _REC_COLUMNS."""
-    return (rec.sid, rec.call_uuid, rec.node, rec.account, rec.path, rec.source,
+    return (rec.sid, rec.node, rec.account, rec.path, rec.source,
             json.dumps(rec.options.to_dict()), json.dumps(rec.meta), rec.created_at,
             *changing_values(rec))
 
@@ -55,9 +55,10 @@ def recording_values(rec: Recording) -> tuple[Any, ...]:
 def changing_values(rec: Recording) -> tuple[Any, ...]:
     """Values of _REC_CHANGING."""
     f = rec.file
-    return (rec.state.value, rec.started_at, rec.ended_at, _value(rec.stop_requested),
-            _value(rec.stop_reason), rec.cause, rec.fs_record_ms, f and f.duration_ms,
-            f and f.channels, f and f.sample_rate, f and f.size, f and f.sha256, rec.error,
+    return (rec.call_uuid, rec.state.value, rec.started_at, rec.ended_at,
+            _value(rec.stop_requested), _value(rec.stop_reason), rec.cause, rec.fs_record_ms,
+            f and f.duration_ms, f and f.channels, f and f.sample_rate, f and f.size,
+            f and f.sha256, rec.error,
             rec.paused_by)
 
 

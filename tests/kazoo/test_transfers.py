@@ -57,6 +57,31 @@ def test_the_recording_follows_the_call_to_the_transferred_leg(make_kazoo,
     assert done.meta["call_id"] == a  # Kazoo's call id stays the call's (the upload name)
 
 
+def test_a_restart_after_the_transfer_still_follows_the_recording(make_kazoo,
+                                                                  wire: WireClient) -> None:
+    """The leg a recording moved to is stored: a daemon started after the transfer finds
+    it running there (not 'ended while disconnected' on the leg that is gone)."""
+    kazoo = make_kazoo(FOLLOW)
+    a, b = bridged_pair(kazoo, wire)
+    rec, = kazoo.recordings_of(a)
+    kazoo.daemon.wait_state(rec.sid, State.IN_PROGRESS)
+    kazoo.switch.advance(1)
+    assert wire.command(f"api uuid_transfer {a} -bleg tone_b").body.startswith(b"+OK")
+    kazoo.switch.hangup(a)
+    kazoo.daemon.wait_until(lambda: kazoo.daemon.service.for_call(b), what="the move")
+    assert kazoo.daemon.app.store.get_recording(rec.sid).call_uuid == b
+    kazoo.daemon.stop()
+    again = make_kazoo()
+    again.daemon.wait_until(lambda: again.daemon.service.for_call(b), what="the recovery")
+    assert again.daemon.app.recordings.get(rec.sid).state is State.IN_PROGRESS
+    kazoo.switch.advance(1)
+    kazoo.switch.hangup(b)
+    done = again.daemon.wait_state(rec.sid, State.COMPLETED)
+    with wave.open(again.daemon.media_file(done)) as w:
+        assert w.getnframes() / w.getframerate() >= 1.9
+    assert done.meta["call_id"] == a
+
+
 def test_without_follow_transfer_the_recording_ends_with_its_leg(make_kazoo,
                                                                  wire: WireClient) -> None:
     kazoo = make_kazoo({"accounts": {"acme": {"record_call": {"format": "wav"}}}})

@@ -3,7 +3,7 @@ simulator over a socket, a real HTTP receiver for the status events, a real HTTP
 script documents, and our own ESL connection that watches what each call runs.
 
 The simulator's media clock is manual: `Scripted.run()` advances it one 20 ms frame at a time
-while the scripted call has an application queued or running (the daemon is waiting for its
+while every scripted call has an application queued or running (the daemon is waiting for its
 end), and otherwise waits for the daemon's next command; so a 10 s silence takes 10 s of media
 time and no wall time.
 """
@@ -75,7 +75,7 @@ class Scripted:
 
         while not done():
             assert media < media_limit, f"scripts still running after {media:.0f} s of media"
-            if any(self.busy(c) for c in calls):
+            if self._all_busy(calls):
                 self.switch.advance(FRAME)
                 media += FRAME
                 self.switch.flush()
@@ -83,11 +83,17 @@ class Scripted:
             self._next_command(len(self.switch.commands), done, calls)
             gevent.idle()
 
+    def _all_busy(self, calls: tuple[str, ...]) -> bool:
+        """Every live call among `calls` has an application queued or running: only then may
+        media time pass, or a call whose script is between two steps (its daemon still writing
+        to the store, say) would find its next application started late."""
+        live = [c for c in calls if self.switch.core.locate(c) is not None]
+        return bool(live) and all(self.busy(c) for c in live)
+
     def _next_command(self, seen: int, done: Callable[[], bool], calls: tuple[str, ...]
                       ) -> None:
         self.daemon.wait_until(lambda: done() or len(self.switch.commands) > seen
-                               or any(self.busy(c) for c in calls), 10,
-                               "the daemon's next command")
+                               or self._all_busy(calls), 10, "the daemon's next command")
 
     def recordings(self, uuid: str) -> list[Recording]:
         """The call's recordings, once all are finished (files closed and inspected)."""
