@@ -8,7 +8,8 @@ Processes (2 cores: as few as the comparison needs):
     holding answered inbound calls of the bench account, one for every request the daemon
     may get (Plan.calls: 7,401; 1,901 with --short);
   * the daemon as `esl-recorder run` sets it up (build_app, start, startup objects frozen,
-    its default INFO logging written to a file (BENCH_DAEMON_LOG=path keeps it), SQLite on
+    its default INFO logging written to a file (BENCH_DAEMON_LOG=path keeps it; with
+    BENCH_DAEMON_PROFILE=path it runs under cProfile, stats to that file), SQLite on
     disk in a temporary directory) attached to the simulator over ESL; the WAV files the
     simulator writes go to /dev/shm (see MEDIA_DIR);
   * a bare gevent.pywsgi endpoint that reads the request and answers a JSON body of the size
@@ -237,6 +238,7 @@ def role_daemon(switch_port: int) -> None:
         app.tracker.subscribe(lambda name, call: changed.set())
         app.start()
         freeze_startup_objects()
+        profiler = _profiler()
         if not app.clients["fs1"].wait_connected(10):
             raise SystemExit("daemon: no ESL connection to the simulator")
         assert app.http is not None
@@ -250,7 +252,21 @@ def role_daemon(switch_port: int) -> None:
                 changed.clear()
                 changed.wait(1.0)
             _say("ok")
+        if profiler is not None:
+            profiler.dump_stats(os.environ["BENCH_DAEMON_PROFILE"])
         app.stop()
+
+
+def _profiler() -> Any:
+    """BENCH_DAEMON_PROFILE=path: the daemon runs under cProfile (slower: only to see where
+    its time goes), its stats written to that file at the end."""
+    if not os.environ.get("BENCH_DAEMON_PROFILE"):
+        return None
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    return profiler
 
 
 def role_canary() -> None:

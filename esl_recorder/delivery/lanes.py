@@ -141,6 +141,12 @@ class Lanes:
     def in_flight(self) -> int:
         return sum(lane.active for lane in self._lanes.values())
 
+    def back_to(self, origin: str, position: Position) -> None:
+        """The next read of `origin`'s lane starts after `position` at the latest."""
+        lane = self._lanes.get(origin)
+        if lane is not None and lane.cursor is not None and position < lane.cursor:
+            lane.cursor = position
+
     def rewind(self) -> None:
         """Forget every lane's position (the next reads start from the beginning)."""
         for lane in self._lanes.values():

@@ -25,11 +25,10 @@ other destination of recordings implements (an HTTP PUT to a customer URL, say).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any
 
 import gevent.lock
 
@@ -40,6 +39,7 @@ from ..domain.recording import Recording, State
 from ..errors import NotFound
 from ..metrics import Metrics
 from ..settings import MediaSettings
+from .finalized import DONE, DigestMismatch, HashingReader, open_finalized, refused
 from .objects import Bucket, describe
 from .outbox import Outbox
 from .policy import Attempt
@@ -49,33 +49,7 @@ log = logging.getLogger(__name__)
 UPLOAD = "media"
 REMOVE = "media-delete"
 UPLOADS_AT_ONCE = 2  # uploads in flight: memory is about 3 x part_size each
-DONE = Attempt(200)
 NO_ACCOUNT = "_"
-
-
-class DigestMismatch(Exception):
-    """The bytes read for the upload are not the bytes hashed at finalize."""
-
-
-class HashingReader:
-    """Reads at most `size` bytes of `f`, hashing them; the read that completes them
-    raises DigestMismatch when their sha256 is not `expected`."""
-
-    def __init__(self, f: BinaryIO, size: int, expected: str) -> None:
-        self._f = f
-        self._left = size
-        self._expected = expected
-        self._digest = hashlib.sha256()
-
-    def read(self, n: int = -1, /) -> bytes:
-        n = self._left if n < 0 else min(n, self._left)
-        data = self._f.read(n) if n else b""
-        self._digest.update(data)
-        self._left -= len(data)
-        if self._left == 0 and self._digest.hexdigest() != self._expected:
-            raise DigestMismatch(f"sha256 of the bytes read is {self._digest.hexdigest()}, "
-                                 f"finalize computed {self._expected}")
-        return data
 
 
 class S3Media:
@@ -165,19 +139,17 @@ class S3Media:
         if not self._exists(sid):
             log.info("recording %s: deleted before its upload: not uploaded", sid)
             return DONE
-        try:
-            f = open(path, "rb")  # noqa: SIM115 (closed below)
-        except FileNotFoundError:
+        f = open_finalized(sid, path, size)
+        if f is None:
             return self._already_uploaded(sid, key, size, sha256)
+        if isinstance(f, Attempt):
+            return f
         with f:
-            found = os.fstat(f.fileno()).st_size
-            if found != size:
-                return _refused(sid, f"the file is {found} bytes, finalize saw {size}")
             try:
                 self._bucket.put(key, HashingReader(f, size, sha256), size,
                                  content_type=str(p["content_type"]), sha256=sha256)
             except DigestMismatch as exc:
-                return _refused(sid, f"the file changed since finalize: {exc}")
+                return refused(sid, f"the file changed since finalize: {exc}")
         stored = self._bucket.stat(key)
         if stored is None or stored.size != size:
             return Attempt(None, f"object {key} is {stored and stored.size} bytes after the "
@@ -213,9 +185,5 @@ class S3Media:
         if stored is not None and (stored.size, stored.sha256) == (size, sha256):
             log.info("recording %s: already in s3 as %s", sid, key)
             return DONE
-        return _refused(sid, "the local file is gone and the object is not it")
+        return refused(sid, "the local file is gone and the object is not it")
 
-
-def _refused(sid: str, reason: str) -> Attempt:
-    """Given up at once (the outbox logs it with the item's key, media:<sid>)."""
-    return Attempt(None, f"recording {sid}: {reason}", refused=True)

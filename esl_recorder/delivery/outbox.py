@@ -3,7 +3,8 @@ before its first attempt, then delivered in the background until it is delivered
 
 - Kinds: an item is attempted by the handler registered for its kind (`register`: media
   uploads and removals, delivery/media.py); any other kind is an HTTP callback, sent by
-  the Sender. Every kind has the same retries, order, lanes and restart semantics below.
+  the Sender (attempts.py: one attempt, its result counted and logged). Every kind has
+  the same retries, order, lanes and restart semantics below.
 
 - Never in the way: `enqueue` is one insert and a wake-up; the API and the ESL reader
   never wait on a receiver.
@@ -40,20 +41,20 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import gevent
 import gevent.event
 from prometheus_client import Counter
 
 from ..domain.ports import OutboxItem, OutboxStore, StoreUnavailable
-from ..errors import InvalidArgument
 from ..metrics import Metrics
 from ..settings import DeliverySettings
+from .attempts import Attempts, Handler
 from .lanes import Lanes, Position
-from .policy import Attempt, Decision, decide
+from .policy import Decision
 from .request import OutboundRequest, safe_url
-from .sender import USER_AGENT, Sender, describe
+from .sender import USER_AGENT, Sender
 from .targets import TargetPolicy
 
 __all__ = ["USER_AGENT", "Handler", "OutboundRequest", "Outbox"]
@@ -62,7 +63,6 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[OutboxItem, str], None]  # (item, "delivered" | "retry" | "dead")
 
-RESULTS = ("delivered", "retry", "dead")
 SCAN_BATCH = 500  # rows read from the store per query
 SCAN_BATCHES_PER_TURN = 4  # then let other greenlets run before reading on
 WINDOW_PER_SLOT = 16  # items held in memory: concurrency * this
@@ -72,25 +72,7 @@ REWIND_EVERY = 30.0  # seconds between scans from the start of the pending index
 PURGE_EVERY = 60.0  # seconds between removals of old delivered items...
 PURGE_BATCH = 2_000  # ...of at most this many (a few ms), again after 1 s while more remain
 ERROR_PAUSE = 1.0  # after an unexpected error in the deliverer's loop
-
-
-class Handler(Protocol):
-    """Attempts the items of one kind that are not HTTP callbacks (an upload, a removal).
-    `attempt` returns what happened (never raises for trouble it expects): a 2xx status is
-    done, no status is retried, `refused` is given up at once (policy.py)."""
-
-    def attempt(self, item: OutboxItem) -> Attempt: ...
-
-    def describe(self, item: OutboxItem) -> str:
-        """Where the item goes, for log lines (no secrets)."""
-
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Registered:
-    handler: Handler
-    attempts: Counter  # labelled by result
+LAST_ID = 2**63 - 1  # past every item id: a cursor (t, LAST_ID) has passed all due at t
 
 
 @dataclass(frozen=True)
@@ -109,16 +91,14 @@ class Outbox:
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
-        self._rand = rand
-        self._sender = sender or Sender(settings.per_host, settings.timeout, targets)
+        self._attempts = Attempts(
+            sender or Sender(settings.per_host, settings.timeout, targets), settings,
+            metrics, clock, rand)
         self._window = settings.concurrency * WINDOW_PER_SLOT
         self._wake = gevent.event.Event()
         self._runner: gevent.Greenlet | None = None
         self._listeners: list[Listener] = []
-        self._handlers: dict[str, Registered] = {}
         self._reset()
-        for result in RESULTS:
-            metrics.callback_attempts.labels(result=result)
         metrics.callbacks_pending.set_function(lambda: store.outbox_count("pending"))
         metrics.callbacks_dead.set_function(lambda: store.outbox_count("dead"))
 
@@ -129,6 +109,7 @@ class Outbox:
         self._busy = 0  # workers running (counted here: a pool frees a slot only later)
         self._done: list[Finished] = []
         self._cursor: Position | None = None
+        self._arrived: list[tuple[str, Position]] = []  # (target, position) since _catch_up
         self._claimed: dict[int, OutboxItem] = {}  # claimed, result not stored yet
         self._renew_at = 0.0
         self._rewind_at = 0.0
@@ -139,9 +120,7 @@ class Outbox:
     def register(self, kind: str, handler: Handler, attempts: Counter) -> None:
         """Items of `kind` are attempted by `handler`; their results counted in `attempts`
         (labelled by result) instead of the callback metrics."""
-        for result in RESULTS:
-            attempts.labels(result=result)
-        self._handlers[kind] = Registered(handler, attempts)
+        self._attempts.register(kind, handler, attempts)
 
     def enqueue(self, request: OutboundRequest, *, key: str, dialect: str, kind: str) -> int:
         """Persist one request and wake the deliverer. Called from a recording's listener it
@@ -160,17 +139,26 @@ class Outbox:
         now = self._clock()
         item_id = self._store.enqueue(kind, key, target, payload, now)
         self._metrics.callbacks_enqueued.labels(dialect=dialect, kind=kind).inc()
-        self._store.after_commit(functools.partial(self._committed, (now, item_id)))
+        self._store.after_commit(functools.partial(self._committed, target, (now, item_id)))
         return item_id
 
-    def _committed(self, position: Position) -> None:
-        """Wake the deliverer once an item can be read. One committed behind a position the
-        scans already passed (PostgreSQL: transactions commit out of id order) makes them
-        start over, so it is not left for the periodic rewind."""
-        if self._cursor is not None and position < self._cursor:
-            self._cursor = None
-            self._lanes.rewind()
+    def _committed(self, target: str, position: Position) -> None:
+        """Wake the deliverer once an item can be read (not running: its first scan will
+        read it)."""
+        if self._runner is not None:
+            self._arrived.append((target, position))
         self._wake.set()
+
+    def _catch_up(self) -> None:
+        """Move the scans back to the items stored behind where they are (PostgreSQL:
+        transactions commit out of id order, or while a scan's query runs; a retry due
+        soon), so none waits for the periodic rewind."""
+        arrived, self._arrived = self._arrived, []
+        for target, (at, item_id) in arrived:
+            before = (at, item_id - 1)
+            if self._cursor is not None and before < self._cursor:
+                self._cursor = before
+            self._lanes.back_to(target, before)
 
     def items(self, state: str | None = None, limit: int = 100) -> list[OutboxItem]:
         return self._store.outbox_items(state, limit)
@@ -195,25 +183,27 @@ class Outbox:
         """Let attempts in flight finish (up to `timeout`), store their results, stop.
         Attempts cut short are sent again after the next start (PostgreSQL: by any daemon
         once their lease is over)."""
-        if self._runner is None:
+        runner, self._runner = self._runner, None
+        if runner is None:
             return
-        self._stopping = True
-        self._runner.kill()
-        self._runner = None
-        gevent.joinall(list(self._workers), timeout=timeout)
+        self._stopping = True  # the loop ends after its turn: a kill mid-query would cut a
+        self._wake.set()       # store's command short (PostgreSQL: the connection is lost)
+        deadline = time.monotonic() + timeout
+        runner.join(timeout)
+        if not runner.dead:
+            runner.kill()
+        gevent.joinall(list(self._workers), timeout=max(0.0, deadline - time.monotonic()))
         gevent.killall(list(self._workers), timeout=1)
         try:
             self._flush(self._clock())
             self._give_back()
         except Exception:
             log.exception("outbox: could not store the last attempts' results")
-        self._sender.close()
-        for registered in self._handlers.values():
-            registered.handler.close()
+        self._attempts.close()
 
     # the deliverer's loop ---------------------------------------------------------------
     def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             now = self._clock()
             try:
@@ -231,6 +221,7 @@ class Outbox:
 
     def _turn(self, now: float) -> None:
         self._flush(now)
+        self._catch_up()
         self._renew(now)
         self._housekeeping(now)
         for lane in self._lanes.wanting():
@@ -279,7 +270,8 @@ class Outbox:
                 self._cursor = (row.next_attempt_at, row.id)
                 self._lanes.hold(row)
             self._keep_held(rows)
-            if len(rows) < limit:
+            if len(rows) < limit:  # every item due at `now` was seen: the next scan
+                self._cursor = (now, LAST_ID)  # starts there, not at the last one it kept
                 return False
         return True
 
@@ -322,6 +314,8 @@ class Outbox:
         for f in done:
             self._lanes.release(f.item)
             self._claimed.pop(f.item.id, None)
+            if f.decision.next_at is not None:
+                self._arrived.append((f.item.target, (f.decision.next_at, f.item.id)))
         self._notify(done)
         final = [f.item.key for f in done if f.decision.result != "retry"]
         if final:
@@ -340,6 +334,8 @@ class Outbox:
                                   f.item.key)
 
     def _dispatch(self) -> None:
+        if self._stopping:
+            return
         for item in self._take(self._settings.concurrency - self._busy):
             self._busy += 1
             worker = gevent.spawn(self._work, item)
@@ -390,51 +386,7 @@ class Outbox:
             self._busy -= 1
 
     def _attempt(self, item: OutboxItem) -> None:
-        started = time.monotonic()
-        decision = self._try(item)
-        registered = self._handlers.get(item.kind)
-        if registered is not None:
-            registered.attempts.labels(result=decision.result).inc()
-        else:
-            self._metrics.callback_delivery_duration.observe(time.monotonic() - started)
-            self._metrics.callback_attempts.labels(result=decision.result).inc()
-        self._log(item, decision)
+        decision = self._attempts.run(item)
         self._done.append(Finished(item, decision, self._clock()))
         self._lanes.attempted(item)
         self._wake.set()
-
-    def _try(self, item: OutboxItem) -> Decision:
-        registered = self._handlers.get(item.kind)
-        try:
-            if registered is not None:
-                attempt = registered.handler.attempt(item)
-            else:
-                request = OutboundRequest.from_payload(item.payload)
-                attempt = self._sender.send(request)
-        except (InvalidArgument, KeyError, TypeError) as exc:
-            return Decision("dead", f"stored item is not valid: {exc}")
-        except Exception as exc:  # a bug must not stop the lane: retry like a failure
-            log.exception("outbox %d (key %s): attempt failed unexpectedly", item.id,
-                          item.key)
-            attempt = Attempt(None, describe(exc))
-        return decide(attempt, created_at=item.created_at, attempts_before=item.attempts,
-                      now=self._clock(), settings=self._settings, rand=self._rand)
-
-    def _log(self, item: OutboxItem, decision: Decision) -> None:
-        if decision.result == "delivered" and not log.isEnabledFor(logging.DEBUG):
-            return
-        registered = self._handlers.get(item.kind)
-        url = (registered.handler.describe(item) if registered is not None
-               else safe_url(str(item.payload.get("url", ""))))
-        number = item.attempts + 1
-        if decision.result == "delivered":
-            log.debug("outbox %d (key %s): %s delivered to %s (attempt %d)", item.id,
-                      item.key, item.kind, url, number)
-        elif decision.result == "dead":
-            log.warning("outbox %d (key %s): %s to %s given up after %d attempts: %s",
-                        item.id, item.key, item.kind, url, number, decision.error)
-        else:
-            level = logging.INFO if number == 1 else logging.DEBUG
-            log.log(level, "outbox %d (key %s): %s to %s failed (attempt %d: %s), retrying "
-                    "in %.1fs", item.id, item.key, item.kind, url, number, decision.error,
-                    (decision.next_at or 0.0) - self._clock())

@@ -21,6 +21,7 @@ cloud metadata address 169.254.169.254, a database on 10.0.0.5. So:
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
@@ -34,6 +35,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[IPAddress]]
 DEFAULT_PORTS = {"http": 80, "https": 443}
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
+NUMERIC_CHARACTERS = frozenset("0123456789abcdefx.:")  # of any address spelling
 LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 
 
@@ -49,7 +51,14 @@ def resolve(host: str, port: int) -> list[IPAddress]:
 
 def numeric_address(host: str) -> IPAddress | None:
     """`host` as an address if it is one in any spelling inet_aton/inet_pton accept
-    (`0x7f000001`, `2130706433`, `127.1`), else None. Asks no name server."""
+    (`0x7f000001`, `2130706433`, `127.1`), else None. Asks no name server, and calls
+    getaddrinfo (a trip to gevent's resolver threads) only for the rare spellings that
+    ipaddress does not read and that have no letter a name would."""
+    if "%" not in host:  # a scoped IPv6 address is left to getaddrinfo
+        with contextlib.suppress(ValueError):
+            return _plain(ipaddress.ip_address(host))
+    if not host or not set(host.partition("%")[0].lower()) <= NUMERIC_CHARACTERS:
+        return None
     try:
         infos = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)
     except (socket.gaierror, UnicodeError, ValueError):

@@ -33,6 +33,7 @@ import urllib3
 from urllib3.exceptions import HTTPError
 
 from ..domain.ports import MediaStream, OutboxItem
+from .finalized import DONE, DigestMismatch, open_finalized, refused
 from .policy import Attempt, parse_retry_after
 from .request import safe_url
 from .sender import MAX_ORIGINS, USER_AGENT, describe, guarded_pools
@@ -42,11 +43,6 @@ log = logging.getLogger(__name__)
 
 KIND = "url-upload"
 UPLOAD_CHUNK = 64 * 1024
-DONE = Attempt(200)
-
-
-class DigestMismatch(Exception):
-    """The bytes read for the upload are not the bytes hashed at finalize."""
 
 
 class Readable(Protocol):
@@ -127,15 +123,12 @@ class UrlUploads:
         if not self._exists(sid):
             log.info("recording %s: deleted before its upload: not uploaded", sid)
             return DONE
-        try:
-            f = open(path, "rb")  # noqa: SIM115 (closed below)
-        except FileNotFoundError:
+        f = open_finalized(sid, path, size)
+        if f is None:
             return self._upload_stored(p)
+        if isinstance(f, Attempt):
+            return f
         with f:
-            found = os.fstat(f.fileno()).st_size
-            if found != size:
-                return Attempt(None, f"recording {sid}: the file is {found} bytes, finalize "
-                                     f"saw {size}", refused=True)
             attempt = self._send(method, url, f, size, sha256, str(p["content_type"]))
         if attempt.status is not None and 200 <= attempt.status < 300:
             log.info("recording %s: %s to %s done (%d bytes, HTTP %d)", sid, method,
@@ -148,18 +141,17 @@ class UrlUploads:
         """The local file is gone (uploaded to S3 and removed): send the stored object."""
         sid, url, size = str(p["sid"]), str(p["url"]), int(p["size"])
         if self._stored is None:
-            return Attempt(None, f"recording {sid}: the local file is gone", refused=True)
+            return refused(sid, "the local file is gone")
         try:
             stream = self._stored(sid)
         except Exception as exc:
             return Attempt(None, f"recording {sid}: the media store: {describe(exc)}")
         if stream is None:
-            return Attempt(None, f"recording {sid}: the local file is gone and the media "
-                                 "store has none", refused=True)
+            return refused(sid, "the local file is gone and the media store has none")
         try:
             if stream.size != size:
-                return Attempt(None, f"recording {sid}: the stored object is {stream.size} "
-                                     f"bytes, finalize saw {size}", refused=True)
+                return refused(sid, f"the stored object is {stream.size} bytes, finalize "
+                                    f"saw {size}")
             attempt = self._send(str(p["method"]).upper(), url, ChunkReader(stream.chunks),
                                  size, str(p["sha256"]), str(p["content_type"]))
         finally:

@@ -38,6 +38,7 @@ from ..domain.calls import Call
 from ..domain.ports import OutboxItem, StoreUnavailable
 from ..domain.recording import Recording
 from ..errors import StoreError
+from . import postgres_claims as claims
 from .postgres_schema import migrate
 from .rows import (
     CALL_COLUMNS,
@@ -224,86 +225,45 @@ class PostgresStore:
             target: str | None = None, claim_until: float | None = None,
             besides: Sequence[str] = ()) -> list[OutboxItem]:
         """As store.sqlite. With `claim_until`, the same statement claims what it returns
-        (one UPDATE over a SELECT ... FOR UPDATE SKIP LOCKED): rows another daemon is
-        claiming at that moment are skipped, the returned ones are this daemon's until
-        then; each returned item keeps the next_attempt_at it was found at (its scan
-        position), the row holds `claim_until`."""
+        (postgres_claims.claim_rows): rows another daemon is claiming at that moment are
+        skipped, the returned ones are this daemon's until then; each returned item keeps
+        the next_attempt_at it was found at (its scan position), the row holds
+        `claim_until`."""
         after_at, after_id = after if after is not None else (float("-inf"), 0)
-        where = "target=%(target)s AND " if target is not None else ""
-        if besides:
-            where += "target<>ALL(%(besides)s) AND "
-        select = (f"SELECT {{columns}} FROM outbox o WHERE {where}state='pending' "
-                  "AND next_attempt_at<=%(now)s AND (next_attempt_at,id)>(%(at)s,%(id)s) "
-                  "AND NOT EXISTS(SELECT 1 FROM outbox p WHERE p.key=o.key AND "
-                  "p.state='pending' AND p.id<o.id) ORDER BY next_attempt_at, id "
-                  "LIMIT %(limit)s")
+        select = claims.due_select(target=target, besides=besides)
         params = {"now": now, "at": after_at, "id": after_id, "target": target,
                   "limit": limit, "besides": list(besides)}
-        if claim_until is None:
-            return [outbox_from_row(r) for r in self._all(select.format(columns="*"), params)]
-        return self._claim_rows(select.format(columns="id, next_attempt_at AS was"),
-                             params, claim_until)
+        return self._read_or_claim(select, params, claim_until)
 
     def heads(self, keys: Iterable[str], now: float, *,
               claim_until: float | None = None) -> list[OutboxItem]:
         """As store.sqlite; `claim_until` claims them as `due` does."""
-        select = ("SELECT {columns} FROM (SELECT DISTINCT ON (key) * FROM outbox WHERE "
-                  "state='pending' AND key=ANY(%(keys)s) ORDER BY key, id) h WHERE "
-                  "next_attempt_at<=%(now)s ORDER BY id")
-        params = {"keys": list(keys), "now": now}
-        if claim_until is None:
-            return [outbox_from_row(r) for r in self._all(select.format(columns="*"), params)]
-        return self._claim_rows(select.format(columns="id, next_attempt_at AS was"), params,
-                             claim_until)
+        return self._read_or_claim(claims.HEADS_SELECT, {"keys": list(keys), "now": now},
+                                   claim_until)
 
-    def _claim_rows(self, select: str, params: dict[str, Any],
-                 until: float) -> list[OutboxItem]:
-        """Claim the rows `select` (id, was) names, those no other transaction is claiming
-        and still pending and due when locked; returned in scan order with their `was`."""
-        rows = self._all(
-            "UPDATE outbox o SET claimed_by=%(me)s, next_attempt_at=%(until)s FROM ("
-            "SELECT c.id, s.was FROM outbox c JOIN (" + select + ") s ON c.id=s.id WHERE "
-            "c.state='pending' AND c.next_attempt_at<=%(now)s FOR UPDATE OF c SKIP LOCKED"
-            ") picked WHERE o.id=picked.id RETURNING o.*, picked.was",
-            {**params, "me": self.daemon_id, "until": until})
-        items = [outbox_from_row({**r, "next_attempt_at": r["was"]}) for r in rows]
-        items.sort(key=lambda i: (i.next_attempt_at, i.id))
-        return items
+    def _read_or_claim(self, select: str, params: dict[str, Any],
+                       claim_until: float | None) -> list[OutboxItem]:
+        with self._conn() as conn:
+            if claim_until is not None:
+                return claims.claim_rows(conn, select, params, self.daemon_id, claim_until)
+            rows = conn.execute(select.format(columns="*"), params).fetchall()
+        return [outbox_from_row(r) for r in rows]
 
     def claim(self, ids: Sequence[int], now: float, until: float) -> set[int]:
-        """One statement: lock the rows no other transaction is claiming (SKIP LOCKED),
-        keep those still pending whose lease is over (next_attempt_at, which a claim moves
-        to `until`) or ours, and whose key has no earlier pending item; mark them ours."""
+        """One statement (postgres_claims.claim)."""
         if not ids:
             return set()
         with self._conn() as conn:
-            rows = conn.execute(
-                "UPDATE outbox o SET claimed_by=%(me)s, next_attempt_at=%(until)s WHERE o.id "
-                "IN (SELECT c.id FROM outbox c WHERE c.id=ANY(%(ids)s) AND c.state='pending' "
-                "AND (c.next_attempt_at<=%(now)s OR c.claimed_by=%(me)s) AND NOT EXISTS("
-                "SELECT 1 FROM outbox p WHERE p.key=c.key AND p.state='pending' AND "
-                "p.id<c.id) FOR UPDATE SKIP LOCKED) RETURNING o.id",
-                {"me": self.daemon_id, "until": until, "now": now, "ids": list(ids)},
-            ).fetchall()
-        return {int(r["id"]) for r in rows}
+            return claims.claim(conn, ids, now, until, self.daemon_id)
 
     def give_back(self, positions: Sequence[tuple[int, float]]) -> None:
-        """End this daemon's claims of items (id, next_attempt_at): each is due again at
-        once, at the scan position it had (for anyone)."""
-        if not positions:
-            return
-        with self._conn() as conn:
-            conn.execute("UPDATE outbox o SET claimed_by=NULL, next_attempt_at=r.at FROM "
-                         "unnest(%s::bigint[], %s::float8[]) AS r(id, at) WHERE o.id=r.id "
-                         "AND o.claimed_by=%s AND o.state='pending'",
-                         (*_columns(list(positions), 2), self.daemon_id))
+        if positions:
+            with self._conn() as conn:
+                claims.give_back(conn, positions, self.daemon_id)
 
     def release_claims(self, now: float) -> int:
         with self._conn() as conn:
-            rows = conn.execute("UPDATE outbox SET claimed_by=NULL, next_attempt_at=%s WHERE "
-                                "state='pending' AND claimed_by IS NOT NULL RETURNING id",
-                                (now,)).fetchall()
-        return len(rows)
+            return claims.release_claims(conn, now)
 
     def next_attempt_after(self, now: float) -> float | None:
         row = self._one("SELECT MIN(next_attempt_at) AS at FROM outbox WHERE "
@@ -316,23 +276,8 @@ class PostgresStore:
         """As store.sqlite; each result also ends this daemon's claim, and is not written
         over an item another daemon claimed since (our lease lapsed: its result counts)."""
         done, later, given_up = attempt_params(delivered, retried, dead)
-        mine = "AND (o.claimed_by IS NULL OR o.claimed_by=%s)"
-        with self.atomic(), self._conn() as conn:  # one statement each (no pipeline)
-            if done:
-                conn.execute("UPDATE outbox o SET state='delivered', attempts=attempts+1, "
-                             "claimed_by=NULL, finished_at=r.at FROM unnest(%s::float8[], "
-                             f"%s::bigint[]) AS r(at, id) WHERE o.id=r.id {mine}",
-                             (*_columns(done, 2), self.daemon_id))
-            if later:
-                conn.execute("UPDATE outbox o SET attempts=attempts+1, next_attempt_at=r.at, "
-                             "claimed_by=NULL, last_error=r.err FROM unnest(%s::float8[], "
-                             f"%s::text[], %s::bigint[]) AS r(at, err, id) WHERE o.id=r.id "
-                             f"{mine}", (*_columns(later, 3), self.daemon_id))
-            if given_up:
-                conn.execute("UPDATE outbox o SET state='dead', attempts=attempts+1, "
-                             "claimed_by=NULL, finished_at=r.at, last_error=r.err FROM "
-                             "unnest(%s::float8[], %s::text[], %s::bigint[]) AS r(at, err, id) "
-                             f"WHERE o.id=r.id {mine}", (*_columns(given_up, 3), self.daemon_id))
+        with self.atomic(), self._conn() as conn:
+            claims.finish(conn, done, later, given_up, self.daemon_id)
 
     def outbox_count(self, state: str) -> int:
         row = self._one("SELECT COUNT(*) AS n FROM outbox WHERE state=%s", (state,))
@@ -442,11 +387,6 @@ class PostgresStore:
 def _reason(exc: Exception) -> str:
     """The first line of a psycopg or pool error (they hold no credentials)."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    """Rows of parameters as `width` arrays, one per column (for unnest)."""
-    return [[row[i] for row in rows] for i in range(width)]
 
 
 def _interruption(exc: BaseException) -> BaseException | None:

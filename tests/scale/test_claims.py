@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import gevent
+import gevent.event
 import pytest
-from delivery.conftest import HarnessFactory
+from delivery.conftest import FAST, Harness, HarnessFactory
 from delivery.test_outbox import Receivers, body_of
 from store_backends import StoreFactory
+
+from esl_recorder.domain.ports import OutboxItem
 
 A = "http://a.test:80"
 
@@ -119,3 +123,56 @@ def test_the_claim_of_a_daemon_that_died_is_taken_over_after_its_lease(
     assert [g.form["n"] for g in got] == ["0", "1"]
     alive.wait_for(lambda: alive.count("delivered") == 2)
     assert min(alive.results[0][0].next_attempt_at, time.time()) >= claimed_at + 1.0
+
+
+class CommitsDuringScan:
+    """A daemon's store whose next scan that finds items runs `during_scan` after its
+    query and before it returns: a transaction that commits while the scan reads."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.during_scan: Callable[[], None] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def due(self, *args: Any, **kw: Any) -> list[OutboxItem]:
+        rows: list[OutboxItem] = self._store.due(*args, **kw)
+        if rows and self.during_scan is not None:
+            during, self.during_scan = self.during_scan, None
+            during()
+        return rows
+
+
+def test_an_item_committed_while_a_scan_reads_is_not_skipped(
+        store_factory: StoreFactory, receivers: Receivers) -> None:
+    """Transactions commit out of id order, and one may commit while the deliverer's scan
+    runs: that scan does not see its item but returns a later one and goes on past both.
+    The deliverer comes back for it (no_safety_nets: no rescan from the start would)."""
+    racing = CommitsDuringScan(store_factory())
+    h = Harness(lambda: racing, FAST)
+    r = receivers()
+    opened, commit = gevent.event.Event(), gevent.event.Event()
+
+    def early_item_late_commit() -> None:
+        with racing.atomic():
+            h.send(r.url(), key="early", body="n=early")
+            opened.set()
+            commit.wait()
+
+    def committed() -> None:
+        commit.set()
+        writer.join()
+
+    writer = gevent.spawn(early_item_late_commit)
+    try:
+        h.outbox.start()
+        opened.wait(5)
+        racing.during_scan = committed
+        h.send(r.url(), key="later", body="n=later")  # committed: the scan finds it
+        got = r.wait(2, timeout=5)
+        assert sorted(g.form["n"] for g in got) == ["early", "later"]
+    finally:
+        commit.set()
+        writer.join()
+        h.close()
