@@ -53,6 +53,7 @@ FINISHED = re.compile(r'^esl_recorder_recordings_finished_total\{[^}]*state="([^
                       r"(\S+)$", re.M)
 STARTED = re.compile(r"^esl_recorder_recordings_started_total\{[^}]*\} (\S+)$", re.M)
 TRACKED = re.compile(r"^esl_recorder_calls_tracked (\S+)$", re.M)
+EVENTS = re.compile(r'^esl_recorder_esl_events_total\{[^}]*event="([^"]*)"[^}]*\} (\S+)$', re.M)
 ACCOUNT_VARIABLE = "esl_recorder_account_id"
 SIM_POLICY = {"record_call": {"format": "wav"}}
 LIVE_POLICY = {"call_recording": {"account": {"outbound": {"any": {"enabled": True,
@@ -176,9 +177,14 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
+    return sum(cpu_times(pid))
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of process `pid`."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    return int(fields[11]) / TICKS, int(fields[12]) / TICKS  # utime, stime
 
 
 def metrics(port: int) -> str:
@@ -203,6 +209,13 @@ def final_states(text: str) -> str:
     for state, value in FINISHED.findall(text):
         states[state] = states.get(state, 0.0) + float(value)
     return ", ".join(f"{state} {n:.0f}" for state, n in sorted(states.items()))
+
+
+def events_per_call(text: str, calls: int) -> str:
+    """The events the daemon received per call, by name (its esl_events_total)."""
+    counts = sorted(((name, float(n) / calls) for name, n in EVENTS.findall(text)),
+                    key=lambda item: -item[1])
+    return ", ".join(f"{name} {n:.1f}" for name, n in counts if n >= 0.05)
 
 
 def lag_p99(text: str) -> str:
@@ -259,7 +272,7 @@ def run(calls: int, concurrency: int, seconds: float) -> None:
 
 def measure(switch: Switch, pid: int, port: int, calls: int,
             concurrency: int, seconds: float) -> None:
-    daemon_cpu0, switch_cpu0 = cpu_seconds(pid), switch.cpu()
+    daemon_cpu0, switch_cpu0 = cpu_times(pid), switch.cpu()
     started = time.monotonic()
     placed = 0
     while placed < calls:
@@ -273,7 +286,7 @@ def measure(switch: Switch, pid: int, port: int, calls: int,
             sys.exit(f"bench: only {state[1]:.0f} of {calls} recordings finished")
         gevent.sleep(0.2)
     wall = time.monotonic() - started
-    daemon_cpu = cpu_seconds(pid) - daemon_cpu0
+    user, system = (t1 - t0 for t0, t1 in zip(daemon_cpu0, cpu_times(pid), strict=True))
     switch_cpu1 = switch.cpu()
     print(f"{calls} calls, {concurrency} at a time, {seconds:g} s each: {wall:.1f} s")
     print(f"calls/s: {calls / wall:.1f}")
@@ -282,12 +295,15 @@ def measure(switch: Switch, pid: int, port: int, calls: int,
     if state[1] < calls:
         print(f"calls not recorded: {calls - state[1]:.0f} (gone before their uuid_record)")
     print(f"event lag p99: {lag_p99(text)}")
+    print(f"events per call: {events_per_call(text, calls)}")
     if switch_cpu0 is None or switch_cpu1 is None:
         print(f"{switch.label} cpu_ms_per_call: n/a (no pid: set ESL_RECORDER_FS_DIR)")
     else:
         print(f"{switch.label} cpu_ms_per_call: "
               f"{(switch_cpu1 - switch_cpu0) * 1000 / calls:.2f}")
-    print(f"daemon_cpu_ms_per_call: {daemon_cpu * 1000 / calls:.2f}")
+    print(f"daemon CPU per call: user {user * 1000 / calls:.2f} ms, system "
+          f"{system * 1000 / calls:.2f} ms")
+    print(f"daemon_cpu_ms_per_call: {(user + system) * 1000 / calls:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,13 +46,29 @@ def inspect(path: str) -> FileFacts:
     raise AudioError(f"unknown audio format: {path}")
 
 
-def _wav_facts(path: str) -> FileFacts:
-    """One pass over the file: its header is read from the digest's first chunk."""
+def sound_facts(path: str) -> FileFacts | None:
+    """`inspect(path)`, or None for a WAV file whose header is stale (repair_wav_header
+    it first): a sound file is read once."""
+    try:
+        return _wav_facts(path, stale_ok=False) if path.endswith(".wav") else inspect(path)
+    except _StaleHeader:
+        return None
+
+
+class _StaleHeader(AudioError):
+    pass
+
+
+def _wav_facts(path: str, *, stale_ok: bool = True) -> FileFacts:
+    """One pass over the file: its header is read from the digest's first chunk
+    (_StaleHeader when that header is stale, unless `stale_ok`)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         chunk = fh.read(_CHUNK)
         layout = _wav_layout(chunk[:_HEADER_BYTES], size, path)
+        if layout.stale and not stale_ok:
+            raise _StaleHeader(path)
         while chunk:
             digest.update(chunk)
             chunk = fh.read(_CHUNK)

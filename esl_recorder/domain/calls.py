@@ -57,6 +57,7 @@ class Call:
     user: str = ""
     device: str = ""
     caller: str = ""
+    caller_name: str = ""  # the caller id name
     destination: str = ""
     other_leg: str = ""
     created_at: float = 0.0
@@ -126,6 +127,12 @@ class CallTracker:
 
     def __len__(self) -> int:
         return len(self._calls)
+
+    def profiled(self, uuid: str) -> bool:
+        """Whether FreeSWITCH's events showed the call already (its direction, caller and
+        destination were read from one): a later event need not be read for them."""
+        call = self._calls.get(uuid)
+        return call is not None and call.reported and call.identity_known
 
     def calls(self, node: str | None = None) -> list[Call]:
         return [c for c in self._calls.values() if node is None or c.node == node]
@@ -277,5 +284,6 @@ def _refresh(call: Call, fact: ChannelFact) -> None:
     call.reported = True
     call.direction = call.direction or fact.direction
     call.caller = call.caller or fact.caller
+    call.caller_name = call.caller_name or fact.caller_name
     call.destination = call.destination or fact.destination
     call.set_identity(fact.identity)

@@ -36,6 +36,7 @@ class ChannelFact:
     destination: str = ""
     answered: bool = False  # the call was answered when the event was sent
     identity: Identity = NO_IDENTITY
+    caller_name: str = ""  # the caller id name
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ def stop_reason(requested: StopReason | None, cause: str | None, hungup: bool) -
 
 def examine(path: str, cause: str | None, trim: bool, expected_ms: int | None = None,
             tolerance_ms: int = 2000) -> Outcome:
-    """Read the file (blocking I/O: run it in a worker thread). `expected_ms` is how long
+    """Read the file (blocking I/O: a long one in a worker thread). `expected_ms` is how long
     FreeSWITCH recorded (its record_ms): a file shorter than that by more than
     `tolerance_ms` was not written whole (a full disk) and the recording failed."""
     if not os.path.exists(path):
@@ -50,10 +50,13 @@ def examine(path: str, cause: str | None, trim: bool, expected_ms: int | None = 
             return Outcome(State.ABSENT, None, None)
         return Outcome(State.FAILED, None, f"recording file is missing ({cause})")
     try:
-        repaired = path.endswith(".wav") and audio.repair_wav_header(path)
-        if trim and cause != "uri-failure":
-            audio.trim_wav_silence(path)
-        facts = audio.inspect(path)
+        facts = None if trim else audio.sound_facts(path)  # usually the file's one read
+        repaired = False
+        if facts is None:  # a stale WAV header, or silence to trim
+            repaired = path.endswith(".wav") and audio.repair_wav_header(path)
+            if trim and cause != "uri-failure":
+                audio.trim_wav_silence(path)
+            facts = audio.inspect(path)
     except (OSError, audio.AudioError) as exc:
         if cause == "uri-failure":
             return Outcome(State.FAILED, None, WRITE_FAILED)

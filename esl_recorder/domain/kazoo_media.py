@@ -13,8 +13,10 @@ core/kazoo_media/src/kz_media_recording.erl, kzc_recording.erl).
   FreeSWITCH's `caller_id_name`); its `interaction_id` the call's `Call-Interaction-ID`
   custom channel variable, which ecallmgr keeps on the channel as
   `ecallmgr_Call-Interaction-ID` (ecallmgr sets `<<"ecallmgr_", ?CALL_INTERACTION_ID>>`; CCVs
-  are the `ecallmgr_`-prefixed variables). Both are read when the recording starts, only
-  for a recording that is uploaded (a `url`): two `uuid_getvar` then.
+  are the `ecallmgr_`-prefixed variables). Both are taken when the recording starts, only
+  for a recording that is uploaded (a `url`): the caller id name as the call's events
+  showed it when it is known that way (a policy's call), else read with `uuid_getvar`; the
+  interaction id read with `uuid_getvar`.
 """
 
 from __future__ import annotations
@@ -47,21 +49,24 @@ def stored_name(media_name: str, extension: str) -> str:
     return media_name if media_name.endswith(suffix) else media_name + suffix
 
 
-def call_facts(read: Callable[[Sequence[str]], Mapping[str, str]]) -> dict[str, str]:
+def call_facts(read: Callable[[Sequence[str]], Mapping[str, str]],
+               caller_id_name: str | None = None) -> dict[str, str]:
     """The caller id name and the interaction id of a call, as upload fields (`read` is
-    the call's CallControl.variables). One that cannot be read is empty: FreeSWITCH
+    the call's CallControl.variables; `caller_id_name` the name when it is known already,
+    then only the interaction id is read). One that cannot be read is empty: FreeSWITCH
     answers nothing at all for a variable set to "" (-ERR no reply), as it does for an
     originated leg's caller id name at its very start; the recording goes on without it.
     CallGone passes (the recording cannot start either)."""
-    facts = {}
-    for field, name in (("caller_id_name", CALLER_ID_NAME_VARIABLE),
-                        ("interaction_id", INTERACTION_ID_VARIABLE)):
+    facts = {"caller_id_name": caller_id_name or ""}
+    names = [("interaction_id", INTERACTION_ID_VARIABLE)]
+    if caller_id_name is None:
+        names.insert(0, ("caller_id_name", CALLER_ID_NAME_VARIABLE))
+    for field, name in names:
         try:
-            value = read((name,)).get(name, "")
+            facts[field] = read((name,)).get(name, "")
         except CommandRefused:
-            value = ""
-        facts[field] = _clean(value)
-    return facts
+            facts[field] = ""
+    return {field: _clean(value) for field, value in facts.items()}
 
 
 def _clean(value: str) -> str:

@@ -10,7 +10,8 @@ decides it, and two with the same parameters are one (domain.policies): a later 
 starts a duplicate. Its direction and network are the configured channel variables as
 the event that showed its identity carried them (Identity), so deciding asks FreeSWITCH
 nothing, and a leg no policy records (the other leg of a loopback or of a bridge) costs no
-command; the recordings start in greenlets of their own.
+command; a recording that begins now (or reads its call's variables) starts in a greenlet of
+its own, one queued for the answer is only written to the store, at once.
 
 Calls already up when the daemon (re)connects (`reconcile`, after the tracker's resync):
 those answered with no recording of ours get their identity, direction and network read
@@ -141,8 +142,10 @@ class PolicyRecorder:
             if (decision.params.timing is Timing.BRIDGE and not late
                     and call.state is not CallState.BRIDGED):
                 looked.on_bridge.append(decision)
-            else:
+            elif call.answered or decision.params.url:  # a command to send: not here
                 gevent.spawn(self._start, call, decision, late)
+            else:  # queued until the answer: only written to the store
+                self._start(call, decision, late)
 
     @staticmethod
     def _route(call: Call) -> tuple[str, str]:
@@ -169,8 +172,8 @@ class PolicyRecorder:
         if late:
             meta["started_late"] = True
         try:
-            if params.url:
-                meta.update(call_facts(self._reader(call)))
+            if params.url:  # the caller id name as the events showed it (a late call's: read)
+                meta.update(call_facts(self._reader(call), None if late else call.caller_name))
             rec = self._service.start(call.uuid, params.options(), source=SOURCE, meta=meta)
         except RecordingError as exc:
             log.warning("call %s: the %s policy of %s could not record it: %s", call.uuid,

@@ -69,6 +69,16 @@ def caller_number(ev: HeaderSource) -> str | None:
     return ev.get("Caller-Caller-ID-Number")
 
 
+def caller_name(ev: HeaderSource) -> str | None:
+    """The caller id name. An originated leg carries none until it enters the dialplan,
+    where FreeSWITCH makes its callee id its caller id (switch_channel_sort_cid: flip_cid):
+    for an outbound leg without one, that callee id name."""
+    name = ev.get("Caller-Caller-ID-Name")
+    if not name and direction(ev) == "outbound":
+        return ev.get("Caller-Callee-ID-Name")
+    return name
+
+
 def destination_number(ev: HeaderSource) -> str | None:
     return ev.get("Caller-Destination-Number")
 

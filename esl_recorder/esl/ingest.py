@@ -51,12 +51,14 @@ class FactReader:
                               for name in self._route)
         return Identity(account, user, device, direction, network)
 
-    def channel(self, node: str, event: Event) -> ChannelFact | None:
+    def channel(self, node: str, event: Event,
+                profiled: Callable[[str], bool] = lambda uuid: False) -> ChannelFact | None:
         """The fact of a CHANNEL_* event (None without a Unique-ID or for another name).
 
-        Only CREATE and ANSWER carry the profile, they and BRIDGE the identity (what the
-        tracker reads): every header read is a search through the event, and most events
-        are others'."""
+        Only CREATE and ANSWER carry the profile (an ANSWER not when `profiled(uuid)` says
+        an earlier event's was read), they and BRIDGE the identity (what the tracker
+        reads): every header read is a search through the event, and most events are
+        others'."""
         kind = _CHANNEL_KINDS.get(event.name)
         uuid = ev.unique_id(event)
         if kind is None or not uuid:
@@ -68,13 +70,16 @@ class FactReader:
         if kind is ChannelHungup:
             return ChannelHungup(uuid, node, at, cause=ev.hangup_cause(event) or "",
                                  complete=event.name == ev.CHANNEL_HANGUP_COMPLETE)
+        if kind is ChannelAnswered and profiled(uuid):  # its identity may be new: read it
+            return ChannelAnswered(uuid, node, at, answered=True, identity=self.identity(event))
         state = ev.answer_state(event)
         profile = (uuid, node, at, ev.direction(event) or "", ev.caller_number(event) or "",
                    ev.destination_number(event) or "", state == "answered",
                    self.identity(event))
+        name = ev.caller_name(event) or ""
         if kind is ChannelCreated:
-            return ChannelCreated(*profile, ringing=state in _RINGING)
-        return ChannelAnswered(*profile)
+            return ChannelCreated(*profile, caller_name=name, ringing=state in _RINGING)
+        return ChannelAnswered(*profile, caller_name=name)
 
     @staticmethod
     def record_start(node: str, event: Event, path: str) -> RecordingStarted:
@@ -149,7 +154,7 @@ class EventRouter:
             handler(node, event)
 
     def _on_channel(self, node: str, event: Event) -> None:
-        fact = self._read.channel(node, event)
+        fact = self._read.channel(node, event, self._tracker.profiled)
         if fact is not None:
             self._tracker.apply(fact)
 

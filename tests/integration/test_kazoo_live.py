@@ -158,11 +158,6 @@ def patch_account(live: Live, data: dict[str, Any]) -> None:
     assert answer.status_code == 200, answer.text
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known gap: the caller id name is read with uuid_getvar when the policy starts the "
-    "recording, and on an originated A leg FreeSWITCH may not have set caller_id_name yet "
-    "(empty in 1 of 3 .ci/run runs); reading it from the events' Caller-Caller-ID-Name is "
-    "the fix, not done yet"))
 def test_upload_carries_the_caller_id_name_and_interaction_id(kazoo_live: tuple[Live, Esl]
                                                               ) -> None:
     live, esl = kazoo_live
@@ -173,7 +168,8 @@ def test_upload_carries_the_caller_id_name_and_interaction_id(kazoo_live: tuple[
     live.daemon.wait_state(rec.sid, State.COMPLETED, timeout=15)
     got = live.receiver.wait(1, timeout=15)[0]
     # the A leg of an originate: FreeSWITCH's caller id name of it (Caller-Caller-ID-Name,
-    # what Kazoo's kapps_call:caller_id_name reads) is "Outbound Call"; URL-encoded
+    # what Kazoo's kapps_call:caller_id_name reads) is "Outbound Call", its callee id name
+    # until it enters the dialplan (its CREATE and ANSWER carry no caller id name); URL-encoded
     assert "&caller_id_name=Outbound%20Call&" in got.query
     query = parse_qs(got.query, keep_blank_values=True)
     assert query["interaction_id"] == ["63741914152-5813c485"]

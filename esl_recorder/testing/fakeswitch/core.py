@@ -141,6 +141,7 @@ class SwitchCore:
         if ch.scripted:  # the engine's variables are only those the channel holds
             headers = [h for h in headers if not h[0].startswith(templates.SCRIPT_VARIABLES)
                        or h[0][9:] in ch.variables]
+        _caller_name(headers, ch.variables)  # last: it may add a header (moves the indexes)
         return Event(name, headers + list(extra))
 
     def emit(
@@ -243,6 +244,20 @@ def _apply(headers: Headers, layout: templates.Layout, overrides: dict[str, str]
     for name, value in overrides.items():
         for index in layout.positions.get(name, ()):
             headers[index] = (name, value)
+
+
+def _caller_name(headers: Headers, variables: dict[str, str]) -> None:
+    """The caller id name the channel was given (FreeSWITCH's caller profile: `caller_id_name`
+    here, or an originate's `origination_caller_id_name`) as Caller-Caller-ID-Name, where
+    FreeSWITCH writes it: before Caller-Caller-ID-Number (no header when there is none)."""
+    name = variables.get("origination_caller_id_name") or variables.get("caller_id_name")
+    if not name:
+        return
+    names = [h[0] for h in headers]
+    if "Caller-Caller-ID-Name" in names:
+        headers[names.index("Caller-Caller-ID-Name")] = ("Caller-Caller-ID-Name", name)
+    elif "Caller-Caller-ID-Number" in names:
+        headers.insert(names.index("Caller-Caller-ID-Number"), ("Caller-Caller-ID-Name", name))
 
 
 def _merge_variables(headers: Headers, layout: templates.Layout, variables: dict[str, str]) -> None:
