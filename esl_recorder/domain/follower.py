@@ -4,7 +4,6 @@ after a reconnect or a restart (reconcile / recover)."""
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Collection
 
@@ -23,8 +22,6 @@ from .registry import RecordingRegistry
 from .service import RecordingService
 
 log = logging.getLogger(__name__)
-
-INLINE_EXAMINE_BYTES = 256 << 10  # files up to this size are read in the event dispatcher
 
 
 class RecordingFollower:
@@ -84,7 +81,7 @@ class RecordingFollower:
         call = self._tracker.get(rec.call_uuid)
         self._finish(rec, cause=fact.cause, record_ms=fact.record_ms, ended_at=fact.at,
                      reason=stop_reason(rec.stop_requested, fact.cause,
-                                        call is None or call.hungup), call=call)
+                                        call is None or call.hungup))
 
     def on_dtmf(self, fact: DtmfPressed) -> None:
         for rec in self._registry.for_call(fact.call_uuid):
@@ -103,80 +100,60 @@ class RecordingFollower:
                     self._spawn(rec, self._service.begin, rec)
         elif event is CallEvent.ENDED:
             self._on_hangup(call, recs)
-        elif event is CallEvent.RELEASED and any(_waits_for_stop(r) for r in recs):
-            gevent.spawn_later(self._grace, self._sweep_call, call)
+        elif event is CallEvent.RELEASED:
+            gevent.spawn_later(self._grace, self._sweep_call, call.uuid)
 
     def _on_hangup(self, call: Call, recs: list[Recording]) -> None:
-        """The call's end is saved with its recordings' next transition (a queued one
-        ends absent now, a running one stops when its RECORD_STOP comes), or alone."""
-        queued = [r for r in recs if r.state is State.QUEUED]
-        for rec in queued:
-            self._registry.settle(rec, State.ABSENT, stop_reason=StopReason.HANGUP,
-                                  ended_at=call.hungup_at or self._clock(), call=call)
-        if queued or any(_waits_for_stop(r) for r in recs):
-            return
         try:
             self._store.save_call(call)
         except StoreUnavailable as exc:
             log.warning("call %s: hangup not saved: %s", call.uuid, exc)
+        for rec in recs:
+            if rec.state is State.QUEUED:
+                self._registry.settle(rec, State.ABSENT, stop_reason=StopReason.HANGUP,
+                                      ended_at=call.hungup_at or self._clock())
 
-    def _sweep_call(self, call: Call) -> None:
+    def _sweep_call(self, call_uuid: str) -> None:
         """RECORD_STOP may come late under load, or be lost: finish from disk."""
-        for rec in self._registry.for_call(call.uuid):
-            if _waits_for_stop(rec):
+        for rec in self._registry.for_call(call_uuid):
+            if rec.state in ACTIVE or (rec.state is State.STOPPED and rec.cause is None):
                 log.warning("recording %s: no RECORD_STOP %.0fs after hangup of %s; "
-                            "finishing from disk", rec.sid, self._grace, call.uuid)
+                            "finishing from disk", rec.sid, self._grace, call_uuid)
                 self._finish(rec, cause=None, record_ms=None, ended_at=None,
-                             reason=rec.stop_requested or StopReason.HANGUP, call=call)
+                             reason=rec.stop_requested or StopReason.HANGUP)
 
     # finishing ---------------------------------------------------------------------------
     def _finish(self, rec: Recording, *, cause: str | None, record_ms: int | None,
-                ended_at: float | None, reason: StopReason, call: Call | None = None) -> None:
-        """The recording is stopped, then finalized. One FreeSWITCH ended (a hangup, its
-        limit, silence) with a small file is finalized at once, stopped and finished in
-        one transaction; a stop asked for, or a long file, is saved stopped and its file
-        read in a worker thread after (a stop's answer never races the file's reading).
-        The call's end is saved with the stop when the call has ended."""
+                ended_at: float | None, reason: StopReason) -> None:
         if rec.terminal or rec.sid in self._finalizing:
             return
-        ended = call if call is not None and call.hungup else None
-        stopped = {"cause": cause, "stop_reason": reason, "fs_record_ms": record_ms,
-                   "ended_at": ended_at or self._clock()}
-        if rec.stop_requested is not None or not _small(rec.path):
-            self._registry.settle_all(rec, [(State.STOPPED, stopped)], call=ended,
-                                      then=lambda: self._pool.spawn(self.finalize, rec))
-            return
-        outcome = self._examine(examine, rec, cause, record_ms)
-        self._registry.settle_all(
-            rec, [(State.STOPPED, stopped),
-                  (outcome.state, {"file": outcome.facts, "error": outcome.error})],
-            call=ended, finished_cause="truncated" if outcome.truncated else None,
-            then=lambda: self._observe(rec, outcome))
+        self._registry.settle(rec, State.STOPPED, cause=cause, stop_reason=reason,
+                              fs_record_ms=record_ms, ended_at=ended_at or self._clock(),
+                              then=lambda: self._pool.spawn(self.finalize, rec))
 
     def finalize(self, rec: Recording) -> None:
-        """Read the closed file of a stopped recording in a worker thread, then record the
-        final state."""
+        """Read the closed file in a worker thread, then record the final state."""
         if rec.sid in self._finalizing:
             return
         self._finalizing.add(rec.sid)
         try:
-            outcome = self._examine(_in_a_thread, rec, rec.cause, rec.fs_record_ms)
-            if not rec.terminal:
-                self._registry.settle(rec, outcome.state, file=outcome.facts,
-                                      error=outcome.error,
-                                      finished_cause="truncated" if outcome.truncated else None)
-                self._observe(rec, outcome)
+            self._finalize(rec)
         finally:
             self._finalizing.discard(rec.sid)
 
-    def _examine(self, run: Callable[..., Outcome], rec: Recording, cause: str | None,
-                 record_ms: int | None) -> Outcome:
-        """The closed file's facts (domain.finalize.examine, called through `run`)."""
-        outcome = run(rec.path, cause, rec.options.trim_silence, record_ms,
-                      self._tolerance_ms)
+    def _finalize(self, rec: Recording) -> None:
+        hub = gevent.get_hub()
+        outcome: Outcome = hub.threadpool.apply(
+            examine, (rec.path, rec.cause, rec.options.trim_silence, rec.fs_record_ms,
+                      self._tolerance_ms))
         if outcome.repaired:
             log.warning("recording %s: repaired a stale WAV header (%s)", rec.sid, rec.path)
-        return outcome
+        if rec.terminal:
+            return
+        cause = "truncated" if outcome.truncated else None
+        self._registry.settle(rec, outcome.state, file=outcome.facts, error=outcome.error,
+                              finished_cause=cause)
+        self._observe(rec, outcome)
 
     def _observe(self, rec: Recording, outcome: Outcome) -> None:
         m = self._metrics
@@ -223,7 +200,7 @@ class RecordingFollower:
                 log.warning("recording %s on call %s: unfinished %.0f s after its end; "
                             "finishing from disk", rec.sid, rec.call_uuid, limit)
                 self._finish(rec, cause=rec.cause, record_ms=rec.fs_record_ms, ended_at=None,
-                             reason=rec.stop_requested or StopReason.LOST, call=call)
+                             reason=rec.stop_requested or StopReason.LOST)
 
     # restart and reconnect ---------------------------------------------------------------
     def recover(self, nodes: Collection[str] | None = None) -> list[Recording]:
@@ -311,23 +288,3 @@ class RecordingFollower:
                               what)
 
         gevent.spawn(run)
-
-
-def _waits_for_stop(rec: Recording) -> bool:
-    """Whether FreeSWITCH's RECORD_STOP of the recording is still to come."""
-    return rec.state in ACTIVE or (rec.state is State.STOPPED and rec.cause is None)
-
-
-def _small(path: str) -> bool:
-    """Whether the file is small enough to read in the event dispatcher (at most 8 s of
-    stereo 8 kHz WAV): handing it to a worker thread would cost more."""
-    try:
-        return os.path.getsize(path) <= INLINE_EXAMINE_BYTES
-    except OSError:
-        return True  # missing: examine says so without reading anything
-
-
-def _in_a_thread(*args: object) -> Outcome:
-    """examine(*args) in a worker thread: a long file never holds up the events."""
-    outcome: Outcome = gevent.get_hub().threadpool.apply(examine, args)
-    return outcome

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, deque
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -27,8 +27,7 @@ log = logging.getLogger(__name__)
 
 RecordingListener = Callable[[Recording, State], None]  # (recording, previous state)
 SETTLE_RETRY = 1.0  # seconds between attempts to write facts the store could not take
-Steps = Sequence[tuple[State, dict[str, Any]]]  # states to go through, with their changes
-Fact = tuple[Recording, Steps, Callable[[], object] | None, Call | None, str | None]
+Fact = tuple[Recording, State, dict[str, Any], Callable[[], object] | None]
 
 
 class RecordingRegistry:
@@ -125,38 +124,25 @@ class RecordingRegistry:
         """Persist field changes that are not a state change."""
         self._store.save_recording(rec)
 
-    def transition(self, rec: Recording, state: State, *, call: Call | None = None,
-                   finished_cause: str | None = None, **changes: Any) -> None:
-        """Move `rec` to `state` (validated), apply `changes`, persist (with `call`, when
-        given) and announce in one transaction. On StoreUnavailable `rec` is left as it
-        was. One at a time: a store may let other greenlets run while it writes (see
-        `committed`). A final state is counted in recordings_finished_total by
-        `finished_cause`, else FreeSWITCH's completion cause, else why it stopped (a
-        recording that never started has none)."""
-        self.transitions(rec, [(state, changes)], call=call, finished_cause=finished_cause)
-
-    def transitions(self, rec: Recording, steps: Steps, *, call: Call | None = None,
-                    finished_cause: str | None = None) -> None:
-        """`transition` through several states in one transaction: each step's state and
-        changes applied and announced in order, the recording saved once (with `call`,
-        when given). On any error `rec` is left as it was."""
+    def transition(self, rec: Recording, state: State, *, finished_cause: str | None = None,
+                   **changes: Any) -> None:
+        """Move `rec` to `state` (validated), apply `changes`, persist and announce in one
+        transaction. On StoreUnavailable `rec` is left as it was. One at a time: a store
+        may let other greenlets run while it writes (see `committed`). A final state is
+        counted in recordings_finished_total by `finished_cause`, else FreeSWITCH's
+        completion cause, else why it stopped (a recording that never started has none)."""
         with self._transitions:
+            previous = rec.state
             before = dict(vars(rec))  # meta is fixed at creation: no listener changes it
-            moves = []
+            rec.move(state)
+            for name, value in changes.items():
+                setattr(rec, name, value)
             try:
                 with self._store.atomic():
-                    for state, changes in steps:
-                        previous = rec.state
-                        rec.move(state)
-                        for name, value in changes.items():
-                            setattr(rec, name, value)
-                        if previous is not rec.state:
-                            moves.append((previous, rec.state))
-                            self._announce(rec, previous)
-                    if call is not None:
-                        self._store.save_call(call)
                     self._store.save_recording(rec)
-            except BaseException:
+                    if previous is not rec.state:
+                        self._announce(rec, previous)
+            except StoreUnavailable:
                 vars(rec).update(before)
                 raise
         if rec.state in TERMINAL:
@@ -165,9 +151,9 @@ class RecordingRegistry:
             self._unindex_path(rec)
             self._unindex_call(rec)
         self._update_gauge(rec)
-        for previous, state in moves:
+        if previous is not rec.state:
             log.info("recording %s on call %s: %s -> %s", rec.sid, rec.call_uuid,
-                     previous.value, state.value)
+                     previous.value, rec.state.value)
 
     def committed(self) -> AbstractContextManager[bool]:
         """Held while no transition is being written: a read of the store inside sees what
@@ -175,28 +161,20 @@ class RecordingRegistry:
         return self._transitions
 
     def settle(self, rec: Recording, state: State, *, then: Callable[[], object] | None = None,
-               call: Call | None = None, finished_cause: str | None = None,
                **changes: Any) -> None:
         """A transition FreeSWITCH already made happen: applied now, or kept (after any
         earlier ones kept for the same recording) until the store can take it; `then` runs
-        once it is applied; `call` is saved with it."""
-        self.settle_all(rec, [(state, changes)], then=then, call=call,
-                        finished_cause=finished_cause)
-
-    def settle_all(self, rec: Recording, steps: Steps, *,
-                   then: Callable[[], object] | None = None, call: Call | None = None,
-                   finished_cause: str | None = None) -> None:
-        """`settle` through several states in one transaction (see `transitions`)."""
+        once it is applied."""
         if not self.unsettled(rec.sid):
             try:
-                self.transitions(rec, steps, call=call, finished_cause=finished_cause)
+                self.transition(rec, state, **changes)
                 if then is not None:
                     then()
                 return
             except StoreUnavailable as exc:
                 log.warning("recording %s on call %s: %s kept until the store can be "
-                            "written: %s", rec.sid, rec.call_uuid, steps[-1][0].value, exc)
-        self._unsettled.append((rec, steps, then, call, finished_cause))
+                            "written: %s", rec.sid, rec.call_uuid, state.value, exc)
+        self._unsettled.append((rec, state, changes, then))
         if self._settler is None or self._settler.dead:
             self._settler = gevent.spawn(self._settle_kept)
 
@@ -208,19 +186,18 @@ class RecordingRegistry:
         while self._unsettled:
             gevent.sleep(SETTLE_RETRY)
             while self._unsettled:
-                rec, steps, then, call, finished_cause = self._unsettled[0]
+                rec, state, changes, then = self._unsettled[0]
                 try:
-                    self.transitions(rec, steps, call=call, finished_cause=finished_cause)
+                    self.transition(rec, state, **changes)
                     if then is not None:
                         then()
                 except StoreUnavailable:
                     break
                 except Conflict as exc:  # overtaken by a later fact already applied
-                    log.warning("recording %s: kept %s dropped: %s", rec.sid,
-                                steps[-1][0].value, exc)
+                    log.warning("recording %s: kept %s dropped: %s", rec.sid, state.value, exc)
                 except Exception:
                     log.exception("recording %s: kept %s could not be applied", rec.sid,
-                                  steps[-1][0].value)
+                                  state.value)
                 self._unsettled.popleft()
 
     def _index(self, rec: Recording) -> None:
