@@ -184,8 +184,10 @@ def test_a_file_changed_after_finalize_is_not_uploaded(
     raw[-1] ^= 0xFF  # same size, other bytes
     Path(rec.path).write_bytes(raw)
     # the next attempt reads the changed bytes: refused before anything is sent
-    api.daemon.wait_until(lambda: attempts(api, "dead") == 1, 10, what="the upload given up")
-    dead = api.daemon.app.outbox.dead()
+    # the attempt's metric moves at once, its result is stored with the loop's next batch
+    dead = api.daemon.wait_until(lambda: api.daemon.app.outbox.dead(), 10,
+                                 what="the upload given up")
+    assert attempts(api, "dead") == 1
     assert len(dead) == 1 and dead[0].key == f"media:{rec.sid}"
     assert dead[0].last_error is not None and "changed since finalize" in dead[0].last_error
     assert bucket.read(object_key("acme", rec.sid)) is None
@@ -227,6 +229,7 @@ def test_a_recording_longer_than_a_part_goes_in_parts_and_a_change_aborts_them(
                           20, what="one upload delivered, one given up")
     assert bucket.sha256(object_key("acme", long.sid)) == long.file.sha256
     assert bucket.read(object_key("acme", changed.sid)) is None
-    [dead] = api.daemon.app.outbox.dead()
+    [dead] = api.daemon.wait_until(lambda: api.daemon.app.outbox.dead(), 10,
+                                   what="the given-up upload stored")
     assert dead.key == f"media:{changed.sid}" and "changed since finalize" in str(dead.last_error)
     assert b"POST /recordings-test/" in relay.received  # a multipart upload was begun
