@@ -153,12 +153,11 @@ class RecordingFollower:
         cause = "truncated" if outcome.truncated else None
         self._registry.settle(rec, outcome.state, file=outcome.facts, error=outcome.error,
                               finished_cause=cause)
-        self._observe(rec, outcome)
+        self._observe(rec, outcome, cause or rec.cause or "unknown")
 
-    def _observe(self, rec: Recording, outcome: Outcome) -> None:
+    def _observe(self, rec: Recording, outcome: Outcome, cause: str) -> None:
         m = self._metrics
         if outcome.state is State.FAILED:
-            cause = "truncated" if outcome.truncated else rec.cause or "unknown"
             log.warning("recording %s on call %s failed (%s): %s", rec.sid, rec.call_uuid,
                         cause, outcome.error)
         if outcome.facts:
