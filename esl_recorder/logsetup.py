@@ -1,4 +1,5 @@
-"""Logging for the daemon: text or JSON lines on stderr, with known secrets masked.
+"""Logging for the daemon: text or JSON lines on stderr, with known secrets masked (by the
+formatters: in the line as written, and in a JSON line's fields before they are encoded).
 
 Code logs with `logging.getLogger(__name__)` and passes call context as extras:
 `log.info("recording started", extra={"call_uuid": uuid, "recording_sid": sid})`.
@@ -23,25 +24,27 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
-_secrets: set[str] = set()
+_secrets: tuple[str, ...] = ()  # longest first: a secret inside another is masked after it
 _secrets_lock = threading.Lock()
 
 
 def register_secret(value: str) -> None:
     """Mask `value` wherever it would appear in a log line (passwords, tokens)."""
+    global _secrets
     if value and len(value) >= 3:  # masking 1-2 characters would mangle every line
         with _secrets_lock:
-            _secrets.add(value)
+            _secrets = tuple(sorted({*_secrets, value}, key=len, reverse=True))
 
 
 def clear_secrets() -> None:
     """Forget every registered secret (tests)."""
+    global _secrets
     with _secrets_lock:
-        _secrets.clear()
+        _secrets = ()
 
 
 def mask_secrets(text: str) -> str:
-    for secret in sorted(_secrets, key=len, reverse=True):
+    for secret in _secrets:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
@@ -56,21 +59,16 @@ def extras(record: logging.LogRecord) -> dict[str, Any]:
             and not k.startswith("_")}
 
 
-class SecretFilter(logging.Filter):
-    """Replaces registered secrets in the message and its extras before formatting."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not _secrets:
-            return True
-        try:
-            message = record.getMessage()
-        except Exception:  # bad %-args: leave it to the handler's own error reporting
-            return True
-        record.msg, record.args = mask_secrets(message), None
-        for key, value in extras(record).items():
-            if isinstance(value, str):
-                setattr(record, key, mask_secrets(value))
-        return True
+def mask_record(record: logging.LogRecord) -> None:
+    """Replace registered secrets in the record's message and its extras."""
+    try:
+        message = record.getMessage()
+    except Exception:  # bad %-args: leave it to the handler's own error reporting
+        return
+    record.msg, record.args = mask_secrets(message), None
+    for key, value in extras(record).items():
+        if isinstance(value, str):
+            setattr(record, key, mask_secrets(value))
 
 
 class TextFormatter(logging.Formatter):
@@ -85,7 +83,7 @@ class TextFormatter(logging.Formatter):
         return f"{line} {fields}" if fields else line
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        line = super().format(record)  # message, extras and exception text, as written
         return mask_secrets(line) if _secrets else line
 
 
@@ -104,8 +102,12 @@ class JsonFormatter(BaseJsonFormatter):
         super().add_fields(log_data, record, message_dict)
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        return mask_secrets(line) if _secrets else line
+        if not _secrets:
+            return super().format(record)
+        # The fields first: a secret holding a character JSON escapes is not found in the
+        # encoded line. Then the line: the exception text, for one.
+        mask_record(record)
+        return mask_secrets(super().format(record))
 
 
 def iso_time(created: float) -> str:
@@ -127,7 +129,10 @@ def configure_logging(log: LogSettings, stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.set_name(HANDLER_NAME)
     handler.setFormatter(JsonFormatter() if log.format == "json" else TextFormatter())
-    handler.addFilter(SecretFilter())
     root.addHandler(handler)
     root.setLevel(log.level)
     logging.captureWarnings(True)
+    # Neither format prints a thread, a process or where the call was made: records need not
+    # look them up (the logging HOWTO's "Optimization" section names these switches).
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None

@@ -191,6 +191,23 @@ def test_json_logs_carry_extras_and_mask_secrets(capsys: pytest.CaptureFixture[s
     assert doc["ts"].endswith("Z")
 
 
+def test_text_logs_mask_secrets_in_the_message_the_extras_and_the_traceback() -> None:
+    import io
+
+    stream = io.StringIO()
+    configure_logging(LogSettings(level="INFO"), stream=stream)
+    register_secret("s3cr3t-pw")
+    log = logging.getLogger("esl_recorder.test")
+    try:
+        raise ValueError("bad password s3cr3t-pw")
+    except ValueError:
+        log.exception("auth with %s", "s3cr3t-pw", extra={"node": "fs1 s3cr3t-pw"})
+    out = stream.getvalue()
+    assert "s3cr3t-pw" not in out
+    assert "auth with ********" in out and "node=fs1 ********" in out
+    assert "ValueError: bad password ********" in out
+
+
 def test_text_logs_show_level_logger_and_extras() -> None:
     import io
 

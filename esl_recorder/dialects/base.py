@@ -180,16 +180,17 @@ def read_params(request: Request) -> Params:
     """Query parameters, then the body (form or JSON object) over them.
 
     A repeated form key gives a list (Twilio SDKs repeat RecordingStatusCallbackEvent)."""
-    params: Params = _flatten(request.args)
+    params: Params = _flatten(request.args) if request.environ.get("QUERY_STRING") else {}
     if request.method in ("GET", "HEAD", "DELETE"):
         return params
     mimetype = request.mimetype
+    if mimetype in FORM_TYPES:  # parsed from the body as read (http.max_body_bytes: 413)
+        params.update(_flatten(request.form))
+        return params
     body = request.get_data(cache=True)  # enforces http.max_body_bytes (413)
     if not body:
         return params
-    if mimetype in FORM_TYPES:
-        params.update(_flatten(request.form))
-    elif mimetype == "application/json" or mimetype.endswith("+json"):
+    if mimetype == "application/json" or mimetype.endswith("+json"):
         params.update(json_object(body))
     else:
         raise UnsupportedMediaType(f"unsupported Content-Type {mimetype or '(none)'!r}: send "
