@@ -132,7 +132,3 @@ def configure_logging(log: LogSettings, stream: TextIO | None = None) -> None:
     root.addHandler(handler)
     root.setLevel(log.level)
     logging.captureWarnings(True)
-    # Neither format prints a thread, a process or where the call was made: records need not
-    # look them up (the logging HOWTO's "Optimization" section names these switches).
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    logging._srcfile = None

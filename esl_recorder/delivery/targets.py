@@ -22,7 +22,6 @@ cloud metadata address 169.254.169.254, a database on 10.0.0.5. So:
 from __future__ import annotations
 
 import contextlib
-import functools
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
@@ -50,13 +49,11 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     return [_plain(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])) for info in infos]
 
 
-@functools.lru_cache(maxsize=1024)
 def numeric_address(host: str) -> IPAddress | None:
     """`host` as an address if it is one in any spelling inet_aton/inet_pton accept
     (`0x7f000001`, `2130706433`, `127.1`), else None. Asks no name server, and calls
     getaddrinfo (a trip to gevent's resolver threads) only for the rare spellings that
-    ipaddress does not read and that have no letter a name would. Remembered per host:
-    callback URLs repeat, and the answer depends on the spelling alone."""
+    ipaddress does not read and that have no letter a name would."""
     if "%" not in host:  # a scoped IPv6 address is left to getaddrinfo
         with contextlib.suppress(ValueError):
             return _plain(ipaddress.ip_address(host))

@@ -3,8 +3,6 @@ for a recording's status, duration, error code and dates, and the path's extensi
 
 from __future__ import annotations
 
-import functools
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -26,14 +24,7 @@ class View:
 
 
 def rfc2822(ts: float | None) -> str | None:
-    return None if ts is None else _rfc2822_second(math.floor(ts))
-
-
-@functools.lru_cache(maxsize=1024)
-def _rfc2822_second(second: int) -> str:
-    """An RFC 2822 date names a whole second: rendered once for every resource and callback
-    stamped within that second."""
-    return format_datetime(datetime.fromtimestamp(second, tz=UTC))
+    return None if ts is None else format_datetime(datetime.fromtimestamp(ts, tz=UTC))
 
 
 def vendor_status(rec: Recording) -> str:

@@ -11,7 +11,6 @@ answered in that dialect's error shape. The server speaks TLS when http.tls_cert
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import json
 import logging
@@ -54,14 +53,11 @@ class ApiApp:
                            strict_slashes=False, merge_slashes=False)
         self._ops = ops
         self._settings = settings
+        self._metrics = metrics
         self._openapi = json.dumps(openapi_document(self.url_map)).encode()
         # Routes match on path and method alone (no host rules, no redirects): one adapter
         # serves every request instead of a bind_to_environ per request.
         self._adapter = self.url_map.bind("localhost")
-        # The metrics' children, looked up once per label set (the labels are bounded: a
-        # route's dialect and operation, a status class) instead of on every request.
-        self._requests_counted = functools.cache(metrics.http_requests.labels)
-        self._duration_observed = functools.cache(metrics.http_request_duration.labels)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -114,8 +110,8 @@ class ApiApp:
     def _observe(self, request: Request, response: Response, dialect: str, operation: str,
                  seconds: float) -> None:
         status = response.status_code
-        self._requests_counted(dialect, operation, status_class(status)).inc()
-        self._duration_observed(dialect).observe(seconds)
+        self._metrics.http_requests.labels(dialect, operation, status_class(status)).inc()
+        self._metrics.http_request_duration.labels(dialect).observe(seconds)
         if self._settings.access_log:
             access_log.info(json.dumps({
                 "method": request.method, "path": request.path, "status": status,
