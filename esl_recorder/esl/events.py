@@ -21,14 +21,13 @@ HEARTBEAT = "HEARTBEAT"  # every 20 s by default: the node is alive even when id
 CHANNEL_PARK = "CHANNEL_PARK"
 CHANNEL_EXECUTE_COMPLETE = "CHANNEL_EXECUTE_COMPLETE"
 
-# Only these: mod_event_socket kills a listener that falls 500 events behind. Not
-# CHANNEL_HANGUP_COMPLETE: it follows every CHANNEL_HANGUP and says nothing the daemon
-# reads that CHANNEL_HANGUP did not (esl.ingest).
+# Only these: mod_event_socket kills a listener that falls 500 events behind.
 SUBSCRIBED: tuple[str, ...] = (
     CHANNEL_CREATE,
     CHANNEL_ANSWER,
     CHANNEL_BRIDGE,
     CHANNEL_HANGUP,
+    CHANNEL_HANGUP_COMPLETE,
     RECORD_START,
     RECORD_STOP,
     DTMF,

@@ -1,11 +1,6 @@
 """The daemon's ESL ingest path: one FreeSWITCH event in, one domain fact out, handed to
 the part of the domain that follows it (calls to the tracker, recordings and DTMF to the
-follower). BACKGROUND_JOB is the client's own (command results).
-
-A channel's CHANNEL_HANGUP is the last of its channel events the daemon reads: the call
-ends and is released with it (CHANNEL_HANGUP_COMPLETE, which follows it, is not subscribed
-to; one that comes anyway finds the call gone). Its recordings' RECORD_STOP come after
-it, found by their path, not by the call."""
+follower). BACKGROUND_JOB is the client's own (command results)."""
 
 from __future__ import annotations
 
@@ -72,9 +67,9 @@ class FactReader:
         if kind is ChannelBridged:  # with the identity: set in the dialplan before it
             return ChannelBridged(uuid, node, at, identity=self.identity(event),
                                   other_leg=ev.other_leg(event) or "")
-        if kind is ChannelHungup:  # the last channel event the daemon reads of it
+        if kind is ChannelHungup:
             return ChannelHungup(uuid, node, at, cause=ev.hangup_cause(event) or "",
-                                 complete=True)
+                                 complete=event.name == ev.CHANNEL_HANGUP_COMPLETE)
         if kind is ChannelAnswered and profiled(uuid):  # its identity may be new: read it
             return ChannelAnswered(uuid, node, at, answered=True, identity=self.identity(event))
         state = ev.answer_state(event)
