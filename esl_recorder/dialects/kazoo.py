@@ -35,7 +35,8 @@ from ..delivery.targets import TargetPolicy
 from ..delivery.uploads import KIND as UPLOAD
 from ..domain.kazoo_media import stored_name
 from ..domain.options import MEDIA_TYPES
-from ..domain.policies import Key, Level, PolicyBook
+from ..domain.policies import Key, PolicyBook
+from ..domain.record_params import Level
 from ..domain.recording import Recording, State
 from ..domain.service import RecordingService
 from ..errors import InvalidArgument, NotFound

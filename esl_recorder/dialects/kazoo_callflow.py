@@ -10,7 +10,7 @@ Modules: `answer`, `hangup`, `play` (`data.id`: a tone_stream://, silence_stream
 absolute .wav/.mp3 path), `tts` (`data.text`, optional `voice`, `engine`), `sleep`
 (`data.duration`, seconds, or with `unit` ms/s/m), `bridge` (`data.number` into
 kazoo.bridge_dial_string), `record_call` (`action` start/stop and every parameter of
-domain.policies.parse_params: Kazoo's defaults and clamps) and `record_caller` (the
+domain.record_params.parse_params: Kazoo's defaults and clamps) and `record_caller` (the
 caller's side only, until a DTMF digit, `time_limit` (3600) or the hangup, then on).
 Recordings start through the RecordingService with source "kazoo": a `url` gets the
 upload (dialects/kazoo.py). `record_on_bridge` starts the recording when the flow reaches
@@ -27,7 +27,7 @@ from typing import Any
 
 from ..domain.kazoo_media import call_facts
 from ..domain.options import AudioFormat, RecordOptions, Track
-from ..domain.policies import parse_params
+from ..domain.record_params import parse_params
 from ..domain.recording import ACTIVE, Recording
 from ..domain.scripts import ScriptError, ScriptRoute, ScriptSession
 from ..errors import InvalidArgument, RecordingError

@@ -20,7 +20,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ..domain.policies import Key, Level, PolicyBook
+from ..domain.policies import Key, PolicyBook
+from ..domain.record_params import Level
 from ..errors import ConfigError, InvalidArgument
 from ..settings import ACCOUNT_ID, parse_yaml
 

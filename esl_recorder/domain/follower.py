@@ -100,7 +100,7 @@ class RecordingFollower:
                     self._spawn(rec, self._service.begin, rec)
         elif event is CallEvent.ENDED:
             self._on_hangup(call, recs)
-        elif event is CallEvent.RELEASED:
+        elif event is CallEvent.RELEASED and any(_stop_to_come(rec) for rec in recs):
             gevent.spawn_later(self._grace, self._sweep_call, call.uuid)
 
     def _on_hangup(self, call: Call, recs: list[Recording]) -> None:
@@ -116,7 +116,7 @@ class RecordingFollower:
     def _sweep_call(self, call_uuid: str) -> None:
         """RECORD_STOP may come late under load, or be lost: finish from disk."""
         for rec in self._registry.for_call(call_uuid):
-            if rec.state in ACTIVE or (rec.state is State.STOPPED and rec.cause is None):
+            if _stop_to_come(rec):
                 log.warning("recording %s: no RECORD_STOP %.0fs after hangup of %s; "
                             "finishing from disk", rec.sid, self._grace, call_uuid)
                 self._finish(rec, cause=None, record_ms=None, ended_at=None,
@@ -287,3 +287,9 @@ class RecordingFollower:
                               what)
 
         gevent.spawn(run)
+
+
+def _stop_to_come(rec: Recording) -> bool:
+    """Whether FreeSWITCH still owes this recording its RECORD_STOP: it runs, or it was
+    stopped by us and the event has not come (the event sets its cause)."""
+    return rec.state in ACTIVE or (rec.state is State.STOPPED and rec.cause is None)

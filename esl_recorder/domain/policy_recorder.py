@@ -38,8 +38,9 @@ from ..errors import RecordingError
 from .calls import Call, CallEvent, CallState, CallTracker
 from .facts import Identity
 from .kazoo_media import call_facts
-from .policies import Decision, Level, PolicyBook, RecordParams, Timing
+from .policies import Decision, PolicyBook
 from .ports import CallControl, CallGone
+from .record_params import Level, RecordParams, Timing
 from .recording import ACTIVE
 from .service import RecordingService
 

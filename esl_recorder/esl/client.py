@@ -3,9 +3,10 @@ baseline of bench/ingest.py, see the README's design section for why).
 
 What it does that greenswitch's InboundESL does not (reference section 4.1): a frame parser
 that splits headers before URL-decoding and keeps bodies (`esl.frames`); a timeout on every
-command, with timed `sendall` under a lock; `EslAuthError` on a bad password, plus retries;
-reconnect by a supervisor greenlet with capped exponential backoff and full jitter; pending
-commands failed at once with `EslDisconnected` when the connection drops.
+command, with timed `sendall` under a lock (`esl.requests`); `EslAuthError` on a bad
+password, plus retries; reconnect by a supervisor greenlet with capped exponential backoff
+and full jitter; pending commands failed at once with `EslDisconnected` when the
+connection drops.
 
 Never blind: a frame the parser rejects (bad or oversized Content-Length, no end of header
 block, an event that does not parse) is counted and logged, and the connection is dropped,
@@ -34,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 import gevent.event
-import gevent.lock
 import gevent.socket
 
 from ..backoff import full_jitter
@@ -44,7 +44,6 @@ from ..errors import (
     EslConnectError,
     EslDisconnected,
     EslError,
-    EslTimeout,
     InvalidArgument,
 )
 from .commands import event_subscription, status
@@ -53,19 +52,13 @@ from .connection import (
     Connection,
     Inbox,
     NullMetric,
-    SendTimeout,
     check_line,
-    describe,
 )
 from .dispatch import Dispatcher
-from .frames import (
-    Event,
-    FrameParser,
-    MalformedFrame,
-    Message,
-)
+from .frames import Event, FrameParser, MalformedFrame, Message
 from .liveness import enable_keepalive, watch
 from .reader import Reader
+from .requests import Requests
 
 if TYPE_CHECKING:
     from ..metrics import Metrics
@@ -77,7 +70,6 @@ log = logging.getLogger(__name__)
 
 EventHandler = Callable[["EslClient", Event], None]
 ClientHook = Callable[["EslClient"], None]
-
 
 
 class EslClient:
@@ -119,6 +111,7 @@ class EslClient:
         self._seq = 0
         self._init_metrics(metrics)
         self._reader = Reader(node.name, self._address, self._inbox, metrics, self._close)
+        self._requests = Requests(node.name, self._close)
 
     def _init_metrics(self, metrics: Metrics | None) -> None:
         node = self._node.name
@@ -178,7 +171,8 @@ class EslClient:
         conn = self._conn
         if conn is not None and self.connected:
             with contextlib.suppress(EslError):
-                self._request(conn, "exit", time.monotonic() + min(1.0, self._esl.command_timeout))
+                deadline = time.monotonic() + min(1.0, self._esl.command_timeout)
+                self._requests.request(conn, "exit", deadline)
         self._kill(self._supervisor)
         if self._latest is not None:
             self._close(self._latest, "client stopped")
@@ -220,18 +214,9 @@ class EslClient:
             raise RuntimeError("bgapi needs BACKGROUND_JOB in the subscribed events")
         if job_uuid and any(c.isspace() for c in job_uuid):  # ours need no check
             raise InvalidArgument(f"bad Job-UUID {job_uuid!r}")
-        job = job_uuid or str(uuid.uuid4())
         deadline = self._deadline(timeout)
-        conn = self._live()
-        result = gevent.event.AsyncResult()
-        conn.jobs[job] = result  # before sending: the event may race the reply
-        try:
-            reply = self._request(conn, f"bgapi {command}\nJob-UUID: {job}", deadline)
-            if not reply.reply_text.startswith("+OK"):
-                return reply.reply_text
-            return str(self._wait(result, deadline, f"bgapi {command.split(' ', 1)[0]}"))
-        finally:
-            conn.jobs.pop(job, None)
+        return self._requests.job(self._live(), command, job_uuid or str(uuid.uuid4()),
+                                  deadline)
 
     # ------------------------------------------------------------------ commands
 
@@ -245,50 +230,13 @@ class EslClient:
         return conn
 
     def _call(self, data: str, timeout: float | None) -> Message:
-        deadline = self._deadline(timeout)
-        return self._request(self._live(), data, deadline)
+        return self._requests.request(self._live(), data, self._deadline(timeout))
 
     @staticmethod
     def _text(reply: Message) -> str:
         if reply.content_type == "api/response":
             return reply.body_text()
         return reply.reply_text
-
-    def _wait(self, result: gevent.event.AsyncResult, deadline: float, what: str) -> Any:
-        try:
-            return result.get(timeout=max(0.0, deadline - time.monotonic()))
-        except gevent.Timeout:
-            raise EslTimeout(f"{what}: no reply from node {self._node.name} in time") from None
-
-    def _request(self, conn: Connection, data: str, deadline: float) -> Message:
-        """Write one command and wait for its reply, all before `deadline`."""
-        what = describe(data)
-        result = gevent.event.AsyncResult()
-        if not conn.send_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise EslTimeout(f"{what}: socket busy on node {self._node.name}")
-        try:
-            if conn.closed.is_set():
-                raise EslDisconnected(f"{what}: connection to {self._node.name} closed")
-            conn.pending.append(result)
-            self._write(conn, (data + "\n\n").encode("utf-8"), deadline, what)
-        finally:
-            conn.send_lock.release()
-        reply: Message = self._wait(result, deadline, what)
-        return reply
-
-    def _write(self, conn: Connection, payload: bytes, deadline: float, what: str) -> None:
-        try:
-            with gevent.Timeout(max(0.001, deadline - time.monotonic()), SendTimeout):
-                conn.sock.sendall(payload)
-        except SendTimeout:
-            self._close(conn, "write timed out")  # a partial command would desync the FIFO
-            raise EslTimeout(f"{what}: write to node {self._node.name} timed out") from None
-        except OSError as exc:
-            self._close(conn, f"write failed: {exc}")
-            raise EslDisconnected(f"{what}: write to node {self._node.name} failed") from exc
-        except BaseException:
-            self._close(conn, "write interrupted")
-            raise
 
     # ------------------------------------------------------------------ connection lifecycle
 
@@ -358,11 +306,11 @@ class EslClient:
         if conn.closed.is_set():
             why = "rejected by its ACL" if conn.rejected else conn.close_reason
             raise EslConnectError(f"{self._address} closed the connection before auth: {why}")
-        reply = self._request(conn, f"auth {self._node.password}", deadline)
+        reply = self._requests.request(conn, f"auth {self._node.password}", deadline)
         if reply.reply_text != "+OK accepted":
             raise EslAuthError(f"authentication refused by {self._address}")
         if self._subscription:
-            reply = self._request(conn, self._subscription, self._deadline(None))
+            reply = self._requests.request(conn, self._subscription, self._deadline(None))
             if not reply.reply_text.startswith("+OK"):
                 raise EslCommandError(self._subscription, reply.reply_text)
         if conn.closed.is_set():
@@ -396,7 +344,7 @@ class EslClient:
 
     def _probe_now(self, conn: Connection, deadline: float) -> None:
         try:
-            self._request(conn, "api " + status(), deadline)  # any reply counts as heard
+            self._requests.request(conn, "api " + status(), deadline)  # any reply counts as heard
         except EslError as exc:
             log.debug("ESL node %s: liveness probe failed: %s", self._node.name, exc)
         finally:

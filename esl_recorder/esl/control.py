@@ -2,8 +2,15 @@
 FreeSWITCH answers (`-ERR ...`, `-USAGE ...`, `_undef_`, `uuid_exists`'s `true`, the
 `show channels` JSON, the media-bug XML) and turns it into typed results and errors.
 
-Commands that change a call go out as `bgapi`, so a slow one never holds up the replies
-of others on the same socket (the reply is the BACKGROUND_JOB body); queries use `api`.
+FreeSWITCH runs an `api` command in the connection's own thread: its reply, and every
+event and reply behind it on that socket, wait until it ends. Commands that end at once
+(`uuid_record`, `uuid_getvar`, `uuid_kill`, `uuid_broadcast`: each sets a flag or a media
+bug on a channel and returns) go out as `api`: one reply, no BACKGROUND_JOB event to read.
+`originate`, which waits for the far end up to its timeout, goes out as `bgapi` (run in a
+thread of FreeSWITCH's own; the reply is the BACKGROUND_JOB body). `show channels` stays
+`api` although it walks every channel of the node: its JSON (about 1.5 KB a call) may be
+larger than an event may be (esl.frames.MAX_EVENT_BYTES), and it runs at a (re)connect,
+before the node's recordings are followed again.
 """
 
 from __future__ import annotations
@@ -153,7 +160,7 @@ class EslCallControl:
 
     # helpers ---------------------------------------------------------------------------
     def _run(self, action: str, command: str) -> None:
-        reply = self._send(action, command, self._client.bgapi)
+        reply = self._send(action, command, self._client.api)
         refused(reply, action, command.split(" ", 2)[1])
 
     def _ask(self, action: str, command: str) -> str:
