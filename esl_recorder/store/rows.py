@@ -20,16 +20,14 @@ Row = Mapping[str, Any]
 # A recording's columns fixed when it is created (they carry most indexes), then the ones
 # that change: saving an existing recording updates only the latter.
 REC_FIXED = ("sid", "node", "account", "path", "source", "options", "meta", "created_at")
-# Of the latter, the leg it runs on (FreeSWITCH moves it with a transfer: should_follow)
-# changes seldom and is indexed, the rest with every state change.
-REC_PROGRESS = (
+REC_CHANGING = (
+    "call_uuid",  # the leg it runs on: FreeSWITCH moves it with a transfer (should_follow)
     "state", "started_at", "ended_at", "stop_requested", "stop_reason", "cause",
     "fs_record_ms", "duration_ms", "channels", "sample_rate", "size", "sha256", "error",
     "paused_by",
 )
-REC_CHANGING = ("call_uuid", *REC_PROGRESS)
 REC_COLUMNS = REC_FIXED + REC_CHANGING
-CALL_COLUMNS = (  # the key first (store.sqlite updates the rest)
+CALL_COLUMNS = (
     "uuid", "node", "direction", "account", "user_id", "device", "caller", "destination",
     "created_at", "answered_at", "hungup_at", "hangup_cause", "state", "source", "meta",
 )
@@ -55,14 +53,9 @@ def recording_values(rec: Recording) -> tuple[Any, ...]:
 
 
 def changing_values(rec: Recording) -> tuple[Any, ...]:
-    """Values of REC_CHANGING."""
-    return (rec.call_uuid, *progress_values(rec))
-
-
-def progress_values(rec: Recording) -> tuple[Any, ...]:
-    """Values of REC_PROGRESS."""
+    """Values of _REC_CHANGING."""
     f = rec.file
-    return (rec.state.value, rec.started_at, rec.ended_at,
+    return (rec.call_uuid, rec.state.value, rec.started_at, rec.ended_at,
             _value(rec.stop_requested), _value(rec.stop_reason), rec.cause, rec.fs_record_ms,
             f and f.duration_ms, f and f.channels, f and f.sample_rate, f and f.size,
             f and f.sha256, rec.error,

@@ -30,14 +30,14 @@ from .rows import (
     CALL_COLUMNS,
     PROBE_BYTES,
     PROBE_EVERY,
+    REC_CHANGING,
     REC_COLUMNS,
-    REC_PROGRESS,
     TERMINAL_STATES,
     attempt_params,
     call_from_row,
     call_values,
+    changing_values,
     outbox_from_row,
-    progress_values,
     recording_from_row,
     recording_values,
     run_callbacks,
@@ -47,14 +47,8 @@ from .schema import migrate
 log = logging.getLogger(__name__)
 
 # A recording's columns fixed when it is created (they carry most indexes), then the ones
-# that change: saving an existing recording updates only the latter, its leg (call_uuid,
-# indexed) only when it moved: an UPDATE that sets an indexed column rewrites that index's
-# entry even when the value stays. A moved recording matches no row and is written whole.
-_REC_UPDATE = (f"UPDATE recordings SET {', '.join(c + '=?' for c in REC_PROGRESS)} "
-               "WHERE sid=? AND call_uuid=?")
-# A saved call is updated in place (INSERT OR REPLACE deletes the row and inserts it again).
-_CALL_SET = CALL_COLUMNS[1:]  # all but the first, the key: uuid
-_CALL_UPDATE = f"UPDATE calls SET {', '.join(c + '=?' for c in _CALL_SET)} WHERE uuid=?"
+# that change: saving an existing recording updates only the latter.
+_REC_UPDATE = f"UPDATE recordings SET {', '.join(c + '=?' for c in REC_CHANGING)} WHERE sid=?"
 _HUB_CHECKPOINT_PAGES = 10_000  # the WAL's size (40 MB) at which a commit checkpoints it
 _POLICY_COLUMNS = ("account", "level", "owner", "patch", "revision", "updated_at")
 
@@ -110,10 +104,8 @@ class Store:
 
     # calls -----------------------------------------------------------------------------
     def save_call(self, call: Call) -> None:
-        values = call_values(call)
         with self.atomic():
-            if self._db.execute(_CALL_UPDATE, (*values[1:], call.uuid)).rowcount == 0:
-                self._upsert("calls", CALL_COLUMNS, values)
+            self._upsert("calls", CALL_COLUMNS, call_values(call))
 
     def load_call(self, uuid: str) -> Call | None:
         row = self._db.execute("SELECT * FROM calls WHERE uuid=?", (uuid,)).fetchone()
@@ -144,8 +136,7 @@ class Store:
     def save_recording(self, rec: Recording) -> None:
         """Update the changing columns of a known recording, else insert it whole."""
         with self.atomic():
-            if self._db.execute(_REC_UPDATE, (*progress_values(rec), rec.sid, rec.call_uuid)
-                                ).rowcount == 0:
+            if self._db.execute(_REC_UPDATE, (*changing_values(rec), rec.sid)).rowcount == 0:
                 self._upsert("recordings", REC_COLUMNS, recording_values(rec))
 
     def insert_recording(self, rec: Recording, call: Call | None = None) -> None:
