@@ -64,17 +64,22 @@ class RemoteOperations:
                            "message": f"operation {operation!r} is not known here"}
         try:
             with self._forwarding.here():
-                self._check_node(node, args)
+                self._check_node(node, operation, args)
                 return True, handler(args)
         except Exception as exc:
             if not isinstance(exc, NotFound):
                 log.info("forwarded %s refused: %s", operation, exc)
             return False, encode_error(exc)
 
-    def _check_node(self, node: str, args: Args) -> None:
-        if "call_uuid" in args:
+    def _check_node(self, node: str, operation: str, args: Args) -> None:
+        """A call this daemon has not seen yet is missing here too (but for PLACE, which
+        makes it): a request about a call the store did not know goes to every node, so
+        one daemon owning two of them runs it twice, and had the first check let an unseen
+        call through, its events arriving meanwhile would let both runs act on it (two
+        recordings for one request)."""
+        if "call_uuid" in args and operation != PLACE:
             call = self._calls.find(args["call_uuid"])
-            if call is not None and call.node != node:
+            if call is None or call.node != node:
                 raise NotFound(f"no live call {args['call_uuid']}")
         elif "sid" in args and self._recordings.get(args["sid"]).node != node:
             raise NotFound(f"no recording {args['sid']}")
