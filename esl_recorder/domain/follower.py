@@ -242,7 +242,15 @@ class RecordingFollower:
         elif rec.state is State.QUEUED:
             self._reconcile_queued(rec, alive)
         else:
-            log.warning("recording %s ended while disconnected; finishing from disk", rec.sid)
+            # FreeSWITCH takes a recording off the call's list before it closes the file
+            # and sends RECORD_STOP: one that ended just before this reconnect still reports
+            # on the new connection, and its file is not whole until then.
+            log.warning("recording %s ended while disconnected; finishing from disk unless "
+                        "its RECORD_STOP comes within %.0fs", rec.sid, self._grace)
+            gevent.spawn_later(self._grace, self._finish_lost, rec)
+
+    def _finish_lost(self, rec: Recording) -> None:
+        if _stop_to_come(rec):
             self._finish(rec, cause=None, record_ms=None, ended_at=None,
                          reason=rec.stop_requested or StopReason.LOST)
 
