@@ -59,7 +59,7 @@ def extras(record: logging.LogRecord) -> dict[str, Any]:
             and not k.startswith("_")}
 
 
-def mask_record(record: logging.LogRecord) -> None:
+def _mask_record(record: logging.LogRecord) -> None:
     """Replace registered secrets in the record's message and its extras."""
     try:
         message = record.getMessage()
@@ -106,7 +106,7 @@ class JsonFormatter(BaseJsonFormatter):
             return super().format(record)
         # The fields first: a secret holding a character JSON escapes is not found in the
         # encoded line. Then the line: the exception text, for one.
-        mask_record(record)
+        _mask_record(record)
         return mask_secrets(super().format(record))
 
 

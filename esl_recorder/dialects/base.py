@@ -180,7 +180,7 @@ def read_params(request: Request) -> Params:
     """Query parameters, then the body (form or JSON object) over them.
 
     A repeated form key gives a list (Twilio SDKs repeat RecordingStatusCallbackEvent)."""
-    params: Params = _flatten(request.args) if request.environ.get("QUERY_STRING") else {}
+    params: Params = _flatten(request.args)
     if request.method in ("GET", "HEAD", "DELETE"):
         return params
     mimetype = request.mimetype
