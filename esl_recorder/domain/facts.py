@@ -76,6 +76,7 @@ class RecordingStopped:
     at: float | None
     cause: str | None  # FreeSWITCH's completion cause (success-maxtime, empty-file, ...)
     record_ms: int | None  # what FreeSWITCH says it wrote
+    channel_down: bool = False  # the call was hanging up when the recording stopped
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,7 +81,7 @@ class RecordingFollower:
         call = self._tracker.get(rec.call_uuid)
         self._finish(rec, cause=fact.cause, record_ms=fact.record_ms, ended_at=fact.at,
                      reason=stop_reason(rec.stop_requested, fact.cause,
-                                        call is None or call.hungup))
+                                        fact.channel_down or call is None or call.hungup))
 
     def on_dtmf(self, fact: DtmfPressed) -> None:
         for rec in self._registry.for_call(fact.call_uuid):

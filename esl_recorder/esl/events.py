@@ -44,6 +44,9 @@ class HeaderSource(Protocol):
     def get(self, header: str, default: str | None = None) -> str | None: ...
 
 
+_DOWN_STATES = frozenset({"CS_HANGUP", "CS_REPORTING", "CS_DESTROY"})
+
+
 def unique_id(ev: HeaderSource) -> str | None:
     return ev.get("Unique-ID")
 
@@ -59,6 +62,13 @@ def direction(ev: HeaderSource) -> str | None:
 
 def answer_state(ev: HeaderSource) -> str | None:
     return ev.get("Answer-State")
+
+
+def channel_down(ev: HeaderSource) -> bool:
+    """The channel was hanging up when FreeSWITCH sent this event (its own state, whatever
+    order the CHANNEL_HANGUP and this event are dispatched in)."""
+    return (ev.get("Answer-State") == "hangup"
+            or ev.get("Channel-State") in _DOWN_STATES)
 
 
 def is_answered(ev: HeaderSource) -> bool:

@@ -90,7 +90,8 @@ class FactReader:
     def record_stop(node: str, event: Event, path: str) -> RecordingStopped:
         return RecordingStopped(call_uuid=ev.unique_id(event) or "", node=node, path=path,
                                 at=ev.event_time(event), cause=ev.completion_cause(event),
-                                record_ms=ev.record_ms(event))
+                                record_ms=ev.record_ms(event),
+                                channel_down=ev.channel_down(event))
 
     @staticmethod
     def parked(node: str, event: Event, variable: str) -> CallParked | None:

@@ -19,6 +19,7 @@ from esl_recorder.domain.options import (
 )
 from esl_recorder.domain.recording import Recording, State, StopReason
 from esl_recorder.errors import Conflict
+from esl_recorder.esl.frames import serialize_plain_event
 from esl_recorder.testing.fakeswitch import FakeSwitch
 
 from .conftest import Daemon
@@ -279,3 +280,27 @@ def test_hangup_finishes_the_recording(switch: FakeSwitch, daemon: Daemon) -> No
     rec = daemon.wait_state(rec.sid, State.COMPLETED)
     assert rec.cause == "success-silence" and rec.stop_reason is StopReason.HANGUP
     assert abs(analyse(daemon.media_file(rec)).duration - 1.0) <= 0.05
+
+
+# FreeSWITCH's dispatch threads may send a hangup's RECORD_STOP before its CHANNEL_HANGUP (seen
+# against the live server after uuid_kill); the event's own channel state says the call was down
+# (tests/data/freeswitch-wire/errors.txt, "hangup while recording": CS_HANGUP, Answer-State hangup).
+HANGING_UP = {"Channel-State": "CS_HANGUP", "Answer-State": "hangup",
+              "Hangup-Cause": "NORMAL_CLEARING"}
+STILL_UP = {"Channel-State": "CS_EXECUTE", "Answer-State": "answered"}
+
+
+@pytest.mark.parametrize(("channel", "reason"), [(HANGING_UP, StopReason.HANGUP),
+                                                 (STILL_UP, StopReason.SILENCE)])
+def test_a_record_stop_says_hangup_when_its_channel_was_going_down(
+        switch: FakeSwitch, daemon: Daemon, channel: dict[str, str], reason: StopReason) -> None:
+    uuid = call(switch, daemon)
+    rec = daemon.service.start(uuid, RecordOptions())
+    switch.advance(1.0)
+    switch.inject_raw(serialize_plain_event({
+        "Event-Name": "RECORD_STOP", "Unique-ID": uuid, **channel, "Record-File-Path": rec.path,
+        "Record-Completion-Cause": "success-silence"}))
+    rec = daemon.wait_state(rec.sid, State.COMPLETED, State.ABSENT)  # as the file says
+    assert rec.cause == "success-silence" and rec.stop_reason is reason
+    assert not daemon.app.tracker.get(uuid).hungup  # its CHANNEL_HANGUP has not come
+    switch.hangup(uuid)
