@@ -200,3 +200,12 @@ def test_the_simulator_listens_on_a_free_port_by_default_not_8021() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_the_demo_on_a_busy_port_names_its_port_option() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        line = one_error_line(esl_recorder("demo", "--port", str(port)))
+    assert line.startswith(f"error: demo: --port: 127.0.0.1:{port} is already in use"), line
