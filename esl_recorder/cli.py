@@ -204,8 +204,9 @@ def cmd_demo(ns: argparse.Namespace) -> int:
         return EXIT_FAILURE
     try:
         return int(run_demo(port=ns.port))
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except ConfigError as exc:  # the demo's settings are built in: name its own option
+        option = "--port" if exc.key == "http.port" else exc.key
+        print(f"error: demo: {option}: {exc.problem}", file=sys.stderr)
         return EXIT_USAGE
     finally:
         logging.shutdown()

@@ -28,11 +28,16 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 STATE_HINT = "~/.local/state/esl_recorder"
 
 
+def writable_hint(key: str) -> str:
+    """The advice closing every 'cannot write' start-up error: which setting to change."""
+    env = "ESL_RECORDER_" + key.upper().replace(".", "_")
+    return (f"set {key} (or {env}) to a path this user can write, e.g. under "
+            f"{os.environ.get('XDG_STATE_HOME') or STATE_HINT}")
+
+
 def ensure_writable_dir(settings: Settings, key: str, directory: str) -> None:
     """Create `directory` if needed and check this process may write in it."""
-    env = "ESL_RECORDER_" + key.upper().replace(".", "_")
-    hint = (f"set {key} (or {env}) to a path this user can write, e.g. under "
-            f"{os.environ.get('XDG_STATE_HOME') or STATE_HINT}")
+    hint = writable_hint(key)
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as exc:
@@ -44,9 +49,14 @@ def ensure_writable_dir(settings: Settings, key: str, directory: str) -> None:
 
 
 def check_state_dirs(settings: Settings) -> None:
-    """The store's directory (SQLite) and the recordings root exist and are writable."""
+    """The store's directory and file (SQLite) and the recordings root exist and are
+    writable."""
     if not settings.store.url:
-        ensure_writable_dir(settings, "store.path", str(Path(settings.store.path).parent))
+        path = settings.store.path
+        ensure_writable_dir(settings, "store.path", str(Path(path).parent))
+        if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+            raise ConfigError(settings.source, "store.path", f"{path} is not writable by "
+                              f"this user; {writable_hint('store.path')}")
     ensure_writable_dir(settings, "recording.root", settings.recording.root)
 
 

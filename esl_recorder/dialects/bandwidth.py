@@ -3,7 +3,8 @@
 `POST /calls` originates a call through FreeSWITCH (recording from answer when asked);
 `POST /calls/{callId}` switches recording on and off, each on→off window one recording,
 hangs the call up (`state` completed) or transfers it (`state` transferring: uuid_transfer
-to `transferTo` in the XML dialplan's `bandwidth.transfer_context`). `GET /calls` lists the
+to `transferTo` in the XML dialplan's `bandwidth.transfer_context`, after setting the
+call's effective_caller_id_number to `transferCallerId` when given). `GET /calls` lists the
 user's calls (page, size, sortOrder, from, to; Link headers). Call events (answer,
 transfer, timeout when FreeSWITCH gave up waiting for an answer, hangup) and the
 `recording` event go as JSON to the call's callbackUrl through the outbox, keyed by callId
@@ -155,7 +156,7 @@ class BandwidthDialect(Dialect):
         if change.state == "completed":
             self._calls.hangup(call.call)
         elif change.state == "transferring" and change.transfer_to:
-            self._transfer(call, change.transfer_to)
+            self._transfer(call, change.transfer_to, change.transfer_caller_id)
         return Response(status=200)
 
     def list_calls(self, request: Request, user_id: str) -> Response:
@@ -335,8 +336,8 @@ class BandwidthDialect(Dialect):
         except EslRecorderError as exc:
             log.warning("call %s: recording from answer could not start: %s", call.id, exc)
 
-    def _transfer(self, call: BwCall, to: str) -> None:
-        self._calls.transfer(call.call, to, self._settings.transfer_context)
+    def _transfer(self, call: BwCall, to: str, caller_id: str | None) -> None:
+        self._calls.transfer(call.call, to, self._settings.transfer_context, caller_id)
         at = max(self._clock(), call.answered_at or call.created_at)  # never before answer
         call.wishes.transfers.append([at, to])
         self._calls.take_charge(call.call, self.name, call.wishes.to_meta())

@@ -18,19 +18,26 @@ from ..delivery.request import check_url
 from ..errors import InvalidArgument
 from .base import RequestModel
 
-_ENDPOINT = re.compile(r"\+?[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}"
-                       r"|sip:[A-Za-z0-9_.+-]{1,64}@[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?")
+_NUMBER = r"\+?[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}"
+_ENDPOINT = re.compile(_NUMBER
+                       + r"|sip:[A-Za-z0-9_.+-]{1,64}@[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?")
 _TAG_MAX = 256
 
 # Parameters of these calls that this server does not implement: refused, never ignored.
 UNSUPPORTED_CREATE = ("bridgeId", "conferenceId", "sipHeaders")
-UNSUPPORTED_UPDATE = ("transferCallerId", "whisperAudio", "callbackUrl")
+UNSUPPORTED_UPDATE = ("whisperAudio", "callbackUrl")
 
 
 def _endpoint(value: str) -> str:
     if not _ENDPOINT.fullmatch(value):
         raise ValueError("must be an E.164 number (+19195551212), a SIP user or "
                          "sip:user@host")
+    return value
+
+
+def _caller_id(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(_NUMBER, value):
+        raise ValueError("must be an E.164 number (+19195551212) or a SIP user")
     return value
 
 
@@ -89,15 +96,17 @@ class CreateCall(BwModel):
 
 class UpdateCall(BwModel):
     """`POST /v1/users/{userId}/calls/{callId}`: recording on/off and its format; `state`
-    completed (hang up) or transferring (to `transferTo`)."""
+    completed (hang up) or transferring (to `transferTo`, showing `transferCallerId`)."""
 
     state: Literal["completed", "transferring"] | None = None
     recording_enabled: bool | None = Field(None, alias="recordingEnabled")
     recording_file_format: Literal["wav", "mp3"] | None = Field(
         None, alias="recordingFileFormat")
     transfer_to: str | None = Field(None, alias="transferTo", max_length=300)
+    transfer_caller_id: str | None = Field(None, alias="transferCallerId", max_length=64)
 
     check_endpoints = field_validator("transfer_to")(_endpoint)
+    check_caller_id = field_validator("transfer_caller_id")(_caller_id)
     lower_enums = field_validator("state", "recording_file_format", mode="before")(_lower)
 
     @model_validator(mode="after")
@@ -106,6 +115,8 @@ class UpdateCall(BwModel):
             raise ValueError("transferTo: required when state is transferring")
         if self.transfer_to and self.state != "transferring":
             raise ValueError("transferTo: only with state transferring")
+        if self.transfer_caller_id and self.state != "transferring":
+            raise ValueError("transferCallerId: only with state transferring")
         return self
 
 

@@ -1,6 +1,6 @@
 """SignalWire LaML (Twilio-compatible) recordings under /api/laml/2010-04-01 (seed 001), and
 under /2010-04-01 as SignalWire also serves them (the signalwire 2.x SDK's paths); every
-unknown path under either prefix answers in LaML's error shape.
+unknown path under either prefix (or anywhere under /api/laml) answers in LaML's error shape.
 
 Mapping: RecordingChannels mono (default) / dual → 1 / 2 channels; RecordingTrack inbound /
 outbound / both → Track (a dual recording holds both tracks: dual with one track is a 400);
@@ -48,6 +48,7 @@ from .compat_render import (
 
 API_VERSION = "2010-04-01"
 SHORT_PREFIX = f"/{API_VERSION}"  # SignalWire serves both; the signalwire 2.x SDK uses this one
+NAMESPACE = "/api/laml"  # another API version under it is still a LaML path, answered as one
 SOURCE = "StartCallRecordingApi"
 _CODES = {400: 70002, 401: 20003, 404: 20404, 405: 20004, 413: 70002, 422: 20422,
           500: 20500, 503: 20503}
@@ -90,6 +91,9 @@ class LamlDialect(CompatDialect):
     def rules(self) -> list[Rule]:
         rules = super().rules()
         return rules + self.aliased(rules)
+
+    def owns(self, path: str) -> bool:
+        return super().owns(path) or path == NAMESPACE or path.startswith(NAMESPACE + "/")
 
     def authenticate(self, account_sid: str, request: Request) -> AccountSettings:
         return self._accounts.laml(account_sid, request.headers.get("Authorization"))

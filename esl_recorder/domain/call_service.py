@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 RESULT_MARGIN_S = 15.0  # beyond the answer timeout, for FreeSWITCH to report the outcome
 LOST_CAUSE = "RESULT_UNKNOWN"  # no result: the node went away or did not say in time
 INVALID_CAUSE = "INVALID_NUMBER_FORMAT"  # the dial string could not be sent safely
+CALLER_ID_VARIABLE = "effective_caller_id_number"  # what a bridge from the call presents
 
 
 @dataclass(frozen=True)
@@ -138,14 +139,22 @@ class CallService:
         self._control(call).hangup(call.uuid, cause)
         log.info("call %s: hangup sent to node %s (%s)", call.uuid, call.node, cause)
 
-    def transfer(self, call: Call, extension: str, context: str) -> None:
-        """Send the call to `extension` in the XML dialplan's `context` (uuid_transfer)."""
+    def transfer(self, call: Call, extension: str, context: str,
+                 caller_id: str | None = None) -> None:
+        """Send the call to `extension` in the XML dialplan's `context` (uuid_transfer);
+        with `caller_id`, the call shows that number from then on (its
+        effective_caller_id_number, which a bridge in that extension presents)."""
         if self._forwarding.node_elsewhere(call.node):
             self._forwarding.forward([call.node], TRANSFER, {
-                "call_uuid": call.uuid, "extension": extension, "context": context})
+                "call_uuid": call.uuid, "extension": extension, "context": context,
+                "caller_id": caller_id})
             return
-        self._control(call).transfer(call.uuid, extension, "XML", context)
-        log.info("call %s: transferred to %s in context %s", call.uuid, extension, context)
+        control = self._control(call)
+        if caller_id:
+            control.set_variables(call.uuid, {CALLER_ID_VARIABLE: caller_id})
+        control.transfer(call.uuid, extension, "XML", context)
+        log.info("call %s: transferred to %s in context %s%s", call.uuid, extension, context,
+                 f" showing {caller_id}" if caller_id else "")
 
     def _control(self, call: Call) -> CallControl:
         if call.hungup:

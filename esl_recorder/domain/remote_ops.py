@@ -120,7 +120,8 @@ class RemoteOperations:
         return {}
 
     def _transfer(self, a: Args) -> Result:
-        self._calls.transfer(self._owned_call(a["call_uuid"]), a["extension"], a["context"])
+        self._calls.transfer(self._owned_call(a["call_uuid"]), a["extension"], a["context"],
+                             a.get("caller_id"))
         return {}
 
     def _take_charge(self, a: Args) -> Result:

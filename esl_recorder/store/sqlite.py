@@ -26,6 +26,7 @@ import gevent.event
 from ..domain.calls import Call
 from ..domain.ports import OutboxItem, StoreUnavailable
 from ..domain.recording import Recording
+from ..errors import StoreError
 from .rows import (
     CALL_COLUMNS,
     PROBE_BYTES,
@@ -66,11 +67,16 @@ class Store:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
         try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
             migrate(self._db, path)
+        except sqlite3.DatabaseError as exc:  # not a database, read-only, corrupt
+            self._db.close()
+            raise StoreError(f"store {path}: cannot open it as an SQLite database ({exc}); "
+                             "set store.path (or ESL_RECORDER_STORE_PATH) to another file"
+                             ) from None
         except BaseException:
             self._db.close()
             raise

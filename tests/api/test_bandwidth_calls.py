@@ -92,6 +92,26 @@ def test_state_transferring_transfers_the_call_in_the_dialplan(
     assert names == ["create", "answer", "transfer", "hangup"]
 
 
+def test_a_transfer_shows_the_transfer_caller_id(bw: Api, receiver: Receiver) -> None:  # noqa: F811
+    """transferCallerId becomes the call's effective_caller_id_number before the transfer,
+    so the bridge in the extension it is sent to presents it."""
+    call_id = create(bw, receiver)
+    receiver.wait(1)  # answer
+    for bad in ({"transferCallerId": "+15559990000"},  # without a transfer
+                {"state": "transferring", "transferTo": "tone_a", "transferCallerId": "a b"},
+                {"state": "transferring", "transferTo": "tone_a",
+                 "transferCallerId": "sip:x@example.net"}):
+        error(update(bw, call_id, **bad), 400, "bad-request")
+    assert update(bw, call_id, state="transferring", transferTo="tone_a",
+                  transferCallerId="+15559990000").status_code == 200
+    bw.switch.wait_for_command(f"uuid_transfer {call_id}")
+    assert [c for c in bw.switch.commands if c.startswith(("uuid_setvar", "uuid_transfer"))
+            and call_id in c] == [
+        f"uuid_setvar {call_id} effective_caller_id_number +15559990000",
+        f"uuid_transfer {call_id} tone_a XML default"]
+    assert events(receiver.wait(2), "transfer")[0]["transferTo"] == "tone_a"
+
+
 def test_an_unanswered_call_times_out(bw: Api, receiver: Receiver) -> None:  # noqa: F811
     r = bw.request("POST", f"{USERS}/calls", headers=ACME,
                    json={"from": "+15551230001", "to": "no_answer", "callTimeout": 5,

@@ -101,7 +101,8 @@ def test_laml_serves_both_prefixes(api: Api, prefix: str) -> None:
 
 @pytest.mark.parametrize("path", [
     "/2010-04-01/Accounts/x/Nothing", "/2010-04-01/nope", "/api/laml/2010-04-01/nope",
-    f"/2010-04-01/Accounts/{ACME_LAML[0]}/Calls"])
+    f"/2010-04-01/Accounts/{ACME_LAML[0]}/Calls", "/api/laml",
+    f"/api/laml/2010-04-02/Accounts/{ACME_LAML[0]}/Recordings.json"])
 def test_unknown_laml_paths_answer_in_lamls_error_shape(api: Api, path: str) -> None:
     r = api.request("GET", path, headers=LAML_AUTH)
     assert r.status_code == 404

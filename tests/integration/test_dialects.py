@@ -274,7 +274,13 @@ def test_bandwidth_state_completed_hangs_the_call_up(
     assert callback(receiver, "hangup")["cause"] == "NORMAL_CLEARING"
     assert eventually(lambda: bw_recordings(daemon, call_id)[0]["state"] == "complete", 15,
                       "the recording to complete")
-    assert bw_events(daemon, call_id)[:2] == ["create", "answer"]
+    # FreeSWITCH's own times, in the order the call went (the API's clock never shows)
+    call = daemon.json("GET", f"{BW}/calls/{call_id}", headers=BW_AUTH)
+    assert call["startTime"] <= call["activeTime"] <= call["endTime"], call
+    events = daemon.json("GET", f"{BW}/calls/{call_id}/events", headers=BW_AUTH)
+    assert [e["name"] for e in events] == ["create", "answer", "hangup"]
+    assert [e["time"] for e in events] == [call["startTime"], call["activeTime"],
+                                           call["endTime"]]
 
 
 def test_bandwidth_state_transferring_moves_the_call_in_the_dialplan(
@@ -283,11 +289,14 @@ def test_bandwidth_state_transferring_moves_the_call_in_the_dialplan(
     eventually(lambda: daemon.json("GET", f"{BW}/calls/{call_id}",
                                    headers=BW_AUTH)["state"] == "active", 10, "the answer")
     r = daemon.request("POST", f"{BW}/calls/{call_id}",
-                       json={"state": "transferring", "transferTo": "tone_a"}, headers=BW_AUTH)
+                       json={"state": "transferring", "transferTo": "tone_a",
+                             "transferCallerId": "+15559990000"}, headers=BW_AUTH)
     assert r.status_code == 200, r.text
     eventually(lambda: running_its_extension(esl.api, call_id, "tone_a"), 10,
                "the call to run tone_a's playback after the transfer")
     assert esl.exists(call_id)
+    assert esl.api(f"uuid_getvar {call_id} effective_caller_id_number").strip() == (
+        "+15559990000")
     assert callback(receiver, "transfer")["transferTo"] == "tone_a"
     assert bw_events(daemon, call_id)[-1] == "transfer"
     esl.hangup(call_id)

@@ -64,3 +64,38 @@ def test_the_demo_records_a_call_whose_media_downloads_and_stops_on_ctrl_c() -> 
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+
+# commands that stay in the foreground until stopped
+FOREGROUND = re.compile(r"esl-recorder (run|demo|fakeswitch)\b|python -m esl_recorder\b"
+                        r"|docker compose\b.*\bup\b(?!.*(\s-d\b|--detach|--wait))")
+
+
+def shell_blocks(text: str) -> list[list[str]]:
+    """The command lines of each fenced block (sh, bash or unlabelled), continuations
+    joined, comments left out."""
+    blocks: list[list[str]] = []
+    current: list[str] | None = None  # the shell block being read
+    fenced = False
+    for line in text.replace("\\\n", " ").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            fenced = not fenced
+            current = [] if fenced and stripped[3:] in ("", "sh", "bash") else None
+            if current is not None:
+                blocks.append(current)
+        elif current is not None and stripped and not stripped.startswith("#"):
+            current.append(line.split(" #", 1)[0])
+    return blocks
+
+
+def test_no_readme_block_runs_a_line_behind_a_foreground_process() -> None:
+    """A command that serves until stopped ends its block: a line after it in the same
+    block would never run (each terminal of a how-to gets a block of its own)."""
+    readmes = [README, *sorted(p for p in ROOT.glob("*/**/README.md")
+                               if not any(part.startswith(".") for part in p.parts))]
+    blocked = [f"{readme.relative_to(ROOT)}: {line}" for readme in readmes
+               for block in shell_blocks(readme.read_text()) for line in block[:-1]
+               if FOREGROUND.search(line)]
+    assert blocked == []

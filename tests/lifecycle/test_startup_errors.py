@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,3 +108,104 @@ def test_a_metrics_port_in_use_names_http_metrics_port(tmp_path: Path) -> None:
                             http={"port": 0, "metrics_port": port})
         line = one_error_line(esl_recorder("run", "-c", str(conf)))
     assert "http.metrics_port" in line and f"127.0.0.1:{port}" in line, line
+
+
+def test_a_store_file_it_cannot_write_names_store_path(nobody: None, shared_tmp: Path) -> None:
+    """A database left by a run as another user (root's, mode 0644) in a directory this user
+    may write in."""
+    state = shared_tmp / "state"
+    state.mkdir(mode=0o777)
+    state.chmod(0o777)
+    db = state / "state.db"
+    sqlite3.connect(db).close()
+    db.chmod(0o644)
+    conf = write_config(shared_tmp / "c.yaml", store={"path": str(db)},
+                        recording={"root": str(shared_tmp / "recordings")}, http={"port": 0})
+    line = one_error_line(esl_recorder("run", "-c", str(conf), as_nobody=True))
+    assert "store.path" in line and f"{db} is not writable by this user" in line, line
+
+
+def test_a_store_directory_it_cannot_write_names_store_path(nobody: None,
+                                                           shared_tmp: Path) -> None:
+    locked = shared_tmp / "locked"
+    locked.mkdir(mode=0o755)  # exists, root's
+    conf = write_config(shared_tmp / "c.yaml", store={"path": str(locked / "state.db")},
+                        recording={"root": str(shared_tmp / "recordings")}, http={"port": 0})
+    line = one_error_line(esl_recorder("run", "-c", str(conf), as_nobody=True))
+    assert "store.path" in line and f"{locked} is not writable by this user" in line, line
+
+
+def test_an_existing_recordings_root_it_cannot_write_names_recording_root(
+        nobody: None, shared_tmp: Path) -> None:
+    locked = shared_tmp / "recordings"
+    locked.mkdir(mode=0o755)  # exists, root's
+    conf = write_config(shared_tmp / "c.yaml", store={"path": str(shared_tmp / "s" / "s.db")},
+                        recording={"root": str(locked)}, http={"port": 0})
+    line = one_error_line(esl_recorder("run", "-c", str(conf), as_nobody=True))
+    assert "recording.root" in line and f"{locked} is not writable by this user" in line, line
+
+
+def test_a_store_file_that_is_not_a_database_names_store_path(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    db.write_bytes(b"not an SQLite database, just some text\n" * 100)
+    conf = write_config(tmp_path / "c.yaml", store={"path": str(db)},
+                        recording={"root": str(tmp_path / "rec")}, http={"port": 0})
+    line = one_error_line(esl_recorder("run", "-c", str(conf)))
+    assert "store.path" in line and str(db) in line and "not a database" in line, line
+
+
+def test_a_certificate_it_cannot_read_names_http_tls_cert(nobody: None,
+                                                          shared_tmp: Path) -> None:
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1")
+    cert, key = shared_tmp / "cert.pem", shared_tmp / "key.pem"
+    leaf.cert_chain_pems[0].write_to_path(str(cert))
+    leaf.private_key_pem.write_to_path(str(key))
+    cert.chmod(0o600)  # root's: this user cannot read it
+    key.chmod(0o644)
+    conf = write_config(shared_tmp / "c.yaml", store={"path": str(shared_tmp / "s" / "s.db")},
+                        recording={"root": str(shared_tmp / "rec")},
+                        http={"port": 0, "tls_cert": str(cert), "tls_key": str(key)})
+    line = one_error_line(esl_recorder("run", "-c", str(conf), as_nobody=True))
+    assert line == f"error: {conf}: http.tls_cert: cannot read '{cert}': Permission denied", line
+
+
+def test_the_simulator_on_a_busy_port_names_its_port_option() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        line = one_error_line(esl_recorder("fakeswitch", "--port", str(port)))
+    assert line == (f"error: fakeswitch: --port: 127.0.0.1:{port} is already in use; choose "
+                    "a free port, or leave --port out for one"), line
+
+
+def test_the_simulator_listens_on_a_free_port_by_default_not_8021() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESL_RECORDER_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "esl_recorder", "fakeswitch"], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("fakeswitch listening on 127.0.0.1:"), first
+        port = int(first.rsplit(":", 1)[1])
+        assert port != 8021
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            assert conn.recv(100).startswith(b"Content-Type: auth/request")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_the_demo_on_a_busy_port_names_its_port_option() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        line = one_error_line(esl_recorder("demo", "--port", str(port)))
+    assert line.startswith(f"error: demo: --port: 127.0.0.1:{port} is already in use"), line

@@ -82,8 +82,11 @@ def test_the_bandwidth_sdk_transfers_a_call(bw: Api, sdk: SdkDriver,  # noqa: F8
         "from_": "+15551230001", "to": "tone_b", "callback_url": receiver.url("/bw")}})
     bw.daemon.wait_call(call_id)
     receiver.wait(1)  # answer
-    sdk.step({"op": "transfer", "call_id": call_id, "to": "tone_a"})
+    sdk.step({"op": "transfer", "call_id": call_id, "to": "tone_a",
+              "caller_id": "+15559990000"})
     assert bw.switch.wait_for_command(f"uuid_transfer {call_id}") == (
         f"uuid_transfer {call_id} tone_a XML default")
+    assert f"uuid_setvar {call_id} effective_caller_id_number +15559990000" in (
+        bw.switch.commands)
     transfer = json.loads(receiver.wait(2)[1].body)
     assert (transfer["eventType"], transfer["transferTo"]) == ("transfer", "tone_a")

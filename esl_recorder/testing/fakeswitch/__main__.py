@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import signal
+import sys
 
 import gevent
 from gevent.event import Event
@@ -33,6 +35,15 @@ def _address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def listen_problem(host: str, port: int, exc: OSError) -> str:
+    """A bind failure in one line, with the option to change."""
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (f"fakeswitch: --port: {where} is already in use; choose a free port, or "
+                "leave --port out for one")
+    return f"fakeswitch: --host/--port: cannot listen on {where}: {exc.strerror or exc}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO)
@@ -44,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         outbound_address=args.outbound,
         heartbeat_interval=args.heartbeat_interval or None,
     )
-    switch.start()
+    try:
+        switch.start()
+    except OSError as exc:
+        print(f"error: {listen_problem(args.host, args.port, exc)}", file=sys.stderr)
+        return 2  # a start-up failure, as the daemon's
     host, port = switch.address
     print(f"fakeswitch listening on {host}:{port}", flush=True)
     done = Event()

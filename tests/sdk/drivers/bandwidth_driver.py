@@ -48,7 +48,7 @@ def run(cmd):
     if op == "hangup":
         return voice.hangup_call(cmd["call_id"])
     if op == "transfer":
-        return voice.transfer_call(cmd["call_id"], cmd["to"])
+        return voice.transfer_call(cmd["call_id"], cmd["to"], caller_id=cmd.get("caller_id"))
     raise ValueError("unknown op " + op)
 
 

@@ -1,4 +1,5 @@
-"""The official `twilio` Python package, pointed at this server, drives LaML recordings.
+"""The official `twilio` Python package, pointed at this server, drives LaML recordings, over
+plain HTTP and over HTTPS (the `tls` fixture of tests/sdk/conftest.py).
 
 twilio 9.x builds a URL as `Domain.base_url + "/" + Version.version + "/" + path` and follows
 `next_page_uri` as `Domain.base_url + uri`. With base_url = this server and the v2010
@@ -12,27 +13,32 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from api.compat_helpers import expected_start, finish, recording, start_commands, wait_done
+from api.conftest import ACME_LAML, Api
+from api.receiver import Receiver
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from esl_recorder.domain.recording import State
 
-from .compat_helpers import expected_start, finish, recording, start_commands, wait_done
-from .conftest import ACME_LAML, Api
-from .receiver import Receiver
 
-
-def sdk_client(api: Api, project: str = ACME_LAML[0], token: str = ACME_LAML[1]) -> Client:
+def sdk_client(api: Api, ca_bundle: str, project: str = ACME_LAML[0],
+               token: str = ACME_LAML[1]) -> Client:
+    """The SDK unchanged but for its base URL and, over https, the CA it trusts."""
     client = Client(project, token, account_sid=project)
     client.api.base_url = api.url
     client.api.v2010.version = "api/laml/2010-04-01"
+    if ca_bundle:
+        assert client.http_client.session is not None
+        client.http_client.session.verify = ca_bundle
+        client.http_client.session.trust_env = False  # REQUESTS_CA_BUNDLE would win
     return client
 
 
 @pytest.fixture
-def client(api: Api) -> Iterator[Client]:
-    yield sdk_client(api)
+def client(api: Api, ca_bundle: str) -> Iterator[Client]:
+    yield sdk_client(api, ca_bundle)
 
 
 def test_the_sdk_creates_pauses_resumes_stops_fetches_lists_and_deletes(
@@ -99,10 +105,11 @@ def test_the_sdk_pages_through_next_page_uri_and_filters_by_date(api: Api,
         date_created=datetime.now(UTC).date())) == 5
 
 
-def test_the_sdk_sees_errors_as_twilio_exceptions(api: Api, client: Client) -> None:
+def test_the_sdk_sees_errors_as_twilio_exceptions(api: Api, client: Client,
+                                                  ca_bundle: str) -> None:
     uuid = api.call()
     with pytest.raises(TwilioRestException) as err:
-        sdk_client(api, token="wrong").calls(uuid).recordings.create()
+        sdk_client(api, ca_bundle, token="wrong").calls(uuid).recordings.create()
     assert (err.value.status, err.value.code) == (401, 20003)
     with pytest.raises(TwilioRestException) as err:
         client.calls(uuid).recordings.create(recording_channels="quad")
