@@ -2,11 +2,13 @@
 PostgreSQL (the session's), two FreeSWITCH nodes (simulators; with ESL_RECORDER_FS set, fs2
 is that live FreeSWITCH), media in one SeaweedFS (media.backend s3).
 
-Recordings through LaML, TeXML and Bandwidth Catapult on both nodes; kill -9 of fs1's owner
-mid-recording; that daemon restarted; PostgreSQL stopped and started again on its port
+Recordings through LaML, TeXML and Bandwidth Catapult on both nodes; fs1's owner stopped
+mid-recording, fs1's calls ended meanwhile, then the owner killed (kill -9): the heir finishes
+and uploads those files; that daemon restarted; PostgreSQL stopped and started again on its port
 mid-run while calls end; more recordings after it. At the end: every recording completed,
 each one's object in the bucket with the sha256 the daemon stored, every callback delivered,
-none twice unless the killed daemon was sending it (then the same request again), and fs1
+none twice unless the killed daemon was sending it (then the same request again, with the
+same Idempotency-Key; every other callback has its own), and fs1
 taken over within store.takeover_time.
 
 The short version runs in CI; `ESL_RECORDER_SCALE_LONG=1 pytest tests/scale/test_nodes.py`
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 import uuid as uuid_module
 from collections import Counter, defaultdict
@@ -296,7 +299,10 @@ def scenario(run: Run) -> None:
     run.all_recording()
 
     victim = owners["fs1"]  # mid-recording: its calls still record on the node
+    gevent.sleep(AUDIO)  # not a wait for a state: fs1's recordings need audio (else absent)
     run.before_kill = len(run.receiver.received)
+    victim.signal(signal.SIGSTOP)  # down, still holding fs1's lock: nobody follows fs1 now
+    run.hang_up("fs1")  # these files are finished while their owner is down: by the heir
     victim.kill9()
     killed_at = time.monotonic()
     heir = eventually(lambda: cluster.owner("fs1"), 3 * TAKEOVER, "fs1 taken over")
@@ -375,8 +381,14 @@ def check_callbacks(run: Run) -> None:
             assert "rec-" + rec.sid[2:] in recorded, f"no recording event for {rec.sid}"
     for event, seen in got.items():
         if len(seen) > 1:  # only what the killed daemon may have been sending, sent again
-            copies = {run.receiver.received[i].body for i in seen}
+            copies = {(run.receiver.received[i].body,
+                       run.receiver.received[i].headers.get("Idempotency-Key")) for i in seen}
             assert len(copies) == 1 and seen[0] < run.before_kill, (event, len(seen))
+    events_of_key: dict[str | None, set[tuple[str, str]]] = defaultdict(set)
+    for r in run.receiver.received:
+        events_of_key[r.headers.get("Idempotency-Key")].add(event_of(r))
+    assert None not in events_of_key  # every callback has a key, one key per callback
+    assert len(events_of_key) == len(got) and all(len(e) == 1 for e in events_of_key.values())
 
 
 def event_of(r: Received) -> tuple[str, str]:
