@@ -45,6 +45,13 @@ class Registered:
     attempts: Counter  # labelled by result
 
 
+def idempotency_key(item: OutboxItem) -> str:
+    """What names a callback to its receiver, the same on every attempt by any daemon:
+    the item's key (a recording sid or call id, unique to the callback's subject) and its
+    id in the store every daemon shares (unique among that key's callbacks)."""
+    return f"{item.key}/{item.id}"
+
+
 class Attempts:
     def __init__(self, sender: Sender, settings: DeliverySettings, metrics: Metrics,
                  clock: Callable[[], float] = time.time,
@@ -90,7 +97,7 @@ class Attempts:
                 attempt = registered.handler.attempt(item)
             else:
                 request = OutboundRequest.from_payload(item.payload)
-                attempt = self._sender.send(request)
+                attempt = self._sender.send(request, idempotency_key(item))
         except (InvalidArgument, KeyError, TypeError) as exc:
             return Decision("dead", f"stored item is not valid: {exc}")
         except Exception as exc:  # a bug must not stop the lane: retry like a failure

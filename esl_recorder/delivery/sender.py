@@ -60,6 +60,7 @@ from .signing import SendTimeSigner
 from .targets import TargetPolicy, TargetRefused
 
 USER_AGENT = "esl_recorder-callbacks/1"
+IDEMPOTENCY_KEY = "Idempotency-Key"  # one value per callback, the same on every attempt
 MAX_ORIGINS = 256  # keep-alive pools kept
 MAX_RESPONSE_BODY = 64 * 1024
 READ_CHUNK = 16 * 1024
@@ -82,20 +83,23 @@ class Sender:
                                           cert_reqs="CERT_REQUIRED", ssl_context=tls)
         self._pools.pool_classes_by_scheme = guarded_pools(targets)
 
-    def send(self, req: OutboundRequest) -> Attempt:
+    def send(self, req: OutboundRequest, idempotency_key: str = "") -> Attempt:
         """One attempt: the URL, then the fallback URL if the first failed and may work
-        later. Never raises for network trouble; the Attempt says what happened."""
+        later. Never raises for network trouble; the Attempt says what happened.
+        `idempotency_key`, if given, goes out as the Idempotency-Key header."""
         timeout = req.timeout or self._timeout
-        attempt = self._once(req.url, req, timeout)
+        extra = {IDEMPOTENCY_KEY: idempotency_key} if idempotency_key else {}
+        attempt = self._once(req.url, req, timeout, extra)
         if req.fallback_url and attempt.verdict is Verdict.RETRY:
-            attempt = self._once(req.fallback_url, req, timeout)
+            attempt = self._once(req.fallback_url, req, timeout, extra)
         return attempt
 
     def close(self) -> None:
         self._pools.clear()
 
-    def _once(self, url: str, req: OutboundRequest, timeout: float) -> Attempt:
-        wire_url, headers = wire_form(url, req.headers)
+    def _once(self, url: str, req: OutboundRequest, timeout: float,
+              extra: dict[str, str]) -> Attempt:
+        wire_url, headers = wire_form(url, {**extra, **req.headers})
         if req.signer and self._signer is not None:
             headers = {**headers, **self._signer.headers(req.signer, req.body)}
         deadline = gevent.Timeout(timeout)

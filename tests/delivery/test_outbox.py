@@ -268,6 +268,30 @@ def test_an_attempt_cut_short_by_a_stop_is_made_again(harness_factory: HarnessFa
     second = harness_factory()
     second.wait_for(lambda: second.count("delivered") == 1)
     assert r.hits == 2  # at least once: the receiver saw it twice
+    first_copy, again = r.wait(2)
+    assert first_copy.body == again.body == b"i=1"  # the same callback, and it says so:
+    assert first_copy.headers["Idempotency-Key"] == again.headers["Idempotency-Key"] != ""
+
+
+def test_each_callback_carries_its_own_idempotency_key_on_every_attempt(
+        harness: Harness, receivers: Receivers) -> None:
+    answers = iter([500])
+    seen: list[str] = []  # the key of every request, answered or not
+
+    def answer(environ: dict[str, Any]) -> int:
+        seen.append(environ.get("HTTP_IDEMPOTENCY_KEY", ""))
+        return next(answers, 200)
+
+    r = receivers(answer=answer)
+    harness.send(r.url(), key="RE1", body="n=1")
+    harness.wait_for(lambda: harness.count("delivered") == 1)
+    harness.send(r.url(), key="RE1", body="n=2")
+    harness.send(r.url(), key="RE2", body="n=1", headers={"X-Other": "kept"})
+    harness.wait_for(lambda: harness.count("delivered") == 3)
+    first, retried, *others = seen
+    assert first == retried != ""  # a retry is the same callback
+    assert len({first, *others}) == 3  # every other callback has its own
+    assert [g.headers["X-Other"] for g in r.received if "X-Other" in g.headers] == ["kept"]
 
 
 def test_a_new_item_wakes_an_idle_deliverer(harness: Harness, receivers: Receivers) -> None:

@@ -2,12 +2,14 @@
 PostgreSQL (the session's), two FreeSWITCH nodes (simulators; with ESL_RECORDER_FS set, fs2
 is that live FreeSWITCH), media in one SeaweedFS (media.backend s3).
 
-Recordings through LaML, TeXML and Bandwidth Catapult on both nodes; kill -9 of fs1's owner
-mid-recording; that daemon restarted; PostgreSQL stopped and started again on its port
-mid-run while calls end; more recordings after it. At the end: every recording completed,
-each one's object in the bucket with the sha256 the daemon stored, every callback delivered,
-none twice unless the killed daemon was sending it (then the same request again), and fs1
-taken over within store.takeover_time.
+Recordings through LaML, TeXML, the Calling API and Bandwidth Catapult on both nodes; fs1's
+owner stopped mid-recording, fs1's calls ended meanwhile, then the owner killed (kill -9):
+the heir finishes and uploads those files; that daemon restarted; PostgreSQL stopped and
+started again on its port mid-run while calls end; more recordings after it. At the end:
+every recording completed, each one's object in the bucket with the sha256 the daemon
+stored, every callback delivered, none twice unless the killed daemon was sending it (then
+the same request again, with the same Idempotency-Key; every other callback has its own),
+and fs1 taken over within store.takeover_time.
 
 The short version runs in CI; `ESL_RECORDER_SCALE_LONG=1 pytest tests/scale/test_nodes.py`
 runs the long one (more calls per dialect, node and round)."""
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 import uuid as uuid_module
 from collections import Counter, defaultdict
@@ -50,9 +53,11 @@ LEASE = 10.0  # delivery.lease: longer than the PostgreSQL outage (no claim laps
 LAML = f"/api/laml/2010-04-01/Accounts/{ACME_LAML[0]}"
 TEXML = f"/v2/texml/Accounts/{ACME_TEXML[0]}"
 BW = f"/v1/users/{ACME_BW[0]}"
+CALLING = "/api/calling/calls"
 AUTH = {"laml": {"Authorization": basic(*ACME_LAML)},
         "texml": {"Authorization": f"Bearer {ACME_TEXML[1]}"},
-        "bandwidth": {"Authorization": basic(ACME_BW[1], ACME_BW[2])}}
+        "bandwidth": {"Authorization": basic(ACME_BW[1], ACME_BW[2])},
+        "calling": {"Authorization": basic(*ACME_LAML)}}
 PREFIX = {"laml": LAML, "texml": TEXML}
 AUDIO = 2.0  # seconds of audio the last recordings get before their calls end
 FINAL = {"completed", "absent", "failed", "deleted"}
@@ -212,6 +217,7 @@ class Run:
     calls: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # by node
     sids: dict[str, str] = field(default_factory=dict)  # LaML/TeXML sid -> its node
     bandwidth: list[str] = field(default_factory=list)  # Bandwidth call ids
+    calling: list[str] = field(default_factory=list)  # calls recorded through the Calling API
     before_kill: int = 0  # callbacks received before the kill
 
     def record_rest(self, node: str, dialect: str) -> None:
@@ -233,6 +239,25 @@ class Run:
             return sid
 
         self.sids[eventually(attempt, 10, f"{daemon.name} to record {call}")] = node
+
+    def record_calling(self, node: str) -> None:
+        """A call on `node` and a Calling API recording of it (its control_id: the
+        recording sid), asked of route(node)."""
+        call = self.cluster.nodes[node].inbound()
+        self.calls[node].append(call)
+        daemon = self.cluster.route(node)
+
+        def attempt() -> bool:
+            r = daemon.http.post(f"{daemon.url}{CALLING}", headers=AUTH["calling"], timeout=10,
+                                 json={"command": "calling.record", "id": call, "params": {
+                                     "audio": {}, "status_url": self.receiver.url("/calling")}})
+            if r.status_code == 404:  # its events have not reached the owner yet
+                return False
+            assert r.status_code == 200, r.text
+            return True
+
+        eventually(attempt, 10, f"{daemon.name} to record {call}")
+        self.calling.append(call)
 
     def record_bandwidth(self, node: str) -> None:
         """A Bandwidth call placed with recording on, asked of route(node): it goes out on
@@ -257,17 +282,22 @@ class Run:
             for node in self.cluster.nodes:
                 self.record_rest(node, "laml")
                 self.record_rest(node, "texml")
+                self.record_calling(node)
                 self.record_bandwidth(node)
 
     def all_recording(self) -> None:
         def recording() -> bool:
             recs = self.cluster.recordings()
-            return len(recs) == len(self.sids) + len(self.bandwidth) and all(
+            return len(recs) == self.started() and all(
                 r.state.value == "in-progress" for r in recs if r.state.value not in FINAL)
         eventually(recording, 20, "every recording started")
         started = lambda: {r.form.get("RecordingSid") for r in self.receiver.received  # noqa: E731
                            if r.form.get("RecordingStatus") == "in-progress"}
         eventually(lambda: set(self.sids) <= started(), 20, "every in-progress callback")
+
+    def started(self) -> int:
+        """How many recordings the test started."""
+        return len(self.sids) + len(self.calling) + len(self.bandwidth)
 
     def hang_up(self, node: str) -> None:
         calls, self.calls[node] = self.calls[node], []
@@ -296,7 +326,10 @@ def scenario(run: Run) -> None:
     run.all_recording()
 
     victim = owners["fs1"]  # mid-recording: its calls still record on the node
+    gevent.sleep(AUDIO)  # not a wait for a state: fs1's recordings need audio (else absent)
     run.before_kill = len(run.receiver.received)
+    victim.signal(signal.SIGSTOP)  # down, still holding fs1's lock: nobody follows fs1 now
+    run.hang_up("fs1")  # these files are finished while their owner is down: by the heir
     victim.kill9()
     killed_at = time.monotonic()
     heir = eventually(lambda: cluster.owner("fs1"), 3 * TAKEOVER, "fs1 taken over")
@@ -314,7 +347,7 @@ def scenario(run: Run) -> None:
     gevent.sleep(AUDIO)  # not a wait for a state: the recordings need audio (else absent)
     for node in cluster.nodes:
         run.hang_up(node)
-    total = len(run.sids) + len(run.bandwidth)
+    total = run.started()
     eventually(lambda: sum(r.state.value in FINAL for r in cluster.recordings()) == total, 30,
                "every recording final")
     store = open_store(StoreSettings(url=cluster.url))
@@ -373,10 +406,21 @@ def check_callbacks(run: Run) -> None:
     for rec in run.cluster.recordings():
         if rec.call_uuid in run.bandwidth:
             assert "rec-" + rec.sid[2:] in recorded, f"no recording event for {rec.sid}"
+        if rec.call_uuid in run.calling:
+            for state in ("recording", "finished"):
+                assert got.get((rec.sid, f"calling {state}")), f"no {state} event for {rec.sid}"
+    assert sum(rec.call_uuid in run.calling for rec in run.cluster.recordings()) == len(
+        run.calling)
     for event, seen in got.items():
         if len(seen) > 1:  # only what the killed daemon may have been sending, sent again
-            copies = {run.receiver.received[i].body for i in seen}
+            copies = {(run.receiver.received[i].body,
+                       run.receiver.received[i].headers.get("Idempotency-Key")) for i in seen}
             assert len(copies) == 1 and seen[0] < run.before_kill, (event, len(seen))
+    events_of_key: dict[str | None, set[tuple[str, str]]] = defaultdict(set)
+    for r in run.receiver.received:
+        events_of_key[r.headers.get("Idempotency-Key")].add(event_of(r))
+    assert None not in events_of_key  # every callback has a key, one key per callback
+    assert len(events_of_key) == len(got) and all(len(e) == 1 for e in events_of_key.values())
 
 
 def event_of(r: Received) -> tuple[str, str]:
@@ -386,4 +430,7 @@ def event_of(r: Received) -> tuple[str, str]:
         if doc["eventType"] == "recording":
             return doc["recordingId"], f"recording {doc['status']}"
         return doc["callId"], doc["eventType"]
+    if r.path == "/calling":  # calling.call.record
+        params = json.loads(r.body)["params"]
+        return params["control_id"], f"calling {params['state']}"
     return r.form.get("RecordingSid", ""), r.form.get("RecordingStatus", "")
