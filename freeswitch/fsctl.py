@@ -146,8 +146,8 @@ def _launch(prefix: Path, run_dir: Path, port: int, password: str, timeout: floa
 
 def _wait_ready(run_dir: Path, pidfile: Path, port: int, password: str,
                 deadline: float) -> int:
-    pid, last = 0, "no answer yet"
-    while time.monotonic() < deadline:
+    pid, last, taken = 0, "no answer yet", False
+    while time.monotonic() < deadline and not (taken and pid):
         if not pid and pidfile.exists() and pidfile.read_text().strip().isdigit():
             pid = int(pidfile.read_text().strip())
         if pid and not _alive(pid):
@@ -157,12 +157,15 @@ def _wait_ready(run_dir: Path, pidfile: Path, port: int, password: str,
             if pid and "is ready" in status:
                 return pid
             last = status.splitlines()[0] if status else "empty status"
+        except FsctlError as exc:  # not our password: another server's event socket
+            last, taken = f"{exc}: another server holds port {port}", True
         except OSError as exc:
             last = str(exc)
         time.sleep(0.1)  # poll interval of the readiness check, bounded by the deadline
     if pid and _alive(pid):
         os.kill(pid, signal.SIGKILL)  # never leave a half-started server behind
-    raise FsctlError(f"FreeSWITCH not ready on 127.0.0.1:{port} in time ({last}): "
+    when = "" if taken else " in time"
+    raise FsctlError(f"FreeSWITCH not ready on 127.0.0.1:{port}{when} ({last}): "
                      f"{_log_tail(run_dir)}")
 
 

@@ -4,7 +4,9 @@ Together they send every command esl_recorder sends (esl_recorder/esl/commands.p
 ESL client): `auth`, `event plain ...`, `bgapi originate {vars}...`, `uuid_exists`,
 `uuid_getvar`, `show channels as json`, `uuid_buglist`, `uuid_record start` with the variables
 block and a limit, `uuid_record stop|pause|resume|mask|unmask`, `uuid_broadcast` of the beep,
-`uuid_transfer`, `uuid_kill` and `exit`, with the error replies the daemon must recognise.
+`uuid_transfer`, `uuid_kill` with a cause, `uuid_setvar`, `api status` (the liveness probe),
+`sendmsg` execute with `event-lock` and `Event-UUID` (a call script's `answer`, `playback`,
+`speak` and `hangup`) and `exit`, with the error replies the daemon must recognise.
 The command lines are written out here as the daemon writes them (the wire format is the
 contract, not the daemon's internal builders).
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import uuid as uuid_module
 from collections.abc import Callable
 
-from .transcript import EVENTS, Session
+from .transcript import EVENTS, SCRIPT_EVENTS, Session
 
 Scenario = Callable[[Session, str], None]
 NO_CALL = "0b2ec0de-0000-4000-8000-00000000dead"
@@ -52,6 +54,7 @@ def is_call(uuid: str) -> Callable[[dict[str, str]], bool]:
 def auth(s: Session, _: str) -> None:
     """Greeting, good password (main), wrong password, a command before auth, exit."""
     s.send("main: subscribe", f"event plain {EVENTS}")
+    s.api("status", "status")  # the liveness probe: its framing, not its counters
     bad = s.connect("wrong password", password="not-the-password")
     s.closed_by_server("wrong password", bad)
     early = s.connect("before auth")
@@ -100,7 +103,7 @@ def record_call(s: Session, uuid: str) -> None:
     s.api("uuid_record stop again", f"uuid_record {uuid} stop {paths['mono']}")
     s.api("uuid_record pause not recording", f"uuid_record {uuid} pause {paths['mono']}")
     s.api("uuid_broadcast beep", f"uuid_broadcast {uuid} tone_stream://%(250,0,1000) aleg")
-    s.api("uuid_kill", f"uuid_kill {uuid}")
+    s.api("uuid_kill", f"uuid_kill {uuid} NORMAL_CLEARING")
     s.settle("CHANNEL_HANGUP_COMPLETE", 2)
 
 
@@ -121,7 +124,7 @@ def limits_and_hangup(s: Session, uuid: str) -> None:
     s.api("uuid_record stop short", f"uuid_record {uuid} stop {short}")
     s.settle("RECORD_STOP", 2)
     s.audio(0.5)
-    s.api("uuid_kill", f"uuid_kill {uuid}")
+    s.api("uuid_kill", f"uuid_kill {uuid} NORMAL_CLEARING")
     s.settle("RECORD_STOP", 3)
     s.settle("CHANNEL_HANGUP_COMPLETE", 2)
 
@@ -138,7 +141,7 @@ def transfer(s: Session, uuid: str) -> None:
     s.audio(1.0)
     s.api("uuid_record stop", f"uuid_record {uuid} stop {path}")
     s.settle("RECORD_STOP", 1)
-    s.api("uuid_kill", f"uuid_kill {uuid}")
+    s.api("uuid_kill", f"uuid_kill {uuid} NORMAL_CLEARING")
     s.settle("CHANNEL_HANGUP_COMPLETE", 2)
 
 
@@ -147,7 +150,7 @@ def errors(s: Session, uuid: str) -> None:
     s.send("subscribe", f"event plain {EVENTS}")
     s.api("uuid_exists unknown", f"uuid_exists {NO_CALL}")
     s.api("uuid_record unknown call", f"uuid_record {NO_CALL} start {s.root}/x.wav 0")
-    s.api("uuid_kill unknown", f"uuid_kill {NO_CALL}")
+    s.api("uuid_kill unknown", f"uuid_kill {NO_CALL} NORMAL_CLEARING")
     s.api("uuid_broadcast unknown", f"uuid_broadcast {NO_CALL} tone_stream://%(250,0,1000) aleg")
     s.api("uuid_buglist unknown", f"uuid_buglist {NO_CALL}")
     s.api("unknown command", "no_such_command now")
@@ -157,9 +160,56 @@ def errors(s: Session, uuid: str) -> None:
     s.settle("CHANNEL_HANGUP_COMPLETE", 2)
 
 
+def script(s: Session, uuid: str) -> None:
+    """A call handed to a script, driven as the daemon drives it: the B leg parks unanswered
+    (script_park), then sendmsg execute with event-lock and an Event-UUID for each application,
+    each answered by a CHANNEL_EXECUTE_COMPLETE carrying it as Application-UUID; the
+    follow-transfer flag set on the channel; the silence detection variables on a silent leg
+    (no-input-timeout); a hangup with a cause. (RECORD_FINAL_TIMEOUT_MS is left out: where
+    FreeSWITCH's clock of the silence runs behind its frames, it writes 20-60 ms more than the
+    simulator, more than the 50 ms compared.)"""
+    s.send("subscribe", f"event plain {EVENTS} {SCRIPT_EVENTS}")
+    job = str(uuid_module.uuid5(uuid_module.NAMESPACE_OID, uuid))
+    s.send("originate", f"bgapi originate {{origination_uuid={uuid},"
+           f"esl_recorder_account_id=acme}}loopback/script_park/rectest &park\n"
+           f"Job-UUID: {job}")
+    b = s.wait_event("CHANNEL_PARK", lambda h: h.get("variable_loopback_leg") == "B")["Unique-ID"]
+
+    def execute(app: str, arg: str | None = None) -> None:
+        event_uuid = str(uuid_module.uuid5(uuid_module.NAMESPACE_OID, f"{uuid}/{app}/{arg}"))
+        lines = [f"sendmsg {b}", "call-command: execute", f"execute-app-name: {app}",
+                 *([f"execute-app-arg: {arg}"] if arg is not None else []),
+                 "event-lock: true", f"Event-UUID: {event_uuid}"]
+        s.send(f"sendmsg {app}", "\n".join(lines))
+        s.wait_event("CHANNEL_EXECUTE_COMPLETE",
+                     lambda h: h.get("Application-UUID") == event_uuid, timeout=15)
+
+    execute("answer")
+    s.wait_event("BACKGROUND_JOB", lambda h: h.get("Job-UUID") == job)
+    s.wait_event("CHANNEL_ANSWER", is_call(uuid))
+    s.api("uuid_setvar", f"uuid_setvar {b} recording_follow_transfer true")
+    s.api("uuid_getvar set", f"uuid_getvar {b} recording_follow_transfer")
+    s.api("uuid_setvar unknown call", f"uuid_setvar {NO_CALL} recording_follow_transfer true")
+    # silence detection: nothing is said (the caller is parked, B plays nothing yet) ...
+    quiet = s.path("no input", "no_input.wav")
+    s.api("uuid_record start no input", f"uuid_record {b} start {quiet} 0 " + record_vars(
+        "RE32", RECORD_INITIAL_TIMEOUT_MS=1000, RECORD_SILENCE_THRESHOLD=200))
+    s.settle("RECORD_STOP", 1, timeout=5)
+    # ... and a plain two-channel recording of a second of tone
+    path = s.path("scripted", "scripted.wav")
+    s.api("uuid_record start", f"uuid_record {b} start {path} 0 {record_vars('RE31', stereo=True)}")
+    s.settle("RECORD_START", 2)
+    execute("playback", "tone_stream://%(1000,0,880)")  # B sends 880 Hz
+    s.api("uuid_record stop", f"uuid_record {b} stop {path}")
+    s.settle("RECORD_STOP", 2)
+    execute("speak", "flite|kal|Hello")
+    execute("hangup", "USER_BUSY")
+    s.settle("CHANNEL_HANGUP_COMPLETE", 2)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "auth": auth, "record_call": record_call, "limits_and_hangup": limits_and_hangup,
-    "transfer": transfer, "errors": errors,
+    "transfer": transfer, "errors": errors, "script": script,
 }
 
 

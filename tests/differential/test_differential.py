@@ -135,3 +135,19 @@ def test_the_comparator_lets_the_answer_race_the_transfer_and_nothing_else() -> 
         "only freeswitch ['Other-Header']"]
     no_transfer = _answered("Caller-Caller-ID-Name", "variable_max_forwards")
     assert compare_events(before, no_transfer) != []  # without the race, profiles compare
+
+
+def _event(name: str, cause: str) -> Transcript:
+    t = Transcript("x", "/rec")
+    body = f"Event-Name: {name}\nChannel-Name: loopback/script_park-b\nHangup-Cause: {cause}\n\n"
+    raw = (f"Content-Length: {len(body)}\nContent-Type: text/event-plain\n\n{body}").encode()
+    t.events.append(parse_message(raw))
+    return t
+
+
+def test_the_comparator_reports_a_changed_hangup_cause() -> None:
+    busy = _event("CHANNEL_EXECUTE_COMPLETE", "USER_BUSY")
+    assert compare_events(busy, _event("CHANNEL_EXECUTE_COMPLETE", "USER_BUSY")) == []
+    assert compare_events(_event("CHANNEL_EXECUTE_COMPLETE", "NORMAL_CLEARING"), busy) == [
+        "loopback/script_park-b: CHANNEL_EXECUTE_COMPLETE #0 Hangup-Cause simulator "
+        "'NORMAL_CLEARING' / freeswitch 'USER_BUSY'"]

@@ -20,10 +20,12 @@ import gevent
 import gevent.event
 from fakeswitch.wireclient import Message, WireClient, event_headers, parse_message
 
-# The events esl_recorder subscribes to (esl_recorder.esl.events.SUBSCRIBED) plus what the
-# scenarios also look at.
+# The events esl_recorder subscribes to (esl_recorder.esl.events.SUBSCRIBED) but HEARTBEAT,
+# which FreeSWITCH sends every 20 s, longer than a scenario (tests/fakeswitch replays its
+# capture, heartbeat.txt); and the two more it subscribes to when scripts are configured.
 EVENTS = ("CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_BRIDGE CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE "
           "RECORD_START RECORD_STOP DTMF BACKGROUND_JOB")
+SCRIPT_EVENTS = "CHANNEL_PARK CHANNEL_EXECUTE_COMPLETE"
 
 
 @dataclass

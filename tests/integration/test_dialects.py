@@ -200,7 +200,7 @@ def bw_recordings(daemon: DaemonProcess, call_id: str) -> list[dict[str, Any]]:
     return docs
 
 
-def test_bandwidth_call_with_mp3_recording_toggle_list_fetch_media(
+def test_bandwidth_call_with_mp3_recording_toggle_list_fetch_media_delete(
         daemon: DaemonProcess, esl: Esl, receiver: Receiver, tmp_path: Path) -> None:
     call_id = bw_create(daemon, receiver, recordingEnabled=True, recordingFileFormat="mp3")
     eventually(lambda: bw_recordings(daemon, call_id), 10, "the first recording")
@@ -232,6 +232,14 @@ def test_bandwidth_call_with_mp3_recording_toggle_list_fetch_media(
     events = [e["name"] for e in daemon.json("GET", f"{BW}/calls/{call_id}/events",
                                              headers=BW_AUTH)]
     assert events[:2] == ["create", "answer"] and "hangup" in events
+
+    gone, kept = recs  # deleting the media deletes the recording
+    r = daemon.request("DELETE", gone["media"], headers=BW_AUTH)
+    assert r.status_code == 200, r.text
+    assert daemon.request("GET", gone["media"], headers=BW_AUTH).status_code == 404
+    assert daemon.request("GET", f"{BW}/recordings/{gone['id']}",
+                          headers=BW_AUTH).status_code == 404
+    assert [x["id"] for x in bw_recordings(daemon, call_id)] == [kept["id"]]
 
 
 def test_bandwidth_recording_max_duration_stops_the_recording(

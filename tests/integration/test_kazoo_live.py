@@ -250,7 +250,7 @@ def test_the_recording_follows_a_transfer(kazoo_live: tuple[Live, Esl]) -> None:
     assert hashlib.sha256(got.body).hexdigest() == done.file.sha256
 
 
-def test_media_name_and_crossbar_auth(kazoo_live: tuple[Live, Esl]) -> None:
+def test_media_name_crossbar_auth_list_and_delete(kazoo_live: tuple[Live, Esl]) -> None:
     live, esl = kazoo_live
     patch_account(live, {"call_recording": {"account": {"outbound": {"any": {
         "media_name": "live call 1"}}}}})
@@ -273,3 +273,11 @@ def test_media_name_and_crossbar_auth(kazoo_live: tuple[Live, Esl]) -> None:
     wrong = requests.get(url, headers={"X-Auth-Token": token + "x"}, timeout=10)
     assert wrong.status_code == 401 and wrong.json()["message"] == "invalid_credentials"
     assert wrong.json()["data"] == {"message": "invalid credentials"}
+    listing = url.rsplit("/", 1)[0]
+    listed = requests.get(listing, headers={"X-Auth-Token": token}, timeout=10).json()["data"]
+    assert rec.sid in [r["id"] for r in listed]
+    gone = requests.delete(url, headers={"X-Auth-Token": token}, timeout=10)
+    assert gone.status_code == 200, gone.text
+    assert requests.get(url, headers={"X-Auth-Token": token}, timeout=10).status_code == 404
+    listed = requests.get(listing, headers={"X-Auth-Token": token}, timeout=10).json()["data"]
+    assert rec.sid not in [r["id"] for r in listed]

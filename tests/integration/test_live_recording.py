@@ -1,5 +1,6 @@
 """The engine's recording options no REST dialect reaches (sample rate, minimum and maximum
-length, DTMF terminator, hangup), against a real FreeSWITCH, through the daemon's domain service
+length, DTMF terminator, hangup, waiting for the answer or not, silence detection), against a
+real FreeSWITCH, through the daemon's domain service
 (as tests/daemon drive it against the simulator). The dialects' own flows and options are in
 test_dialects.py.
 
@@ -23,12 +24,12 @@ from daemon.tones import analyse
 from store_backends import Backends
 
 from esl_recorder.app import App, build_app
-from esl_recorder.domain.options import PauseBehavior, RecordOptions, Track
+from esl_recorder.domain.options import PauseBehavior, RecordOptions, SilenceDetection, Track
 from esl_recorder.domain.recording import Recording, State, StopReason
 from esl_recorder.settings import settings_from_mapping
 
 from .conftest import FreeSwitchAddress
-from .live import SETUP_ATTEMPTS, running_its_extension
+from .live import SETUP_ATTEMPTS, Esl, eventually, running_its_extension
 
 
 @pytest.fixture
@@ -49,10 +50,10 @@ def live(freeswitch: FreeSwitchAddress, tmp_path: Path,
     daemon.stop()
 
 
-def originate(daemon: Daemon, ext: str = "tone_a") -> str:
+def originate(daemon: Daemon, ext: str = "tone_a", leg: str = "tone_b") -> str:
     client = daemon.app.clients["fs1"]
     for _ in range(SETUP_ATTEMPTS):
-        reply = client.api(f"originate loopback/tone_b/rectest {ext} XML rectest")
+        reply = client.api(f"originate loopback/{leg}/rectest {ext} XML rectest")
         assert reply.startswith("+OK "), reply
         uuid = reply.split()[1]
         if running_its_extension(client.api, uuid, ext):
@@ -139,3 +140,70 @@ def test_hangup_while_recording(live: Daemon) -> None:
     live.app.clients["fs1"].api(f"uuid_kill {uuid}")
     rec = live.wait_state(rec.sid, State.COMPLETED, timeout=10)
     assert rec.cause == "success-silence" and rec.stop_reason is StopReason.HANGUP
+
+
+def parked_unanswered(daemon: Daemon, esl: Esl) -> str:
+    """The B leg of a call (script_park) that waits, parked and unanswered; its A leg will
+    run tone_a (440 Hz) once B is answered."""
+    client = daemon.app.clients["fs1"]
+    reply = esl.wire.command("bgapi originate loopback/script_park/rectest tone_a XML rectest")
+    assert (reply.header("Reply-Text") or "").startswith("+OK"), reply
+    b = eventually(lambda: next((c.uuid for c in daemon.app.tracker.calls()
+                                 if c.uuid and client.api(f"uuid_getvar {c.uuid} loopback_leg")
+                                 .strip() == "B" and not c.answered), None), 10, "the B leg")
+    esl.placed.append(b)  # hung up at the end, whatever happens
+    return str(b)
+
+
+def test_answered_only_waits_for_the_answer(live: Daemon, esl: Esl) -> None:
+    client = live.app.clients["fs1"]
+    b = parked_unanswered(live, esl)
+    rec = live.service.start(b, RecordOptions())
+    assert rec.state is State.QUEUED
+    assert rec.path not in client.api(f"uuid_buglist {b}")  # nothing recording yet
+    assert client.api(f"uuid_answer {b}").startswith("+OK")
+    rec = live.wait_state(rec.sid, State.IN_PROGRESS, timeout=10)
+    gevent.sleep(1.5)  # audio: what B hears is A's 440 Hz
+    live.service.stop(rec.sid)
+    rec = live.wait_state(rec.sid, State.COMPLETED, timeout=10)
+    client.api(f"uuid_kill {b}")
+    info = analyse(live.media_file(rec))
+    assert info.tones == [{440}] and 1.0 <= info.duration <= 1.7, info.duration
+
+
+def test_not_answered_only_starts_at_once_and_pre_answers(live: Daemon, esl: Esl) -> None:
+    client = live.app.clients["fs1"]
+    b = parked_unanswered(live, esl)
+    rec = live.service.start(b, RecordOptions(answered_only=False))
+    assert rec.state is State.IN_PROGRESS
+    assert eventually(lambda: rec.path in client.api(f"uuid_buglist {b}"), 5, "the recording")
+    assert client.api(f"uuid_getvar {b} endpoint_disposition").strip() == "EARLY MEDIA"
+    gevent.sleep(1.0)
+    live.service.stop(rec.sid)
+    rec = live.wait_state(rec.sid, State.COMPLETED, State.ABSENT, timeout=10)
+    assert live.app.tracker.get(b) is not None and not live.app.tracker.get(b).answered
+    client.api(f"uuid_kill {b}")
+
+
+def test_initial_silence_timeout_on_a_silent_call(live: Daemon) -> None:
+    uuid = originate(live, ext="silence", leg="silence")  # nobody sends anything
+    rec = live.service.start(uuid, RecordOptions(
+        silence=SilenceDetection(initial_timeout_ms=1000, threshold=200)))
+    rec = live.wait_state(rec.sid, State.ABSENT, timeout=10)
+    assert rec.cause == "no-input-timeout" and rec.stop_reason is StopReason.NO_INPUT
+    live.app.clients["fs1"].api(f"uuid_kill {uuid}")
+
+
+def test_end_silence_timeout_after_a_tone(live: Daemon) -> None:
+    client = live.app.clients["fs1"]
+    uuid = originate(live, ext="silence", leg="silence")
+    rec = live.service.start(uuid, RecordOptions(
+        silence=SilenceDetection(end_silence_timeout_ms=1000, threshold=200)))
+    gevent.sleep(0.5)
+    assert client.api(f"uuid_broadcast {uuid} tone_stream://%(1000,0,440) aleg").startswith("+OK")
+    rec = live.wait_state(rec.sid, State.COMPLETED, timeout=10)  # a second after the tone
+    assert rec.cause == "success-silence" and rec.stop_reason is StopReason.SILENCE
+    assert live.app.tracker.get(uuid) is not None  # the silence ended the recording, not the call
+    info = analyse(live.media_file(rec))
+    assert info.tones == [{440}] and 1.9 <= info.duration <= 2.7, info.duration
+    client.api(f"uuid_kill {uuid}")

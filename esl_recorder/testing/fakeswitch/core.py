@@ -135,7 +135,10 @@ class SwitchCore:
         values.update({f"uuid:{leg.role}": leg.uuid for leg in ch.call.legs.values()})
         layout = templates.layout_of(key) if key else templates.layout(name, ch.role, app)
         headers = templates.render(layout, values, _uuid_fallback(ch, layout.role))
-        _apply(headers, layout, overrides or {})
+        # a hung-up channel's events carry its cause (FreeSWITCH's basic event data)
+        cause = ({"Hangup-Cause": ch.hangup_cause, "variable_hangup_cause": ch.hangup_cause}
+                 if ch.hungup else {})
+        _apply(headers, layout, {**cause, **(overrides or {})})
         if layout.last_variable >= 0:
             _merge_variables(headers, layout, ch.variables)
         if ch.scripted:  # the engine's variables are only those the channel holds

@@ -118,7 +118,8 @@ class Recording:
     masked: bool = False
     frames: int = 0  # samples written per channel, counted at the channel rate (8 kHz)
     heard_sound: bool = False
-    silent_ms: int = 0
+    silent_ms: int = 0  # since the first frame of the current silence
+    in_silence: bool = False
     elapsed_ms: int = 0
     write_lead: int = 0  # write-only frames left out so far (WRITE_ONLY_LEAD_FRAMES)
     silent_lead: int = 0  # frames left out while the channel sent nothing at the start
@@ -221,8 +222,13 @@ class Recording:
             return None
         level = media.energy(media.mix(read, write))
         if level < opts.threshold:
-            self.silent_ms += 20
+            # FreeSWITCH's clock of a silence starts at its first frame (record_callback in
+            # switch_ivr_async.c: "Start of silence detected"), so the frame that reaches the
+            # timeout is written one frame after the timeout's length of silent frames
+            self.silent_ms = self.silent_ms + 20 if self.in_silence else 0
+            self.in_silence = True
         else:
+            self.in_silence = False
             self.heard_sound = True
             self.silent_ms = 0
         if not self.heard_sound and opts.initial_timeout_ms:
