@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,3 +76,18 @@ def tool(name: str) -> str:
             pytest.fail(f"{reason}; CI must install it (.ci/run does)")
         pytest.skip(reason)
     return path
+
+
+def check_config(env: dict[str, str], drop: tuple[str, ...] = ("ESL_RECORDER_",)
+                 ) -> subprocess.CompletedProcess[str]:
+    """`esl-recorder check-config` of conf/esl_recorder.yaml with `env` on top of this
+    process's environment less the variables starting with `drop`; asserts it exits 0 with no
+    warning."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    out = subprocess.run([sys.executable, "-m", "esl_recorder", "check-config", "-c",
+                          str(ROOT / "conf" / "esl_recorder.yaml")],
+                         env={**clean, **env}, capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    assert "warning" not in out.stderr.lower(), out.stderr
+    return out
