@@ -122,6 +122,8 @@ def test_a_refused_upload_is_dead_and_listed(make_kazoo, receiver: Receiver) -> 
     dead = kazoo.daemon.wait_until(lambda: kazoo.daemon.app.outbox.dead(), what="dead item")
     assert dead[0].kind == "url-upload" and dead[0].key == f"upload:{rec.sid}"
     assert "HTTP 403" in (dead[0].last_error or "")
+    assert not kazoo.daemon.app.prometheus.get_sample_value(  # sent, and answered 403
+        "esl_recorder_delivery_targets_refused_total", {"kind": URL_UPLOAD})
     # never removed without a confirmed upload (with media in S3: its upload there)
     assert rec.file is not None and sha256(kazoo.daemon.media(rec)) == rec.file.sha256
 
@@ -191,5 +193,7 @@ def test_an_upload_target_deliveries_may_not_reach_is_never_contacted(
     assert [d.kind for d in dead] == [URL_UPLOAD]
     assert "target refused: address 127.0.0.1 is not public" in (dead[0].last_error or "")
     assert dead[0].attempts == 1 and receiver.received == []
+    assert daemon.app.prometheus.get_sample_value(
+        "esl_recorder_delivery_targets_refused_total", {"kind": URL_UPLOAD}) == 1
     assert rec.state is State.COMPLETED and rec.file is not None
     assert sha256(daemon.media(rec)) == rec.file.sha256  # kept: never removed unsent
