@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from .accounts import AccountBook
 from .cluster import NodeOwnership
 from .delivery.outbox import Outbox
+from .delivery.targets import TargetPolicy
 from .dialects.kazoo_policies import reload_policies
 from .domain.call_service import CallService
 from .domain.calls import CallTracker
@@ -82,6 +83,7 @@ class App:
     commands: CommandChannel | None = None  # several daemons: requests about other nodes
     policies: PolicyBook | None = None
     policy_watch: Repeating | None = None
+    targets: TargetPolicy | None = None  # where deliveries may go: never to these listeners
 
     def start(self) -> None:
         """Listen first (a busy port fails before anything else starts), then recover,
@@ -130,6 +132,8 @@ class App:
             if self.http is not None:
                 self.http.close()
             raise listen_error(self.settings, key, port, exc) from None
+        if self.targets is not None:  # with port 0 the port is known only now
+            self.targets.add_own(self.settings.http.host, server.server_port)
         return server
 
     def stop(self, timeout: float = 10.0) -> bool:
@@ -205,7 +209,7 @@ def build_app(settings: Settings, *, prometheus: CollectorRegistry | None = None
               core.service, core.follower, router, accounts, core.outbox,
               ApiApp(dialects, ops, settings.http, metrics), ops, clients, core.media,
               scripts=scripts, controls=core.controls, ownership=ownership,
-              commands=commands, policies=policies)
+              commands=commands, policies=policies, targets=core.targets)
     built.append(app)
     return app
 

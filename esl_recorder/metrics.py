@@ -85,6 +85,7 @@ class Metrics:
     upload_attempts: Counter
     media_removals: Counter
     outbox_oldest_pending_age: Gauge
+    delivery_targets_refused: Counter
     # several daemons: node ownership, requests handed to another node's owner
     node_owned: Gauge
     commands_forwarded: Counter
@@ -212,6 +213,10 @@ def _outbox_metrics(d: _Declare) -> dict[str, Any]:
         "media_removals": d.counter("media_removals", "Attempts to remove a deleted "
                                     "recording's object from the media store, by result "
                                     "(delivered, retry, dead)", ("result",)),
+        "delivery_targets_refused": d.counter(
+            "delivery_targets_refused", "Deliveries given up at once, nothing sent: the target "
+            "resolved to an address they may not reach (delivery.allowed_networks, the "
+            "daemon's own endpoints), by kind (callback, url-upload)", ("kind",)),
         "outbox_oldest_pending_age": d.gauge(
             "outbox_oldest_pending_age_seconds", "Age of the oldest item waiting in the "
             "outbox, 0 when none (computed at scrape time)"),

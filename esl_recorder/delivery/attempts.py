@@ -82,6 +82,9 @@ class Attempts:
         else:
             self._metrics.callback_delivery_duration.observe(time.monotonic() - started)
             self._metrics.callback_attempts.labels(result=decision.result).inc()
+        if decision.unreachable:
+            kind = "callback" if registered is None else item.kind
+            self._metrics.delivery_targets_refused.labels(kind=kind).inc()
         self._log(item, decision)
         return decision
 

@@ -53,11 +53,14 @@ class Attempt:
     status: int | None
     error: str = ""
     retry_after: float | None = None
-    refused: bool = False  # the target may not be reached: nothing was sent
+    refused: bool = False  # it cannot succeed later: given up at once (nothing was sent)
+    unreachable: bool = False  # refused because deliveries may not reach the target
 
     @property
     def verdict(self) -> Verdict:
-        return Verdict.REJECTED if self.refused else verdict_for(self.status)
+        if self.refused or self.unreachable:
+            return Verdict.REJECTED
+        return verdict_for(self.status)
 
     def describe(self) -> str:
         return f"HTTP {self.status}" if self.status is not None else self.error
@@ -68,6 +71,7 @@ class Decision:
     result: str  # "delivered" | "retry" | "dead"
     error: str = ""
     next_at: float | None = None
+    unreachable: bool = False  # dead because deliveries may not reach the target
 
 
 def decide(attempt: Attempt, *, created_at: float, attempts_before: int, now: float,
@@ -78,7 +82,7 @@ def decide(attempt: Attempt, *, created_at: float, attempts_before: int, now: fl
         return Decision("delivered")
     error = attempt.describe()
     if verdict is Verdict.REJECTED:
-        return Decision("dead", f"{error} (not retried)")
+        return Decision("dead", f"{error} (not retried)", unreachable=attempt.unreachable)
     expires = created_at + settings.max_age
     if now >= expires:
         return Decision("dead", f"{error} (expired after {attempts_before + 1} attempts)")

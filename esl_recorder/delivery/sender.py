@@ -115,7 +115,7 @@ class Sender:
                 raise
             return Attempt(None, f"timeout after {timeout:g}s")
         except TargetRefused as exc:
-            return Attempt(None, f"target refused: {exc}", refused=True)
+            return Attempt(None, f"target refused: {exc}", unreachable=True)
         except (OSError, HTTPError, http.client.HTTPException) as exc:
             if _timed_out(exc):
                 return Attempt(None, f"timeout after {timeout:g}s")

@@ -72,7 +72,7 @@ class TargetPolicy:
     of the daemon itself, never reachable (an unspecified address matches every local one)."""
 
     allowed: tuple[IPNetwork, ...] = ()
-    own: frozenset[tuple[IPAddress, int]] = frozenset()
+    own: set[tuple[IPAddress, int]] = field(default_factory=set, compare=False)
     resolver: Resolver = field(default=resolve, compare=False)
 
     @classmethod
@@ -81,14 +81,19 @@ class TargetPolicy:
         """From the setting's strings (`10.0.0.0/8`, `127.0.0.1`) and the daemon's own
         endpoints (host names resolved once, here)."""
         networks = tuple(ipaddress.ip_network(n, strict=False) for n in allowed)
-        endpoints: set[tuple[IPAddress, int]] = set()
+        policy = cls(networks, set(), resolver)
         for host, port in own:
-            try:
-                found = _addresses_of(host, port, resolver)
-            except OSError:  # a node that does not resolve now cannot be reached either
-                continue
-            endpoints.update((address, port) for address in found)
-        return cls(networks, frozenset(endpoints), resolver)
+            policy.add_own(host, port)
+        return policy
+
+    def add_own(self, host: str, port: int) -> None:
+        """One more endpoint of the daemon itself (a listener whose port was picked when it
+        bound), refused from now on."""
+        try:
+            found = _addresses_of(host, port, self.resolver)
+        except OSError:  # a node that does not resolve now cannot be reached either
+            return
+        self.own.update((address, port) for address in found)
 
     def check_address(self, address: IPAddress, port: int) -> None:
         """Raise TargetRefused unless deliveries may connect to `address`:`port`."""

@@ -181,7 +181,7 @@ class UrlUploads:
         except DigestMismatch as exc:
             return Attempt(None, f"the file changed since finalize: {exc}", refused=True)
         except TargetRefused as exc:
-            return Attempt(None, f"target refused: {exc}", refused=True)
+            return Attempt(None, f"target refused: {exc}", unreachable=True)
         except (OSError, HTTPError, http.client.HTTPException) as exc:
             cause = exc.__context__ or exc.__cause__
             if isinstance(cause, DigestMismatch):

@@ -22,6 +22,7 @@ from typing import Any
 
 import gevent
 import gevent.event
+import gevent.lock
 
 from ..domain.calls import Call
 from ..domain.ports import OutboxItem, StoreUnavailable
@@ -52,6 +53,12 @@ log = logging.getLogger(__name__)
 _REC_UPDATE = f"UPDATE recordings SET {', '.join(c + '=?' for c in REC_CHANGING)} WHERE sid=?"
 _HUB_CHECKPOINT_PAGES = 10_000  # the WAL's size (40 MB) at which a commit checkpoints it
 _POLICY_COLUMNS = ("account", "level", "owner", "patch", "revision", "updated_at")
+# Another process holding the write lock: a write waits this long for it, then the store is
+# unwritable (503, unready). SQLite's own wait sleeps in the hub's thread, where every
+# greenlet runs, so it is kept to a millisecond and the waiting is done here, by gevent.
+LOCK_WAIT = 5.0
+_LOCK_POLL = (0.005, 0.1)  # first and longest pause between two tries of the lock
+_SQLITE_WAIT_MS = 1
 
 
 class Store:
@@ -80,6 +87,8 @@ class Store:
         except BaseException:
             self._db.close()
             raise
+        self._db.execute(f"PRAGMA busy_timeout={_SQLITE_WAIT_MS}")  # serving from here on
+        self._lock_waiters = gevent.lock.Semaphore()  # one greenlet tries the lock at a time
 
     def close(self) -> None:
         self._closing.set()
@@ -301,7 +310,8 @@ class Store:
         """Every write inside committed together, or none; nests (the outermost commits).
         A store that cannot be written raises StoreUnavailable and turns `writable` false.
         The block must not yield to another greenlet: the connection is shared, so that
-        greenlet's writes would join this transaction."""
+        greenlet's writes would join this transaction. Before the transaction begins other
+        greenlets may run, while another process holds the write lock (`_begin`)."""
         if self._depth:
             self._depth += 1
             try:
@@ -311,9 +321,9 @@ class Store:
             finally:
                 self._depth -= 1
             return
-        self._depth = 1
         try:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._begin()
+            self._depth = 1
             yield
             self._db.execute("COMMIT")
         except BaseException as exc:
@@ -328,6 +338,36 @@ class Store:
             self._depth = 0
         self._writable = True
         run_callbacks(self._committed)
+
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE; while another process holds the write lock, try again (one
+        waiting greenlet at a time, every other greenlet free to run) until LOCK_WAIT has
+        passed, then raise SQLite's `database is locked`."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise
+            locked = exc
+        deadline = time.monotonic() + LOCK_WAIT
+        if not self._lock_waiters.acquire(timeout=LOCK_WAIT):
+            raise locked
+        try:
+            pause = _LOCK_POLL[0]
+            while time.monotonic() + pause <= deadline:
+                gevent.sleep(pause)
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if not _busy(exc):
+                        raise
+                    locked = exc
+                pause = min(pause * 2, _LOCK_POLL[1])
+            raise locked
+        finally:
+            self._lock_waiters.release()
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._committed.append(callback)
@@ -358,6 +398,11 @@ class Store:
 
     def _upsert(self, table: str, columns: Iterable[str], values: tuple[Any, ...]) -> None:
         self._db.execute(_upsert_sql(table, tuple(columns)), values)
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Another connection holds the lock (SQLITE_BUSY and its extended codes)."""
+    return exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def _checkpoint(conn: sqlite3.Connection) -> None:

@@ -7,6 +7,7 @@ delivery is queued."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -109,3 +110,24 @@ def test_unknown_laml_paths_answer_in_lamls_error_shape(api: Api, path: str) -> 
     doc = r.json()
     assert set(doc) == {"code", "message", "more_info", "status"}
     assert (doc["code"], doc["status"]) == (20404, 404)
+
+
+def test_the_daemons_own_ports_are_refused_although_loopback_is_allowed(
+        daemon_factory: DaemonFactory, switch: FakeSwitch) -> None:
+    """Loopback allowed (a receiver on the same host), the daemon's own listeners are not:
+    the API's port picked at start (`http.port: 0`), the metrics port, the event socket."""
+    with socket.socket() as probe:  # a free port for http.metrics_port
+        probe.bind(("127.0.0.1", 0))
+        metrics_port = probe.getsockname()[1]
+    daemon = daemon_factory(accounts=ACCOUNTS, http={"metrics_port": metrics_port})
+    assert daemon.app.clients["fs1"].wait_connected(5) and daemon.app.http is not None
+    with requests.Session() as http:
+        api = Api(daemon, switch, f"http://127.0.0.1:{daemon.app.http.server_port}", http)
+        uuid = api.call()
+        for port in (daemon.app.http.server_port, metrics_port, switch.address[1]):
+            r = api.request("POST", f"/api/laml/2010-04-01/Accounts/{ACME_LAML[0]}/Calls/"
+                            f"{uuid}/Recordings.json", headers=LAML_AUTH,
+                            data={"RecordingStatusCallback": f"http://127.0.0.1:{port}/cb"})
+            assert r.status_code == 400, (port, r.text)
+            assert "own endpoint" in r.json()["message"], r.text
+        assert daemon.service.list("acme", call_uuid=uuid) == []

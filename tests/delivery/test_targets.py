@@ -78,6 +78,7 @@ def test_a_refused_target_is_never_contacted_and_goes_dead_with_its_reason(
     assert dead.last_error == ("target refused: address 127.0.0.1 is not public and not in "
                                "delivery.allowed_networks (not retried)")
     assert h.metric("callbacks_dead") == 1
+    assert h.metric("delivery_targets_refused_total", kind="callback") == 1
 
 
 def test_the_check_runs_on_what_the_name_resolves_to_at_delivery(
@@ -100,6 +101,7 @@ def test_the_check_runs_on_what_the_name_resolves_to_at_delivery(
     h.wait_for(lambda: h.count("dead") == 1)
     assert r.hits == 0
     assert "target refused: address 127.0.0.1" in h.outbox.dead()[0].last_error
+    assert h.metric("delivery_targets_refused_total", kind="callback") == 1
 
 
 def test_a_name_with_a_refused_address_connects_only_to_the_allowed_one(

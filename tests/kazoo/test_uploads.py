@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+import requests
 import yaml
 from api.receiver import Receiver
 from daemon.conftest import DaemonFactory, process_config
@@ -23,7 +24,7 @@ from esl_recorder.delivery.uploads import KIND as URL_UPLOAD
 from esl_recorder.domain.recording import State
 from esl_recorder.testing.fakeswitch import FakeSwitch
 
-from .conftest import ACCOUNTS, ACME_ID, FAST_RETRIES
+from .conftest import ACCOUNTS, ACME_ID, FAST_RETRIES, Kazoo
 
 
 def sha256(data: bytes) -> str:
@@ -121,6 +122,8 @@ def test_a_refused_upload_is_dead_and_listed(make_kazoo, receiver: Receiver) -> 
     dead = kazoo.daemon.wait_until(lambda: kazoo.daemon.app.outbox.dead(), what="dead item")
     assert dead[0].kind == "url-upload" and dead[0].key == f"upload:{rec.sid}"
     assert "HTTP 403" in (dead[0].last_error or "")
+    assert not kazoo.daemon.app.prometheus.get_sample_value(  # sent, and answered 403
+        "esl_recorder_delivery_targets_refused_total", {"kind": URL_UPLOAD})
     # never removed without a confirmed upload (with media in S3: its upload there)
     assert rec.file is not None and sha256(kazoo.daemon.media(rec)) == rec.file.sha256
 
@@ -169,3 +172,28 @@ def test_kill_9_mid_upload_still_delivers_after_restart(
     got = receiver.wait(1, timeout=20)[-1]
     assert rec.file is not None and sha256(got.body) == rec.file.sha256
     relay.stop()
+
+
+def test_an_upload_target_deliveries_may_not_reach_is_never_contacted(
+        switch: FakeSwitch, tmp_path: Path, receiver: Receiver,
+        daemon_factory: DaemonFactory) -> None:
+    """A policy's upload url on loopback, with loopback not in delivery.allowed_networks: the
+    upload goes dead with the reason, and the receiver never hears of it (issue 13 item 1)."""
+    policies = tmp_path / "policies.yaml"
+    policies.write_text(yaml.safe_dump(policy(receiver.url("/r/"))))
+    daemon = daemon_factory(accounts=ACCOUNTS, kazoo={"default_format": "wav",
+                                                      "policy_file": str(policies)},
+                            delivery={**FAST_RETRIES, "allowed_networks": []})
+    assert daemon.app.clients["fs1"].wait_connected(5) and daemon.app.http is not None
+    with requests.Session() as http:
+        kazoo = Kazoo(daemon, switch, f"http://127.0.0.1:{daemon.app.http.server_port}", http,
+                      policies)
+        (rec,) = kazoo.finish(kazoo.call())
+    dead = daemon.wait_until(lambda: daemon.app.outbox.dead(), what="the upload given up")
+    assert [d.kind for d in dead] == [URL_UPLOAD]
+    assert "target refused: address 127.0.0.1 is not public" in (dead[0].last_error or "")
+    assert dead[0].attempts == 1 and receiver.received == []
+    assert daemon.app.prometheus.get_sample_value(
+        "esl_recorder_delivery_targets_refused_total", {"kind": URL_UPLOAD}) == 1
+    assert rec.state is State.COMPLETED and rec.file is not None
+    assert sha256(daemon.media(rec)) == rec.file.sha256  # kept: never removed unsent

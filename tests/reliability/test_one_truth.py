@@ -50,3 +50,33 @@ def test_a_recording_never_stays_queued_past_the_configured_time(
         (got,) = receiver.wait(1)
         assert got.form["RecordingStatus"] == "absent"
         assert start_commands(switch, uuid) == []
+
+
+def test_a_create_timed_out_on_a_silent_freeswitch_names_its_recording_and_settles(
+        daemon_factory: DaemonFactory, switch: FakeSwitch) -> None:
+    """A FreeSWITCH that keeps TCP open and stops answering: the create's 503 names the
+    recording it made (the command may have run), and that recording does not stay queued:
+    once the node answers again it is followed like any other and ends completed."""
+    daemon = daemon_factory(accounts=ACCOUNTS, esl={
+        "command_timeout": 0.5, "liveness_timeout": 1.0, "reconnect_initial_delay": 0.05,
+        "reconnect_max_delay": 0.3})
+    client = daemon.app.clients["fs1"]
+    assert client.wait_connected(5) and daemon.app.http is not None
+    with requests.Session() as http:
+        api = Api(daemon, switch, f"http://127.0.0.1:{daemon.app.http.server_port}", http)
+        uuid = api.call()
+        switch.go_silent()
+        r = api.request("POST", f"{LAML}/Calls/{uuid}/Recordings.json", headers=LAML_AUTH)
+        assert r.status_code == 503, r.text
+        [rec] = daemon.service.list("acme", call_uuid=uuid)
+        assert rec.sid in r.json()["message"], r.text
+        daemon.wait_until(lambda: not client.connected, what="the silent node declared dead")
+        switch.speak_again()
+        assert client.wait_connected(5)
+        rec = daemon.wait_until(
+            lambda: (got := daemon.service.get(rec.sid)).state is not State.QUEUED and got,
+            what="the recording no longer queued")
+        assert rec.state is State.IN_PROGRESS, rec  # the held command ran: found at resync
+        switch.advance(1.0)
+        daemon.service.stop(rec.sid)
+        assert daemon.wait_state(rec.sid, State.COMPLETED).file is not None

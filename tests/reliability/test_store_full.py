@@ -4,8 +4,12 @@ store reports itself unwritable, and everything resumes by itself when space ret
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
+import gevent
 import pytest
 import requests
 from api.compat_helpers import LAML, LAML_AUTH, finish, wait_done
@@ -89,3 +93,48 @@ def test_full_store_disk_loses_no_callback_and_recovers(
     statuses = sorted((g.form["RecordingSid"], g.form["RecordingStatus"]) for g in got)
     assert statuses == sorted((s, st) for s in [running, *done]
                               for st in ("in-progress", "completed"))
+
+
+def test_a_store_locked_by_another_process_is_waited_for_without_holding_up_the_daemon(
+        daemon_factory: DaemonFactory, switch: FakeSwitch, receiver: Receiver,
+        tmp_path: Path) -> None:
+    """Another process holding SQLite's write lock (a backup, an operator's sqlite3 shell):
+    a write waits for it while every other request and event goes on (SQLite's own wait
+    held the whole daemon for 5 s per write), and one locked past the wait is 503 with
+    nothing half-done, the daemon unready until the lock is gone."""
+    path = tmp_path / "locked" / "s.db"
+    daemon = daemon_factory(accounts=ACCOUNTS, store={"path": str(path)},
+                            delivery={"initial_delay": 0.05, "max_delay": 0.2})
+    assert daemon.app.clients["fs1"].wait_connected(5) and daemon.app.http is not None
+    other = sqlite3.connect(str(path), isolation_level=None)
+    with requests.Session() as http, contextlib.closing(other):
+        api = Api(daemon, switch, f"http://127.0.0.1:{daemon.app.http.server_port}", http)
+
+        def create(uuid: str) -> requests.Response:
+            return api.request("POST", f"{LAML}/Calls/{uuid}/Recordings.json",
+                               headers=LAML_AUTH,
+                               data={"RecordingStatusCallback": receiver.url(),
+                                     "RecordingStatusCallbackEvent": "in-progress"})
+
+        waited, past = api.call(), api.call()
+        other.execute("BEGIN IMMEDIATE")
+        pending = gevent.spawn(create, waited)
+        with requests.Session() as meanwhile:  # the daemon answers while the create waits
+            assert meanwhile.get(f"{api.url}/healthz", timeout=5).status_code == 200
+            assert meanwhile.get(f"{api.url}/readyz", timeout=5).status_code == 200
+        assert not pending.ready(), "the create did not wait for the lock"
+        other.execute("ROLLBACK")
+        assert pending.get(timeout=10).status_code == 200, pending.value.text
+
+        other.execute("BEGIN IMMEDIATE")
+        r = create(past)
+        assert r.status_code == 503 and "locked" in r.json()["message"], r.text
+        assert daemon.service.list("acme", call_uuid=past) == []
+        assert api.request("GET", "/readyz").json()["store"] == {"writable": False}
+        other.execute("ROLLBACK")
+        daemon.wait_until(lambda: daemon.app.store.writable, what="the store writable again")
+        assert api.request("GET", "/readyz").status_code == 200
+        sid = create(past).json()["sid"]
+        got = receiver.wait(2)
+        assert sorted(g.form["RecordingSid"] for g in got) == sorted(
+            [pending.value.json()["sid"], sid])
