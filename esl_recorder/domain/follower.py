@@ -173,7 +173,8 @@ class RecordingFollower:
     def sweep(self) -> None:
         """End what waited too long: a recording queued for `unfinished_timeout` (FreeSWITCH
         never confirmed it: a silent node), or running that long past its call's end or
-        past its length limit (its RECORD_STOP was lost): finished from disk."""
+        past its length limit (its RECORD_STOP was lost, or its node never came back):
+        finished from disk."""
         now, limit = self._clock(), self._unfinished_timeout
         for rec in self._registry.unfinished():
             if rec.sid in self._finalizing or self._registry.unsettled(rec.sid):
@@ -187,14 +188,17 @@ class RecordingFollower:
                                           ended_at=now,
                                           error=f"not started within {limit:.0f} s")
                 continue
+            past_length = now - (rec.started_at or rec.created_at) > (
+                rec.options.max_length_s + limit)
             if not self._service.connected(rec.node):
-                continue  # the reconnect's reconcile settles it
-            ended = call.hungup_at if call is not None and call.hungup else None
-            if call is None or call.hungup:
+                # the reconnect's reconcile settles it, unless the node stays away past the
+                # recording's length limit: FreeSWITCH has stopped it by then, if it lives
+                late = past_length
+            elif call is None or call.hungup:
+                ended = call.hungup_at if call is not None else None
                 late = ended is None or now - ended > limit
             else:
-                late = now - (rec.started_at or rec.created_at) > (
-                    rec.options.max_length_s + limit)
+                late = past_length
             if late and (now - rec.created_at > limit):
                 log.warning("recording %s on call %s: unfinished %.0f s after its end; "
                             "finishing from disk", rec.sid, rec.call_uuid, limit)

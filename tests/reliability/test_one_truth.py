@@ -9,7 +9,8 @@ from api.conftest import ACCOUNTS, Api
 from api.receiver import Receiver
 from daemon.conftest import DaemonFactory
 
-from esl_recorder.domain.recording import State
+from esl_recorder.domain.options import RecordOptions
+from esl_recorder.domain.recording import State, StopReason
 from esl_recorder.testing.fakeswitch import FakeSwitch
 
 
@@ -80,3 +81,23 @@ def test_a_create_timed_out_on_a_silent_freeswitch_names_its_recording_and_settl
         switch.advance(1.0)
         daemon.service.stop(rec.sid)
         assert daemon.wait_state(rec.sid, State.COMPLETED).file is not None
+
+
+def test_a_recording_on_a_node_that_never_comes_back_ends_after_its_length_limit(
+        daemon_factory: DaemonFactory, switch: FakeSwitch) -> None:
+    """While its node is away a running recording waits for the reconnect's reconcile; once
+    the node has been away past the recording's length limit (and the unfinished timeout)
+    FreeSWITCH cannot be recording it any more: it is finished from what is on disk."""
+    daemon = daemon_factory(recording={"unfinished_timeout": 0.3})
+    client = daemon.app.clients["fs1"]
+    assert client.wait_connected(5)
+    uuid = switch.originate("loopback/tone_b/rectest", "tone_a")
+    daemon.wait_call(uuid)
+    rec = daemon.service.start(uuid, RecordOptions(max_length_s=1))
+    assert rec.state is State.IN_PROGRESS
+    switch.crash(restart=False)  # gone for good, its call and recording with it
+    daemon.wait_until(lambda: not client.connected, what="FreeSWITCH gone")
+    rec = daemon.wait_state(rec.sid, State.COMPLETED, State.ABSENT, State.FAILED)
+    assert rec.stop_reason is StopReason.LOST
+    assert rec.ended_at is not None and rec.started_at is not None
+    assert rec.ended_at - rec.started_at >= 1.0 + 0.3
