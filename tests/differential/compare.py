@@ -162,10 +162,16 @@ PLAYBACK_RACE = frozenset({
     "variable_playback_ms", "variable_playback_samples", "variable_playback_seconds"})
 
 
-# The call's timestamps (answer_epoch, billsec, uduration, waitmsec, ...) are set on the channel
-# by the thread that ends it, racing the CHANNEL_HANGUP it fires: on a busy machine the live
-# server's hangup now and then carries them already. CHANNEL_HANGUP_COMPLETE always does.
-TIMESTAMP_RACE = re.compile(r"variable_\w*(?:epoch|stamp|sec|duration)")
+# A channel's session thread sets these in its hangup state (switch_core_state_machine.c,
+# switch_core_session_hangup_state: hangup_cause, hangup_cause_q850, then
+# switch_channel_set_timestamps: the call's timestamps (answer_epoch, billsec, uduration,
+# waitmsec, ...), digits_dialed, hold_accum_*, last_app, last_arg, caller_id; then the
+# endpoint's own hangup handler: mod_loopback's is_loopback), racing the CHANNEL_HANGUP that
+# the thread hanging the call up fires: on a busy machine the live server's hangup now and
+# then carries them already. CHANNEL_HANGUP_COMPLETE always does.
+TIMESTAMP_RACE = re.compile(r"variable_(?:\w*(?:epoch|stamp|sec|duration)|hangup_cause"
+                            r"|hangup_cause_q850|digits_dialed|hold_accum_\w+|last_app"
+                            r"|last_arg|caller_id|is_loopback)")
 
 
 # The A leg of an originate to an extension is answered by the originate thread while it is
