@@ -50,14 +50,32 @@ def ensure_writable_dir(settings: Settings, key: str, directory: str) -> None:
 
 def check_state_dirs(settings: Settings) -> None:
     """The store's directory and file (SQLite) and the recordings root exist and are
-    writable."""
+    writable. One error names every one that is not (a normal user running the defaults
+    meets both at once)."""
+    checks = [lambda: ensure_writable_dir(settings, "recording.root",
+                                          settings.recording.root)]
     if not settings.store.url:
-        path = settings.store.path
-        ensure_writable_dir(settings, "store.path", str(Path(path).parent))
-        if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
-            raise ConfigError(settings.source, "store.path", f"{path} is not writable by "
-                              f"this user; {writable_hint('store.path')}")
-    ensure_writable_dir(settings, "recording.root", settings.recording.root)
+        checks.insert(0, lambda: _check_sqlite_file(settings))
+    problems: list[ConfigError] = []
+    for check in checks:
+        try:
+            check()
+        except ConfigError as exc:
+            problems.append(exc)
+    if len(problems) > 1:
+        first, *rest = problems
+        raise ConfigError(first.source, first.key, "; ".join(
+            [first.problem, *(f"{e.key}: {e.problem}" for e in rest)]))
+    if problems:
+        raise problems[0]
+
+
+def _check_sqlite_file(settings: Settings) -> None:
+    path = settings.store.path
+    ensure_writable_dir(settings, "store.path", str(Path(path).parent))
+    if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+        raise ConfigError(settings.source, "store.path", f"{path} is not writable by "
+                          f"this user; {writable_hint('store.path')}")
 
 
 def listen_error(settings: Settings, key: str, port: int, exc: OSError) -> ConfigError:

@@ -73,6 +73,9 @@ def test_the_default_state_directory_unwritable_names_store_path(nobody: None) -
     line = one_error_line(out)
     assert "store.path" in line and "ESL_RECORDER_STORE_PATH" in line, line
     assert "/var/lib/esl_recorder" in line
+    # the recordings root under /var/lib is not writable either: said at once, not on the
+    # next try
+    assert "recording.root" in line and "ESL_RECORDER_RECORDING_ROOT" in line, line
 
 
 def test_a_recordings_root_it_cannot_write_names_recording_root(
