@@ -343,13 +343,9 @@ class Store:
         """BEGIN IMMEDIATE; while another process holds the write lock, try again (one
         waiting greenlet at a time, every other greenlet free to run) until LOCK_WAIT has
         passed, then raise SQLite's `database is locked`."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
+        locked = self._try_begin()
+        if locked is None:
             return
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc):
-                raise
-            locked = exc
         deadline = time.monotonic() + LOCK_WAIT
         if not self._lock_waiters.acquire(timeout=LOCK_WAIT):
             raise locked
@@ -357,17 +353,24 @@ class Store:
             pause = _LOCK_POLL[0]
             while time.monotonic() + pause <= deadline:
                 gevent.sleep(pause)
-                try:
-                    self._db.execute("BEGIN IMMEDIATE")
+                if (busy := self._try_begin()) is None:
                     return
-                except sqlite3.OperationalError as exc:
-                    if not _busy(exc):
-                        raise
-                    locked = exc
+                locked = busy
                 pause = min(pause * 2, _LOCK_POLL[1])
             raise locked
         finally:
             self._lock_waiters.release()
+
+    def _try_begin(self) -> sqlite3.OperationalError | None:
+        """BEGIN IMMEDIATE: None once begun, SQLite's error while another process holds the
+        write lock; any other error raised."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise
+            return exc
+        return None
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._committed.append(callback)
