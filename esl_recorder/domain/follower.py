@@ -43,6 +43,7 @@ class RecordingFollower:
                                   min(max(unfinished_timeout_s / 4, 0.05), 30.0), self.sweep)
         self._clock = clock
         self._finalizing: set[str] = set()
+        self._lost: set[str] = set()  # sids to finish from disk once the grace has passed
         tracker.subscribe(self.on_call_event)
 
     # facts (called on the ESL dispatcher: never block) -----------------------------
@@ -249,12 +250,19 @@ class RecordingFollower:
             # FreeSWITCH takes a recording off the call's list before it closes the file
             # and sends RECORD_STOP: one that ended just before this reconnect still reports
             # on the new connection, and its file is not whole until then.
+            if rec.sid in self._lost:
+                return  # a reconnect within the grace: finished when the first one's ends
             log.warning("recording %s ended while disconnected; finishing from disk unless "
                         "its RECORD_STOP comes within %.0fs", rec.sid, self._grace)
-            gevent.spawn_later(self._grace, self._finish_lost, rec)
+            self._lost.add(rec.sid)
+            gevent.spawn_later(self._grace, self._finish_lost, rec.sid)
 
-    def _finish_lost(self, rec: Recording) -> None:
-        if _stop_to_come(rec):
+    def _finish_lost(self, sid: str) -> None:
+        """The recording as held now (a node lost and taken again meanwhile was reloaded from
+        the store; one another daemon took over is not held), if still unfinished."""
+        self._lost.discard(sid)
+        rec = self._registry.held(sid)
+        if rec is not None and _stop_to_come(rec) and sid not in self._finalizing:
             self._finish(rec, cause=None, record_ms=None, ended_at=None,
                          reason=rec.stop_requested or StopReason.LOST)
 

@@ -104,6 +104,10 @@ class RecordingRegistry:
             raise NotFound(f"no recording {sid}")
         return rec
 
+    def held(self, sid: str) -> Recording | None:
+        """The recording as this registry holds it now (None when it holds none)."""
+        return self._by_sid.get(sid)
+
     def by_path(self, path: str) -> Recording | None:
         return self._by_path.get(path)
 

@@ -359,8 +359,9 @@ def scenario(run: Run) -> None:
     finally:
         store.close()
     recs = cluster.recordings()
-    assert {r.state.value for r in recs} == {"completed"}, [(r.sid, r.state, r.stop_reason, r.error)
-                                                            for r in recs]
+    assert {r.state.value for r in recs} == {"completed"}, [
+        (r.sid, r.node, r.source, r.state, r.stop_reason, r.cause, r.error, r.file, r.meta)
+        for r in recs if r.state.value != "completed"]
     assert {r.node for r in recs} == set(cluster.nodes)
     assert 0 < cluster.forwarded < cluster.requests  # owners and other daemons both asked
 
