@@ -52,10 +52,11 @@ def check_state_dirs(settings: Settings) -> None:
     """The store's directory and file (SQLite) and the recordings root exist and are
     writable. One error names every one that is not (a normal user running the defaults
     meets both at once)."""
-    checks = [lambda: ensure_writable_dir(settings, "recording.root",
-                                          settings.recording.root)]
+    checks: list[Callable[[], None]] = []
     if not settings.store.url:
-        checks.insert(0, lambda: _check_sqlite_file(settings))
+        checks.append(lambda: _check_sqlite_file(settings))
+    checks.append(lambda: ensure_writable_dir(settings, "recording.root",
+                                              settings.recording.root))
     problems: list[ConfigError] = []
     for check in checks:
         try:

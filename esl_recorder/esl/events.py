@@ -67,8 +67,7 @@ def answer_state(ev: HeaderSource) -> str | None:
 def channel_down(ev: HeaderSource) -> bool:
     """The channel was hanging up when FreeSWITCH sent this event (its own state, whatever
     order the CHANNEL_HANGUP and this event are dispatched in)."""
-    return (ev.get("Answer-State") == "hangup"
-            or ev.get("Channel-State") in _DOWN_STATES)
+    return answer_state(ev) == "hangup" or ev.get("Channel-State") in _DOWN_STATES
 
 
 def is_answered(ev: HeaderSource) -> bool:

@@ -53,7 +53,7 @@ def recording_values(rec: Recording) -> tuple[Any, ...]:
 
 
 def changing_values(rec: Recording) -> tuple[Any, ...]:
-    """Values of _REC_CHANGING."""
+    """Values of REC_CHANGING."""
     f = rec.file
     return (rec.call_uuid, rec.state.value, rec.started_at, rec.ended_at,
             _value(rec.stop_requested), _value(rec.stop_reason), rec.cause, rec.fs_record_ms,
