@@ -20,6 +20,10 @@ _REASON_BY_CAUSE = {
     "empty-file": StopReason.EMPTY,
     "uri-failure": StopReason.ERROR,
 }
+# A file up to this size is examined where its recording is finalized, on the hub, as the
+# store's commits are written there; a larger one in a worker thread (it is read whole for
+# its digest, which would hold every greenlet up).
+SMALL_FILE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,14 @@ def stop_reason(requested: StopReason | None, cause: str | None, hungup: bool) -
     if cause in _REASON_BY_CAUSE:
         return _REASON_BY_CAUSE[cause]
     return StopReason.HANGUP if hungup or cause is None else StopReason.SILENCE
+
+
+def small_file(path: str) -> bool:
+    """Whether `path` is small enough to examine without a worker thread (or absent)."""
+    try:
+        return os.stat(path).st_size <= SMALL_FILE_BYTES
+    except OSError:
+        return True
 
 
 def examine(path: str, cause: str | None, trim: bool, expected_ms: int | None = None,

@@ -15,7 +15,7 @@ from ..metrics import Metrics
 from ..repeating import Repeating
 from .calls import Call, CallEvent, CallTracker
 from .facts import DtmfPressed, Identity, RecordingStarted, RecordingStopped
-from .finalize import Outcome, examine, stop_reason
+from .finalize import Outcome, examine, small_file, stop_reason
 from .ports import CallControl, RecordingRepository, StoreUnavailable
 from .recording import ACTIVE, Recording, State, StopReason
 from .registry import RecordingRegistry
@@ -133,7 +133,7 @@ class RecordingFollower:
                               then=lambda: self._pool.spawn(self.finalize, rec))
 
     def finalize(self, rec: Recording) -> None:
-        """Read the closed file in a worker thread, then record the final state."""
+        """Read the closed file (a large one in a worker thread), then record the final state."""
         if rec.sid in self._finalizing:
             return
         self._finalizing.add(rec.sid)
@@ -143,10 +143,10 @@ class RecordingFollower:
             self._finalizing.discard(rec.sid)
 
     def _finalize(self, rec: Recording) -> None:
-        hub = gevent.get_hub()
-        outcome: Outcome = hub.threadpool.apply(
-            examine, (rec.path, rec.cause, rec.options.trim_silence, rec.fs_record_ms,
-                      self._tolerance_ms))
+        args = (rec.path, rec.cause, rec.options.trim_silence, rec.fs_record_ms,
+                self._tolerance_ms)
+        outcome: Outcome = (examine(*args) if small_file(rec.path)
+                            else gevent.get_hub().threadpool.apply(examine, args))
         if outcome.repaired:
             log.warning("recording %s: repaired a stale WAV header (%s)", rec.sid, rec.path)
         if rec.terminal:

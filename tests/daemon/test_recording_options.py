@@ -6,6 +6,7 @@ is two seconds of call audio.
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
@@ -80,6 +81,21 @@ def test_dual_channels_put_the_party_left_and_what_it_hears_right(
     # A leg: it receives 880 Hz from its far end (read, ch0) and sends 440 Hz (write, ch1).
     assert (info.channels, info.rate, info.tones) == (2, 8000, [{880}, {440}])
     assert abs(info.duration - 1.0) <= 0.05
+
+
+@pytest.mark.parametrize("seconds", [1.0, 20.0])
+def test_file_facts_of_a_short_and_a_long_recording(switch: FakeSwitch, daemon: Daemon,
+                                                    seconds: float) -> None:
+    """A short file is examined as its recording is finalized, a long one (20 s of stereo:
+    640 KB) in a worker thread: the same facts either way."""
+    uuid = call(switch, daemon)
+    rec = record(daemon, switch, uuid, seconds, channels=2)
+    assert rec.state is State.COMPLETED and rec.file is not None
+    media = daemon.media(rec)
+    assert rec.file.duration_ms == pytest.approx(seconds * 1000, abs=50)
+    assert (rec.file.channels, rec.file.sample_rate) == (2, 8000)
+    assert rec.file.size == len(media) == os.path.getsize(rec.path)
+    assert rec.file.sha256 == hashlib.sha256(media).hexdigest()
 
 
 @pytest.mark.parametrize("track,ro,wo,tone", [
