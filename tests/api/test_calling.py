@@ -277,7 +277,7 @@ def test_no_status_url_means_no_events(api: Api) -> None:
     uuid = api.call()
     ok(api, "calling.record", uuid, control_id="x")
     ok(api, "calling.record.stop", uuid, control_id="x")
-    wait_done(api, by_control(api, uuid, "x").sid)
+    wait_done(api, by_control_sid(api, uuid, "x"))
     assert [i for i in api.daemon.app.store.outbox_items() if i.kind != MEDIA_UPLOAD] == []
 
 
