@@ -20,9 +20,9 @@ _REASON_BY_CAUSE = {
     "empty-file": StopReason.EMPTY,
     "uri-failure": StopReason.ERROR,
 }
-# A file up to this size is examined where its recording is finalized, on the hub, as the
-# store's commits are written there; a larger one in a worker thread (it is read whole for
-# its digest, which would hold every greenlet up).
+# On a local file system a file up to this size is examined where its recording is
+# finalized, on the hub, as the store's commits are written there; a larger one, or any on
+# a network file system, in a worker thread (it is read whole for its digest).
 SMALL_FILE_BYTES = 256 * 1024
 
 
@@ -44,12 +44,12 @@ def stop_reason(requested: StopReason | None, cause: str | None, hungup: bool) -
     return StopReason.HANGUP if hungup or cause is None else StopReason.SILENCE
 
 
-def small_file(path: str) -> bool:
-    """Whether `path` is small enough to examine without a worker thread (or absent)."""
+def file_size(path: str) -> int:
+    """The size of `path` (0 when it is absent: examine says so without reading it)."""
     try:
-        return os.stat(path).st_size <= SMALL_FILE_BYTES
+        return os.stat(path).st_size
     except OSError:
-        return True
+        return 0
 
 
 def examine(path: str, cause: str | None, trim: bool, expected_ms: int | None = None,

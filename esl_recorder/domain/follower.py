@@ -15,7 +15,7 @@ from ..metrics import Metrics
 from ..repeating import Repeating
 from .calls import Call, CallEvent, CallTracker
 from .facts import DtmfPressed, Identity, RecordingStarted, RecordingStopped
-from .finalize import Outcome, examine, small_file, stop_reason
+from .finalize import Outcome, examine, file_size, stop_reason
 from .ports import CallControl, RecordingRepository, StoreUnavailable
 from .recording import ACTIVE, Recording, State, StopReason
 from .registry import RecordingRegistry
@@ -29,7 +29,10 @@ class RecordingFollower:
                  tracker: CallTracker, store: RecordingRepository, metrics: Metrics, *,
                  workers: int = 4, hangup_grace_s: float = 5.0,
                  truncation_tolerance_s: float = 2.0, unfinished_timeout_s: float = 300.0,
+                 examine_here_bytes: int = 0,
                  clock: Callable[[], float] = time.time) -> None:
+        """`examine_here_bytes`: a finished file up to this size is examined on the hub (the
+        recordings are on a local file system), others in a worker thread."""
         self._service = service
         self._registry = registry
         self._tracker = tracker
@@ -39,6 +42,7 @@ class RecordingFollower:
         self._grace = hangup_grace_s
         self._tolerance_ms = round(truncation_tolerance_s * 1000)
         self._unfinished_timeout = unfinished_timeout_s
+        self._examine_here_bytes = examine_here_bytes
         self._sweeper = Repeating("sweeping unfinished recordings",
                                   min(max(unfinished_timeout_s / 4, 0.05), 30.0), self.sweep)
         self._clock = clock
@@ -133,7 +137,8 @@ class RecordingFollower:
                               then=lambda: self._pool.spawn(self.finalize, rec))
 
     def finalize(self, rec: Recording) -> None:
-        """Read the closed file (a large one in a worker thread), then record the final state."""
+        """Read the closed file (a large or remote one in a worker thread), then record the
+        final state."""
         if rec.sid in self._finalizing:
             return
         self._finalizing.add(rec.sid)
@@ -145,7 +150,8 @@ class RecordingFollower:
     def _finalize(self, rec: Recording) -> None:
         args = (rec.path, rec.cause, rec.options.trim_silence, rec.fs_record_ms,
                 self._tolerance_ms)
-        outcome: Outcome = (examine(*args) if small_file(rec.path)
+        here = self._examine_here_bytes and file_size(rec.path) <= self._examine_here_bytes
+        outcome: Outcome = (examine(*args) if here
                             else gevent.get_hub().threadpool.apply(examine, args))
         if outcome.repaired:
             log.warning("recording %s: repaired a stale WAV header (%s)", rec.sid, rec.path)

@@ -3,6 +3,7 @@ adapter is wired to these."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -11,12 +12,14 @@ from ..delivery.outbox import Outbox
 from ..delivery.targets import TargetPolicy
 from ..domain.call_service import CallService
 from ..domain.calls import CallTracker
+from ..domain.finalize import SMALL_FILE_BYTES
 from ..domain.follower import RecordingFollower
 from ..domain.ports import CallControl
 from ..domain.registry import RecordingRegistry
 from ..domain.remote import Forwarding
 from ..domain.scripts_waits import Executions
 from ..domain.service import RecordingService
+from ..filesystems import local_filesystem
 from ..metrics import Metrics
 from ..settings import Settings
 from ..store.opener import StateStore
@@ -25,6 +28,8 @@ from .media import media_store
 
 if TYPE_CHECKING:
     from ..delivery.media import S3Media
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,16 @@ class Core:
     executions: Executions  # applications run on calls, waited for
 
 
+def examine_here_bytes(root: str) -> int:
+    """How large a finished file the hub reads itself: SMALL_FILE_BYTES when `root` lies on
+    local file systems; none when a network serves it (a read could wait on its server)."""
+    if local_filesystem(root):
+        return SMALL_FILE_BYTES
+    log.info("recording.root %s is not on a local file system, or that cannot be told: "
+             "finished recordings are examined in worker threads", root)
+    return 0
+
+
 def build_core(settings: Settings, store: StateStore, metrics: Metrics,
                clock: Callable[[], float]) -> Core:
     tracker = CallTracker(settings.identity, store)
@@ -63,6 +78,7 @@ def build_core(settings: Settings, store: StateStore, metrics: Metrics,
                                  workers=settings.recording.finalize_workers,
                                  truncation_tolerance_s=settings.recording.truncation_tolerance,
                                  unfinished_timeout_s=settings.recording.unfinished_timeout,
+                                 examine_here_bytes=examine_here_bytes(settings.recording.root),
                                  clock=clock)
     executions = Executions()
     tracker.subscribe(executions.on_call_event)
