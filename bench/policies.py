@@ -115,6 +115,8 @@ class LiveSwitch:
             reply = self.api(f"originate {{origination_uuid={uuid},{ACCOUNT_VARIABLE}=acme}}"
                              "loopback/tone_b/rectest tone_a XML rectest")
             if not reply.startswith("+OK"):
+                for up in placed:  # this wave's calls so far: not left up on the server
+                    self.hangup(up)
                 sys.exit(f"bench: originate failed: {reply.strip()}")
             placed.append(uuid)
         return placed
