@@ -272,6 +272,9 @@ def test_bandwidth_state_completed_hangs_the_call_up(
         daemon: DaemonProcess, esl: Esl, receiver: Receiver) -> None:
     call_id = bw_create(daemon, receiver, recordingEnabled=True)
     eventually(lambda: bw_recordings(daemon, call_id), 10, "the recording")
+    # Listed as soon as it is queued, before the answer: hung up then, it would never start
+    eventually(lambda: "<function>session_record</function>" in
+               esl.api(f"uuid_buglist {call_id}"), 10, "FreeSWITCH to record the call")
     r = daemon.request("POST", f"{BW}/calls/{call_id}", json={"state": "completed"},
                        headers=BW_AUTH)
     assert r.status_code == 200, r.text
