@@ -102,12 +102,26 @@ def test_recordings_are_counted_by_the_dialect_that_asked(daemon_factory: Daemon
     switch.advance(1.0)
     switch.hangup(uuid)
     daemon.wait_state(created.json()["sid"], State.COMPLETED)
-    text = requests.get(f"{base(daemon)}/metrics", timeout=5).text
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for f in text_string_to_metric_families(text) for s in f.samples}
+
+    def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        text = requests.get(f"{base(daemon)}/metrics", timeout=5).text
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for f in text_string_to_metric_families(text) for s in f.samples}
+
+    def finished(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]
+                 ) -> list[tuple[str, str, float]]:
+        return [(dict(labels)["dialect"], dict(labels)["state"], value)
+                for (name, labels), value in samples.items()
+                if name == "esl_recorder_recordings_finished_total" and value]
+
+    # Counted once its final state is committed: the state in memory comes first (a
+    # PostgreSQL commit lets other greenlets, this test's included, run meanwhile)
+    def counted() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+        samples = scrape()
+        return samples if finished(samples) else None
+
+    samples = daemon.wait_until(counted, what="the finished recording to be counted")
     started = ("esl_recorder_recordings_started_total",
                (("dialect", "laml"), ("format", "wav")))
     assert samples[started] == 1
-    finished = [(dict(labels), value) for (name, labels), value in samples.items()
-                if name == "esl_recorder_recordings_finished_total" and value]
-    assert [(f["dialect"], f["state"], v) for f, v in finished] == [("laml", "completed", 1)]
+    assert finished(samples) == [("laml", "completed", 1)]
