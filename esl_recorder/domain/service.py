@@ -71,7 +71,9 @@ class RecordingService:
 
     # queries ---------------------------------------------------------------------------
     def get(self, sid: str, account: str | None = None) -> Recording:
-        rec = self._registry.get(sid)
+        """The recording as committed: not while a change of it is being written."""
+        with self._registry.committed():
+            rec = self._registry.get(sid)
         if account is not None and rec.account != account:
             raise NotFound(f"no recording {sid}")
         return rec
