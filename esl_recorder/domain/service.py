@@ -230,6 +230,8 @@ class RecordingService:
                     node.start_recording(rec.call_uuid, rec.path, rec.options.max_length_s,
                                          record_variables(rec.options, rec.sid))
             except (CallGone, CommandRefused) as exc:
+                if rec.state is not State.QUEUED:  # the call's hangup settled it meanwhile
+                    raise NotFound(f"call {rec.call_uuid} is gone") from exc
                 self._registry.transition(rec, State.FAILED, error=str(exc),
                                           stop_reason=StopReason.ERROR, ended_at=self._clock())
                 raise _start_failure(rec, exc) from exc

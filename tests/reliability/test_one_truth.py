@@ -3,6 +3,7 @@ recording stays queued or running for ever."""
 
 from __future__ import annotations
 
+import gevent
 import requests
 from api.compat_helpers import LAML, LAML_AUTH, TEXML, TEXML_AUTH, start_commands
 from api.conftest import ACCOUNTS, Api
@@ -32,6 +33,30 @@ def test_a_create_refused_while_freeswitch_is_unreachable_leaves_nothing(api: Ap
     r = api.request("POST", f"{LAML}/Calls/{laml_call}/Recordings.json", headers=LAML_AUTH)
     assert r.status_code == 200, r.text
     assert [rec.sid for rec in api.daemon.service.list("acme")] == [r.json()["sid"]]
+
+
+def test_a_create_whose_call_hangs_up_before_its_command_runs_answers_call_gone(
+        api: Api) -> None:
+    """The call's hangup reaches the daemon while `uuid_record start` waits on FreeSWITCH
+    (it was on the wire before the command was read): the hangup ends the recording absent,
+    then the command finds no session. The create answers 404 for the call, as for a call
+    gone before it, and the recording stays absent in the store: what the hangup decided
+    stands, and no error about a refused transition reaches the caller."""
+    uuid = api.call()
+    release = api.switch.hold_commands(f"uuid_record {uuid} start")
+    create = gevent.spawn(api.request, "POST", f"{LAML}/Calls/{uuid}/Recordings.json",
+                          headers=LAML_AUTH)
+    api.switch.wait_for_command(f"uuid_record {uuid} start")
+    [rec] = api.daemon.service.list("acme", call_uuid=uuid)
+    api.switch.hangup(uuid)
+    api.daemon.wait_state(rec.sid, State.ABSENT)
+    release.set()
+    r = create.get(timeout=10)
+    assert r.status_code == 404, r.text
+    again = api.request("POST", f"{LAML}/Calls/{uuid}/Recordings.json", headers=LAML_AUTH)
+    assert r.json() == again.json()  # the answer for a call already gone
+    assert api.daemon.service.get(rec.sid).state is State.ABSENT
+    assert api.daemon.app.store.get_recording(rec.sid).state is State.ABSENT
 
 
 def test_a_recording_never_stays_queued_past_the_configured_time(

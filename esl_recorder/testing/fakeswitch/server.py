@@ -93,6 +93,7 @@ class FakeSwitch:
         self.sessions: set[Session] = set()
         self.commands: list[str] = []
         self._command_arrived = GEvent()
+        self._holds: list[tuple[str, GEvent]] = []  # (command prefix, released)
         self._server: StreamServer | None = None
         self._greenlets: set[gevent.Greenlet] = set()
         self.heartbeat_interval = heartbeat_interval
@@ -149,6 +150,8 @@ class FakeSwitch:
         for session in list(self.sessions):
             session.abort()
         self.sessions.clear()
+        for _, released in self._holds:  # a held command's reader sees its socket closed
+            released.set()
 
     def __enter__(self) -> FakeSwitch:
         return self.start()
@@ -241,13 +244,26 @@ class FakeSwitch:
             action()
 
     def record_command(self, line: str) -> None:
-        for prefix in ("api ", "bgapi "):
-            if line.startswith(prefix):
-                line = line[len(prefix) :]
-                break
-        self.commands.append(line)
+        self.commands.append(_without_api_prefix(line))
         event, self._command_arrived = self._command_arrived, GEvent()
         event.set()
+
+    def hold_commands(self, prefix: str) -> GEvent:
+        """Commands starting with `prefix` (`api `/`bgapi ` left out) wait, once read, until
+        the returned event is set; what the switch writes meanwhile (events) still goes out,
+        as what FreeSWITCH had written before it read the command. Held commands then run in
+        the order read, each connection's later commands behind its held one."""
+        released = GEvent()
+        self._holds.append((prefix, released))
+        return released
+
+    def command_gate(self, line: str) -> None:
+        """Called by a session before it executes `line`: waits while a hold matches it."""
+        line = _without_api_prefix(line)
+        for prefix, released in list(self._holds):
+            if line.startswith(prefix):
+                released.wait()
+                self._holds = [hold for hold in self._holds if hold[1] is not released]
 
     def wait_for_command(self, predicate: CommandMatch, timeout: float = 5.0) -> str:
         """The first received command (so far or still to come) matching `predicate`.
@@ -394,3 +410,10 @@ class FakeSwitch:
             for ch in self.core.live_channels()
             for rec in ch.recordings
         ]
+
+
+def _without_api_prefix(line: str) -> str:
+    for prefix in ("api ", "bgapi "):
+        if line.startswith(prefix):
+            return line[len(prefix) :]
+    return line

@@ -186,6 +186,7 @@ class Session:
             return
         line, headers = lines[0].strip(), _headers(lines[1:])
         self.switch.record_command(line)
+        self.switch.command_gate(line)
         if not self.authed:
             self._before_auth(line)
             return
