@@ -114,7 +114,7 @@ class RecordingFollower:
         except StoreUnavailable as exc:
             log.warning("call %s: hangup not saved: %s", call.uuid, exc)
         for rec in recs:
-            if rec.state is State.QUEUED:
+            if rec.state is State.QUEUED and not self._service.starting(rec.sid):
                 self._registry.settle(rec, State.ABSENT, stop_reason=StopReason.HANGUP,
                                       ended_at=call.hungup_at or self._clock())
 

@@ -67,6 +67,7 @@ class RecordingService:
         self._metrics = metrics
         self._clock = clock
         self._locks: dict[str, gevent.lock.RLock] = {}
+        self._starting: set[str] = set()  # sids whose start commands are out
         registry.subscribe(self._drop_lock_when_done)
 
     # queries ---------------------------------------------------------------------------
@@ -221,35 +222,48 @@ class RecordingService:
         with self._lock(rec.sid):
             if rec.state is not State.QUEUED:
                 return
-            if rec.options.beep:
-                self._beep(rec)
+            self._starting.add(rec.sid)
             try:
-                with self._command(rec, "start") as node:
-                    if rec.options.follow_transfer:
-                        node.set_variables(rec.call_uuid, FOLLOW_TRANSFER)
-                    node.start_recording(rec.call_uuid, rec.path, rec.options.max_length_s,
-                                         record_variables(rec.options, rec.sid))
-            except (CallGone, CommandRefused) as exc:
-                if rec.state is not State.QUEUED:  # the call's hangup settled it meanwhile
-                    raise NotFound(f"call {rec.call_uuid} is gone") from exc
-                self._registry.transition(rec, State.FAILED, error=str(exc),
-                                          stop_reason=StopReason.ERROR, ended_at=self._clock())
-                raise _start_failure(rec, exc) from exc
-            with self._registry.committed():  # a RECORD_START being written: committed
-                queued = rec.state is State.QUEUED
-            if queued:
-                try:
-                    self._registry.transition(rec, State.IN_PROGRESS,
-                                              started_at=rec.started_at or self._clock())
-                except StoreUnavailable:
-                    self._undo_start(rec)
-                    raise
-            elif self._registry.unsettled(rec.sid):  # its RECORD_START could not be saved
+                self._begin(rec)
+            finally:
+                self._starting.discard(rec.sid)
+
+    def starting(self, sid: str) -> bool:
+        """Whether the commands that start this queued recording are out: their answer
+        decides how it goes on, a hangup meanwhile does not (FreeSWITCH may have started it
+        just before; if not, it failed: the call was gone before it could start)."""
+        return sid in self._starting
+
+    def _begin(self, rec: Recording) -> None:
+        if rec.options.beep:
+            self._beep(rec)
+        try:
+            with self._command(rec, "start") as node:
+                if rec.options.follow_transfer:
+                    node.set_variables(rec.call_uuid, FOLLOW_TRANSFER)
+                node.start_recording(rec.call_uuid, rec.path, rec.options.max_length_s,
+                                     record_variables(rec.options, rec.sid))
+        except (CallGone, CommandRefused) as exc:
+            if rec.state is not State.QUEUED:  # settled meanwhile (the unfinished timeout)
+                raise NotFound(f"call {rec.call_uuid} is gone") from exc
+            self._registry.transition(rec, State.FAILED, error=str(exc),
+                                      stop_reason=StopReason.ERROR, ended_at=self._clock())
+            raise _start_failure(rec, exc) from exc
+        with self._registry.committed():  # a RECORD_START being written: committed
+            queued = rec.state is State.QUEUED
+        if queued:
+            try:
+                self._registry.transition(rec, State.IN_PROGRESS,
+                                          started_at=rec.started_at or self._clock())
+            except StoreUnavailable:
                 self._undo_start(rec)
-                raise StoreUnavailable(f"recording {rec.sid} could not be saved and was "
-                                       "stopped; it is reported failed")
-            self._metrics.recordings_started.labels(rec.source or "none",
-                                                    rec.options.format.value).inc()
+                raise
+        elif self._registry.unsettled(rec.sid):  # its RECORD_START could not be saved
+            self._undo_start(rec)
+            raise StoreUnavailable(f"recording {rec.sid} could not be saved and was "
+                                   "stopped; it is reported failed")
+        self._metrics.recordings_started.labels(rec.source or "none",
+                                                rec.options.format.value).inc()
 
     def stop(self, sid: str, *, account: str | None = None,
              reason: StopReason = StopReason.REQUESTED) -> Recording:

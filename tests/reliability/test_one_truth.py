@@ -38,10 +38,10 @@ def test_a_create_refused_while_freeswitch_is_unreachable_leaves_nothing(api: Ap
 def test_a_create_whose_call_hangs_up_before_its_command_runs_answers_call_gone(
         api: Api) -> None:
     """The call's hangup reaches the daemon while `uuid_record start` waits on FreeSWITCH
-    (it was on the wire before the command was read): the hangup ends the recording absent,
-    then the command finds no session. The create answers 404 for the call, as for a call
-    gone before it, and the recording stays absent in the store: what the hangup decided
-    stands, and no error about a refused transition reaches the caller."""
+    (it was on the wire before the command was read): the command's answer decides, not the
+    hangup. FreeSWITCH finds no session, so the recording failed (the call was gone before
+    it could start) and the create answers 404 for the call, as for a call gone before it;
+    the store says failed, and no error about a refused transition reaches the caller."""
     uuid = api.call()
     release = api.switch.hold_commands(f"uuid_record {uuid} start")
     create = gevent.spawn(api.request, "POST", f"{LAML}/Calls/{uuid}/Recordings.json",
@@ -49,14 +49,17 @@ def test_a_create_whose_call_hangs_up_before_its_command_runs_answers_call_gone(
     api.switch.wait_for_command(f"uuid_record {uuid} start")
     [rec] = api.daemon.service.list("acme", call_uuid=uuid)
     api.switch.hangup(uuid)
-    api.daemon.wait_state(rec.sid, State.ABSENT)
+    api.daemon.wait_until(lambda: (c := api.daemon.app.tracker.get(uuid)) is None or c.hungup,
+                          what="the hangup seen by the daemon")
+    assert api.daemon.service.get(rec.sid).state is State.QUEUED  # its command is out
     release.set()
     r = create.get(timeout=10)
     assert r.status_code == 404, r.text
     again = api.request("POST", f"{LAML}/Calls/{uuid}/Recordings.json", headers=LAML_AUTH)
     assert r.json() == again.json()  # the answer for a call already gone
-    assert api.daemon.service.get(rec.sid).state is State.ABSENT
-    assert api.daemon.app.store.get_recording(rec.sid).state is State.ABSENT
+    failed = api.daemon.wait_state(rec.sid, State.FAILED)
+    assert failed.stop_reason is StopReason.ERROR and "gone" in (failed.error or ""), failed
+    assert api.daemon.app.store.get_recording(rec.sid).state is State.FAILED
 
 
 def test_a_recording_never_stays_queued_past_the_configured_time(
