@@ -253,10 +253,9 @@ class EslClient:
                 conn.closed.wait()
                 self._note_failure("closed", f"connection to {self._address} ended: "
                                    f"{conn.close_reason}", logging.WARNING)
-            if self._stopping:
-                break
-            gevent.sleep(self._backoff(failures))
-            failures += 1
+            if not self._stopping:  # set meanwhile by stop()
+                gevent.sleep(self._backoff(failures))
+                failures += 1
 
     def _backoff(self, failures: int) -> float:
         return full_jitter(failures, self._esl.reconnect_initial_delay,
