@@ -12,6 +12,7 @@ channel; the others live in memory only.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -29,6 +30,10 @@ from .facts import (
 )
 
 log = logging.getLogger(__name__)
+
+# How many released calls are remembered: FreeSWITCH's event dispatch threads may deliver a
+# channel's CHANNEL_HANGUP after its CHANNEL_HANGUP_COMPLETE, which must not make a new call.
+RELEASED_KEPT = 10_000
 
 
 class CallState(StrEnum):
@@ -117,6 +122,7 @@ class CallTracker:
         self._identity = identity
         self._repository = repository
         self._calls: dict[str, Call] = {}
+        self._released: OrderedDict[str, None] = OrderedDict()  # the last RELEASED_KEPT
         self._listeners: list[CallListener] = []
 
     def subscribe(self, listener: CallListener) -> None:
@@ -146,8 +152,9 @@ class CallTracker:
         """Apply one channel fact; returns the call it concerned (None: nothing to do)."""
         call = self._calls.get(fact.uuid)
         if call is None:
-            if isinstance(fact, ChannelHungup) and fact.complete:
-                return None
+            if fact.uuid in self._released or (isinstance(fact, ChannelHungup)
+                                               and fact.complete):
+                return None  # a late event of a released call, or nothing left to do
             call = self._calls[fact.uuid] = _from_fact(fact)
         elif not call.reported:  # placed by us: from now on its times are FreeSWITCH's
             if fact.at is not None:
@@ -188,8 +195,7 @@ class CallTracker:
         if call.state is not CallState.ENDED:
             self.end(call, fact.cause, fact.at)
         if fact.complete:
-            self._announce(CallEvent.RELEASED, call)
-            self._calls.pop(call.uuid, None)
+            self.release(call)
 
     def end(self, call: Call, cause: str, at: float | None) -> None:
         """The call is over (hangup, or an originate that failed before FreeSWITCH
@@ -204,6 +210,9 @@ class CallTracker:
         """Forget a call FreeSWITCH will send nothing more about."""
         self._announce(CallEvent.RELEASED, call)
         self._calls.pop(call.uuid, None)
+        self._released[call.uuid] = None
+        if len(self._released) > RELEASED_KEPT:
+            self._released.popitem(last=False)
 
     def _announce(self, event: CallEvent, call: Call) -> None:
         for listener in self._listeners:

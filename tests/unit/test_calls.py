@@ -173,3 +173,41 @@ def test_a_dialects_call_that_ended_while_away_ends_at_resync() -> None:
     assert tracker.resync("fs1", []) == set()
     assert events == [(CallEvent.ENDED, "kept")]  # nobody is in charge of "plain"
     assert len(tracker) == 0
+
+
+def _moved_after(events: list[Event], name: str, uuid: str, after: str) -> list[Event]:
+    """The capture with `uuid`'s `name` event delivered right after its `after` event, as
+    FreeSWITCH's event dispatch threads sometimes deliver a channel's events under load."""
+    moved = next(e for e in events if e.name == name and e.get("Unique-ID") == uuid)
+    rest = [e for e in events if e is not moved]
+    at = next(i for i, e in enumerate(rest) if e.name == after and e.get("Unique-ID") == uuid)
+    return [*rest[:at + 1], moved, *rest[at + 1:]]
+
+
+def test_a_hangup_delivered_after_the_hangup_complete_is_not_a_new_call() -> None:
+    """Seen on the live policy bench under load: a leg's CHANNEL_HANGUP after its
+    CHANNEL_HANGUP_COMPLETE made a new, ended call that nothing would ever release."""
+    events = captured_events("events_plain_call.txt")
+    a_leg = next(e for e in events if e.name == "CHANNEL_CREATE").get("Unique-ID") or ""
+    tracker = CallTracker(IdentitySettings())
+    seen = feed(tracker, _moved_after(events, "CHANNEL_HANGUP", a_leg,
+                                      "CHANNEL_HANGUP_COMPLETE"))
+    assert len(tracker) == 0
+    mine = [event for event, uuid in seen if uuid == a_leg]
+    assert mine.count(CallEvent.ENDED) == 1 and mine[-1] is CallEvent.RELEASED
+
+
+def test_an_answer_delivered_before_the_create_is_one_call() -> None:
+    """mod_loopback marks the originated leg answered from the other leg's thread, which
+    can run before the leg's own thread fires its CHANNEL_CREATE (after its init)."""
+    events = captured_events("events_plain_call.txt")
+    a_leg = next(e for e in events if e.name == "CHANNEL_CREATE").get("Unique-ID") or ""
+    tracker = CallTracker(IdentitySettings())
+    calls: list[Call] = []
+    tracker.subscribe(lambda event, call: calls.append(call) if call.uuid == a_leg else None)
+    reordered = _moved_after(events, "CHANNEL_CREATE", a_leg, "CHANNEL_ANSWER")
+    seen = feed(tracker, reordered)
+    mine = [event for event, uuid in seen if uuid == a_leg]
+    assert mine.count(CallEvent.ANSWERED) == 1 and mine.count(CallEvent.ENDED) == 1
+    assert len({id(call) for call in calls}) == 1 and calls[-1].direction == "outbound"
+    assert len(tracker) == 0
