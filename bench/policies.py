@@ -205,6 +205,20 @@ def settled(port: int, calls: int) -> tuple[bool, float]:
     return done >= calls or (idle and done >= started), done
 
 
+def tracked_calls(port: int) -> float:
+    found = TRACKED.search(metrics(port))
+    return float(found.group(1)) if found else float("nan")
+
+
+def still_tracked(port: int, before: float, patience: float = 5.0) -> str:
+    """The daemon's calls_tracked once back to `before`, or after `patience` seconds: the
+    last channels' CHANNEL_HANGUP_COMPLETE may come after their recordings finished."""
+    deadline = time.monotonic() + patience
+    while (now := tracked_calls(port)) > before and time.monotonic() < deadline:
+        gevent.sleep(0.1)  # a benchmark's poll, not a test
+    return f"{now:.0f}"
+
+
 def final_states(text: str) -> str:
     """How the recordings ended, from the daemon's metrics: `completed 500` and so on."""
     states: dict[str, float] = {}
@@ -274,6 +288,7 @@ def run(calls: int, concurrency: int, seconds: float) -> None:
 
 def measure(switch: Switch, pid: int, port: int, calls: int,
             concurrency: int, seconds: float) -> None:
+    before = tracked_calls(port)
     daemon_cpu0, switch_cpu0 = cpu_times(pid), switch.cpu()
     started = time.monotonic()
     placed = 0
@@ -296,6 +311,8 @@ def measure(switch: Switch, pid: int, port: int, calls: int,
     print(f"recordings finished: {final_states(text)}")
     if state[1] < calls:
         print(f"calls not recorded: {calls - state[1]:.0f} (gone before their uuid_record)")
+    print(f"calls still tracked: {still_tracked(port, before)} ({before:.0f} before the run: "
+          "calls up on the switch when the daemon attached)")
     print(f"event lag p99: {lag_p99(text)}")
     print(f"events per call: {events_per_call(text, calls)}")
     if switch_cpu0 is None or switch_cpu1 is None:

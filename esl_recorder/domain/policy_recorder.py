@@ -160,7 +160,10 @@ class PolicyRecorder:
         return direction, values[self._variables[1]].lower()
 
     def _start(self, call: Call, decision: Decision, late: bool) -> None:
-        if call.hungup:
+        if call.hungup:  # before this greenlet ran: the daemon was far behind the events
+            log.warning("call %s: the %s policy of %s could not record it: the call ended "
+                        "before its recording could start", call.uuid, decision.level.value,
+                        decision.owner)
             return
         params = decision.params
         meta: dict[str, Any] = {

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
+from api.receiver import Receiver
 
 from esl_recorder.domain.recording import State
 from esl_recorder.errors import ConfigError
 from esl_recorder.store.opener import open_store
 
-from .conftest import ACME_ID, ACME_TOKEN
+from .conftest import ACCOUNT_VAR, ACME_ID, ACME_TOKEN
 
 ON = {"enabled": True}
 
@@ -237,3 +239,20 @@ def test_sighup_picks_up_changes_another_daemon_made_on_the_same_store(make_kazo
     after = kazoo.call(user="gina")
     kazoo.finish(after)
     assert kazoo.no_recording(before)
+
+
+def test_a_call_over_before_its_policy_could_start_is_reported(
+        make_kazoo, receiver: Receiver, caplog: pytest.LogCaptureFixture) -> None:
+    """A daemon far behind the events (here: the switch holds them until the call is over)
+    looks at a call when it has already ended: no recording, and a warning says so, where
+    a call the policy skipped in silence would pass for one no policy covers."""
+    kazoo = make_kazoo({"accounts": {"acme": {"record_call": {"url": receiver.url()}}}})
+    kazoo.switch.go_silent()
+    uuid = kazoo.switch.inbound_call("tone_a", {ACCOUNT_VAR: "acme"}, answered=True)
+    kazoo.switch.hangup(uuid)
+    with caplog.at_level(logging.WARNING, logger="esl_recorder.domain.policy_recorder"):
+        kazoo.switch.speak_again()
+        kazoo.daemon.wait_until(lambda: f"call {uuid}: the account policy of acme could not "
+                                "record it: the call ended" in caplog.text,
+                                what="the warning")
+    assert kazoo.daemon.service.for_call(uuid) == []
