@@ -4,6 +4,7 @@ after a reconnect or a restart (reconcile / recover)."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Collection
 
@@ -250,18 +251,27 @@ class RecordingFollower:
                 self._registry.settle(rec, State.IN_PROGRESS,
                                       started_at=rec.started_at or self._clock())
             log.info("recording %s still running on call %s", rec.sid, rec.call_uuid)
+        elif rec.state is State.QUEUED and os.path.exists(rec.path):
+            # FreeSWITCH began it, then the link (or the daemon) was lost before its start
+            # was noted; the call no longer records it, so it has ended since
+            self._registry.settle(rec, State.IN_PROGRESS,
+                                  started_at=rec.started_at or rec.created_at)
+            self._finish_ended_while_away(rec)
         elif rec.state is State.QUEUED:
             self._reconcile_queued(rec, alive)
         else:
-            # FreeSWITCH takes a recording off the call's list before it closes the file
-            # and sends RECORD_STOP: one that ended just before this reconnect still reports
-            # on the new connection, and its file is not whole until then.
-            if rec.sid in self._lost:
-                return  # a reconnect within the grace: finished when the first one's ends
-            log.warning("recording %s ended while disconnected; finishing from disk unless "
-                        "its RECORD_STOP comes within %.0fs", rec.sid, self._grace)
-            self._lost.add(rec.sid)
-            gevent.spawn_later(self._grace, self._finish_lost, rec.sid)
+            self._finish_ended_while_away(rec)
+
+    def _finish_ended_while_away(self, rec: Recording) -> None:
+        """FreeSWITCH takes a recording off the call's list before it closes the file and
+        sends RECORD_STOP: one that ended just before this reconnect still reports on the new
+        connection, and its file is not whole until then."""
+        if rec.sid in self._lost:
+            return  # a reconnect within the grace: finished when the first one's ends
+        log.warning("recording %s ended while disconnected; finishing from disk unless "
+                    "its RECORD_STOP comes within %.0fs", rec.sid, self._grace)
+        self._lost.add(rec.sid)
+        gevent.spawn_later(self._grace, self._finish_lost, rec.sid)
 
     def _finish_lost(self, sid: str) -> None:
         """The recording as held now (a node lost and taken again meanwhile was reloaded from

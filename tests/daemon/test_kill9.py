@@ -78,3 +78,37 @@ def test_recording_still_running_after_restart_is_adopted(
     rec = daemon.wait_state(rec.sid, State.COMPLETED)
     assert rec.stop_reason is StopReason.REQUESTED
     assert abs(analyse(daemon.media_file(rec)).duration - 2.0) <= 0.05
+
+
+def test_a_recording_freeswitch_began_as_the_daemon_died_is_finished_from_disk(
+        switch: FakeSwitch, tmp_path: Path, store_section: dict[str, Any],
+        daemon_factory: DaemonFactory) -> None:
+    """kill -9 once the recording was written queued and its `uuid_record start` sent,
+    before FreeSWITCH answered: FreeSWITCH records the call all the same. At the restart
+    the call is gone and the recording still queued in the store; its file is there, so it
+    is finished from the file, not settled absent with the file left unreported (seen on
+    the live policy bench with the daemon killed mid-run: 2 of 500 calls)."""
+    uuid = switch.originate("loopback/tone_b/rectest", "tone_a")
+    switch.advance(0.5)
+    held = switch.hold_commands(f"uuid_record {uuid} start")
+    config = process_config(tmp_path, switch, store=store_section)
+    proc = subprocess.Popen([sys.executable, str(DRIVER), str(config), uuid],
+                            stdout=subprocess.DEVNULL)
+    try:
+        switch.wait_for_command(f"uuid_record {uuid} start", timeout=20)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    held.release()  # FreeSWITCH runs it: the call is recorded, its answer goes nowhere
+    switch.advance(2.0)
+    switch.hangup(uuid)  # RECORD_STOP with nobody listening
+    daemon = daemon_factory()
+    (queued,) = daemon.app.store.list_recordings(call_uuid=uuid)
+    rec = daemon.wait_state(queued.sid, State.COMPLETED, State.ABSENT, timeout=10)
+    assert rec.state is State.COMPLETED, rec
+    assert rec.stop_reason is StopReason.LOST and rec.started_at is not None
+    assert rec.file is not None and abs(rec.file.duration_ms - 2000) <= 50
+    assert abs(analyse(daemon.media_file(rec)).duration - 2.0) <= 0.05

@@ -43,7 +43,7 @@ def test_a_create_whose_call_hangs_up_before_its_command_runs_answers_call_gone(
     it could start) and the create answers 404 for the call, as for a call gone before it;
     the store says failed, and no error about a refused transition reaches the caller."""
     uuid = api.call()
-    release = api.switch.hold_commands(f"uuid_record {uuid} start")
+    held = api.switch.hold_commands(f"uuid_record {uuid} start")
     create = gevent.spawn(api.request, "POST", f"{LAML}/Calls/{uuid}/Recordings.json",
                           headers=LAML_AUTH)
     api.switch.wait_for_command(f"uuid_record {uuid} start")
@@ -52,7 +52,7 @@ def test_a_create_whose_call_hangs_up_before_its_command_runs_answers_call_gone(
     api.daemon.wait_until(lambda: (c := api.daemon.app.tracker.get(uuid)) is None or c.hungup,
                           what="the hangup seen by the daemon")
     assert api.daemon.service.get(rec.sid).state is State.QUEUED  # its command is out
-    release.set()
+    held.release()
     r = create.get(timeout=10)
     assert r.status_code == 404, r.text
     again = api.request("POST", f"{LAML}/Calls/{uuid}/Recordings.json", headers=LAML_AUTH)

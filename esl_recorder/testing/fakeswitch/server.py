@@ -93,7 +93,7 @@ class FakeSwitch:
         self.sessions: set[Session] = set()
         self.commands: list[str] = []
         self._command_arrived = GEvent()
-        self._holds: list[tuple[str, GEvent]] = []  # (command prefix, released)
+        self._holds: list[HeldCommand] = []
         self._server: StreamServer | None = None
         self._greenlets: set[gevent.Greenlet] = set()
         self.heartbeat_interval = heartbeat_interval
@@ -150,8 +150,8 @@ class FakeSwitch:
         for session in list(self.sessions):
             session.abort()
         self.sessions.clear()
-        for _, released in self._holds:  # a held command's reader sees its socket closed
-            released.set()
+        for held in self._holds:  # a held command's reader sees its socket closed
+            held.released.set()
 
     def __enter__(self) -> FakeSwitch:
         return self.start()
@@ -248,22 +248,22 @@ class FakeSwitch:
         event, self._command_arrived = self._command_arrived, GEvent()
         event.set()
 
-    def hold_commands(self, prefix: str) -> GEvent:
+    def hold_commands(self, prefix: str) -> HeldCommand:
         """Commands starting with `prefix` (`api `/`bgapi ` left out) wait, once read, until
-        the returned event is set; what the switch writes meanwhile (events) still goes out,
-        as what FreeSWITCH had written before it read the command. Held commands then run in
-        the order read, each connection's later commands behind its held one."""
-        released = GEvent()
-        self._holds.append((prefix, released))
-        return released
+        released; what the switch writes meanwhile (events) still goes out, as what
+        FreeSWITCH had written before it read the command. A connection's later commands wait
+        behind its held one."""
+        held = HeldCommand(prefix)
+        self._holds.append(held)
+        return held
 
-    def command_gate(self, line: str) -> None:
-        """Called by a session before it executes `line`: waits while a hold matches it."""
+    def held(self, line: str) -> HeldCommand | None:
+        """Called by a session before it executes `line`: the hold it must wait for."""
         line = _without_api_prefix(line)
-        for prefix, released in list(self._holds):
-            if line.startswith(prefix):
-                released.wait()
-                self._holds = [hold for hold in self._holds if hold[1] is not released]
+        found = next((h for h in self._holds if line.startswith(h.prefix)), None)
+        if found is not None:
+            self._holds.remove(found)
+        return found
 
     def wait_for_command(self, predicate: CommandMatch, timeout: float = 5.0) -> str:
         """The first received command (so far or still to come) matching `predicate`.
@@ -417,3 +417,18 @@ def _without_api_prefix(line: str) -> str:
         if line.startswith(prefix):
             return line[len(prefix) :]
     return line
+
+
+class HeldCommand:
+    """A command held by FakeSwitch.hold_commands: `release()` lets it run and waits until
+    it has (its reply written, its events fired)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.released = GEvent()
+        self.ran = GEvent()
+
+    def release(self, timeout: float = 5.0) -> None:
+        self.released.set()
+        if not self.ran.wait(timeout):
+            raise TimeoutError(f"the held command {self.prefix!r} did not run in {timeout}s")

@@ -186,7 +186,16 @@ class Session:
             return
         line, headers = lines[0].strip(), _headers(lines[1:])
         self.switch.record_command(line)
-        self.switch.command_gate(line)
+        held = self.switch.held(line)
+        if held is not None:
+            held.released.wait()
+        try:
+            self._execute(line, headers)
+        finally:
+            if held is not None:
+                held.ran.set()
+
+    def _execute(self, line: str, headers: dict[str, str]) -> None:
         if not self.authed:
             self._before_auth(line)
             return
