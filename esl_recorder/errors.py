@@ -37,7 +37,11 @@ class EslAuthError(EslError):
 
 
 class EslDisconnected(EslError):
-    """The connection dropped while a command was waiting for its reply."""
+    """The connection is gone: a command could not be sent, or dropped unanswered."""
+
+
+class EslLinkLost(EslDisconnected):
+    """The connection dropped after the command was written: FreeSWITCH may have run it."""
 
 
 class EslTimeout(EslError):

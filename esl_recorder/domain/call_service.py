@@ -24,6 +24,7 @@ from .names import check_uuid
 from .ports import (
     CallControl,
     CallGone,
+    ControlLost,
     ControlTimeout,
     ControlUnavailable,
     Dialed,
@@ -219,7 +220,8 @@ class CallService:
         except EslRecorderError as exc:
             log.warning("call %s: no originate result from node %s: %s", call.uuid,
                         call.node, exc)
-            result = "timeout" if isinstance(exc, ControlTimeout) else "disconnected"
+            result = ("timeout" if isinstance(exc, ControlTimeout)
+                      and not isinstance(exc, ControlLost) else "disconnected")
             dialed = Dialed(call.uuid, LOST_CAUSE)
         if not dialed.answered:
             result = "error" if result == "ok" else result

@@ -46,7 +46,11 @@ class ControlUnavailable(RecordingError):
 
 
 class ControlTimeout(RecordingError):
-    """The node did not answer in time."""
+    """The node did not answer in time: the command may have run."""
+
+
+class ControlLost(ControlTimeout):
+    """The connection to the node dropped after the command was sent: it may have run."""
 
 
 # --- errors of the store --------------------------------------------------------------------

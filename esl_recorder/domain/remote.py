@@ -30,6 +30,7 @@ from .options import RecordOptions
 from .ports import (
     CallGone,
     CommandRefused,
+    ControlLost,
     ControlTimeout,
     ControlUnavailable,
     MediaUnavailable,
@@ -182,7 +183,7 @@ class Forwarding:
 
 _ERRORS: dict[str, type[RecordingError] | type[InvalidArgument]] = {
     cls.__name__: cls for cls in (NotFound, CallGone, Conflict, InvalidArgument,
-                                  RecordingError, ControlUnavailable, ControlTimeout,
+                                  RecordingError, ControlUnavailable, ControlTimeout, ControlLost,
                                   StoreUnavailable, MediaUnavailable)}
 
 

@@ -22,6 +22,7 @@ from .ports import (
     CallControl,
     CallGone,
     CommandRefused,
+    ControlLost,
     ControlTimeout,
     ControlUnavailable,
     Media,
@@ -378,6 +379,9 @@ class RecordingService:
             yield node
         except (CallGone, CommandRefused):
             result = "error"
+            raise
+        except ControlLost:
+            result = "disconnected"
             raise
         except ControlTimeout:
             result = "timeout"

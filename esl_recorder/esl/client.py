@@ -44,6 +44,7 @@ from ..errors import (
     EslConnectError,
     EslDisconnected,
     EslError,
+    EslLinkLost,
     InvalidArgument,
 )
 from .commands import event_subscription, status
@@ -379,7 +380,7 @@ class EslClient:
             self._m_connected.set(0)
         with contextlib.suppress(OSError):
             conn.sock.close()
-        gone = EslDisconnected(f"connection to node {self._node.name} lost: {reason}")
+        gone = EslLinkLost(f"connection to node {self._node.name} lost: {reason}")
         while conn.pending:
             result = conn.pending.popleft()
             if not result.ready():

@@ -28,6 +28,7 @@ from ..domain.ports import (
     EXECUTE_TIMEOUT_S,
     CallGone,
     CommandRefused,
+    ControlLost,
     ControlTimeout,
     ControlUnavailable,
     Dialed,
@@ -36,7 +37,7 @@ from ..domain.ports import (
     RecordingAction,
 )
 from ..domain.scripts_waits import Executions
-from ..errors import EslError, EslTimeout
+from ..errors import EslError, EslLinkLost, EslTimeout
 from . import commands as cmd
 
 log = logging.getLogger(__name__)
@@ -207,4 +208,6 @@ def channel_rows(reply: str) -> list[LiveCall]:
 def _unavailable(exc: EslError, action: str) -> ControlUnavailable | ControlTimeout:
     if isinstance(exc, EslTimeout):
         return ControlTimeout(f"FreeSWITCH did not answer {action} in time")
+    if isinstance(exc, EslLinkLost):
+        return ControlLost(f"the connection to FreeSWITCH dropped before it answered {action}")
     return ControlUnavailable(f"FreeSWITCH is not connected ({exc})")

@@ -62,6 +62,33 @@ def test_a_create_whose_call_hangs_up_before_its_command_runs_answers_call_gone(
     assert api.daemon.app.store.get_recording(rec.sid).state is State.FAILED
 
 
+def test_a_create_whose_link_drops_while_its_command_is_out_keeps_its_recording(
+        api: Api) -> None:
+    """The ESL connection drops after `uuid_record start` was written, before FreeSWITCH
+    answered: FreeSWITCH may have run it (here it does). The create's 503 names the
+    recording it made, which stays queued until the reconnect finds it recording, and is
+    then followed to the end. It was thrown away before, as if the command had never left,
+    while FreeSWITCH went on writing a file nobody would report."""
+    uuid = api.call()
+    held = api.switch.hold_commands(f"uuid_record {uuid} start")
+    create = gevent.spawn(api.request, "POST", f"{LAML}/Calls/{uuid}/Recordings.json",
+                          headers=LAML_AUTH)
+    api.switch.wait_for_command(f"uuid_record {uuid} start")
+    client = api.daemon.app.clients["fs1"]
+    api.switch.drop_connections()
+    r = create.get(timeout=10)
+    assert r.status_code == 503, r.text
+    [rec] = api.daemon.service.list("acme", call_uuid=uuid)
+    assert rec.sid in r.json()["message"] and rec.state is State.QUEUED, r.text
+    held.release()  # FreeSWITCH runs it: it records the call
+    assert client.wait_connected(5)
+    api.daemon.wait_state(rec.sid, State.IN_PROGRESS)  # found recording by the reconcile
+    api.switch.advance(1.0)
+    api.daemon.service.stop(rec.sid)
+    done = api.daemon.wait_state(rec.sid, State.COMPLETED)
+    assert done.file is not None and done.file.duration_ms >= 1000
+
+
 def test_a_recording_never_stays_queued_past_the_configured_time(
         daemon_factory: DaemonFactory, switch: FakeSwitch, receiver: Receiver) -> None:
     daemon = daemon_factory(accounts=ACCOUNTS, recording={"unfinished_timeout": 0.3},
