@@ -39,7 +39,7 @@ from .calls import Call, CallEvent, CallState, CallTracker
 from .facts import Identity
 from .kazoo_media import call_facts
 from .policies import Decision, PolicyBook
-from .ports import CallControl, CallGone
+from .ports import CallControl, CallGone, ControlLost, ControlUnavailable
 from .record_params import Level, RecordParams, Timing
 from .recording import ACTIVE
 from .service import RecordingService
@@ -177,8 +177,14 @@ class PolicyRecorder:
             meta["started_late"] = True
         try:
             if params.url:  # the caller id name as the events showed it (a late call's: read)
-                meta.update(call_facts(self._reader(call), None if late else call.caller_name))
+                meta.update(self._call_facts(call, late))
             rec = self._service.start(call.uuid, params.options(), source=SOURCE, meta=meta)
+        except ControlUnavailable as exc:  # nothing started: the reconnect looks again
+            self._looked.pop(call.uuid, None)
+            log.warning("call %s: the %s policy of %s could not record it yet: %s; the call "
+                        "is looked at again once FreeSWITCH is connected", call.uuid,
+                        decision.level.value, decision.owner, exc)
+            return
         except RecordingError as exc:
             log.warning("call %s: the %s policy of %s could not record it: %s", call.uuid,
                         decision.level.value, decision.owner, exc)
@@ -187,6 +193,14 @@ class PolicyRecorder:
                  decision.level.value, decision.owner, decision.origin,
                  ": from now, the call was up before the daemon (re)connected" if late
                  else "")
+
+    def _call_facts(self, call: Call, late: bool) -> dict[str, str]:
+        """The upload fields read from FreeSWITCH; a read lost with the connection changed
+        nothing there, and is reported as one never sent."""
+        try:
+            return call_facts(self._reader(call), None if late else call.caller_name)
+        except ControlLost as exc:
+            raise ControlUnavailable(str(exc)) from exc
 
     def _reader(self, call: Call) -> Callable[[Sequence[str]], Mapping[str, str]]:
         """The call's channel variables, read from its node."""

@@ -256,3 +256,22 @@ def test_a_call_over_before_its_policy_could_start_is_reported(
                                 "record it: the call ended" in caplog.text,
                                 what="the warning")
     assert kazoo.daemon.service.for_call(uuid) == []
+
+
+def test_a_policy_start_cut_off_by_a_dropped_link_records_the_call_after_the_reconnect(
+        make_kazoo, receiver: Receiver) -> None:
+    """The ESL connection drops while the policy reads the call's upload fields: nothing
+    started, so the call is looked at again at the reconnect and, still up, recorded from
+    then (before, the call was never recorded: the policy had decided, then given up)."""
+    kazoo = make_kazoo({"accounts": {"acme": {"record_call": {"url": receiver.url()}}}})
+    client = kazoo.daemon.app.clients["fs1"]
+    held = kazoo.switch.hold_commands("uuid_getvar")
+    uuid = kazoo.switch.inbound_call("tone_a", {ACCOUNT_VAR: "acme"}, answered=True)
+    kazoo.switch.wait_for_command(f"uuid_getvar {uuid}")
+    kazoo.switch.drop_connections()
+    held.release()
+    assert client.wait_connected(5)
+    (rec,) = kazoo.recordings_of(uuid)
+    assert rec.meta.get("started_late") is True
+    (done,) = kazoo.finish(uuid)
+    assert done.state is State.COMPLETED
