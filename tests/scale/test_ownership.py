@@ -54,7 +54,9 @@ def test_each_node_has_one_owner_and_an_heir_takes_it_when_the_owner_goes(
     one.ownership.stop()  # its connection closes, as when the process dies
     eventually(lambda: two.ownership.turn() or two.ownership.owned == NODES, 5,
                "the server to end the closed session and the heir to take its locks")
-    assert two.events == ["take fs1", "take fs2"]
+    # each once; in either order: the server frees a closed session's locks one at a time,
+    # so a turn may find fs2 free and fs1 not yet (seen once in .ci/run's first pass)
+    assert sorted(two.events) == ["take fs1", "take fs2"]
 
 
 def test_an_owner_whose_connection_was_cut_gives_its_nodes_up(
