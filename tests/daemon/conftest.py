@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +25,20 @@ from esl_recorder.testing.fakeswitch import FakeSwitch
 
 FAST_ESL = {"connect_timeout": 2, "command_timeout": 3, "reconnect_initial_delay": 0.05,
             "reconnect_max_delay": 0.3}
+
+
+@contextlib.contextmanager
+def killed_after(proc: subprocess.Popen[Any]) -> Iterator[None]:
+    """Run the block, then kill -9 the daemon process `proc` (the kill -9 tests); a block
+    that fails still leaves no process behind."""
+    try:
+        yield
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def process_config(tmp_path: Path, switch: FakeSwitch, **sections: Any) -> Path:

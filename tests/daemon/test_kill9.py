@@ -17,7 +17,7 @@ import pytest
 from esl_recorder.domain.recording import State, StopReason
 from esl_recorder.testing.fakeswitch import FakeSwitch
 
-from .conftest import DaemonFactory, process_config
+from .conftest import DaemonFactory, killed_after, process_config
 from .tones import analyse
 
 DRIVER = Path(__file__).with_name("driver.py")
@@ -94,14 +94,8 @@ def test_a_recording_freeswitch_began_as_the_daemon_died_is_finished_from_disk(
     config = process_config(tmp_path, switch, store=store_section)
     proc = subprocess.Popen([sys.executable, str(DRIVER), str(config), uuid],
                             stdout=subprocess.DEVNULL)
-    try:
+    with killed_after(proc):
         switch.wait_for_command(f"uuid_record {uuid} start", timeout=20)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     held.release()  # FreeSWITCH runs it: the call is recorded, its answer goes nowhere
     switch.advance(2.0)
     switch.hangup(uuid)  # RECORD_STOP with nobody listening

@@ -17,7 +17,7 @@ import pytest
 import requests
 import yaml
 from api.receiver import Receiver
-from daemon.conftest import DaemonFactory, process_config
+from daemon.conftest import DaemonFactory, killed_after, process_config
 from media.proxy import Relay
 
 from esl_recorder.delivery.uploads import KIND as URL_UPLOAD
@@ -149,7 +149,7 @@ def test_kill_9_mid_upload_still_delivers_after_restart(
     relay.start()
     proc = subprocess.Popen([sys.executable, "-m", "esl_recorder", "run", "-c", str(config)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with killed_after(proc):
         switch.wait_for_command("show channels", timeout=20)  # attached: its resync
         call = switch.inbound_call("tone_a", {"esl_recorder_account_id": "acme"},
                                    answered=True)
@@ -158,12 +158,6 @@ def test_kill_9_mid_upload_still_delivers_after_restart(
         switch.advance(2.0)
         switch.hangup(call)
         relay.wait_for(f"PUT /k9/call_recording_{call}.wav".encode(), timeout=20)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == -signal.SIGKILL and not receiver.received
     relay.release()
     daemon = daemon_factory(accounts=ACCOUNTS, kazoo=kazoo, delivery=FAST_RETRIES)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from daemon.conftest import DaemonFactory, process_config
+from daemon.conftest import DaemonFactory, killed_after, process_config
 from store_backends import s3_media_settings
 
 from esl_recorder.domain.recording import State
@@ -34,7 +34,7 @@ def test_an_upload_cut_by_kill_9_is_made_after_the_restart(
     relay.start()
     proc = subprocess.Popen([sys.executable, str(DRIVER), str(config), uuid],
                             stdout=subprocess.PIPE, text=True)
-    try:
+    with killed_after(proc):
         assert proc.stdout is not None
         with gevent.Timeout(20, AssertionError("driver did not start a recording")):
             started = json.loads(proc.stdout.readline())
@@ -42,12 +42,6 @@ def test_an_upload_cut_by_kill_9_is_made_after_the_restart(
         switch.hangup(uuid)
         key = object_key("acme", started["sid"])
         relay.wait_for(f"PUT /recordings-test/{key}".encode(), timeout=20)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == -signal.SIGKILL
     assert bucket.read(key) is None and os.path.exists(started["path"])
 
