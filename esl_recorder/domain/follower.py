@@ -251,12 +251,6 @@ class RecordingFollower:
                 self._registry.settle(rec, State.IN_PROGRESS,
                                       started_at=rec.started_at or self._clock())
             log.info("recording %s still running on call %s", rec.sid, rec.call_uuid)
-        elif rec.state is State.QUEUED and os.path.exists(rec.path):
-            # FreeSWITCH began it, then the link (or the daemon) was lost before its start
-            # was noted; the call no longer records it, so it has ended since
-            self._registry.settle(rec, State.IN_PROGRESS,
-                                  started_at=rec.started_at or rec.created_at)
-            self._finish_ended_while_away(rec)
         elif rec.state is State.QUEUED:
             self._reconcile_queued(rec, alive)
         else:
@@ -283,6 +277,13 @@ class RecordingFollower:
                          reason=rec.stop_requested or StopReason.LOST)
 
     def _reconcile_queued(self, rec: Recording, alive: bool) -> None:
+        if os.path.exists(rec.path):
+            # FreeSWITCH began it, then the link (or the daemon) was lost before its start
+            # was noted; the call no longer records it, so it has ended since
+            self._registry.settle(rec, State.IN_PROGRESS,
+                                  started_at=rec.started_at or rec.created_at)
+            self._finish_ended_while_away(rec)
+            return
         call = self._tracker.get(rec.call_uuid)
         if not alive or call is None:
             self._registry.settle(rec, State.ABSENT, stop_reason=StopReason.HANGUP,

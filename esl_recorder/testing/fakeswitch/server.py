@@ -152,6 +152,7 @@ class FakeSwitch:
         self.sessions.clear()
         for held in self._holds:  # a held command's reader sees its socket closed
             held.released.set()
+        self._holds.clear()
 
     def __enter__(self) -> FakeSwitch:
         return self.start()
@@ -260,9 +261,10 @@ class FakeSwitch:
     def held(self, line: str) -> HeldCommand | None:
         """Called by a session before it executes `line`: the hold it must wait for."""
         line = _without_api_prefix(line)
-        found = next((h for h in self._holds if line.startswith(h.prefix)), None)
+        found = next((h for h in self._holds
+                      if not h.taken and line.startswith(h.prefix)), None)
         if found is not None:
-            self._holds.remove(found)
+            found.taken = True
         return found
 
     def wait_for_command(self, predicate: CommandMatch, timeout: float = 5.0) -> str:
@@ -425,6 +427,7 @@ class HeldCommand:
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
+        self.taken = False  # a command matched it (each hold holds one command)
         self.released = GEvent()
         self.ran = GEvent()
 
