@@ -75,6 +75,8 @@ class Call:
     reported: bool = True  # FreeSWITCH has sent an event about it (False: just placed)
     source: str = ""  # the dialect that placed it or took charge of it ("" for none)
     meta: dict[str, Any] = field(default_factory=dict)  # that dialect's data
+    # The store holds a row of it, written with its first recording: its end is saved too.
+    stored: bool = field(default=False, compare=False)
 
     @property
     def answered(self) -> bool:
@@ -265,6 +267,7 @@ class CallTracker:
 
     def adopt(self, call: Call) -> None:
         """Take a call known from the store (it is alive but missing from the resync)."""
+        call.stored = True
         if call.state is CallState.ENDED:
             call.state = CallState.ANSWERED if call.answered_at else CallState.CREATED
             call.hungup_at = None

@@ -97,6 +97,8 @@ class RecordingFollower:
                 self._spawn(rec, self._service.stop, rec.sid, reason=StopReason.TERMINATOR)
 
     def on_call_event(self, event: CallEvent, call: Call) -> None:
+        if event is CallEvent.ENDED and call.stored and not call.source:
+            self._save_hangup(call)  # a dialect's call: the tracker saves it at each step
         recs = self._registry.for_call(call.uuid)
         if not recs:
             return
@@ -109,11 +111,14 @@ class RecordingFollower:
         elif event is CallEvent.RELEASED and any(_stop_to_come(rec) for rec in recs):
             gevent.spawn_later(self._grace, self._sweep_call, call.uuid)
 
-    def _on_hangup(self, call: Call, recs: list[Recording]) -> None:
+    def _save_hangup(self, call: Call) -> None:
+        """A recorded call's row says it ended, whether or not its recordings outlived it."""
         try:
             self._store.save_call(call)
         except StoreUnavailable as exc:
             log.warning("call %s: hangup not saved: %s", call.uuid, exc)
+
+    def _on_hangup(self, call: Call, recs: list[Recording]) -> None:
         for rec in recs:
             if rec.state is State.QUEUED and not self._service.starting(rec.sid):
                 self._registry.settle(rec, State.ABSENT, stop_reason=StopReason.HANGUP,
@@ -293,10 +298,14 @@ class RecordingFollower:
 
     def _adopt_call(self, rec: Recording) -> None:
         stored = self._store.load_call(rec.call_uuid)
+        if stored is None:
+            return
         live = self._tracker.get(rec.call_uuid)
-        if live is None and stored is not None:
+        if live is None:
             self._tracker.adopt(stored)
-        elif live is not None and stored is not None and not live.account:
+            return
+        live.stored = True
+        if not live.account:
             self._tracker.set_identity(live.uuid, Identity(stored.account, stored.user,
                                                            stored.device))
 

@@ -53,6 +53,8 @@ class RecordingRegistry:
         with self._store.atomic():
             self._store.insert_recording(rec, call)
             self._announce(rec, rec.state)
+        if call is not None:
+            call.stored = True
         self._index(rec)
 
     def discard(self, rec: Recording) -> None:

@@ -45,3 +45,22 @@ def test_another_accounts_call_and_recording_are_not_found(switch: FakeSwitch,
     with pytest.raises(NotFound):
         daemon.service.get(rec.sid, account="other")
     assert daemon.service.get(rec.sid, account="acme").state is State.IN_PROGRESS
+
+
+def test_a_recorded_calls_row_says_it_ended_when_its_recording_finished_first(
+        switch: FakeSwitch, daemon_factory: DaemonFactory) -> None:
+    daemon = daemon_factory()
+    uuid = switch.originate("loopback/tone_b/rectest", "tone_a",
+                            variables={"esl_recorder_account_id": "acme"})
+    daemon.wait_call(uuid)
+    rec = daemon.service.start(uuid, RecordOptions(), account="acme")
+    switch.advance(0.5)
+    daemon.service.stop(rec.sid, account="acme")
+    daemon.wait_state(rec.sid, State.COMPLETED)
+    stored = daemon.app.store.load_call(uuid)
+    assert stored is not None and stored.hungup_at is None  # written with its recording
+    switch.hangup(uuid, cause="USER_BUSY")
+    ended = daemon.wait_until(
+        lambda: (c := daemon.app.store.load_call(uuid)) is not None and c.hungup_at and c,
+        what=f"call {uuid} saved as ended")
+    assert ended.hangup_cause == "USER_BUSY" and ended.hungup_at >= ended.created_at
