@@ -285,9 +285,10 @@ class RecordingService:
                 with self._command(rec, "stop") as node:
                     node.control_recording(rec.call_uuid, RecordingAction.STOP, rec.path)
             except (CallGone, CommandRefused):
-                # FreeSWITCH already closed it (limit, hangup): its RECORD_STOP is on the
-                # way and finishes the recording.
-                return rec
+                # FreeSWITCH already closed it (limit, hangup): stopped all the same, and
+                # its RECORD_STOP (or the sweep after the hangup) finishes it.
+                log.info("recording %s: FreeSWITCH had closed it before the stop",
+                         rec.sid)
             if rec.state in ACTIVE:
                 self._registry.transition(rec, State.STOPPED)
             return rec

@@ -62,6 +62,29 @@ def test_a_create_whose_call_hangs_up_before_its_command_runs_answers_call_gone(
     assert api.daemon.app.store.get_recording(rec.sid).state is State.FAILED
 
 
+def test_a_stop_that_finds_the_call_gone_answers_stopped_as_the_store_says(api: Api) -> None:
+    """The call hangs up as its recording is stopped: `uuid_record stop` finds no session,
+    and FreeSWITCH fires RECORD_STOP later, when the channel's media bug closes. The stop
+    answered `in-progress` before (seen on a live FreeSWITCH: 4 of 107 stops racing a
+    hangup), which told the caller its stop had not taken; it answers `stopped`, the store
+    says so, and the recording completes when the event comes."""
+    uuid = api.call()
+    created = api.request("POST", f"{LAML}/Calls/{uuid}/Recordings.json", headers=LAML_AUTH)
+    sid = created.json()["sid"]
+    api.switch.advance(1.0)
+    release_record_stop = api.switch.hold_events("RECORD_STOP")
+    api.switch.hangup(uuid)
+    api.daemon.wait_until(lambda: (c := api.daemon.app.tracker.get(uuid)) is None or c.hungup,
+                          what="the hangup seen by the daemon")
+    r = api.request("POST", f"{LAML}/Calls/{uuid}/Recordings/{sid}.json", headers=LAML_AUTH,
+                    data={"Status": "stopped"})
+    assert r.status_code == 200 and r.json()["status"] == "stopped", r.text
+    assert api.daemon.app.store.get_recording(sid).state is State.STOPPED
+    release_record_stop()
+    done = api.daemon.wait_state(sid, State.COMPLETED)
+    assert done.file is not None and done.file.duration_ms >= 1000
+
+
 def test_a_create_whose_link_drops_while_its_command_is_out_keeps_its_recording(
         api: Api) -> None:
     """The ESL connection drops after `uuid_record start` was written, before FreeSWITCH

@@ -39,6 +39,7 @@ class SwitchCore:
         self.lock = RLock()
         self._seq = itertools.count(2000)
         self._later: list[Callable[[], None]] = []
+        self.held_events: dict[str, list[Event]] = {}  # event name -> those held back
         self._timers: list[tuple[int, Callable[[], None]]] = []
         self.outbound: Callable[[Channel], None] | None = None  # runs the `socket` app
         self._frame_hooks: list[Callable[[FrameSet, list[Channel]], None]] = []
@@ -71,6 +72,10 @@ class SwitchCore:
 
     # -- events -------------------------------------------------------------------------------
     def fire(self, event: Event) -> None:
+        held = self.held_events.get(event.name)
+        if held is not None:
+            held.append(event)
+            return
         for listener in list(self.listeners):
             try:
                 listener(event)

@@ -258,6 +258,18 @@ class FakeSwitch:
         self._holds.append(held)
         return held
 
+    def hold_events(self, name: str) -> Callable[[], None]:
+        """Events named `name` are held back until the returned function is called, then
+        sent in order: FreeSWITCH fires RECORD_STOP when a channel's media bug closes, which
+        can come well after its hangup and after a command's reply."""
+        self.core.held_events.setdefault(name, [])
+
+        def release() -> None:
+            with self.core.lock:
+                for event in self.core.held_events.pop(name, []):
+                    self.core.fire(event)
+        return release
+
     def held(self, line: str) -> HeldCommand | None:
         """Called by a session before it executes `line`: the hold it must wait for."""
         line = _without_api_prefix(line)
