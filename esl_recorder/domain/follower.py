@@ -14,7 +14,7 @@ import gevent.pool
 from ..errors import EslRecorderError
 from ..metrics import Metrics
 from ..repeating import Repeating
-from .calls import Call, CallEvent, CallTracker
+from .calls import Call, CallEvent, CallState, CallTracker
 from .facts import DtmfPressed, Identity, RecordingStarted, RecordingStopped
 from .finalize import Outcome, examine, file_size, stop_reason
 from .ports import CallControl, RecordingRepository, StoreUnavailable
@@ -251,6 +251,8 @@ class RecordingFollower:
         recording = alive and control.is_recording(rec.call_uuid, rec.path)
         if alive:
             self._adopt_call(rec)
+        else:
+            self._end_stored_call(rec.call_uuid)
         if recording:
             if rec.state is State.QUEUED:
                 self._registry.settle(rec, State.IN_PROGRESS,
@@ -308,6 +310,14 @@ class RecordingFollower:
         if not live.account:
             self._tracker.set_identity(live.uuid, Identity(stored.account, stored.user,
                                                            stored.device))
+
+    def _end_stored_call(self, call_uuid: str) -> None:
+        """The call ended while nobody listened: its row says so, the time and cause of its
+        hangup unknown (as for a dialect's call the resync finds gone)."""
+        stored = self._store.load_call(call_uuid)
+        if stored is not None and not stored.hungup:
+            stored.state = CallState.ENDED
+            self._store.save_call(stored)
 
     def _known(self, path: str, call_uuid: str, what: str) -> Recording | None:
         rec = self._registry.by_path(path) if path else None

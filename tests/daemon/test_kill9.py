@@ -62,6 +62,8 @@ def test_recording_finished_while_the_daemon_was_dead(
     assert rec.stop_reason is StopReason.LOST
     assert rec.file is not None and abs(rec.file.duration_ms - 2000) <= 50
     assert abs(analyse(daemon.media_file(rec)).duration - 2.0) <= 0.05
+    stored = daemon.app.store.load_call(uuid)  # its row says the call is over
+    assert stored is not None and stored.hungup and stored.hangup_cause == "", stored
 
 
 def test_recording_still_running_after_restart_is_adopted(
