@@ -42,6 +42,7 @@ import gevent  # noqa: E402
 import gevent.event  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 from prometheus_client import CollectorRegistry  # noqa: E402
+from targets import CALLBACKS_PER_S, verdict  # noqa: E402
 
 from esl_recorder.delivery.outbox import OutboundRequest, Outbox  # noqa: E402
 from esl_recorder.delivery.targets import TargetPolicy  # noqa: E402
@@ -153,6 +154,7 @@ def bench_callbacks(n: int = 20_000, settings: DeliverySettings | None = None, *
     print(f"enqueue: {n} callbacks stored at {enqueue_rate:,.0f}/s (one committed insert "
           "each)")
     rate = min(backlog, live)
+    verdict(f"at least {CALLBACKS_PER_S:,.0f} callbacks/s", rate >= CALLBACKS_PER_S)
     print(f"callbacks/s: {rate:.0f}")
     return rate
 

@@ -46,6 +46,7 @@ from typing import Any, cast  # noqa: E402
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
 from gevent.server import StreamServer  # noqa: E402
+from targets import INGEST_RATIO, TRACKED_RSS_MB, verdict  # noqa: E402
 
 from esl_recorder.esl.frames import Event, FrameParser  # noqa: E402
 from esl_recorder.testing.transcripts import read_blocks, wire_dir  # noqa: E402
@@ -473,8 +474,11 @@ def main(argv: list[str] | None = None) -> int:
     parse, handle = in_process(n_events, daemon, max(args.repeat, 3))
     print(f"in process, CPU per event: parse {parse * 1e6:.2f} us, "
           f"handler {handle * 1e6:.2f} us")
+    verdict(f"at least {INGEST_RATIO:g}x stock greenswitch", ours / stock >= INGEST_RATIO)
     print(f"ratio: {ours / stock:.1f}x")
     print(f"memory: {what}: +{growth:.1f} MB")
+    verdict(f"10,000 tracked calls with active recordings under {TRACKED_RSS_MB:g} MB",
+            after < TRACKED_RSS_MB)
     print(f"rss_mb: {after:.1f}")
     return 0
 

@@ -65,6 +65,7 @@ from urllib.parse import urlencode  # noqa: E402
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
 from gevent import subprocess  # noqa: E402
+from targets import API_P99_RATIO, verdict  # noqa: E402
 
 ACCOUNT = {"id": "bench", "laml_project_id": "5f0c6f0e-3b1c-4a53-9f3e-2c1d0b9a8e71",
            "laml_token": "PTbench-laml-token"}
@@ -602,6 +603,7 @@ def bench_latency(short: bool, *, rate: float | None = None, seconds: float | No
     every = daemon.percentile(99, daemon.rounds) / bare.percentile(99, bare.rounds)
     print(f"every round run, disturbed ones too: daemon p99 / bare p99 = {every:.2f}")
     ratio = daemon.percentile(99) / bare.percentile(99)
+    verdict(f"p99 within {API_P99_RATIO:g}x of the bare endpoint's", ratio <= API_P99_RATIO)
     print(f"p99 ratio: {ratio:.2f}x")
     return ratio
 

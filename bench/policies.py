@@ -43,6 +43,7 @@ import uuid as uuid_module  # noqa: E402
 import gevent  # noqa: E402
 import requests  # noqa: E402
 import yaml  # noqa: E402
+from targets import POLICY_CPU_MS, verdict  # noqa: E402
 
 from esl_recorder.testing.fakeswitch import FakeSwitch  # noqa: E402
 
@@ -322,7 +323,9 @@ def measure(switch: Switch, pid: int, port: int, calls: int,
               f"{(switch_cpu1 - switch_cpu0) * 1000 / calls:.2f}")
     print(f"daemon CPU per call: user {user * 1000 / calls:.2f} ms, system "
           f"{system * 1000 / calls:.2f} ms")
-    print(f"daemon_cpu_ms_per_call: {(user + system) * 1000 / calls:.2f}")
+    per_call = (user + system) * 1000 / calls
+    verdict(f"at most {POLICY_CPU_MS:g} ms of daemon CPU per call", per_call <= POLICY_CPU_MS)
+    print(f"daemon_cpu_ms_per_call: {per_call:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:

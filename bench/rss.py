@@ -18,6 +18,8 @@ import resource
 from collections.abc import Mapping
 from typing import Any
 
+from targets import verdict
+
 SETTLE_S = 0.5  # after start-up, before the idle reading
 SAMPLE_INTERVAL_S = 0.01
 
@@ -75,6 +77,5 @@ def print_rss(report: Mapping[str, Any], target_mb: float) -> None:
     idle, peak = float(report["idle_mb"]), float(report["peak_mb"])
     print(f"daemon rss: idle {idle:.1f} MB, peak {peak:.1f} MB "
           f"(sampled {float(report['sampled_peak_mb']):.1f} MB)")
-    print(f"target (within {target_mb:g} MB of idle): "
-          f"{'met' if peak - idle <= target_mb else 'MISSED'}")
+    verdict(f"within {target_mb:g} MB of idle", peak - idle <= target_mb)
     print(f"rss_growth_mb: {peak - idle:.1f}")

@@ -21,6 +21,7 @@ import tempfile
 import time
 
 from rss import max_rss_mb
+from targets import verdict
 from tone import RATE, write_tone_wav
 
 SILENCE_S = 5
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"child RSS after imports: {result['imports_mb']:.1f} MB")
     print(f"rss_mb: {result['peak_mb']:.1f}")
     met = result["peak_mb"] < TARGET_MB
-    print(f"target (peak RSS under {TARGET_MB:.0f} MB): {'met' if met else 'NOT met'}")
+    verdict(f"peak RSS under {TARGET_MB:.0f} MB", met)
     return 0
 
 

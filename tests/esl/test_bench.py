@@ -17,4 +17,7 @@ def test_ingest_bench_short_mode() -> None:
     out = done.stdout
     assert re.search(r"^ratio: \d+\.\dx$", out, re.M), out
     assert re.search(r"^rss_mb: \d+\.\d$", out, re.M), out
+    assert re.search(r"^target \(at least 10x stock greenswitch\): (met|NOT met)$", out, re.M)
+    assert re.search(r"^target \(10,000 tracked calls with active recordings under 150 MB\): "
+                     r"(met|NOT met)$", out, re.M), out
     assert "greenswitch InboundESL" in out and "EslClient + " in out
