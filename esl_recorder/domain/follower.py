@@ -235,8 +235,14 @@ class RecordingFollower:
         return recs
 
     def reconcile(self, node: str, control: CallControl) -> None:
-        """On every (re)connect: resync calls, then check each unfinished recording."""
-        self._tracker.resync(node, control.live_calls())
+        """On every (re)connect: resync calls (a recorded call gone meanwhile is saved as
+        ended), then check each unfinished recording."""
+        recorded = [c for c in self._tracker.calls(node)
+                    if c.stored and not c.source and not c.hungup]
+        present = self._tracker.resync(node, control.live_calls())
+        for call in recorded:
+            if call.uuid not in present:
+                self._save_gone(call)
         for rec in self._registry.unfinished(node):
             try:
                 self._reconcile_one(rec, control)
@@ -312,12 +318,20 @@ class RecordingFollower:
                                                            stored.device))
 
     def _end_stored_call(self, call_uuid: str) -> None:
-        """The call ended while nobody listened: its row says so, the time and cause of its
-        hangup unknown (as for a dialect's call the resync finds gone)."""
+        """A call known from the store only (after a restart) that FreeSWITCH no longer has."""
         stored = self._store.load_call(call_uuid)
         if stored is not None and not stored.hungup:
-            stored.state = CallState.ENDED
-            self._store.save_call(stored)
+            self._save_gone(stored)
+
+    def _save_gone(self, call: Call) -> None:
+        """The call ended while nobody listened: its row says so, the time and cause of its
+        hangup unknown (as for a dialect's call the resync finds gone). Its recordings are
+        the reconcile's: no one hears that it ended."""
+        call.state = CallState.ENDED
+        try:
+            self._store.save_call(call)
+        except StoreUnavailable as exc:
+            log.warning("call %s: its end while disconnected not saved: %s", call.uuid, exc)
 
     def _known(self, path: str, call_uuid: str, what: str) -> Recording | None:
         rec = self._registry.by_path(path) if path else None

@@ -62,6 +62,28 @@ def test_recording_that_ended_while_disconnected_is_finished_from_disk(
     assert rec.file is not None and abs(rec.file.duration_ms - 1500) <= 50
 
 
+def test_a_recorded_call_that_ended_while_disconnected_is_saved_as_ended(
+        switch: FakeSwitch, daemon: Daemon) -> None:
+    """Its recording finished before, so no reconcile of a recording looks at it: the resync
+    that finds it gone does (its row said the call was up for good)."""
+    uuid = switch.originate("loopback/tone_b/rectest", "tone_a")
+    daemon.wait_call(uuid)
+    rec = daemon.service.start(uuid, RecordOptions())
+    switch.advance(0.5)
+    daemon.service.stop(rec.sid)
+    daemon.wait_state(rec.sid, State.COMPLETED)
+    before = metric(daemon, "esl_recorder_esl_reconnects_total", node="fs1")
+    switch.password = "locked-out"  # keep the daemon out while the call ends
+    switch.drop_connections()
+    switch.hangup(uuid)
+    stored = daemon.app.store.load_call(uuid)
+    assert stored is not None and not stored.hungup
+    switch.password = "ClueCon"
+    wait_reconnected(daemon, before)
+    daemon.wait_until(lambda: (c := daemon.app.store.load_call(uuid)) is not None and c.hungup,
+                      what=f"call {uuid} saved as ended")
+
+
 def test_freeswitch_crash_leaves_a_stale_wav_header_that_is_repaired(
         switch: FakeSwitch, daemon: Daemon, caplog: pytest.LogCaptureFixture) -> None:
     uuid = switch.originate("loopback/tone_b/rectest", "tone_a")
