@@ -242,7 +242,9 @@ class CallTracker:
 
         Returns the uuids present. Calls of that node not in the list ended while we were
         not listening: they are dropped, and those a dialect is in charge of end first
-        (cause unknown), so the dialect hears of it."""
+        (cause unknown), so the dialect hears of it. A call being placed, which FreeSWITCH
+        has not reported yet, is not expected in the list: it stays (its originate's
+        outcome decides)."""
         present: set[str] = set()
         for row in rows:
             present.add(row.uuid)
@@ -254,7 +256,7 @@ class CallTracker:
             call.caller = row.caller or call.caller
             call.destination = row.destination or call.destination
             self._calls[row.uuid] = call
-        for gone in [c for c in self.calls(node) if c.uuid not in present]:
+        for gone in [c for c in self.calls(node) if c.uuid not in present and c.reported]:
             if gone.source and gone.state is not CallState.ENDED:
                 self.end(gone, "", None)
             del self._calls[gone.uuid]

@@ -205,6 +205,25 @@ def test_max_duration_and_mp3_reach_the_command(bw: Api) -> None:
     assert bw.switch.wait_for_command(f"uuid_record {call_id} start") == expected_start(rec, 5)
 
 
+def test_a_call_placed_while_the_reconnect_lists_the_calls_is_not_ended_by_it(
+        bw: Api) -> None:
+    """The reconnect's `show channels` was taken before the call was placed, so it is not in
+    it: the resync took it for a call that ended while the link was down and completed it
+    (a Bandwidth call answered `completed` at once, its recording never started)."""
+    bw.switch.wait_for_command("show channels")  # the first connection's: not held
+    held = bw.switch.hold_commands("show channels")
+    bw.switch.drop_connections()
+    bw.daemon.wait_until(lambda: held.taken, what="the reconnect's show channels")
+    r = bw.request("POST", f"{USERS}/calls", headers=ACME,
+                   json={"from": "+15551230001", "to": "tone_b", "recordingEnabled": True})
+    assert r.status_code == 201, r.text
+    call_id = r.headers["Location"].rsplit("/", 1)[1]
+    held.release()
+    wait_recording(bw, call_id)
+    call = bw.request("GET", f"{USERS}/calls/{call_id}", headers=ACME).json()
+    assert call["state"] == "active", call
+
+
 def test_callback_by_get_carries_the_fields_in_the_query(bw: Api, receiver: Receiver) -> None:
     call_id = create(bw, receiver, callbackHttpMethod="GET")
     got = receiver.wait(1)[0]
