@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 import gevent
+import gevent.pool
 
 from ..domain.ports import (
     EXECUTE_TIMEOUT_S,
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 _GONE = ("cannot locate session", "invalid uuid", "no such channel", "invalid session id")
 _CAUSE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")  # hangup cause names: NO_ANSWER, USER_BUSY...
 UNKNOWN_CAUSE = "DESTINATION_OUT_OF_ORDER"  # an originate -ERR without a cause name
+EXISTS_CHECKS = 32  # uuid_exists commands out at once when checking `show channels`
 
 
 class Connection(Protocol):
@@ -148,8 +150,15 @@ class EslCallControl:
             self._run("uuid_setvar", cmd.uuid_setvar(call_uuid, name, value))
 
     def live_calls(self) -> list[LiveCall]:
-        reply = self._ask("show channels", cmd.show_channels_json())
-        return channel_rows(reply)
+        """`show channels` reads FreeSWITCH's core database, which its SQL thread updates
+        behind the sessions: a channel destroyed a moment ago (its hangup gone out before
+        this connection subscribed) is still listed, and one whose recording began during
+        its hangup stays listed for good. Only the rows `uuid_exists` confirms are live;
+        the checks go out together, as a reconnect may find thousands of calls."""
+        rows = channel_rows(self._ask("show channels", cmd.show_channels_json()))
+        exists = gevent.pool.Pool(EXISTS_CHECKS).imap(lambda row: self.call_exists(row.uuid),
+                                                      rows)
+        return [row for row, alive in zip(rows, exists, strict=True) if alive]
 
     def call_exists(self, call_uuid: str) -> bool:
         return self._ask("uuid_exists", cmd.uuid_exists(call_uuid)).strip() == "true"

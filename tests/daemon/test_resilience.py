@@ -84,6 +84,26 @@ def test_a_recorded_call_that_ended_while_disconnected_is_saved_as_ended(
                       what=f"call {uuid} saved as ended")
 
 
+def test_a_call_still_listed_after_its_hangup_is_not_taken_for_live_at_the_reconnect(
+        switch: FakeSwitch, daemon: Daemon) -> None:
+    """FreeSWITCH's `show channels` lags behind its sessions: a call that hung up just
+    before the reconnect's subscription was still listed, and the daemon held it as live
+    for good (seen on the live server after an ESL cut: a Bandwidth call stayed `active`)."""
+    gone, up = (switch.originate("loopback/tone_b/rectest", "tone_a") for _ in range(2))
+    daemon.wait_call(gone)
+    daemon.wait_call(up)
+    before = metric(daemon, "esl_recorder_esl_reconnects_total", node="fs1")
+    switch.password = "locked-out"
+    switch.drop_connections()
+    switch.keep_listed(gone)
+    switch.hangup(gone)
+    switch.password = "ClueCon"
+    wait_reconnected(daemon, before)
+    daemon.wait_until(lambda: daemon.app.tracker.get(gone) is None,
+                      what=f"call {gone} forgotten")
+    assert daemon.app.tracker.get(up) is not None
+
+
 def test_freeswitch_crash_leaves_a_stale_wav_header_that_is_repaired(
         switch: FakeSwitch, daemon: Daemon, caplog: pytest.LogCaptureFixture) -> None:
     uuid = switch.originate("loopback/tone_b/rectest", "tone_a")

@@ -40,6 +40,8 @@ class SwitchCore:
         self._seq = itertools.count(2000)
         self._later: list[Callable[[], None]] = []
         self.held_events: dict[str, list[Event]] = {}  # event name -> those held back
+        # `show channels` rows kept after their channel is gone (FakeSwitch.keep_listed)
+        self.stale_rows: dict[str, dict[str, str]] = {}
         self._timers: list[tuple[int, Callable[[], None]]] = []
         self.outbound: Callable[[Channel], None] | None = None  # runs the `socket` app
         self._frame_hooks: list[Callable[[FrameSet, list[Channel]], None]] = []

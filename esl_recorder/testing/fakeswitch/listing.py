@@ -135,11 +135,16 @@ def _channel_row(core: SwitchCore, ch: Channel) -> dict[str, str]:
 
 
 def _rows(core: SwitchCore, fields: list[str]) -> list[dict[str, str]]:
-    rows = []
-    for ch in core.live_channels():
-        full = _channel_row(core, ch)
-        rows.append({f: full.get(f, "") for f in fields})
-    return rows
+    live = core.live_channels()
+    full_rows = [_channel_row(core, ch) for ch in live]
+    shown = {ch.uuid for ch in live}
+    full_rows += [row for uuid, row in core.stale_rows.items() if uuid not in shown]
+    return [{f: full.get(f, "") for f in fields} for full in full_rows]
+
+
+def row_of(core: SwitchCore, ch: Channel) -> dict[str, str]:
+    """The channel's listing row as it is now (to show after the channel is gone)."""
+    return _channel_row(core, ch)
 
 
 def show(core: SwitchCore, args: str) -> str:

@@ -23,6 +23,7 @@ from esl_recorder.testing.fakeswitch import (
     bridging,  # noqa: F401 (the bridge application)
     commands,
     dialplan,
+    listing,
     recordings,
 )
 from esl_recorder.testing.fakeswitch.channels import Channel, new_uuid
@@ -269,6 +270,14 @@ class FakeSwitch:
                 for event in self.core.held_events.pop(name, []):
                     self.core.fire(event)
         return release
+
+    def keep_listed(self, uuid: str) -> None:
+        """The channel's `show channels` row stays after the channel is gone. FreeSWITCH's
+        listing reads its core database, which its SQL thread updates behind the sessions:
+        a channel destroyed a moment ago is still listed, and one whose recording began
+        during its hangup stays listed for good, while `uuid_exists` says false."""
+        with self.core.lock:
+            self.core.stale_rows[uuid] = listing.row_of(self.core, self.channel(uuid))
 
     def held(self, line: str) -> HeldCommand | None:
         """Called by a session before it executes `line`: the hold it must wait for."""
