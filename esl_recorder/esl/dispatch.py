@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from ..domain.ports import ControlTimeout, ControlUnavailable
 from . import events as ev
 from .connection import CONNECTED, DISCONNECTED, Connection, Inbox
 from .event_types import Event
@@ -83,5 +84,8 @@ class Dispatcher:
             return
         try:
             hook(self._client)
+        except (ControlUnavailable, ControlTimeout) as exc:  # the link went again
+            log.warning("ESL node %s: %s cut short: %s (the next connection's does it "
+                        "again)", self._client.node_name, what, exc)
         except Exception:
             log.exception("ESL node %s: %s failed", self._client.node_name, what)
