@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "latency"):
         bench_latency(args.short)
     if args.only in (None, "callbacks"):
-        bench_callbacks(SHORT_CALLBACKS if args.short else CALLBACKS)
+        bench_callbacks(SHORT_CALLBACKS if args.short else CALLBACKS, short=args.short)
     return 0
 
 

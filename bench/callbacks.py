@@ -121,7 +121,7 @@ def enqueue(outbox: Outbox, url: str, first: int, n: int) -> None:
 
 
 def bench_callbacks(n: int = 20_000, settings: DeliverySettings | None = None, *,
-                    history: int = 0) -> float:
+                    history: int = 0, short: bool = False) -> float:
     """Print the phases' rates and `callbacks/s: <N>`; returns that N. `history`
     delivered rows are put in the store first (a daemon that has run for a while)."""
     settings = settings or DeliverySettings()
@@ -154,7 +154,7 @@ def bench_callbacks(n: int = 20_000, settings: DeliverySettings | None = None, *
     print(f"enqueue: {n} callbacks stored at {enqueue_rate:,.0f}/s (one committed insert "
           "each)")
     rate = min(backlog, live)
-    verdict(f"at least {CALLBACKS_PER_S:,.0f} callbacks/s", rate >= CALLBACKS_PER_S)
+    verdict(f"at least {CALLBACKS_PER_S:,.0f} callbacks/s", rate >= CALLBACKS_PER_S, short)
     print(f"callbacks/s: {rate:.0f}")
     return rate
 
@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         serve_receiver()
         return 0
     settings = DeliverySettings(concurrency=args.concurrency, per_host=args.per_host)
-    bench_callbacks(2_000 if args.short else args.callbacks, settings, history=args.history)
+    bench_callbacks(2_000 if args.short else args.callbacks, settings, history=args.history,
+                    short=args.short)
     return 0
 
 
