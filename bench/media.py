@@ -67,7 +67,11 @@ def child(args: argparse.Namespace) -> None:
                     file=FileFacts(0, CHANNELS, RATE, size, audio.sha256_of(args.file)))
     app.store.insert_recording(rec)
     done = gevent.event.AsyncResult()
-    app.outbox.subscribe(lambda item, result: result != "retry" and done.set(result))
+
+    def finished(item: object, result: str) -> None:
+        if result != "retry":
+            done.set(result)
+    app.outbox.subscribe(finished)
     with RssWatch() as rss:
         started = time.perf_counter()
         with app.store.atomic():

@@ -110,7 +110,7 @@ class LiveSwitch:
             sys.exit("bench: FreeSWITCH refused the ESL password")
 
     def place(self, count: int) -> list[str]:
-        placed = []
+        placed: list[str] = []
         for _ in range(count):
             uuid = str(uuid_module.uuid4())
             reply = self.api(f"originate {{origination_uuid={uuid},{ACCOUNT_VARIABLE}=acme}}"
