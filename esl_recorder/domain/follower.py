@@ -264,6 +264,8 @@ class RecordingFollower:
                 self._registry.settle(rec, State.IN_PROGRESS,
                                       started_at=rec.started_at or self._clock())
             log.info("recording %s still running on call %s", rec.sid, rec.call_uuid)
+            if rec.stop_requested is not None:  # asked while its start was unanswered
+                self._spawn(rec, self._service.stop, rec.sid, reason=rec.stop_requested)
         elif rec.state is State.QUEUED:
             self._reconcile_queued(rec, alive)
         else:
@@ -298,8 +300,9 @@ class RecordingFollower:
             self._finish_ended_while_away(rec)
             return
         call = self._tracker.get(rec.call_uuid)
-        if not alive or call is None:
-            self._registry.settle(rec, State.ABSENT, stop_reason=StopReason.HANGUP,
+        if not alive or call is None or rec.stop_requested is not None:
+            self._registry.settle(rec, State.ABSENT,
+                                  stop_reason=rec.stop_requested or StopReason.HANGUP,
                                   ended_at=self._clock())
         elif call.answered or not rec.options.answered_only:
             self._spawn(rec, self._service.begin, rec)

@@ -69,7 +69,10 @@ class RecordingService:
         self._clock = clock
         self._locks: dict[str, gevent.lock.RLock] = {}
         self._starting: set[str] = set()  # sids whose start commands are out
-        registry.subscribe(self._drop_lock_when_done)
+        # queued sids whose start went out with no answer (the link dropped, or FreeSWITCH
+        # was slow): FreeSWITCH may be recording them, until the reconnect finds out
+        self._unsure: set[str] = set()
+        registry.subscribe(self._forget_when_moved)
 
     # queries ---------------------------------------------------------------------------
     def get(self, sid: str, account: str | None = None) -> Recording:
@@ -226,6 +229,10 @@ class RecordingService:
             self._starting.add(rec.sid)
             try:
                 self._begin(rec)
+            except ControlTimeout:
+                if rec.state is State.QUEUED:
+                    self._unsure.add(rec.sid)
+                raise
             finally:
                 self._starting.discard(rec.sid)
 
@@ -275,7 +282,7 @@ class RecordingService:
         with self._lock(sid):
             if rec.terminal or rec.state is State.STOPPED:
                 return rec
-            if rec.state is State.QUEUED:
+            if rec.state is State.QUEUED and rec.sid not in self._unsure:
                 self._registry.transition(rec, State.ABSENT, stop_reason=reason,
                                           ended_at=self._clock())
                 return rec
@@ -286,11 +293,22 @@ class RecordingService:
                     node.control_recording(rec.call_uuid, RecordingAction.STOP, rec.path)
             except (CallGone, CommandRefused):
                 # FreeSWITCH already closed it (limit, hangup): stopped all the same, and
-                # its RECORD_STOP (or the sweep after the hangup) finishes it.
+                # its RECORD_STOP (or the sweep after the hangup) finishes it. A queued one
+                # it never began is settled by the reconnect's reconcile.
                 log.info("recording %s: FreeSWITCH had closed it before the stop",
                          rec.sid)
+                if rec.state is State.QUEUED:
+                    return rec
+            except ControlUnavailable as exc:
+                if rec.state is State.QUEUED:  # saved: the reconnect stops it if it runs
+                    raise ControlUnavailable(
+                        f"{exc}; recording {sid} may have started: it is stopped once "
+                        "FreeSWITCH is back, and its outcome reported as usual") from exc
+                raise
             if rec.state in ACTIVE:
                 self._registry.transition(rec, State.STOPPED)
+            elif rec.state is State.QUEUED:  # its start had run after all
+                self._registry.transition(rec, State.STOPPED, started_at=rec.created_at)
             return rec
 
     def pause(self, sid: str, *, account: str | None = None,
@@ -402,7 +420,9 @@ class RecordingService:
             lock = self._locks[sid] = gevent.lock.RLock()
         return lock
 
-    def _drop_lock_when_done(self, rec: Recording, previous: State) -> None:
+    def _forget_when_moved(self, rec: Recording, previous: State) -> None:
+        if rec.state is not State.QUEUED:
+            self._unsure.discard(rec.sid)
         if rec.terminal:
             self._locks.pop(rec.sid, None)
 

@@ -112,6 +112,36 @@ def test_a_create_whose_link_drops_while_its_command_is_out_keeps_its_recording(
     assert done.file is not None and done.file.duration_ms >= 1000
 
 
+def test_a_stop_while_the_start_is_unanswered_is_kept_until_freeswitch_is_back(
+        api: Api) -> None:
+    """The link drops while `uuid_record start` is out, and FreeSWITCH runs it; a stop asked
+    before the reconnect marked the queued recording absent (200) while FreeSWITCH went on
+    recording it (seen on the live server: a Bandwidth toggle during an ESL cut). The stop
+    is answered 503 naming the recording, kept, and carried out by the reconnect: the
+    recording completes, stopped as asked."""
+    uuid = api.call()
+    held = api.switch.hold_commands(f"uuid_record {uuid} start")
+    create = gevent.spawn(api.request, "POST", f"{LAML}/Calls/{uuid}/Recordings.json",
+                          headers=LAML_AUTH)
+    api.switch.wait_for_command(f"uuid_record {uuid} start")
+    client = api.daemon.app.clients["fs1"]
+    api.switch.password = "locked-out"  # the daemon stays out until the stop is asked
+    api.switch.drop_connections()
+    assert create.get(timeout=10).status_code == 503
+    [rec] = api.daemon.service.list("acme", call_uuid=uuid)
+    held.release()  # FreeSWITCH runs it: it records the call
+    api.switch.advance(1.0)
+    r = api.request("POST", f"{LAML}/Calls/{uuid}/Recordings/{rec.sid}.json",
+                    headers=LAML_AUTH, data={"Status": "stopped"})
+    assert r.status_code == 503 and rec.sid in r.json()["message"], r.text
+    assert api.daemon.app.store.get_recording(rec.sid).state is State.QUEUED
+    api.switch.password = "ClueCon"
+    assert client.wait_connected(5)
+    done = api.daemon.wait_state(rec.sid, State.COMPLETED, State.ABSENT, State.FAILED)
+    assert done.state is State.COMPLETED and done.stop_reason is StopReason.REQUESTED, done
+    assert done.file is not None and done.file.duration_ms >= 1000
+
+
 def test_a_recording_never_stays_queued_past_the_configured_time(
         daemon_factory: DaemonFactory, switch: FakeSwitch, receiver: Receiver) -> None:
     daemon = daemon_factory(accounts=ACCOUNTS, recording={"unfinished_timeout": 0.3},
