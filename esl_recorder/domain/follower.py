@@ -120,7 +120,15 @@ class RecordingFollower:
 
     def _on_hangup(self, call: Call, recs: list[Recording]) -> None:
         for rec in recs:
-            if rec.state is State.QUEUED and not self._service.starting(rec.sid):
+            if rec.state is not State.QUEUED or self._service.starting(rec.sid):
+                continue
+            if os.path.exists(rec.path):
+                # FreeSWITCH began it, its start's answer lost with the link or the daemon
+                # (a restart's resync ends a dialect's call before its recordings are
+                # reconciled): finished from its file like any running one
+                self._registry.settle(rec, State.IN_PROGRESS,
+                                      started_at=rec.started_at or rec.created_at)
+            else:
                 self._registry.settle(rec, State.ABSENT, stop_reason=StopReason.HANGUP,
                                       ended_at=call.hungup_at or self._clock())
 

@@ -224,6 +224,34 @@ def test_a_call_placed_while_the_reconnect_lists_the_calls_is_not_ended_by_it(
     assert call["state"] == "active", call
 
 
+def test_a_recording_begun_as_the_link_dropped_is_finished_when_its_call_ended_meanwhile(
+        bw: Api) -> None:
+    """`uuid_record start` goes out as the link drops and FreeSWITCH runs it; the call
+    hangs up before the reconnect. The reconnect's resync ends the Bandwidth call first, and
+    its hangup settled the still-queued recording absent while FreeSWITCH had written it
+    (seen on the live server after a kill -9). It is finished from its file."""
+    held = bw.switch.hold_commands("uuid_record ")
+    r = bw.request("POST", f"{USERS}/calls", headers=ACME,
+                   json={"from": "+15551230001", "to": "tone_b", "recordingEnabled": True})
+    assert r.status_code == 201, r.text
+    call_id = r.headers["Location"].rsplit("/", 1)[1]
+    bw.daemon.wait_until(lambda: held.taken, what="uuid_record start")
+    client = bw.daemon.app.clients["fs1"]
+    bw.switch.password = "locked-out"
+    bw.switch.drop_connections()
+    held.release()  # FreeSWITCH runs it
+    bw.switch.advance(1.0)
+    bw.switch.hangup(call_id)  # its events go to nobody
+    bw.switch.password = "ClueCon"
+    assert client.wait_connected(5)
+    [rec] = recordings_of(bw, call_id)
+    done = bw.daemon.wait_state(rec.sid, State.COMPLETED, State.ABSENT, State.FAILED,
+                                timeout=15)  # from its file, after the 5 s grace
+    assert done.state is State.COMPLETED, done
+    # the parked A leg sends nothing: its file misses the first 0.5 s (as above)
+    assert done.file is not None and done.file.duration_ms == pytest.approx(500, abs=60)
+
+
 def test_callback_by_get_carries_the_fields_in_the_query(bw: Api, receiver: Receiver) -> None:
     call_id = create(bw, receiver, callbackHttpMethod="GET")
     got = receiver.wait(1)[0]
