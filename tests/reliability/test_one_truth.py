@@ -13,6 +13,22 @@ from daemon.conftest import DaemonFactory
 from esl_recorder.domain.options import RecordOptions
 from esl_recorder.domain.recording import State, StopReason
 from esl_recorder.testing.fakeswitch import FakeSwitch
+from esl_recorder.testing.fakeswitch.server import HeldCommand
+
+
+def create_as_the_link_drops(api: Api, uuid: str,
+                             lock_out: bool = False) -> tuple[HeldCommand, requests.Response]:
+    """A LaML create whose `uuid_record start` is on the wire (held, not yet run) when the
+    ESL connection drops; with `lock_out` the daemon cannot reconnect until the switch's
+    password is set back."""
+    held = api.switch.hold_commands(f"uuid_record {uuid} start")
+    create = gevent.spawn(api.request, "POST", f"{LAML}/Calls/{uuid}/Recordings.json",
+                          headers=LAML_AUTH)
+    api.switch.wait_for_command(f"uuid_record {uuid} start")
+    if lock_out:
+        api.switch.password = "locked-out"
+    api.switch.drop_connections()
+    return held, create.get(timeout=10)
 
 
 def test_a_create_refused_while_freeswitch_is_unreachable_leaves_nothing(api: Api) -> None:
@@ -93,13 +109,8 @@ def test_a_create_whose_link_drops_while_its_command_is_out_keeps_its_recording(
     then followed to the end. It was thrown away before, as if the command had never left,
     while FreeSWITCH went on writing a file nobody would report."""
     uuid = api.call()
-    held = api.switch.hold_commands(f"uuid_record {uuid} start")
-    create = gevent.spawn(api.request, "POST", f"{LAML}/Calls/{uuid}/Recordings.json",
-                          headers=LAML_AUTH)
-    api.switch.wait_for_command(f"uuid_record {uuid} start")
     client = api.daemon.app.clients["fs1"]
-    api.switch.drop_connections()
-    r = create.get(timeout=10)
+    held, r = create_as_the_link_drops(api, uuid)
     assert r.status_code == 503, r.text
     [rec] = api.daemon.service.list("acme", call_uuid=uuid)
     assert rec.sid in r.json()["message"] and rec.state is State.QUEUED, r.text
@@ -120,14 +131,9 @@ def test_a_stop_while_the_start_is_unanswered_is_kept_until_freeswitch_is_back(
     is answered 503 naming the recording, kept, and carried out by the reconnect: the
     recording completes, stopped as asked."""
     uuid = api.call()
-    held = api.switch.hold_commands(f"uuid_record {uuid} start")
-    create = gevent.spawn(api.request, "POST", f"{LAML}/Calls/{uuid}/Recordings.json",
-                          headers=LAML_AUTH)
-    api.switch.wait_for_command(f"uuid_record {uuid} start")
     client = api.daemon.app.clients["fs1"]
-    api.switch.password = "locked-out"  # the daemon stays out until the stop is asked
-    api.switch.drop_connections()
-    assert create.get(timeout=10).status_code == 503
+    held, created = create_as_the_link_drops(api, uuid, lock_out=True)  # out till the stop
+    assert created.status_code == 503, created.text
     [rec] = api.daemon.service.list("acme", call_uuid=uuid)
     held.release()  # FreeSWITCH runs it: it records the call
     api.switch.advance(1.0)
