@@ -24,12 +24,11 @@ from .names import check_uuid
 from .ports import (
     CallControl,
     CallGone,
-    ControlLost,
-    ControlTimeout,
     ControlUnavailable,
     Dialed,
     OriginateRequest,
     RecordingRepository,
+    command_result,
 )
 from .remote import (
     CALL_LIVE,
@@ -220,8 +219,7 @@ class CallService:
         except EslRecorderError as exc:
             log.warning("call %s: no originate result from node %s: %s", call.uuid,
                         call.node, exc)
-            result = ("timeout" if isinstance(exc, ControlTimeout)
-                      and not isinstance(exc, ControlLost) else "disconnected")
+            result = command_result(exc)
             dialed = Dialed(call.uuid, LOST_CAUSE)
         if not dialed.answered:
             result = "error" if result == "ok" else result

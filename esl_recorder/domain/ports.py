@@ -53,6 +53,16 @@ class ControlLost(ControlTimeout):
     """The connection to the node dropped after the command was sent: it may have run."""
 
 
+def command_result(exc: Exception) -> str:
+    """The `result` label (metrics.COMMAND_RESULTS) of a command that raised `exc`:
+    FreeSWITCH said no, did not answer in time, or the link was down or lost."""
+    if isinstance(exc, CallGone | CommandRefused):
+        return "error"
+    if isinstance(exc, ControlTimeout) and not isinstance(exc, ControlLost):
+        return "timeout"
+    return "disconnected"
+
+
 # --- errors of the store --------------------------------------------------------------------
 
 

@@ -22,7 +22,6 @@ from .ports import (
     CallControl,
     CallGone,
     CommandRefused,
-    ControlLost,
     ControlTimeout,
     ControlUnavailable,
     Media,
@@ -31,6 +30,7 @@ from .ports import (
     RecordingAction,
     RecordingRepository,
     StoreUnavailable,
+    command_result,
 )
 from .recording import ACTIVE, Recording, State, StopReason
 from .registry import RecordingRegistry
@@ -396,17 +396,8 @@ class RecordingService:
         result = "ok"
         try:
             yield node
-        except (CallGone, CommandRefused):
-            result = "error"
-            raise
-        except ControlLost:
-            result = "disconnected"
-            raise
-        except ControlTimeout:
-            result = "timeout"
-            raise
-        except RecordingError:
-            result = "disconnected"
+        except (CallGone, RecordingError) as exc:
+            result = command_result(exc)
             raise
         finally:
             seconds = time.monotonic() - started

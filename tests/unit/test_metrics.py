@@ -2,7 +2,15 @@
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from esl_recorder.metrics import make_metrics
+from esl_recorder.domain.ports import (
+    CallGone,
+    CommandRefused,
+    ControlLost,
+    ControlTimeout,
+    ControlUnavailable,
+    command_result,
+)
+from esl_recorder.metrics import COMMAND_RESULTS, make_metrics
 
 
 def test_labelled_counters_are_exported_by_label() -> None:
@@ -32,3 +40,12 @@ def test_every_recording_command_and_result_is_exported_before_any_is_sent() -> 
     make_metrics(registry)
     text = generate_latest(registry).decode()
     assert 'esl_recorder_fs_commands_total{action="mask",result="timeout"} 0.0' in text
+
+
+def test_a_commands_result_label_says_who_failed_it() -> None:
+    cases = {CallGone("gone"): "error", CommandRefused("stop", "-ERR no"): "error",
+             ControlTimeout("slow"): "timeout", ControlLost("dropped"): "disconnected",
+             ControlUnavailable("down"): "disconnected"}
+    assert {type(exc).__name__: command_result(exc) for exc in cases} == {
+        type(exc).__name__: label for exc, label in cases.items()}
+    assert set(cases.values()) <= set(COMMAND_RESULTS)
