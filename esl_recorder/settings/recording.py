@@ -30,6 +30,11 @@ class RecordingSettings:
         default=2.0,
         description="A file shorter than the time FreeSWITCH recorded by more than this many "
                     "seconds was not written whole: the recording ends failed.")
+    stop_grace: Seconds = Field(
+        default=5.0,
+        description="Seconds a recording waits for its RECORD_STOP after its call's hangup, or "
+                    "after a reconnect found it ended, before it is finished from the file on "
+                    "disk (FreeSWITCH may send the event late under load).")
     unfinished_timeout: Seconds = Field(
         default=300.0,
         description="Seconds a recording may stay queued, or running past its call or its "

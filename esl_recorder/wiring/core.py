@@ -77,6 +77,7 @@ def build_core(settings: Settings, store: StateStore, metrics: Metrics,
     follower = RecordingFollower(service, recordings, tracker, store, metrics,
                                  workers=settings.recording.finalize_workers,
                                  truncation_tolerance_s=settings.recording.truncation_tolerance,
+                                 hangup_grace_s=settings.recording.stop_grace,
                                  unfinished_timeout_s=settings.recording.unfinished_timeout,
                                  examine_here_bytes=examine_here_bytes(settings.recording.root),
                                  clock=clock)

@@ -46,7 +46,8 @@ def test_connection_dropped_mid_recording_is_reconciled(switch: FakeSwitch,
 
 
 def test_recording_that_ended_while_disconnected_is_finished_from_disk(
-        switch: FakeSwitch, daemon: Daemon) -> None:
+        switch: FakeSwitch, daemon_factory: DaemonFactory) -> None:
+    daemon = daemon_factory(recording={"stop_grace": 0.5})
     uuid = switch.originate("loopback/tone_b/rectest", "tone_a")
     daemon.wait_call(uuid)
     rec = daemon.service.start(uuid, RecordOptions())
@@ -56,8 +57,9 @@ def test_recording_that_ended_while_disconnected_is_finished_from_disk(
     switch.hangup(uuid)  # RECORD_STOP goes to nobody
     assert daemon.app.recordings.get(rec.sid).state is State.IN_PROGRESS
     switch.password = "ClueCon"
-    # no RECORD_STOP comes after the reconnect: finished from disk after the 5 s grace
-    rec = daemon.wait_state(rec.sid, State.COMPLETED, timeout=15)
+    # no RECORD_STOP comes after the reconnect: finished from disk after its 0.5 s grace
+    # (recording.stop_grace; the default 5 s would not be over in time)
+    rec = daemon.wait_state(rec.sid, State.COMPLETED, timeout=4)
     assert rec.stop_reason is StopReason.LOST
     assert rec.file is not None and abs(rec.file.duration_ms - 1500) <= 50
 
@@ -105,7 +107,9 @@ def test_a_call_still_listed_after_its_hangup_is_not_taken_for_live_at_the_recon
 
 
 def test_freeswitch_crash_leaves_a_stale_wav_header_that_is_repaired(
-        switch: FakeSwitch, daemon: Daemon, caplog: pytest.LogCaptureFixture) -> None:
+        switch: FakeSwitch, daemon_factory: DaemonFactory,
+        caplog: pytest.LogCaptureFixture) -> None:
+    daemon = daemon_factory(recording={"stop_grace": 0.5})
     uuid = switch.originate("loopback/tone_b/rectest", "tone_a")
     daemon.wait_call(uuid)
     rec = daemon.service.start(uuid, RecordOptions())
@@ -114,8 +118,8 @@ def test_freeswitch_crash_leaves_a_stale_wav_header_that_is_repaired(
     with open(rec.path, "rb") as fh:
         header = fh.read(44)
     assert struct.unpack_from("<I", header, 40)[0] != os.path.getsize(rec.path) - 44
-    with caplog.at_level(logging.WARNING):  # after the 5 s grace for a RECORD_STOP
-        rec = daemon.wait_state(rec.sid, State.COMPLETED, timeout=15)
+    with caplog.at_level(logging.WARNING):  # after the grace for a RECORD_STOP
+        rec = daemon.wait_state(rec.sid, State.COMPLETED, timeout=4)
     assert any("repaired" in r.getMessage() and rec.sid in r.getMessage()
                for r in caplog.records)
     assert abs(analyse(daemon.media_file(rec)).duration - 2.0) <= 0.05
