@@ -122,13 +122,9 @@ class RecordingFollower:
         for rec in recs:
             if rec.state is not State.QUEUED or self._service.starting(rec.sid):
                 continue
-            if os.path.exists(rec.path):
-                # FreeSWITCH began it, its start's answer lost with the link or the daemon
-                # (a restart's resync ends a dialect's call before its recordings are
-                # reconciled): finished from its file like any running one
-                self._registry.settle(rec, State.IN_PROGRESS,
-                                      started_at=rec.started_at or rec.created_at)
-            else:
+            # begun: finished from its file like any running one (a restart's resync ends a
+            # dialect's call before its recordings are reconciled)
+            if not self._begun_unnoted(rec):
                 self._registry.settle(rec, State.ABSENT, stop_reason=StopReason.HANGUP,
                                       ended_at=call.hungup_at or self._clock())
 
@@ -263,10 +259,11 @@ class RecordingFollower:
             return
         alive = control.call_exists(rec.call_uuid)
         recording = alive and control.is_recording(rec.call_uuid, rec.path)
-        if alive:
-            self._adopt_call(rec)
-        else:
-            self._end_stored_call(rec.call_uuid)
+        stored = self._store.load_call(rec.call_uuid)
+        if stored is not None and alive:
+            self._adopt_call(stored)
+        elif stored is not None and not stored.hungup:
+            self._save_gone(stored)  # known from the store only (a restart), and gone
         if recording:
             if rec.state is State.QUEUED:
                 self._registry.settle(rec, State.IN_PROGRESS,
@@ -299,12 +296,18 @@ class RecordingFollower:
             self._finish(rec, cause=None, record_ms=None, ended_at=None,
                          reason=rec.stop_requested or StopReason.LOST)
 
+    def _begun_unnoted(self, rec: Recording) -> bool:
+        """Whether FreeSWITCH began this queued recording (its file exists) though its start
+        was never noted (the answer lost with the link or the daemon); if so it is in
+        progress from its creation on."""
+        if not os.path.exists(rec.path):
+            return False
+        self._registry.settle(rec, State.IN_PROGRESS,
+                              started_at=rec.started_at or rec.created_at)
+        return True
+
     def _reconcile_queued(self, rec: Recording, alive: bool) -> None:
-        if os.path.exists(rec.path):
-            # FreeSWITCH began it, then the link (or the daemon) was lost before its start
-            # was noted; the call no longer records it, so it has ended since
-            self._registry.settle(rec, State.IN_PROGRESS,
-                                  started_at=rec.started_at or rec.created_at)
+        if self._begun_unnoted(rec):  # no longer recorded on its call: it has ended since
             self._finish_ended_while_away(rec)
             return
         call = self._tracker.get(rec.call_uuid)
@@ -315,11 +318,8 @@ class RecordingFollower:
         elif call.answered or not rec.options.answered_only:
             self._spawn(rec, self._service.begin, rec)
 
-    def _adopt_call(self, rec: Recording) -> None:
-        stored = self._store.load_call(rec.call_uuid)
-        if stored is None:
-            return
-        live = self._tracker.get(rec.call_uuid)
+    def _adopt_call(self, stored: Call) -> None:
+        live = self._tracker.get(stored.uuid)
         if live is None:
             self._tracker.adopt(stored)
             return
@@ -327,12 +327,6 @@ class RecordingFollower:
         if not live.account:
             self._tracker.set_identity(live.uuid, Identity(stored.account, stored.user,
                                                            stored.device))
-
-    def _end_stored_call(self, call_uuid: str) -> None:
-        """A call known from the store only (after a restart) that FreeSWITCH no longer has."""
-        stored = self._store.load_call(call_uuid)
-        if stored is not None and not stored.hungup:
-            self._save_gone(stored)
 
     def _save_gone(self, call: Call) -> None:
         """The call ended while nobody listened: its row says so, the time and cause of its

@@ -305,10 +305,9 @@ class RecordingService:
                         f"{exc}; recording {sid} may have started: it is stopped once "
                         "FreeSWITCH is back, and its outcome reported as usual") from exc
                 raise
-            if rec.state in ACTIVE:
-                self._registry.transition(rec, State.STOPPED)
-            elif rec.state is State.QUEUED:  # its start had run after all
-                self._registry.transition(rec, State.STOPPED, started_at=rec.created_at)
+            if rec.state in ACTIVE or rec.state is State.QUEUED:  # queued: its start had run
+                self._registry.transition(rec, State.STOPPED,
+                                          started_at=rec.started_at or rec.created_at)
             return rec
 
     def pause(self, sid: str, *, account: str | None = None,

@@ -93,7 +93,8 @@ CALL_FIELDS = [
 ]
 
 
-def _channel_row(core: SwitchCore, ch: Channel) -> dict[str, str]:
+def channel_row(core: SwitchCore, ch: Channel) -> dict[str, str]:
+    """The channel's `show channels` row (also kept for FakeSwitch.keep_listed)."""
     outbound = ch.direction == "outbound"
     app, data = APPLICATION.get(ch.ext, ("park", ""))
     created = ch.created_us / 1_000_000
@@ -136,15 +137,10 @@ def _channel_row(core: SwitchCore, ch: Channel) -> dict[str, str]:
 
 def _rows(core: SwitchCore, fields: list[str]) -> list[dict[str, str]]:
     live = core.live_channels()
-    full_rows = [_channel_row(core, ch) for ch in live]
+    full_rows = [channel_row(core, ch) for ch in live]
     shown = {ch.uuid for ch in live}
     full_rows += [row for uuid, row in core.stale_rows.items() if uuid not in shown]
     return [{f: full.get(f, "") for f in fields} for full in full_rows]
-
-
-def row_of(core: SwitchCore, ch: Channel) -> dict[str, str]:
-    """The channel's listing row as it is now (to show after the channel is gone)."""
-    return _channel_row(core, ch)
 
 
 def show(core: SwitchCore, args: str) -> str:

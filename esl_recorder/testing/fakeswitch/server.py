@@ -277,7 +277,7 @@ class FakeSwitch:
         a channel destroyed a moment ago is still listed, and one whose recording began
         during its hangup stays listed for good, while `uuid_exists` says false."""
         with self.core.lock:
-            self.core.stale_rows[uuid] = listing.row_of(self.core, self.channel(uuid))
+            self.core.stale_rows[uuid] = listing.channel_row(self.core, self.channel(uuid))
 
     def held(self, line: str) -> HeldCommand | None:
         """Called by a session before it executes `line`: the hold it must wait for."""
